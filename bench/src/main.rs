@@ -1,0 +1,2 @@
+//! Placeholder until the coord benchmark client lands (see scripts/bench/).
+fn main() {}

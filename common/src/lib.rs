@@ -1,0 +1,12 @@
+//! What Runnel's broker, coordination server and command line share.
+//!
+//! # Layout
+//!
+//! * [`logging`]: one `tracing` set-up for every binary (`RUST_LOG` filters).
+//! * [`properties`]: the `key=value` file format of `zoo.cfg` and
+//!   `server.properties`, with line numbers for error messages.
+//! * [`coord_shell`]: a zkCli-like interactive shell over any ZooKeeper-protocol
+//!   server, used by `runnel-coord shell` and later by `runnel coord shell`.
+
+pub mod logging;
+pub mod properties;

@@ -1,0 +1,1 @@
+//! runnel-coord: a ZooKeeper-protocol coordination server on sled.
