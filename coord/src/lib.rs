@@ -1,1 +1,20 @@
 //! runnel-coord: a ZooKeeper-protocol coordination server on sled.
+//!
+//! # Layout
+//!
+//! * [`proto`]: the wire protocol, I/O-free: jute codec, records, framing.
+//! * [`tree`]: the data tree: znodes, sessions' ephemerals, path rules, and
+//!   how a request becomes a transaction (`prepare`) and a transaction changes
+//!   the tree (`apply`).
+//! * [`txn`]: the transactions that make up the durable history.
+//! * [`storage`]: the tree kept in sled, flushed before any reply.
+//! * [`server`]: sockets, sessions, watches, the commit pipeline and the
+//!   four-letter words.
+//! * [`config`]: the `zoo.cfg` file.
+
+pub mod config;
+pub mod proto;
+pub mod server;
+pub mod storage;
+pub mod tree;
+pub mod txn;

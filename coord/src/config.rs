@@ -1,0 +1,322 @@
+//! The `zoo.cfg` file: ZooKeeper's key names, defaults and rules, validated
+//! once at start-up with messages that name the bad key.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use runnel_common::properties::{self, Entry, PropertiesError};
+
+/// Four-letter words this server knows.
+pub const FOUR_LETTER_WORDS: [&str; 7] = ["ruok", "srvr", "stat", "mntr", "conf", "cons", "envi"];
+
+/// One member of an ensemble as `server.N=host:peerPort[:electionPort][;clientPort]` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub host: String,
+    pub peer_port: u16,
+    pub client_port: Option<u16>,
+}
+
+/// A validated coordination-server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tick_time_ms: u32,
+    pub data_dir: PathBuf,
+    pub client_port: u16,
+    pub client_port_address: IpAddr,
+    /// Most concurrent connections from one IP address (0 = no limit).
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    /// Enabled four-letter words.
+    pub four_letter_words: Vec<String>,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    /// Ensemble members by id (empty for a standalone server).
+    pub servers: BTreeMap<u64, Peer>,
+    /// This member's id (from `dataDir/myid`; 0 when standalone).
+    pub my_id: u64,
+    /// Where the config came from, for `conf`.
+    pub source: Option<PathBuf>,
+}
+
+/// Why a configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Properties(#[from] PropertiesError),
+    #[error("{origin}:{line}: unknown key {key:?}")]
+    UnknownKey {
+        origin: String,
+        line: usize,
+        key: String,
+    },
+    #[error("{origin}:{line}: bad value {value:?} for {key}: {reason}")]
+    BadValue {
+        origin: String,
+        line: usize,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{origin}: {key} is required")]
+    Missing { origin: String, key: &'static str },
+    #[error("{origin}: {reason}")]
+    Invalid { origin: String, reason: String },
+    #[error("cannot read {path}: {source}")]
+    MyId {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Reads and validates a `zoo.cfg`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let entries = properties::read_file(path)?;
+        let mut config = Config::from_entries(&entries, &path.display().to_string())?;
+        config.source = Some(path.to_path_buf());
+        if !config.servers.is_empty() {
+            let myid_path = config.data_dir.join("myid");
+            let text = std::fs::read_to_string(&myid_path).map_err(|source| ConfigError::MyId {
+                path: myid_path.display().to_string(),
+                source,
+            })?;
+            config.my_id = text.trim().parse().map_err(|_| ConfigError::Invalid {
+                origin: myid_path.display().to_string(),
+                reason: format!("myid must be a number, found {:?}", text.trim()),
+            })?;
+            if !config.servers.contains_key(&config.my_id) {
+                return Err(ConfigError::Invalid {
+                    origin: path.display().to_string(),
+                    reason: format!("myid {} has no server.{} line", config.my_id, config.my_id),
+                });
+            }
+        }
+        Ok(config)
+    }
+
+    /// Validates parsed entries; `origin` names the file in messages.
+    pub fn from_entries(entries: &[Entry], origin: &str) -> Result<Config, ConfigError> {
+        let mut tick_time_ms = 2000u32;
+        let mut data_dir = None;
+        let mut client_port = None;
+        let mut client_port_address: IpAddr = [0, 0, 0, 0].into();
+        let mut max_client_cnxns = 60u32;
+        let mut min_session = None;
+        let mut max_session = None;
+        let mut four_letter_words = vec!["srvr".to_string()];
+        let mut init_limit = 10u32;
+        let mut sync_limit = 5u32;
+        let mut servers = BTreeMap::new();
+        for e in entries {
+            let bad = |reason: &str| ConfigError::BadValue {
+                origin: origin.to_string(),
+                line: e.line,
+                key: e.key.clone(),
+                value: e.value.clone(),
+                reason: reason.to_string(),
+            };
+            let number = |min: u64, max: u64| -> Result<u64, ConfigError> {
+                let n: u64 = e.value.parse().map_err(|_| bad("not a whole number"))?;
+                if n < min || n > max {
+                    return Err(bad(&format!("must be between {min} and {max}")));
+                }
+                Ok(n)
+            };
+            match e.key.as_str() {
+                "tickTime" => tick_time_ms = number(1, 3_600_000)? as u32,
+                "dataDir" => {
+                    if e.value.is_empty() {
+                        return Err(bad("must not be empty"));
+                    }
+                    data_dir = Some(PathBuf::from(&e.value))
+                }
+                "clientPort" => client_port = Some(number(0, 65535)? as u16),
+                "clientPortAddress" => {
+                    client_port_address = e.value.parse().map_err(|_| bad("not an IP address"))?
+                }
+                "maxClientCnxns" => max_client_cnxns = number(0, u32::MAX as u64)? as u32,
+                "minSessionTimeout" => min_session = Some(number(0, u32::MAX as u64)? as u32),
+                "maxSessionTimeout" => max_session = Some(number(0, u32::MAX as u64)? as u32),
+                "initLimit" => init_limit = number(1, 1_000_000)? as u32,
+                "syncLimit" => sync_limit = number(1, 1_000_000)? as u32,
+                "4lw.commands.whitelist" => {
+                    let words: Vec<String> = e
+                        .value
+                        .split(',')
+                        .map(|w| w.trim().to_string())
+                        .filter(|w| !w.is_empty())
+                        .collect();
+                    four_letter_words = if words.iter().any(|w| w == "*") {
+                        FOUR_LETTER_WORDS.iter().map(|w| w.to_string()).collect()
+                    } else {
+                        if let Some(unknown) = words
+                            .iter()
+                            .find(|w| !FOUR_LETTER_WORDS.contains(&w.as_str()))
+                        {
+                            return Err(bad(&format!(
+                                "unknown four-letter word {unknown:?} (known: {})",
+                                FOUR_LETTER_WORDS.join(", ")
+                            )));
+                        }
+                        words
+                    };
+                }
+                key if key.starts_with("server.") => {
+                    let id: u64 = key["server.".len()..]
+                        .parse()
+                        .ok()
+                        .filter(|id| (1..=254).contains(id))
+                        .ok_or_else(|| bad("server id must be a number from 1 to 254"))?;
+                    servers.insert(id, parse_peer(&e.value).map_err(|r| bad(&r))?);
+                }
+                _ => {
+                    return Err(ConfigError::UnknownKey {
+                        origin: origin.to_string(),
+                        line: e.line,
+                        key: e.key.clone(),
+                    })
+                }
+            }
+        }
+        let data_dir = data_dir.ok_or(ConfigError::Missing {
+            origin: origin.to_string(),
+            key: "dataDir",
+        })?;
+        let client_port = client_port.ok_or(ConfigError::Missing {
+            origin: origin.to_string(),
+            key: "clientPort",
+        })?;
+        let min_session_timeout_ms = min_session.unwrap_or(tick_time_ms * 2);
+        let max_session_timeout_ms = max_session.unwrap_or(tick_time_ms * 20);
+        if min_session_timeout_ms > max_session_timeout_ms {
+            return Err(ConfigError::Invalid {
+                origin: origin.to_string(),
+                reason: format!(
+                    "minSessionTimeout ({min_session_timeout_ms}) must not be larger than maxSessionTimeout ({max_session_timeout_ms})"
+                ),
+            });
+        }
+        Ok(Config {
+            tick_time_ms,
+            data_dir,
+            client_port,
+            client_port_address,
+            max_client_cnxns,
+            min_session_timeout_ms,
+            max_session_timeout_ms,
+            four_letter_words,
+            init_limit,
+            sync_limit,
+            servers,
+            my_id: 0,
+            source: None,
+        })
+    }
+
+    /// The timeout a session gets: the client's wish, clamped to the limits.
+    pub fn negotiate_timeout(&self, requested_ms: i32) -> i32 {
+        let requested = requested_ms.max(0) as u32;
+        requested.clamp(self.min_session_timeout_ms, self.max_session_timeout_ms) as i32
+    }
+}
+
+/// `host:peerPort[:electionPort][:role][;[clientAddress:]clientPort]`.
+fn parse_peer(value: &str) -> Result<Peer, String> {
+    let (server, client) = match value.split_once(';') {
+        Some((s, c)) => (s, Some(c)),
+        None => (value, None),
+    };
+    let mut parts = server.split(':');
+    let host = parts
+        .next()
+        .filter(|h| !h.is_empty())
+        .ok_or("missing host")?;
+    let peer_port = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or("expected host:peerPort")?;
+    let client_port = match client {
+        None => None,
+        Some(c) => Some(
+            c.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .ok_or("bad client port after ';'")?,
+        ),
+    };
+    Ok(Peer {
+        host: host.to_string(),
+        peer_port,
+        client_port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_entries(&properties::parse(text, "zoo.cfg").unwrap(), "zoo.cfg")
+    }
+
+    #[test]
+    fn defaults_follow_zookeeper() {
+        let c = parse("dataDir=/tmp/d\nclientPort=2181\n").unwrap();
+        assert_eq!(c.tick_time_ms, 2000);
+        assert_eq!(c.min_session_timeout_ms, 4000);
+        assert_eq!(c.max_session_timeout_ms, 40000);
+        assert_eq!(c.max_client_cnxns, 60);
+        assert_eq!(c.four_letter_words, vec!["srvr"]);
+        assert_eq!(c.negotiate_timeout(100), 4000);
+        assert_eq!(c.negotiate_timeout(100_000), 40000);
+        assert_eq!(c.negotiate_timeout(10_000), 10000);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = parse("dataDir=/d\nclientPort=1\ntickTime=abc\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("tickTime") && err.contains("zoo.cfg:3"),
+            "{err}"
+        );
+        let err = parse("dataDir=/d\nclientPort=1\nbogus=1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown key \"bogus\""), "{err}");
+        let err = parse("clientPort=1\n").unwrap_err().to_string();
+        assert!(err.contains("dataDir"), "{err}");
+        let err = parse("dataDir=/d\nclientPort=1\n4lw.commands.whitelist=ruok,nope\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("4lw.commands.whitelist"), "{err}");
+    }
+
+    #[test]
+    fn server_lines_in_both_forms() {
+        let c =
+            parse("dataDir=/d\nclientPort=1\nserver.1=127.0.0.1:2888\nserver.2=h:2889:3889;2182\n")
+                .unwrap();
+        assert_eq!(
+            c.servers[&1],
+            Peer {
+                host: "127.0.0.1".into(),
+                peer_port: 2888,
+                client_port: None
+            }
+        );
+        assert_eq!(
+            c.servers[&2],
+            Peer {
+                host: "h".into(),
+                peer_port: 2889,
+                client_port: Some(2182)
+            }
+        );
+    }
+}

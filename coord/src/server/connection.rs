@@ -1,0 +1,487 @@
+//! One client connection: the handshake, then a reader that decodes requests
+//! and a writer that sends replies in request order with watch events in
+//! between.
+//!
+//! Order is the contract here. Writes go to the commit thread and reads are
+//! answered by the writer when their turn comes, so a read never overtakes
+//! an earlier write of the same client; and before each reply the writer
+//! sends every watch event already queued, so a client always sees the event
+//! before data that reflects the change.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::commit::{Outcome, Proposal, ProposalKind};
+use super::four_letter;
+use super::reads::{self, Reader as ReadCaller};
+use super::reply::{multi_body, multi_error_body, write_body, Reply};
+use super::stats::ConnStats;
+use super::watches::Outbound;
+use super::Shared;
+use crate::proto::frame::{take_frame, MAX_PACKET};
+use crate::proto::jute::{Decode, Encode, Reader};
+use crate::proto::opcode::AUTH_XID;
+use crate::proto::records::{AuthPacket, ConnectRequest, ConnectResponse, Id, RequestHeader};
+use crate::proto::request::{Request, RequestError, WriteOp};
+use crate::proto::{ErrorCode, OpCode};
+use crate::tree::acl::digest_id;
+
+/// Replies waiting for their turn in the writer.
+enum Pending {
+    /// Already encoded.
+    Ready(Bytes),
+    /// Answered when reached, after everything before it.
+    Read {
+        xid: i32,
+        request: Request,
+        ids: Arc<Vec<Id>>,
+    },
+    /// Answered when the commit thread is done with it.
+    Write {
+        xid: i32,
+        shape: WriteShape,
+        outcome: oneshot::Receiver<Outcome>,
+    },
+    /// Send this frame, then close the connection.
+    Last(Bytes),
+}
+
+/// What a write's reply body looks like.
+enum WriteShape {
+    Single(WriteOp),
+    Multi(Vec<WriteOp>),
+    CloseSession,
+}
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, conn: u64) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(4096);
+    // The first four bytes are either a four-letter word or a frame length.
+    while buf.len() < 4 {
+        match rd.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    if let Some(word) = four_letter::detect(&buf[..4]) {
+        let text = four_letter::answer(&shared, word);
+        let _ = wr.write_all(text.as_bytes()).await;
+        let _ = wr.shutdown().await;
+        return;
+    }
+    let stats = Arc::new(ConnStats::new(remote));
+    shared.register_conn(conn, stats.clone());
+    if let Some((session, readonly_byte)) =
+        handshake(&shared, &mut rd, &mut wr, &mut buf, conn, &stats).await
+    {
+        let _ = readonly_byte;
+        run_session(&shared, rd, wr, buf, conn, session, remote, stats).await;
+        shared.sessions.detach(session, conn);
+    }
+    shared.watches().disconnect(conn);
+    shared.unregister_conn(conn);
+}
+
+async fn read_frame(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<Bytes> {
+    loop {
+        match take_frame(buf, MAX_PACKET) {
+            Ok(Some(frame)) => return Some(frame),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::info!(%error, "closing connection");
+                return None;
+            }
+        }
+        match rd.read_buf(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn random_password() -> [u8; 16] {
+    rand::random()
+}
+
+/// Reads the ConnectRequest and answers it; returns the session id on success.
+async fn handshake(
+    shared: &Arc<Shared>,
+    rd: &mut OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+    buf: &mut BytesMut,
+    conn: u64,
+    stats: &ConnStats,
+) -> Option<(i64, bool)> {
+    let frame = read_frame(rd, buf).await?;
+    let mut r = Reader::new(frame);
+    let request = match ConnectRequest::decode(&mut r) {
+        Ok(req) => req,
+        Err(error) => {
+            tracing::info!(%error, "bad connect request; closing");
+            return None;
+        }
+    };
+    let readonly_byte = r.remaining() > 0;
+    let last_zxid = shared.tree().last_zxid();
+    if request.last_zxid_seen > last_zxid {
+        tracing::info!(
+            client_zxid = format_args!("0x{:x}", request.last_zxid_seen),
+            our_zxid = format_args!("0x{:x}", last_zxid),
+            "refusing session: client has seen a newer zxid than this server"
+        );
+        return None;
+    }
+    let timeout = shared.config.negotiate_timeout(request.time_out);
+    let mut session = request.session_id;
+    let mut password = [0u8; 16];
+    let mut valid = true;
+    if session == 0 {
+        password = random_password();
+        session = shared.next_session_id();
+        let (tx, rx) = oneshot::channel();
+        let proposal = Proposal {
+            session,
+            ids: Arc::new(Vec::new()),
+            kind: ProposalKind::CreateSession {
+                timeout_ms: timeout,
+                password,
+            },
+            reply: Some(tx),
+        };
+        if shared.commit_tx.send(proposal).await.is_err() {
+            return None;
+        }
+        match rx.await {
+            Ok(Outcome::Done { .. }) => shared.sessions.track(session, timeout),
+            _ => return None,
+        }
+    } else {
+        let known = shared.tree().session(session).copied();
+        match known {
+            Some(record) if record.password[..] == request.passwd[..] => password = record.password,
+            _ => valid = false,
+        }
+    }
+    if valid {
+        match shared.sessions.attach(session, timeout, conn) {
+            Ok(Some(previous)) => shared.watches().close(previous),
+            Ok(None) => {}
+            Err(_) => valid = false,
+        }
+    }
+    let response = if valid {
+        ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id: session,
+            passwd: Bytes::copy_from_slice(&password),
+        }
+    } else {
+        tracing::info!(
+            session = format_args!("0x{session:x}"),
+            "session expired or bad password"
+        );
+        ConnectResponse {
+            protocol_version: 0,
+            time_out: 0,
+            session_id: 0,
+            passwd: Bytes::from_static(&[0; 16]),
+        }
+    };
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&[0; 4]);
+    response.encode(&mut out);
+    if readonly_byte {
+        false.encode(&mut out);
+    }
+    let len = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    if wr.write_all(&out).await.is_err() || !valid {
+        let _ = wr.shutdown().await;
+        return None;
+    }
+    stats.session.store(session, Relaxed);
+    stats.timeout_ms.store(timeout.into(), Relaxed);
+    tracing::debug!(
+        session = format_args!("0x{session:x}"),
+        timeout,
+        "session established"
+    );
+    Some((session, readonly_byte))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_session(
+    shared: &Arc<Shared>,
+    mut rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    mut buf: BytesMut,
+    conn: u64,
+    session: i64,
+    remote: SocketAddr,
+    stats: Arc<ConnStats>,
+) {
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    shared.watches().connect(conn, event_tx);
+    let (fifo_tx, fifo_rx) = mpsc::channel::<(Pending, Instant)>(1024);
+    let writer = write_loop(
+        shared.clone(),
+        wr,
+        fifo_rx,
+        event_rx,
+        conn,
+        session,
+        stats.clone(),
+    );
+    let mut ids = Arc::new(vec![Id {
+        scheme: "ip".into(),
+        id: remote.ip().to_string(),
+    }]);
+    let reader = async {
+        while let Some(frame) = read_frame(&mut rd, &mut buf).await {
+            shared.stats.received.fetch_add(1, Relaxed);
+            stats.received.fetch_add(1, Relaxed);
+            shared.sessions.touch(session);
+            let Some(pending) = dispatch(shared, frame, session, &mut ids).await else {
+                break;
+            };
+            let last = matches!(
+                pending,
+                Pending::Last(_)
+                    | Pending::Write {
+                        shape: WriteShape::CloseSession,
+                        ..
+                    }
+            );
+            if fifo_tx.send((pending, Instant::now())).await.is_err() || last {
+                break;
+            }
+        }
+        drop(fifo_tx);
+        // Let the writer finish what is queued; it ends when the queue does.
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = reader => {}
+        _ = writer => {}
+    }
+}
+
+/// Turns one request frame into its place in the reply queue.
+/// `None` closes the connection (an unparsable header, as ZooKeeper does).
+async fn dispatch(
+    shared: &Arc<Shared>,
+    frame: Bytes,
+    session: i64,
+    ids: &mut Arc<Vec<Id>>,
+) -> Option<Pending> {
+    let mut r = Reader::new(frame.clone());
+    let header = match RequestHeader::decode(&mut r) {
+        Ok(h) => h,
+        Err(error) => {
+            tracing::info!(%error, "bad request header; closing");
+            return None;
+        }
+    };
+    let body = frame.slice(8..);
+    let xid = header.xid;
+    let zxid = || shared.tree().last_zxid();
+    let request = match Request::decode(header.op, body) {
+        Ok(request) => request,
+        Err(RequestError::UnknownOp(op)) => {
+            tracing::info!(op, "unknown op code");
+            return Some(Pending::Ready(Reply::bare(
+                xid,
+                zxid(),
+                ErrorCode::Unimplemented,
+            )));
+        }
+        Err(error) => {
+            tracing::info!(%error, "undecodable request");
+            return Some(Pending::Ready(Reply::bare(
+                xid,
+                zxid(),
+                ErrorCode::MarshallingError,
+            )));
+        }
+    };
+    let (kind, shape) = match request {
+        Request::Write(op) => (ProposalKind::Write(op.clone()), WriteShape::Single(op)),
+        Request::Multi(ops) => (ProposalKind::Multi(ops.clone()), WriteShape::Multi(ops)),
+        Request::CloseSession => (ProposalKind::CloseSession, WriteShape::CloseSession),
+        Request::Auth(auth) => return Some(authenticate(shared, ids, auth)),
+        request => {
+            return Some(Pending::Read {
+                xid,
+                request,
+                ids: ids.clone(),
+            })
+        }
+    };
+    if matches!(kind, ProposalKind::CloseSession) && !shared.sessions.begin_close(session) {
+        return Some(Pending::Last(Reply::bare(xid, zxid(), ErrorCode::Ok)));
+    }
+    let (tx, rx) = oneshot::channel();
+    let proposal = Proposal {
+        session,
+        ids: ids.clone(),
+        kind,
+        reply: Some(tx),
+    };
+    shared.commit_tx.send(proposal).await.ok()?;
+    Some(Pending::Write {
+        xid,
+        shape,
+        outcome: rx,
+    })
+}
+
+/// `addauth`: digest adds an identity; any other scheme fails and closes
+/// the connection, as ZooKeeper does without that auth provider.
+fn authenticate(shared: &Shared, ids: &mut Arc<Vec<Id>>, auth: AuthPacket) -> Pending {
+    let zxid = shared.tree().last_zxid();
+    if auth.scheme == "digest" {
+        let id = Id {
+            scheme: "digest".into(),
+            id: digest_id(&String::from_utf8_lossy(&auth.auth)),
+        };
+        let mut next = (**ids).clone();
+        if !next.contains(&id) {
+            next.push(id);
+        }
+        *ids = Arc::new(next);
+        Pending::Ready(Reply::bare(AUTH_XID, zxid, ErrorCode::Ok))
+    } else {
+        tracing::info!(scheme = %auth.scheme, "no provider for auth scheme");
+        Pending::Last(Reply::bare(AUTH_XID, zxid, ErrorCode::AuthFailed))
+    }
+}
+
+/// Encodes a write's reply once its outcome is known.
+fn write_reply(xid: i32, shape: &WriteShape, outcome: Outcome) -> Bytes {
+    match (shape, outcome) {
+        (WriteShape::Single(op), Outcome::Done { zxid, results }) => {
+            let mut reply = Reply::new(xid, zxid, ErrorCode::Ok);
+            write_body(reply.buf(), op, results.first());
+            reply.finish()
+        }
+        (WriteShape::Multi(ops), Outcome::Done { zxid, results }) => {
+            let mut reply = Reply::new(xid, zxid, ErrorCode::Ok);
+            multi_body(reply.buf(), ops, &results);
+            reply.finish()
+        }
+        (_, Outcome::MultiFailed { zxid, codes }) => {
+            let mut reply = Reply::new(xid, zxid, ErrorCode::Ok);
+            multi_error_body(reply.buf(), &codes);
+            reply.finish()
+        }
+        (WriteShape::CloseSession, Outcome::Done { zxid, .. }) => {
+            Reply::bare(xid, zxid, ErrorCode::Ok)
+        }
+        (_, Outcome::Failed { zxid, code }) => Reply::bare(xid, zxid, code),
+    }
+}
+
+async fn write_loop(
+    shared: Arc<Shared>,
+    mut wr: OwnedWriteHalf,
+    mut fifo: mpsc::Receiver<(Pending, Instant)>,
+    mut events: mpsc::UnboundedReceiver<Outbound>,
+    conn: u64,
+    session: i64,
+    stats: Arc<ConnStats>,
+) {
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            biased;
+            event = events.recv() => match event {
+                Some(Outbound::Frame(frame)) => out.extend_from_slice(&frame),
+                Some(Outbound::Close) | None => break,
+            },
+            next = fifo.recv() => {
+                let Some((pending, started)) = next else { break };
+                let mut close = false;
+                let frame = match pending {
+                    Pending::Ready(frame) => frame,
+                    Pending::Last(frame) => { close = true; frame }
+                    Pending::Read { xid, request, ids } => {
+                        stats.last_xid.store(xid.into(), Relaxed);
+                        stats.set_last_op(op_label(&request));
+                        let who = ReadCaller { conn, session, ids: &ids };
+                        reads::answer(&shared, &who, xid, &request)
+                    }
+                    Pending::Write { xid, shape, outcome } => {
+                        if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                            break;
+                        }
+                        out.clear();
+                        let outcome = match outcome.await {
+                            Ok(outcome) => outcome,
+                            Err(_) => break,
+                        };
+                        stats.last_xid.store(xid.into(), Relaxed);
+                        if let WriteShape::CloseSession = shape {
+                            close = true;
+                            stats.set_last_op("CLOS");
+                        }
+                        if let Outcome::Done { zxid, .. } = &outcome {
+                            stats.last_zxid.store(*zxid, Relaxed);
+                        }
+                        write_reply(xid, &shape, outcome)
+                    }
+                };
+                // Events queued before this reply was made go first.
+                while let Ok(event) = events.try_recv() {
+                    match event {
+                        Outbound::Frame(e) => out.extend_from_slice(&e),
+                        Outbound::Close => close = true,
+                    }
+                }
+                out.extend_from_slice(&frame);
+                shared.stats.sent.fetch_add(1, Relaxed);
+                stats.sent.fetch_add(1, Relaxed);
+                shared.stats.record_latency(started.elapsed().as_millis() as u64);
+                if close {
+                    let _ = wr.write_all(&out).await;
+                    break;
+                }
+                if !fifo.is_empty() && out.len() < 64 * 1024 {
+                    continue;
+                }
+            }
+        }
+        if !out.is_empty() {
+            if wr.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+fn op_label(request: &Request) -> &'static str {
+    let op = match request {
+        Request::Exists(_) => OpCode::Exists,
+        Request::GetData(_) => OpCode::GetData,
+        Request::GetChildren(_) | Request::GetChildren2(_) => OpCode::GetChildren,
+        Request::Ping => OpCode::Ping,
+        Request::Sync(_) => OpCode::Sync,
+        Request::SetWatches(_) => OpCode::SetWatches,
+        Request::MultiRead(_) => OpCode::MultiRead,
+        Request::GetAcl(_) => OpCode::GetAcl,
+        _ => OpCode::Notification,
+    };
+    op.label()
+}

@@ -1,0 +1,259 @@
+//! The running server: shared state, the accept loop, and the housekeeping
+//! tasks (session expiry, container/TTL sweep).
+//!
+//! A request's path: [`connection`] (frames, handshake, ordering) →
+//! [`reads`] for reads, or [`commit`] for writes (prepare → apply →
+//! store → publish → watches) → [`reply`] encodes the answer.
+
+pub mod commit;
+pub mod connection;
+pub mod four_letter;
+pub mod reads;
+pub mod reply;
+pub mod sessions;
+pub mod stats;
+pub mod watches;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::storage::{SledStore, StorageError, Store};
+use crate::tree::DataTree;
+use commit::{Committer, Proposal, ProposalKind};
+use sessions::SessionTracker;
+use stats::{ConnStats, ServerStats};
+use watches::WatchManager;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the data store in {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// State every connection and task shares.
+pub struct Shared {
+    pub config: Config,
+    tree: RwLock<DataTree>,
+    watches: Mutex<WatchManager>,
+    pub sessions: SessionTracker,
+    pub commit_tx: mpsc::Sender<Proposal>,
+    pub stats: ServerStats,
+    conns: Mutex<HashMap<u64, Arc<ConnStats>>>,
+    next_session: AtomicI64,
+}
+
+impl Shared {
+    /// The published tree: what reads see (only committed, stored changes).
+    pub fn tree(&self) -> RwLockReadGuard<'_, DataTree> {
+        self.tree.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tree_mut(&self) -> RwLockWriteGuard<'_, DataTree> {
+        self.tree.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The watch table. Take it after the tree lock when holding both.
+    pub fn watches(&self) -> MutexGuard<'_, WatchManager> {
+        self.watches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn conns(&self) -> MutexGuard<'_, HashMap<u64, Arc<ConnStats>>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn register_conn(&self, id: u64, stats: Arc<ConnStats>) {
+        self.conns().insert(id, stats);
+    }
+
+    pub fn unregister_conn(&self, id: u64) {
+        self.conns().remove(&id);
+    }
+
+    pub fn connections(&self) -> Vec<Arc<ConnStats>> {
+        self.conns().values().cloned().collect()
+    }
+
+    fn connections_from(&self, ip: IpAddr) -> usize {
+        self.conns()
+            .values()
+            .filter(|c| c.remote.ip() == ip)
+            .count()
+    }
+
+    /// A fresh session id: ZooKeeper's layout, server id in the top byte and
+    /// a time-seeded counter below.
+    pub fn next_session_id(&self) -> i64 {
+        self.next_session.fetch_add(1, Relaxed)
+    }
+}
+
+fn initial_session_id(my_id: u64, tree: &DataTree) -> i64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let seeded = (((now << 24) >> 8) | (my_id << 56)) as i64;
+    let highest = tree.sessions().map(|(id, _)| id).max().unwrap_or(0);
+    seeded.max(highest + 1)
+}
+
+/// A started server.
+pub struct Server {
+    pub shared: Arc<Shared>,
+    pub local_addr: SocketAddr,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Opens the store, restores the tree and sessions, and binds the client port.
+    pub async fn start(config: Config) -> Result<Server, ServerError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store_dir = config.data_dir.join("store");
+        let store_err = |source| ServerError::Store {
+            path: store_dir.display().to_string(),
+            source,
+        };
+        let store = SledStore::open(&store_dir).map_err(store_err)?;
+        let tree = store.load().map_err(store_err)?;
+        let addr = SocketAddr::new(config.client_port_address, config.client_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (commit_tx, commit_rx) = mpsc::channel(4096);
+        let sessions = SessionTracker::default();
+        for (id, record) in tree.sessions() {
+            sessions.track(id, record.timeout_ms);
+        }
+        tracing::info!(
+            nodes = tree.node_count(),
+            sessions = sessions.len(),
+            zxid = format_args!("0x{:x}", tree.last_zxid()),
+            "data tree loaded"
+        );
+        let shared = Arc::new(Shared {
+            next_session: AtomicI64::new(initial_session_id(config.my_id, &tree)),
+            config,
+            tree: RwLock::new(tree.clone()),
+            watches: Mutex::new(WatchManager::default()),
+            sessions,
+            commit_tx,
+            stats: ServerStats::default(),
+            conns: Mutex::new(HashMap::new()),
+        });
+        let committer = Committer::new(shared.clone(), tree, Box::new(store));
+        std::thread::Builder::new()
+            .name("commit".into())
+            .spawn(move || committer.run(commit_rx))
+            .map_err(|source| ServerError::DataDir {
+                path: "commit thread".into(),
+                source,
+            })?;
+        Ok(Server {
+            shared,
+            local_addr,
+            listener,
+        })
+    }
+
+    /// Serves clients until the process ends.
+    pub async fn run(self) {
+        tokio::spawn(expire_sessions(self.shared.clone()));
+        tokio::spawn(sweep_expirable(self.shared.clone()));
+        let next_conn = AtomicU64::new(1);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let (stream, remote) = match self.listener.accept().await {
+                Ok(accepted) => {
+                    backoff = Duration::from_millis(5);
+                    accepted
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let limit = self.shared.config.max_client_cnxns as usize;
+            if limit > 0 && self.shared.connections_from(remote.ip()) >= limit {
+                tracing::warn!(%remote, limit, "too many connections from this address; closing");
+                continue;
+            }
+            let conn = next_conn.fetch_add(1, Relaxed);
+            tokio::spawn(connection::serve(self.shared.clone(), stream, remote, conn));
+        }
+    }
+}
+
+/// Sends a housekeeping proposal and waits for it to be committed.
+async fn propose(shared: &Shared, session: i64, kind: ProposalKind) -> Option<commit::Outcome> {
+    let (tx, rx) = oneshot::channel();
+    let proposal = Proposal {
+        session,
+        ids: Arc::new(Vec::new()),
+        kind,
+        reply: Some(tx),
+    };
+    shared.commit_tx.send(proposal).await.ok()?;
+    rx.await.ok()
+}
+
+/// Expires sessions not heard from within their timeout: one committed
+/// CloseSession each, which deletes their ephemerals and fires the watches.
+async fn expire_sessions(shared: Arc<Shared>) {
+    let period = Duration::from_millis((shared.config.tick_time_ms / 2).max(10) as u64);
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        ticker.tick().await;
+        for session in shared.sessions.take_expired(Instant::now()) {
+            tracing::info!(session = format_args!("0x{session:x}"), "session expired");
+            propose(&shared, session, ProposalKind::CloseSession).await;
+            if let Some(conn) = shared.sessions.remove(session) {
+                shared.watches().close(conn);
+            }
+        }
+    }
+}
+
+/// Removes empty containers and expired TTL nodes, like ZooKeeper's
+/// ContainerManager (but checking every second rather than every minute).
+async fn sweep_expirable(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        if shared.tree().expirable().next().is_some() {
+            propose(&shared, 0, ProposalKind::SweepExpirable).await;
+        }
+    }
+}

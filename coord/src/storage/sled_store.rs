@@ -1,0 +1,100 @@
+//! The data tree in sled: one sled tree, keys by prefix —
+//! `n<path>` → node (postcard), `s<session id>` → session record,
+//! `m:zxid` → last applied zxid. Each persist is one atomic batch plus one
+//! flush, however many transactions it covers (group commit).
+
+use std::path::Path;
+
+use super::{StorageError, Store};
+use crate::tree::{DataTree, Dirty, Node, SessionRecord};
+
+const NODE: u8 = b'n';
+const SESSION: u8 = b's';
+const ZXID_KEY: &[u8] = b"m:zxid";
+
+/// sled-backed [`Store`].
+pub struct SledStore {
+    db: sled::Db,
+    state: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<SledStore, StorageError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 * 1024 * 1024)
+            .mode(sled::Mode::LowSpace)
+            .open()?;
+        let state = db.open_tree("state")?;
+        Ok(SledStore { db, state })
+    }
+}
+
+fn node_key(path: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(path.len() + 1);
+    key.push(NODE);
+    key.extend_from_slice(path.as_bytes());
+    key
+}
+
+fn session_key(id: i64) -> Vec<u8> {
+    let mut key = vec![SESSION];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn corrupt(key: &[u8], reason: impl ToString) -> StorageError {
+    StorageError::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Store for SledStore {
+    fn load(&self) -> Result<DataTree, StorageError> {
+        let mut tree = DataTree::new();
+        for item in self.state.iter() {
+            let (key, value) = item?;
+            match key.first() {
+                Some(&NODE) => {
+                    let path = std::str::from_utf8(&key[1..]).map_err(|e| corrupt(&key, e))?;
+                    let node: Node = postcard::from_bytes(&value).map_err(|e| corrupt(&key, e))?;
+                    tree.insert_loaded(path.to_string(), node);
+                }
+                Some(&SESSION) => {
+                    let id: [u8; 8] = key[1..].try_into().map_err(|e| corrupt(&key, e))?;
+                    let record: SessionRecord =
+                        postcard::from_bytes(&value).map_err(|e| corrupt(&key, e))?;
+                    tree.insert_loaded_session(i64::from_be_bytes(id), record);
+                }
+                _ if &key[..] == ZXID_KEY => {
+                    let zxid: [u8; 8] = value[..].try_into().map_err(|e| corrupt(&key, e))?;
+                    tree.set_last_zxid(i64::from_be_bytes(zxid));
+                }
+                _ => return Err(corrupt(&key, "unknown key")),
+            }
+        }
+        Ok(tree)
+    }
+
+    fn persist(&self, tree: &DataTree, dirty: &Dirty) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for path in &dirty.nodes {
+            match tree.node(path) {
+                Some(node) => batch.insert(node_key(path), postcard::to_stdvec(node)?),
+                None => batch.remove(node_key(path)),
+            }
+        }
+        for id in &dirty.sessions {
+            match tree.session(*id) {
+                Some(record) => batch.insert(session_key(*id), postcard::to_stdvec(record)?),
+                None => batch.remove(session_key(*id)),
+            }
+        }
+        batch.insert(ZXID_KEY, &tree.last_zxid().to_be_bytes());
+        self.state.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
