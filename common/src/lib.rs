@@ -8,5 +8,6 @@
 //! * [`coord_shell`]: a zkCli-like interactive shell over any ZooKeeper-protocol
 //!   server, used by `runnel-coord shell` and later by `runnel coord shell`.
 
+pub mod coord_shell;
 pub mod logging;
 pub mod properties;
