@@ -115,6 +115,14 @@ impl Committer {
             ids: &p.ids,
         };
         let zxid = self.private.last_zxid();
+        let needs_session = matches!(p.kind, ProposalKind::Write(_) | ProposalKind::Multi(_));
+        if needs_session && self.private.session(p.session).is_none() {
+            // The session expired while this request was on its way.
+            return Err(Outcome::Failed {
+                zxid,
+                code: ErrorCode::SessionExpired,
+            });
+        }
         match &p.kind {
             ProposalKind::Write(op) => prepare(&self.private, &caller, op)
                 .map(|t| vec![t])

@@ -434,6 +434,7 @@ async fn write_loop(
                         if let WriteShape::CloseSession = shape {
                             close = true;
                             stats.set_last_op("CLOS");
+                            shared.sessions.remove(session);
                         }
                         if let Outcome::Done { zxid, .. } = &outcome {
                             stats.last_zxid.store(*zxid, Relaxed);

@@ -1,1 +1,282 @@
+//! Data-tree semantics checked without a server: prepare + apply as the
+//! commit thread runs them.
 
+use bytes::Bytes;
+
+use super::prepare::{prepare, prepare_expiry, prepare_multi, Caller};
+use super::*;
+use crate::proto::records::{Acl, PathVersion, SetDataRequest};
+use crate::proto::request::{CreateOp, WriteOp};
+use crate::proto::{ErrorCode, OpCode};
+use crate::txn::{Txn, TxnEntry};
+
+const SESSION: i64 = 0x1234;
+
+struct Harness {
+    tree: DataTree,
+    triggers: Vec<Trigger>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let mut tree = DataTree::new();
+        let entry = TxnEntry {
+            zxid: 1,
+            time: 1,
+            session: SESSION,
+            txn: Txn::CreateSession {
+                timeout_ms: 1000,
+                password: [0; 16],
+            },
+        };
+        tree.apply(&entry, &mut Vec::new());
+        Harness {
+            tree,
+            triggers: Vec::new(),
+        }
+    }
+
+    fn commit(&mut self, txn: Txn) -> Vec<OpResult> {
+        let entry = TxnEntry {
+            zxid: self.tree.last_zxid() + 1,
+            time: 1000 + self.tree.last_zxid(),
+            session: SESSION,
+            txn,
+        };
+        self.tree.apply(&entry, &mut self.triggers)
+    }
+
+    fn run(&mut self, op: WriteOp) -> Result<Vec<OpResult>, ErrorCode> {
+        let caller = Caller {
+            session: SESSION,
+            ids: &[],
+        };
+        let txn = prepare(&self.tree, &caller, &op)?;
+        Ok(self.commit(txn))
+    }
+
+    fn create(&mut self, path: &str, flags: i32) -> Result<String, ErrorCode> {
+        match self.run(create_op(path, flags))?.pop() {
+            Some(OpResult::Created { path, .. }) => Ok(path),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn stat(&self, path: &str) -> Stat {
+        DataTree::stat(self.tree.node(path).expect("node exists"))
+    }
+}
+
+fn create_op(path: &str, flags: i32) -> WriteOp {
+    WriteOp::Create(CreateOp {
+        op: OpCode::Create,
+        path: path.into(),
+        data: Bytes::from_static(b"d"),
+        acl: vec![Acl::open()],
+        flags,
+        ttl: -1,
+    })
+}
+
+fn delete_op(path: &str, version: i32) -> WriteOp {
+    WriteOp::Delete(PathVersion {
+        path: path.into(),
+        version,
+    })
+}
+
+#[test]
+fn sequence_numbers_come_from_the_parents_cversion_and_survive_deletes() {
+    let mut h = Harness::new();
+    h.create("/q", 0).unwrap();
+    assert_eq!(h.create("/q/n-", 2).unwrap(), "/q/n-0000000000");
+    assert_eq!(h.create("/q/n-", 2).unwrap(), "/q/n-0000000001");
+    h.run(delete_op("/q/n-0000000000", -1)).unwrap();
+    h.run(delete_op("/q/n-0000000001", -1)).unwrap();
+    // Deletes move pzxid but not cversion, so numbering carries on.
+    assert_eq!(h.stat("/q").cversion, 2);
+    assert_eq!(h.create("/q/n-", 2).unwrap(), "/q/n-0000000002");
+    let stat = h.stat("/q");
+    assert_eq!((stat.cversion, stat.num_children), (3, 1));
+}
+
+#[test]
+fn stats_track_versions_and_zxids() {
+    let mut h = Harness::new();
+    h.create("/a", 0).unwrap();
+    let created = h.stat("/a");
+    assert_eq!(created.czxid, created.mzxid);
+    assert_eq!(created.data_length, 1);
+    h.run(WriteOp::SetData(SetDataRequest {
+        path: "/a".into(),
+        data: Bytes::from_static(b"xyz"),
+        version: 0,
+    }))
+    .unwrap();
+    let changed = h.stat("/a");
+    assert_eq!(changed.version, 1);
+    assert!(changed.mzxid > changed.czxid);
+    assert_eq!(changed.data_length, 3);
+    let stale = WriteOp::SetData(SetDataRequest {
+        path: "/a".into(),
+        data: Bytes::new(),
+        version: 0,
+    });
+    assert_eq!(h.run(stale), Err(ErrorCode::BadVersion));
+    assert_eq!(h.run(delete_op("/a", 5)), Err(ErrorCode::BadVersion));
+}
+
+#[test]
+fn refusals_match_zookeeper() {
+    let mut h = Harness::new();
+    h.create("/p", 0).unwrap();
+    h.create("/p/c", 0).unwrap();
+    h.create("/e", 1).unwrap();
+    assert_eq!(h.create("/p", 0), Err(ErrorCode::NodeExists));
+    assert_eq!(h.create("/x/y", 0), Err(ErrorCode::NoNode));
+    assert_eq!(
+        h.create("/e/child", 0),
+        Err(ErrorCode::NoChildrenForEphemerals)
+    );
+    assert_eq!(h.create("bad", 0), Err(ErrorCode::BadArguments));
+    assert_eq!(h.create("/bad/", 0), Err(ErrorCode::BadArguments));
+    assert_eq!(h.create("/p", 9), Err(ErrorCode::BadArguments));
+    assert_eq!(h.run(delete_op("/p", -1)), Err(ErrorCode::NotEmpty));
+    assert_eq!(h.run(delete_op("/", -1)), Err(ErrorCode::BadArguments));
+    assert_eq!(
+        h.run(delete_op("/zookeeper", -1)),
+        Err(ErrorCode::BadArguments)
+    );
+    assert_eq!(h.run(delete_op("/nope", -1)), Err(ErrorCode::NoNode));
+    let mut no_acl = create_op("/n", 0);
+    if let WriteOp::Create(c) = &mut no_acl {
+        c.acl.clear();
+    }
+    assert_eq!(h.run(no_acl), Err(ErrorCode::InvalidAcl));
+}
+
+#[test]
+fn multi_is_all_or_nothing_with_zookeepers_result_codes() {
+    let mut h = Harness::new();
+    let caller = Caller {
+        session: SESSION,
+        ids: &[],
+    };
+    let ops = vec![
+        create_op("/m", 0),
+        create_op("/m/s-", 2),
+        create_op("/m/s-", 2),
+        create_op("/m", 0),
+        delete_op("/m", -1),
+    ];
+    let codes = prepare_multi(&h.tree, &caller, &ops).unwrap_err();
+    assert_eq!(
+        codes,
+        vec![
+            ErrorCode::Ok,
+            ErrorCode::Ok,
+            ErrorCode::Ok,
+            ErrorCode::NodeExists,
+            ErrorCode::RuntimeInconsistency
+        ]
+    );
+    assert!(h.tree.node("/m").is_none());
+    // Later ops see earlier ones: the second sequential create is numbered 1.
+    let txn = prepare_multi(&h.tree, &caller, &ops[..3]).unwrap();
+    let results = h.commit(txn);
+    let paths: Vec<_> = results
+        .iter()
+        .map(|r| match r {
+            OpResult::Created { path, .. } => path.as_str(),
+            _ => "",
+        })
+        .collect();
+    assert_eq!(paths, vec!["/m", "/m/s-0000000000", "/m/s-0000000001"]);
+}
+
+#[test]
+fn closing_a_session_deletes_its_ephemerals_and_reports_them() {
+    let mut h = Harness::new();
+    h.create("/app", 0).unwrap();
+    h.create("/app/lock", 1).unwrap();
+    assert_eq!(h.stat("/app/lock").ephemeral_owner, SESSION);
+    assert_eq!(h.tree.ephemerals(SESSION).count(), 1);
+    h.triggers.clear();
+    h.commit(Txn::CloseSession);
+    assert!(h.tree.node("/app/lock").is_none());
+    assert!(h.tree.session(SESSION).is_none());
+    assert_eq!(
+        h.triggers,
+        vec![
+            Trigger {
+                kind: EventType::NodeDeleted,
+                path: "/app/lock".into()
+            },
+            Trigger {
+                kind: EventType::NodeChildrenChanged,
+                path: "/app".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn containers_go_once_emptied_and_ttl_nodes_once_stale() {
+    let mut h = Harness::new();
+    let container = WriteOp::Create(CreateOp {
+        op: OpCode::CreateContainer,
+        path: "/c".into(),
+        data: Bytes::new(),
+        acl: vec![Acl::open()],
+        flags: 4,
+        ttl: -1,
+    });
+    h.run(container).unwrap();
+    assert_eq!(h.stat("/c").ephemeral_owner, i64::MIN);
+    assert_eq!(
+        prepare_expiry(&h.tree, "/c", i64::MAX),
+        None,
+        "never had children"
+    );
+    h.create("/c/x", 0).unwrap();
+    h.run(delete_op("/c/x", -1)).unwrap();
+    assert!(prepare_expiry(&h.tree, "/c", 0).is_some());
+
+    let ttl = WriteOp::Create(CreateOp {
+        op: OpCode::CreateTtl,
+        path: "/t".into(),
+        data: Bytes::new(),
+        acl: vec![Acl::open()],
+        flags: 5,
+        ttl: 100,
+    });
+    h.run(ttl).unwrap();
+    let mtime = h.stat("/t").mtime;
+    assert_eq!(prepare_expiry(&h.tree, "/t", mtime + 50), None);
+    assert!(prepare_expiry(&h.tree, "/t", mtime + 101).is_some());
+}
+
+#[test]
+fn storage_round_trip_keeps_nodes_sessions_and_zxid() {
+    use crate::storage::{SledStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new();
+    h.tree.track_dirty();
+    // The session created before tracking started is not dirty: mark it.
+    h.commit(Txn::CreateSession {
+        timeout_ms: 1000,
+        password: [7; 16],
+    });
+    h.create("/a", 0).unwrap();
+    h.create("/a/b", 1).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let dirty = h.tree.take_dirty();
+    store.persist(&h.tree, &dirty).unwrap();
+    drop(store);
+    let loaded = SledStore::open(dir.path()).unwrap().load().unwrap();
+    assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
+    assert_eq!(loaded.node("/a/b"), h.tree.node("/a/b"));
+    assert_eq!(DataTree::stat(loaded.node("/a").unwrap()), h.stat("/a"));
+    assert_eq!(loaded.session(SESSION).map(|s| s.password), Some([7; 16]));
+    assert_eq!(loaded.ephemerals(SESSION).count(), 1);
+}
