@@ -34,7 +34,7 @@ pub enum Txn {
     CloseSession,
     Create {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         acl: Vec<Acl>,
         /// Session id for ephemerals, [`CONTAINER_OWNER`] for containers,
         /// [`ttl_owner`] for TTL nodes, else 0.
@@ -47,7 +47,7 @@ pub enum Txn {
     },
     SetData {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         version: i32,
     },
     SetAcl {
@@ -125,7 +125,7 @@ mod tests {
             txn: Txn::Multi(vec![
                 Txn::Create {
                     path: "/a".into(),
-                    data: Bytes::from_static(b"x"),
+                    data: Some(Bytes::from_static(b"x")),
                     acl: vec![Acl::open()],
                     ephemeral_owner: 0,
                     parent_cversion: 1,

@@ -11,8 +11,6 @@ pub enum JuteError {
     Truncated { offset: usize, needed: usize },
     #[error("invalid length {length} at offset {offset}")]
     BadLength { offset: usize, length: i32 },
-    #[error("string at offset {offset} is not UTF-8")]
-    BadUtf8 { offset: usize },
 }
 
 /// A cursor over one frame's bytes. Buffers are returned as zero-copy slices
@@ -82,10 +80,21 @@ impl Reader {
         self.take(len)
     }
 
+    /// A buffer, `None` when the length is -1 (null).
+    pub fn read_opt_buffer(&mut self) -> Result<Option<Bytes>, JuteError> {
+        if self.remaining() >= 4 && self.buf[self.pos..self.pos + 4] == [0xff; 4] {
+            self.pos += 4;
+            return Ok(None);
+        }
+        self.read_buffer().map(Some)
+    }
+
+    /// A string. Bytes that are not UTF-8 become U+FFFD, as Java's decoder
+    /// makes them on a ZooKeeper server (so a bad path is then refused by the
+    /// path rules with BADARGUMENTS, not by the codec).
     pub fn read_string(&mut self) -> Result<String, JuteError> {
-        let offset = self.pos;
         let bytes = self.read_buffer()?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| JuteError::BadUtf8 { offset })
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// A vector's element count. Each element takes at least one byte, which
@@ -156,6 +165,21 @@ impl Encode for Bytes {
     fn encode(&self, w: &mut BytesMut) {
         w.put_i32(self.len() as i32);
         w.put_slice(self);
+    }
+}
+/// A buffer that may be null (length -1): znode data keeps the difference,
+/// as ZooKeeper does.
+impl Decode for Option<Bytes> {
+    fn decode(r: &mut Reader) -> Result<Self, JuteError> {
+        r.read_opt_buffer()
+    }
+}
+impl Encode for Option<Bytes> {
+    fn encode(&self, w: &mut BytesMut) {
+        match self {
+            Some(bytes) => bytes.encode(w),
+            None => w.put_i32(-1),
+        }
     }
 }
 impl Decode for String {

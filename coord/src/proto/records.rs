@@ -86,12 +86,12 @@ record!(PathWatch {
 });
 record!(SetDataRequest {
     path: String,
-    data: Bytes,
+    data: Option<Bytes>,
     version: i32
 });
 record!(StatResponse { stat: Stat });
-record!(CreateRequest { path: String, data: Bytes, acl: Vec<Acl>, flags: i32 });
-record!(CreateTtlRequest { path: String, data: Bytes, acl: Vec<Acl>, flags: i32, ttl: i64 });
+record!(CreateRequest { path: String, data: Option<Bytes>, acl: Vec<Acl>, flags: i32 });
+record!(CreateTtlRequest { path: String, data: Option<Bytes>, acl: Vec<Acl>, flags: i32, ttl: i64 });
 record!(PathVersion {
     path: String,
     version: i32
@@ -113,7 +113,7 @@ record!(Create2Response {
     stat: Stat
 });
 record!(GetDataResponse {
-    data: Bytes,
+    data: Option<Bytes>,
     stat: Stat
 });
 record!(ChildrenResponse { children: Vec<String> });
@@ -180,7 +180,7 @@ mod tests {
     fn create_request_round_trips_and_rejects_truncation() {
         let req = CreateRequest {
             path: "/a".into(),
-            data: Bytes::from_static(b"x"),
+            data: Some(Bytes::from_static(b"x")),
             acl: vec![Acl::open()],
             flags: 3,
         };

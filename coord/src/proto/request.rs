@@ -13,7 +13,8 @@ pub struct CreateOp {
     /// Which create the client asked for; decides the response shape.
     pub op: OpCode,
     pub path: String,
-    pub data: Bytes,
+    /// `None` when the client sent a null buffer.
+    pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
     pub flags: i32,
     /// Time to live in ms for TTL nodes, else -1.
@@ -259,7 +260,7 @@ mod tests {
             (1, &|w| {
                 CreateRequest {
                     path: "/a".into(),
-                    data: Bytes::new(),
+                    data: None,
                     acl: vec![Acl::open()],
                     flags: 0,
                 }

@@ -299,8 +299,9 @@ async fn dispatch(
     let request = match Request::decode(header.op, body) {
         Ok(request) => request,
         Err(RequestError::UnknownOp(op)) => {
-            tracing::info!(op, "unknown op code");
-            return Some(Pending::Ready(Reply::bare(
+            // ZooKeeper answers UNIMPLEMENTED and drops the connection.
+            tracing::info!(op, "unknown op code; closing");
+            return Some(Pending::Last(Reply::bare(
                 xid,
                 zxid(),
                 ErrorCode::Unimplemented,

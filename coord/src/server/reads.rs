@@ -159,7 +159,8 @@ fn evaluate(
             let kind = match req.mode {
                 0 => WatchKind::Persistent,
                 1 => WatchKind::Recursive,
-                _ => return Err(ErrorCode::BadArguments),
+                // ZooKeeper fails to map the mode and reports a marshalling error.
+                _ => return Err(ErrorCode::MarshallingError),
             };
             shared.watches().add(who.conn, &req.path, kind);
             Reply::with(xid, zxid, &ErrorResponse { err: 0 })

@@ -94,17 +94,26 @@ fn multi_end(buf: &mut BytesMut) {
     .encode(buf);
 }
 
-/// Encodes a committed multi's results, one per op.
+/// Encodes a committed multi's results, one per op. Inside a multi,
+/// ZooKeeper answers create2 like create (path only); container and TTL
+/// creates carry the stat.
 pub fn multi_body(buf: &mut BytesMut, ops: &[WriteOp], results: &[OpResult]) {
     for (op, result) in ops.iter().zip(results) {
+        let with_stat = matches!(op, WriteOp::Create(c) if matches!(c.op, OpCode::CreateContainer | OpCode::CreateTtl));
         match result {
-            OpResult::Created { .. } => {
-                let code = if create_with_stat(op) {
-                    OpCode::Create2
+            OpResult::Created { path, stat } => {
+                if with_stat {
+                    multi_header(buf, OpCode::Create2 as i32, 0);
+                    Create2Response {
+                        path: path.clone(),
+                        stat: stat.clone(),
+                    }
+                    .encode(buf);
                 } else {
-                    OpCode::Create
-                };
-                multi_header(buf, code as i32, 0);
+                    multi_header(buf, OpCode::Create as i32, 0);
+                    PathOnly { path: path.clone() }.encode(buf);
+                }
+                continue;
             }
             OpResult::Deleted => multi_header(buf, OpCode::Delete as i32, 0),
             OpResult::SetData { .. } => multi_header(buf, OpCode::SetData as i32, 0),

@@ -21,7 +21,8 @@ use crate::txn::{NodeKind, Txn, TxnEntry};
 /// the stat is read ([`DataTree::stat`]), not kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
-    pub data: Bytes,
+    /// `None` for null data (a client may set it), distinct from empty.
+    pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
     pub stat: Stat,
     /// Rebuilt from the paths when the tree is loaded.
@@ -184,14 +185,31 @@ impl DataTree {
 
     /// Approximate bytes of node data held (for `mntr`).
     pub fn data_size(&self) -> usize {
-        self.nodes.iter().map(|(p, n)| p.len() + n.data.len()).sum()
+        self.nodes
+            .iter()
+            .map(|(p, n)| p.len() + n.data.as_ref().map_or(0, Bytes::len))
+            .sum()
     }
 
-    /// A node's stat as clients see it.
+    /// A node's stat as clients see it. Two of ZooKeeper's translations
+    /// apply: the stored cversion counts creates of children, and clients
+    /// see creates plus deletes (`2 × creates − live children`); containers
+    /// and TTL nodes show ephemeralOwner 0.
     pub fn stat(node: &Node) -> Stat {
+        let num_children = node.children.len() as i32;
+        let ephemeral_owner = match NodeKind::of(node.stat.ephemeral_owner) {
+            NodeKind::Ephemeral(owner) => owner,
+            _ => 0,
+        };
         Stat {
-            data_length: node.data.len() as i32,
-            num_children: node.children.len() as i32,
+            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children,
+            cversion: node
+                .stat
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
+            ephemeral_owner,
             ..node.stat.clone()
         }
     }
@@ -374,7 +392,7 @@ impl DataTree {
         &mut self,
         entry: &TxnEntry,
         path: &str,
-        data: &Bytes,
+        data: &Option<Bytes>,
         acl: &[Acl],
         ephemeral_owner: i64,
         parent_cversion: i32,
@@ -452,7 +470,7 @@ impl DataTree {
 
 fn system_node() -> Node {
     Node {
-        data: Bytes::new(),
+        data: None,
         acl: vec![Acl::open()],
         stat: Stat::default(),
         children: BTreeSet::new(),

@@ -118,13 +118,12 @@ fn prepare_create(o: &mut Overlay, caller: &Caller, op: &CreateOp) -> Result<Txn
     } else if op.ttl >= 0 {
         return Err(ErrorCode::BadArguments);
     }
-    path::validate(&op.path, mode.sequential).map_err(|_| ErrorCode::BadArguments)?;
-    if op.path.contains('\0') {
+    // ZooKeeper's order: only the slash is checked before the parent is
+    // looked up, so `/missing//x` is NONODE; the full path check comes after.
+    if !op.path.contains('/') || op.path.contains('\0') {
         return Err(ErrorCode::BadArguments);
     }
-    let parent_path = path::parent(&op.path)
-        .or(if op.path == "/" { None } else { Some("/") })
-        .ok_or(ErrorCode::BadArguments)?;
+    let parent_path = path::parent(&op.path).unwrap_or("/");
     let acl = acl::fixup(&op.acl, caller.ids)?;
     let parent = o.require(parent_path)?;
     acl::check(&parent.acl, perms::CREATE, caller.ids)?;

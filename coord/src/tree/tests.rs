@@ -71,7 +71,7 @@ fn create_op(path: &str, flags: i32) -> WriteOp {
     WriteOp::Create(CreateOp {
         op: OpCode::Create,
         path: path.into(),
-        data: Bytes::from_static(b"d"),
+        data: Some(Bytes::from_static(b"d")),
         acl: vec![Acl::open()],
         flags,
         ttl: -1,
@@ -93,11 +93,12 @@ fn sequence_numbers_come_from_the_parents_cversion_and_survive_deletes() {
     assert_eq!(h.create("/q/n-", 2).unwrap(), "/q/n-0000000001");
     h.run(delete_op("/q/n-0000000000", -1)).unwrap();
     h.run(delete_op("/q/n-0000000001", -1)).unwrap();
-    // Deletes move pzxid but not cversion, so numbering carries on.
-    assert_eq!(h.stat("/q").cversion, 2);
+    // Clients see cversion count creates and deletes; numbering counts
+    // creates only, so it carries on after deletes.
+    assert_eq!(h.stat("/q").cversion, 4);
     assert_eq!(h.create("/q/n-", 2).unwrap(), "/q/n-0000000002");
     let stat = h.stat("/q");
-    assert_eq!((stat.cversion, stat.num_children), (3, 1));
+    assert_eq!((stat.cversion, stat.num_children), (5, 1));
 }
 
 #[test]
@@ -109,7 +110,7 @@ fn stats_track_versions_and_zxids() {
     assert_eq!(created.data_length, 1);
     h.run(WriteOp::SetData(SetDataRequest {
         path: "/a".into(),
-        data: Bytes::from_static(b"xyz"),
+        data: Some(Bytes::from_static(b"xyz")),
         version: 0,
     }))
     .unwrap();
@@ -119,7 +120,7 @@ fn stats_track_versions_and_zxids() {
     assert_eq!(changed.data_length, 3);
     let stale = WriteOp::SetData(SetDataRequest {
         path: "/a".into(),
-        data: Bytes::new(),
+        data: None,
         version: 0,
     });
     assert_eq!(h.run(stale), Err(ErrorCode::BadVersion));
@@ -139,7 +140,13 @@ fn refusals_match_zookeeper() {
         Err(ErrorCode::NoChildrenForEphemerals)
     );
     assert_eq!(h.create("bad", 0), Err(ErrorCode::BadArguments));
-    assert_eq!(h.create("/bad/", 0), Err(ErrorCode::BadArguments));
+    assert_eq!(
+        h.create("/bad/", 0),
+        Err(ErrorCode::NoNode),
+        "parent looked up first"
+    );
+    assert_eq!(h.create("/p/", 0), Err(ErrorCode::BadArguments));
+    assert_eq!(h.create("/", 0), Err(ErrorCode::NodeExists));
     assert_eq!(h.create("/p", 9), Err(ErrorCode::BadArguments));
     assert_eq!(h.run(delete_op("/p", -1)), Err(ErrorCode::NotEmpty));
     assert_eq!(h.run(delete_op("/", -1)), Err(ErrorCode::BadArguments));
@@ -226,13 +233,21 @@ fn containers_go_once_emptied_and_ttl_nodes_once_stale() {
     let container = WriteOp::Create(CreateOp {
         op: OpCode::CreateContainer,
         path: "/c".into(),
-        data: Bytes::new(),
+        data: None,
         acl: vec![Acl::open()],
         flags: 4,
         ttl: -1,
     });
     h.run(container).unwrap();
-    assert_eq!(h.stat("/c").ephemeral_owner, i64::MIN);
+    assert_eq!(
+        h.tree.node("/c").map(|n| n.stat.ephemeral_owner),
+        Some(i64::MIN)
+    );
+    assert_eq!(
+        h.stat("/c").ephemeral_owner,
+        0,
+        "clients see 0 for containers"
+    );
     assert_eq!(
         prepare_expiry(&h.tree, "/c", i64::MAX),
         None,
@@ -245,7 +260,7 @@ fn containers_go_once_emptied_and_ttl_nodes_once_stale() {
     let ttl = WriteOp::Create(CreateOp {
         op: OpCode::CreateTtl,
         path: "/t".into(),
-        data: Bytes::new(),
+        data: None,
         acl: vec![Acl::open()],
         flags: 5,
         ttl: 100,
