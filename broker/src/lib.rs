@@ -2,4 +2,8 @@
 //!
 //! # Layout
 //!
-//! Nothing yet: the broker is built in its own issue, on top of `runnel-coord`.
+//! * [`log`]: a partition's durable log: segments, indexes, recovery,
+//!   retention. Record batches are validated by header and CRC and kept as
+//!   the client sent them.
+
+pub mod log;

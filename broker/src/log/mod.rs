@@ -1,0 +1,1 @@
+//! A partition's log (being written: see the broker issue).
