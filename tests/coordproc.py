@@ -1,0 +1,252 @@
+"""Start and stop real coordination servers for the end-to-end tests.
+
+Two kinds:
+  * ``zookeeper`` -- Apache ZooKeeper 3.8 from Debian's ``zookeeper`` package,
+    run in the foreground with ZooKeeperServerMain (standalone).
+  * ``runnel``    -- ``<repo>/target/release/runnel-coord --config <dir>/zoo.cfg``.
+
+Environment:
+  RUNNEL_COORD_BIN   path of the runnel-coord binary (default: <repo>/target/release/runnel-coord)
+  RUNNEL_COORD_IMPL  set to ``zookeeper`` to put Apache ZooKeeper in the runnel-coord slot
+                     (only for developing the tests themselves; the suite's verdict is
+                     about runnel-coord when this is unset).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from zkproto import four_letter
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNNEL_BIN = os.environ.get("RUNNEL_COORD_BIN") or os.path.join(REPO, "target", "release", "runnel-coord")
+IMPL = os.environ.get("RUNNEL_COORD_IMPL", "runnel")
+
+JAVA = shutil.which("java") or "/usr/bin/java"
+ZK_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"]
+ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
+
+TICK_MS = 200  # minSessionTimeout 400 ms, maxSessionTimeout 4000 ms
+
+# Every server started and not yet stopped: conftest prints their log tails
+# when a test fails.
+LIVE = []
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, desc="condition"):
+    """Poll cond() until it returns a truthy value; return that value.
+    Raises TimeoutError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
+            last_exc = e
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1fs waiting for %s%s" % (
+                timeout, desc, "" if last_exc is None else " (last error: %r)" % last_exc))
+        time.sleep(interval)
+
+
+def poll_until(cond, timeout=10.0, interval=0.02):
+    """Like wait_for but returns False on timeout instead of raising."""
+    try:
+        return wait_for(cond, timeout, interval)
+    except TimeoutError:
+        return False
+
+
+def ruok(port, timeout=1.0):
+    try:
+        return four_letter(port, "ruok", timeout=timeout) == "imok"
+    except OSError:
+        return False
+
+
+def serving(port, timeout=1.0):
+    """ruok answers imok and srvr does not say the server is not serving yet
+    (Apache ZooKeeper answers ruok before it accepts sessions)."""
+    if not ruok(port, timeout):
+        return False
+    try:
+        return "not currently serving" not in four_letter(port, "srvr", timeout=timeout)
+    except OSError:
+        return False
+
+
+class ServerExited(RuntimeError):
+    pass
+
+
+class CoordServer:
+    """One server process with its own directory, config file and log file."""
+
+    def __init__(self, workdir, kind=None, name=None, tick_ms=TICK_MS, extra_cfg=None,
+                 port=None):
+        self.kind = kind or ("zookeeper" if IMPL == "zookeeper" else "runnel")
+        self.name = name or self.kind
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.data_dir = os.path.join(self.workdir, "data")
+        os.makedirs(self.data_dir, exist_ok=True)
+        self.cfg_path = os.path.join(self.workdir, "zoo.cfg")
+        self.log_path = os.path.join(self.workdir, "server.log")
+        self.port = port or free_port()
+        self.tick_ms = tick_ms
+        self.extra_cfg = dict(extra_cfg or {})
+        self.proc = None
+        self.starts = 0
+        self.write_config()
+
+    # -- configuration
+    def config_items(self):
+        items = {
+            "tickTime": str(self.tick_ms),
+            "dataDir": self.data_dir,
+            "clientPort": str(self.port),
+            "clientPortAddress": "127.0.0.1",
+            "maxClientCnxns": "200",
+            "4lw.commands.whitelist": "*",
+        }
+        items.update(self.extra_cfg)
+        return items
+
+    def write_config(self):
+        with open(self.cfg_path, "w") as f:
+            for k, v in self.config_items().items():
+                f.write("%s=%s\n" % (k, v))
+
+    def command(self):
+        if self.kind == "zookeeper":
+            return [JAVA,
+                    "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                    "-Dzookeeper.extendedTypesEnabled=true",
+                    "-Dznode.container.checkIntervalMs=200",
+                    "-Dzookeeper.admin.enableServer=false",
+                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                    "-cp", ":".join(ZK_JARS),
+                    "org.apache.zookeeper.server.ZooKeeperServerMain", self.cfg_path]
+        if not os.path.exists(RUNNEL_BIN):
+            raise FileNotFoundError("runnel-coord binary not found at %s (run `cargo build --release "
+                                    "-p runnel-coord`, or set RUNNEL_COORD_BIN)" % RUNNEL_BIN)
+        return [RUNNEL_BIN, "--config", self.cfg_path]
+
+    # -- lifecycle
+    @property
+    def hosts(self):
+        return "127.0.0.1:%d" % self.port
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout=60.0):
+        assert not self.alive(), "server already running"
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
+        log.flush()
+        env = dict(os.environ)
+        env.setdefault("RUST_BACKTRACE", "1")
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
+        log.close()
+        if self not in LIVE:
+            LIVE.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerExited("%s exited with code %s during start-up; log tail:\n%s"
+                                   % (self.name, self.proc.returncode, self.log_tail()))
+            if serving(self.port):
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError("%s did not answer ruok within %.0fs; log tail:\n%s"
+                                   % (self.name, timeout, self.log_tail()))
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def kill(self):
+        """SIGKILL and reap."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, then SIGKILL after timeout. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def restart(self, hard=True):
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+    def pause(self):
+        self.signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.signal(signal.SIGCONT)
+
+    def close(self):
+        self.stop()
+        if self in LIVE:
+            LIVE.remove(self)
+
+    def log_tail(self, n=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-n:])
+
+    def four(self, cmd):
+        return four_letter(self.port, cmd)
+
+    def __repr__(self):
+        return "<%s %s port=%d pid=%s>" % (self.name, self.kind, self.port, self.pid)
+
+
+def run_zkcli(port, args=None, stdin_text=None, timeout=60):
+    """Run Debian's zkCli.sh against 127.0.0.1:port. Returns CompletedProcess."""
+    env = dict(os.environ)
+    env["CLIENT_JVMFLAGS"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+    env["ZOO_LOG_DIR"] = env.get("TMPDIR", "/tmp")
+    cmd = ["bash", ZKCLI, "-server", "127.0.0.1:%d" % port] + list(args or [])
+    return subprocess.run(cmd, input=stdin_text, capture_output=True, text=True,
+                          timeout=timeout, env=env)

@@ -1,0 +1,78 @@
+"""runnel-coord's zoo.cfg handling: bad or unknown keys are errors naming the key."""
+
+import os
+import subprocess
+
+import pytest
+
+import coordproc
+from coordproc import CoordServer, free_port
+
+pytestmark = pytest.mark.skipif(coordproc.IMPL == "zookeeper",
+                                reason="config errors are runnel-coord's own (RUNNEL_COORD_IMPL=zookeeper)")
+
+
+def run_with(tmp_path, lines, timeout=20):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    cfg = tmp_path / "zoo.cfg"
+    cfg.write_text("\n".join(l.replace("@DATA@", str(data)) for l in lines) + "\n")
+    try:
+        p = subprocess.run([coordproc.RUNNEL_BIN, "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail("runnel-coord kept running with a bad config (it should exit non-zero): %r" % (e.stderr,))
+    return p
+
+
+def base(port):
+    return ["tickTime=200", "dataDir=@DATA@", "clientPort=%d" % port, "clientPortAddress=127.0.0.1"]
+
+
+@pytest.mark.parametrize("line,key", [
+    ("noSuchKey=1", "noSuchKey"),
+    ("tickTime=abc", "tickTime"),
+    ("clientPort=notaport", "clientPort"),
+    ("clientPort=70000", "clientPort"),
+    ("maxClientCnxns=-x", "maxClientCnxns"),
+    ("minSessionTimeout=soon", "minSessionTimeout"),
+    ("maxSessionTimeout=1.5", "maxSessionTimeout"),
+])
+def test_bad_or_unknown_key_is_an_error_naming_the_key(tmp_path, line, key):
+    lines = base(free_port())
+    k = line.split("=", 1)[0]
+    lines = [l for l in lines if not l.startswith(k + "=")] + [line]
+    p = run_with(tmp_path, lines)
+    assert p.returncode != 0, "exit code 0 with %r; stderr: %s" % (line, p.stderr[-500:])
+    assert key in p.stderr, "stderr does not name %s: %s" % (key, p.stderr[-500:])
+
+
+def test_missing_datadir_is_an_error(tmp_path):
+    lines = [l for l in base(free_port()) if not l.startswith("dataDir=")]
+    p = run_with(tmp_path, lines)
+    assert p.returncode != 0
+    assert "dataDir" in p.stderr, p.stderr[-500:]
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    p = subprocess.run([coordproc.RUNNEL_BIN, "--config", str(tmp_path / "nope.cfg")],
+                       capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert p.returncode != 0
+    assert "nope.cfg" in p.stderr, p.stderr[-500:]
+
+
+def test_full_standalone_config_is_accepted(tmp_path):
+    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={
+        "maxClientCnxns": "10", "minSessionTimeout": "600", "maxSessionTimeout": "3000",
+        "initLimit": "5", "syncLimit": "2"})
+    # comments and blank lines, as in Apache ZooKeeper's sample zoo.cfg
+    with open(srv.cfg_path, "a") as f:
+        f.write("\n# a comment\n\n")
+    try:
+        srv.start()
+        conf = dict(l.split("=", 1) for l in srv.four("conf").splitlines() if "=" in l)
+        assert conf["minSessionTimeout"] == "600" and conf["maxSessionTimeout"] == "3000"
+        assert conf["maxClientCnxns"] == "10"
+    finally:
+        srv.close()
+    assert os.listdir(srv.data_dir), "nothing stored under dataDir"
