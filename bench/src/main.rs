@@ -1,2 +1,44 @@
-//! Placeholder until the coord benchmark client lands (see scripts/bench/).
-fn main() {}
+//! `runnel-bench`: load generators that print figures (never assertions).
+//!
+//! # Layout
+//!
+//! * [`coord`]: `runnel-bench coord`, a ZooKeeper-protocol workload (writes,
+//!   reads, watch fan-out) for runnel-coord and Apache ZooKeeper alike.
+//! * [`stats`]: latency samples, percentiles, and the `RESULT` lines that
+//!   `scripts/bench/*.sh` parse.
+
+mod coord;
+mod stats;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "runnel-bench", about = "Runnel benchmark load generators")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Writes, reads and watch fan-out against a ZooKeeper-protocol server.
+    Coord(coord::CoordArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    runnel_common::logging::init("warn");
+    let result = match Cli::parse().command {
+        Bench::Coord(args) => coord::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the context chain on one line, no backtrace.
+            eprintln!("runnel-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -49,11 +49,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>, PropertiesError> {
         if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
             continue;
         }
-        let split = line.find(['=', ':']).ok_or_else(|| PropertiesError::Syntax {
-            path: origin.to_string(),
-            line: index + 1,
-            text: raw.to_string(),
-        })?;
+        let split = line
+            .find(['=', ':'])
+            .ok_or_else(|| PropertiesError::Syntax {
+                path: origin.to_string(),
+                line: index + 1,
+                text: raw.to_string(),
+            })?;
         let key = line[..split].trim();
         if key.is_empty() {
             return Err(PropertiesError::Syntax {

@@ -10,10 +10,13 @@
 //! * [`storage`]: the tree kept in sled, flushed before any reply.
 //! * [`server`]: sockets, sessions, watches, the commit pipeline and the
 //!   four-letter words.
+//! * [`raft`]: the ensemble: Raft replication of the transaction log
+//!   across 3 or 5 members (openraft).
 //! * [`config`]: the `zoo.cfg` file.
 
 pub mod config;
 pub mod proto;
+pub mod raft;
 pub mod server;
 pub mod storage;
 pub mod tree;

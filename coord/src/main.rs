@@ -71,7 +71,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config_path: PathBuf) -> anyhow::Result<()> {
-    runnel_common::logging::init("info");
+    runnel_common::logging::init("info,openraft=warn");
     let config = Config::load(&config_path)?;
     let server = Server::start(config).await.context("cannot start")?;
     tracing::info!(

@@ -132,7 +132,11 @@ fn keep_watch(ctx: &Context<'_>, watcher: OneshotWatcher) {
     }
     tokio::spawn(async move {
         let event = watcher.changed().await;
-        println!("{}", format::watcher_notice(&event));
+        // A session event (closed, expired) is already reported once by the
+        // shell's session watcher; repeating it per pending watch is noise.
+        if event.event_type != EventType::Session {
+            println!("{}", format::watcher_notice(&event));
+        }
     });
 }
 

@@ -2,7 +2,9 @@
 //! header's `err` field and in multi results.
 
 /// A ZooKeeper error code. The discriminant is the value on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 #[repr(i32)]
 pub enum ErrorCode {
     #[error("ok")]

@@ -1,7 +1,7 @@
 //! Request types (`ZooDefs.OpCode`) and the special xids clients use.
 
 /// The `type` field of a request header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[repr(i32)]
 pub enum OpCode {
     Notification = 0,

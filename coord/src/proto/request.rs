@@ -8,7 +8,7 @@ use super::opcode::OpCode;
 use super::records::*;
 
 /// A create of any kind: `create`, `create2`, `createContainer`, `createTTL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateOp {
     /// Which create the client asked for; decides the response shape.
     pub op: OpCode,
@@ -22,7 +22,7 @@ pub struct CreateOp {
 }
 
 /// An operation that changes the tree (alone or inside a `multi`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WriteOp {
     Create(CreateOp),
     Delete(PathVersion),

@@ -14,20 +14,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::publish::publish;
 use super::Shared;
 use crate::proto::records::Id;
 use crate::proto::request::WriteOp;
 use crate::proto::ErrorCode;
 use crate::storage::Store;
 use crate::tree::prepare::{prepare, prepare_expiry, prepare_multi, Caller};
-use crate::tree::{DataTree, OpResult, Trigger};
+use crate::tree::{DataTree, OpResult};
 use crate::txn::{Txn, TxnEntry};
 
 /// Most proposals written in one flush.
 const MAX_BATCH: usize = 1024;
 
 /// What a proposal asks for.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ProposalKind {
     Write(WriteOp),
     Multi(Vec<WriteOp>),
@@ -42,6 +43,8 @@ pub enum ProposalKind {
 
 /// A change asked of the commit thread, with where to send the outcome.
 pub struct Proposal {
+    /// Sent by another ensemble member: never forwarded again.
+    pub forwarded: bool,
     pub session: i64,
     pub ids: Arc<Vec<Id>>,
     pub kind: ProposalKind,
@@ -49,7 +52,7 @@ pub struct Proposal {
 }
 
 /// How a proposal ended.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Committed as `zxid`, with one result per (sub-)operation.
     Done { zxid: i64, results: Vec<OpResult> },
@@ -57,6 +60,9 @@ pub enum Outcome {
     Failed { zxid: i64, code: ErrorCode },
     /// A multi refused, with ZooKeeper's per-op codes.
     MultiFailed { zxid: i64, codes: Vec<ErrorCode> },
+    /// No quorum can be reached from here: the client must try another
+    /// member (its connection is closed, which it sees as connection loss).
+    Unavailable,
 }
 
 fn now_ms() -> i64 {
@@ -71,6 +77,58 @@ pub struct Committer {
     shared: Arc<Shared>,
     private: DataTree,
     store: Box<dyn Store>,
+}
+
+/// Prepares one proposal against `tree` (the tree as it will be once every
+/// accepted change is applied) into zero or more transactions, or the
+/// refusal to send back. Shared by the standalone commit thread and an
+/// ensemble leader.
+pub fn prepare_proposal(tree: &DataTree, p: &Proposal) -> Result<Vec<Txn>, Outcome> {
+    let caller = Caller {
+        session: p.session,
+        ids: &p.ids,
+    };
+    let zxid = tree.last_zxid();
+    let needs_session = matches!(p.kind, ProposalKind::Write(_) | ProposalKind::Multi(_));
+    if needs_session && tree.session(p.session).is_none() {
+        // The session expired while this request was on its way.
+        return Err(Outcome::Failed {
+            zxid,
+            code: ErrorCode::SessionExpired,
+        });
+    }
+    match &p.kind {
+        ProposalKind::Write(op) => prepare(tree, &caller, op)
+            .map(|t| vec![t])
+            .map_err(|code| Outcome::Failed { zxid, code }),
+        ProposalKind::Multi(ops) => prepare_multi(tree, &caller, ops)
+            .map(|t| vec![t])
+            .map_err(|codes| Outcome::MultiFailed { zxid, codes }),
+        ProposalKind::CreateSession {
+            timeout_ms,
+            password,
+        } => Ok(vec![Txn::CreateSession {
+            timeout_ms: *timeout_ms,
+            password: *password,
+        }]),
+        ProposalKind::CloseSession => {
+            if tree.session(p.session).is_some() {
+                Ok(vec![Txn::CloseSession])
+            } else {
+                Err(Outcome::Failed {
+                    zxid,
+                    code: ErrorCode::SessionExpired,
+                })
+            }
+        }
+        ProposalKind::SweepExpirable => {
+            let now = now_ms();
+            Ok(tree
+                .expirable()
+                .filter_map(|path| prepare_expiry(tree, path, now))
+                .collect())
+        }
+    }
 }
 
 impl Committer {
@@ -108,54 +166,8 @@ impl Committer {
         }
     }
 
-    /// Prepares one proposal into zero or more transactions.
     fn prepare(&self, p: &Proposal) -> Result<Vec<Txn>, Outcome> {
-        let caller = Caller {
-            session: p.session,
-            ids: &p.ids,
-        };
-        let zxid = self.private.last_zxid();
-        let needs_session = matches!(p.kind, ProposalKind::Write(_) | ProposalKind::Multi(_));
-        if needs_session && self.private.session(p.session).is_none() {
-            // The session expired while this request was on its way.
-            return Err(Outcome::Failed {
-                zxid,
-                code: ErrorCode::SessionExpired,
-            });
-        }
-        match &p.kind {
-            ProposalKind::Write(op) => prepare(&self.private, &caller, op)
-                .map(|t| vec![t])
-                .map_err(|code| Outcome::Failed { zxid, code }),
-            ProposalKind::Multi(ops) => prepare_multi(&self.private, &caller, ops)
-                .map(|t| vec![t])
-                .map_err(|codes| Outcome::MultiFailed { zxid, codes }),
-            ProposalKind::CreateSession {
-                timeout_ms,
-                password,
-            } => Ok(vec![Txn::CreateSession {
-                timeout_ms: *timeout_ms,
-                password: *password,
-            }]),
-            ProposalKind::CloseSession => {
-                if self.private.session(p.session).is_some() {
-                    Ok(vec![Txn::CloseSession])
-                } else {
-                    Err(Outcome::Failed {
-                        zxid,
-                        code: ErrorCode::SessionExpired,
-                    })
-                }
-            }
-            ProposalKind::SweepExpirable => {
-                let now = now_ms();
-                Ok(self
-                    .private
-                    .expirable()
-                    .filter_map(|path| prepare_expiry(&self.private, path, now))
-                    .collect())
-            }
-        }
+        prepare_proposal(&self.private, p)
     }
 
     fn commit_batch(&mut self, batch: Vec<Proposal>) {
@@ -185,25 +197,12 @@ impl Committer {
                 self.abandon(&dirty, &error, answers);
                 return;
             }
-            self.publish(&entries);
+            publish(&self.shared, &entries);
         }
         for (outcome, reply) in answers {
             if let Some(reply) = reply {
                 let _ = reply.send(outcome);
             }
-        }
-    }
-
-    /// Makes committed transactions visible: the published tree, then watches.
-    fn publish(&self, entries: &[TxnEntry]) {
-        let mut tree = self.shared.tree_mut();
-        let mut triggers: Vec<Trigger> = Vec::new();
-        for entry in entries {
-            tree.apply(entry, &mut triggers);
-        }
-        let mut watches = self.shared.watches();
-        for trigger in &triggers {
-            watches.trigger(trigger);
         }
     }
 

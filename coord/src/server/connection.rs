@@ -123,6 +123,10 @@ async fn handshake(
     stats: &ConnStats,
 ) -> Option<(i64, bool)> {
     let frame = read_frame(rd, buf).await?;
+    if !shared.serving() {
+        tracing::debug!("not serving (no quorum): closing a new client connection");
+        return None;
+    }
     let mut r = Reader::new(frame);
     let request = match ConnectRequest::decode(&mut r) {
         Ok(req) => req,
@@ -150,6 +154,7 @@ async fn handshake(
         session = shared.next_session_id();
         let (tx, rx) = oneshot::channel();
         let proposal = Proposal {
+            forwarded: false,
             session,
             ids: Arc::new(Vec::new()),
             kind: ProposalKind::CreateSession {
@@ -162,7 +167,7 @@ async fn handshake(
             return None;
         }
         match rx.await {
-            Ok(Outcome::Done { .. }) => shared.sessions.track(session, timeout),
+            Ok(Outcome::Done { .. }) => {}
             _ => return None,
         }
     } else {
@@ -334,6 +339,7 @@ async fn dispatch(
     }
     let (tx, rx) = oneshot::channel();
     let proposal = Proposal {
+        forwarded: false,
         session,
         ids: ids.clone(),
         kind,
@@ -390,6 +396,7 @@ fn write_reply(xid: i32, shape: &WriteShape, outcome: Outcome) -> Bytes {
             Reply::bare(xid, zxid, ErrorCode::Ok)
         }
         (_, Outcome::Failed { zxid, code }) => Reply::bare(xid, zxid, code),
+        (_, Outcome::Unavailable) => Bytes::new(),
     }
 }
 
@@ -417,6 +424,9 @@ async fn write_loop(
                     Pending::Ready(frame) => frame,
                     Pending::Last(frame) => { close = true; frame }
                     Pending::Read { xid, request, ids } => {
+                        if matches!(request, Request::Sync(_)) && !shared.sync().await {
+                            break;
+                        }
                         stats.last_xid.store(xid.into(), Relaxed);
                         stats.set_last_op(op_label(&request));
                         let who = ReadCaller { conn, session, ids: &ids };
@@ -435,10 +445,15 @@ async fn write_loop(
                         if let WriteShape::CloseSession = shape {
                             close = true;
                             stats.set_last_op("CLOS");
-                            shared.sessions.remove(session);
                         }
                         if let Outcome::Done { zxid, .. } = &outcome {
                             stats.last_zxid.store(*zxid, Relaxed);
+                        }
+                        if let Outcome::Unavailable = outcome {
+                            // Like a ZooKeeper member without quorum: drop the
+                            // connection; the client retries elsewhere.
+                            let _ = wr.write_all(&out).await;
+                            break;
                         }
                         write_reply(xid, &shape, outcome)
                     }

@@ -26,11 +26,7 @@ pub fn detect(first: &[u8]) -> Option<&'static str> {
 }
 
 fn mode(shared: &Shared) -> &'static str {
-    if shared.config.servers.is_empty() {
-        "standalone"
-    } else {
-        "leader"
-    }
+    shared.mode()
 }
 
 /// The text answering `word`.
@@ -42,6 +38,9 @@ pub fn answer(shared: &Shared, word: &str) -> String {
     let mut out = String::new();
     match word {
         "ruok" => out.push_str("imok"),
+        "srvr" | "stat" | "mntr" if !shared.serving() => {
+            out.push_str("This ZooKeeper instance is not currently serving requests\n");
+        }
         "srvr" | "stat" => {
             let _ = writeln!(out, "Zookeeper version: {VERSION}, built for Runnel");
             if word == "stat" {

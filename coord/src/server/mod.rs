@@ -8,6 +8,7 @@
 pub mod commit;
 pub mod connection;
 pub mod four_letter;
+pub mod publish;
 pub mod reads;
 pub mod reply;
 pub mod sessions;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
+use crate::raft::Ensemble;
 use crate::storage::{SledStore, StorageError, Store};
 use crate::tree::DataTree;
 use commit::{Committer, Proposal, ProposalKind};
@@ -46,6 +48,8 @@ pub enum ServerError {
         #[source]
         source: StorageError,
     },
+    #[error("ensemble: {0}")]
+    Ensemble(#[from] crate::raft::EnsembleError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,6 +68,10 @@ pub struct Shared {
     pub stats: ServerStats,
     conns: Mutex<HashMap<u64, Arc<ConnStats>>>,
     next_session: AtomicI64,
+    /// The zxid of the last transaction applied to the published tree.
+    applied: tokio::sync::watch::Sender<i64>,
+    /// Set when this server is an ensemble member.
+    pub ensemble: std::sync::OnceLock<Arc<crate::raft::Ensemble>>,
 }
 
 impl Shared {
@@ -72,7 +80,53 @@ impl Shared {
         self.tree.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn tree_mut(&self) -> RwLockWriteGuard<'_, DataTree> {
+    /// Records that the published tree reached `zxid`.
+    pub fn note_applied(&self, zxid: i64) {
+        self.applied.send_if_modified(|current| {
+            let newer = zxid > *current;
+            if newer {
+                *current = zxid;
+            }
+            newer
+        });
+    }
+
+    /// Waits until the published tree has applied `zxid`; false on timeout.
+    pub async fn wait_applied(&self, zxid: i64, timeout: Duration) -> bool {
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|applied| *applied >= zxid))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Whether this member may serve clients now (an ensemble member cut off
+    /// from the majority may not).
+    pub fn serving(&self) -> bool {
+        self.ensemble.get().is_none_or(|e| e.serving())
+    }
+
+    /// Whether this server runs the housekeeping (session expiry, container
+    /// sweep): a standalone server, or the ensemble's leader.
+    pub fn leads(&self) -> bool {
+        self.ensemble.get().is_none_or(|e| e.is_leader())
+    }
+
+    /// "standalone", "leader" or "follower", for `srvr` and `mntr`.
+    pub fn mode(&self) -> &'static str {
+        self.ensemble.get().map_or("standalone", |e| e.mode())
+    }
+
+    /// `sync`: returns once this member has applied everything committed
+    /// before the call (a no-op on a standalone server); false if that
+    /// cannot be established (no leader reachable).
+    pub async fn sync(&self) -> bool {
+        match self.ensemble.get() {
+            None => true,
+            Some(ensemble) => ensemble.clone().read_barrier(self).await,
+        }
+    }
+
+    pub(crate) fn tree_mut(&self) -> RwLockWriteGuard<'_, DataTree> {
         self.tree.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -169,15 +223,22 @@ impl Server {
             commit_tx,
             stats: ServerStats::default(),
             conns: Mutex::new(HashMap::new()),
+            applied: tokio::sync::watch::Sender::new(tree.last_zxid()),
+            ensemble: std::sync::OnceLock::new(),
         });
-        let committer = Committer::new(shared.clone(), tree, Box::new(store));
-        std::thread::Builder::new()
-            .name("commit".into())
-            .spawn(move || committer.run(commit_rx))
-            .map_err(|source| ServerError::DataDir {
-                path: "commit thread".into(),
-                source,
-            })?;
+        if shared.config.servers.is_empty() {
+            let committer = Committer::new(shared.clone(), tree, Box::new(store));
+            std::thread::Builder::new()
+                .name("commit".into())
+                .spawn(move || committer.run(commit_rx))
+                .map_err(|source| ServerError::DataDir {
+                    path: "commit thread".into(),
+                    source,
+                })?;
+        } else {
+            let ensemble = Ensemble::start(shared.clone(), store, commit_rx).await?;
+            let _ = shared.ensemble.set(ensemble);
+        }
         Ok(Server {
             shared,
             local_addr,
@@ -220,6 +281,7 @@ impl Server {
 async fn propose(shared: &Shared, session: i64, kind: ProposalKind) -> Option<commit::Outcome> {
     let (tx, rx) = oneshot::channel();
     let proposal = Proposal {
+        forwarded: false,
         session,
         ids: Arc::new(Vec::new()),
         kind,
@@ -236,12 +298,12 @@ async fn expire_sessions(shared: Arc<Shared>) {
     let mut ticker = tokio::time::interval(period);
     loop {
         ticker.tick().await;
+        if !shared.leads() {
+            continue;
+        }
         for session in shared.sessions.take_expired(Instant::now()) {
             tracing::info!(session = format_args!("0x{session:x}"), "session expired");
             propose(&shared, session, ProposalKind::CloseSession).await;
-            if let Some(conn) = shared.sessions.remove(session) {
-                shared.watches().close(conn);
-            }
         }
     }
 }
@@ -252,7 +314,7 @@ async fn sweep_expirable(shared: Arc<Shared>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticker.tick().await;
-        if shared.tree().expirable().next().is_some() {
+        if shared.leads() && shared.tree().expirable().next().is_some() {
             propose(&shared, 0, ProposalKind::SweepExpirable).await;
         }
     }

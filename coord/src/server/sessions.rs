@@ -3,7 +3,7 @@
 //! timeout) are part of the committed state in the tree; this is only the
 //! clock, which is why a restart gives every session a fresh timeout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,37 @@ pub struct NotLive;
 #[derive(Default)]
 pub struct SessionTracker {
     live: Mutex<HashMap<i64, Live>>,
+    /// Sessions heard from since the last [`SessionTracker::take_touched`]:
+    /// what an ensemble follower relays to the leader.
+    touched: Mutex<HashSet<i64>>,
 }
 
 impl SessionTracker {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Live>> {
         // A panic elsewhere must not take session tracking down with it.
         self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the clock of a session unless it is already tracked.
+    pub fn track_if_absent(&self, id: i64, timeout_ms: i32) {
+        if !self.lock().contains_key(&id) {
+            self.track(id, timeout_ms);
+        }
+    }
+
+    /// Gives every session a fresh timeout: a new leader does this, since it
+    /// cannot know when followers last heard from their clients.
+    pub fn refresh_all(&self) {
+        let now = Instant::now();
+        for session in self.lock().values_mut() {
+            session.deadline = now + session.timeout;
+        }
+    }
+
+    /// Sessions heard from since the last call.
+    pub fn take_touched(&self) -> Vec<i64> {
+        let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        touched.drain().collect()
     }
 
     /// Starts (or restarts) the clock of a session.
@@ -72,13 +97,20 @@ impl SessionTracker {
                 session.deadline = Instant::now() + session.timeout;
             }
         }
+        self.touched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id);
     }
 
-    /// Marks a session as closing; false if it was already closing or gone.
+    /// Marks a session as closing at its client's request and detaches its
+    /// connection (which closes itself after the reply); false if it was
+    /// already closing or gone.
     pub fn begin_close(&self, id: i64) -> bool {
         match self.lock().get_mut(&id) {
             Some(session) if !session.closing => {
                 session.closing = true;
+                session.conn = None;
                 true
             }
             _ => false,

@@ -127,6 +127,13 @@ impl WatchManager {
         }
     }
 
+    /// Closes every client connection (a member that lost its quorum).
+    pub fn close_all(&mut self) {
+        for tx in self.conns.values() {
+            let _ = tx.send(Outbound::Close);
+        }
+    }
+
     /// Sends `Close` to a connection (it will disconnect itself).
     pub fn close(&mut self, conn: u64) {
         if let Some(tx) = self.conns.get(&conn) {

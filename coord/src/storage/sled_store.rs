@@ -72,6 +72,7 @@ impl Store for SledStore {
                     let zxid: [u8; 8] = value[..].try_into().map_err(|e| corrupt(&key, e))?;
                     tree.set_last_zxid(i64::from_be_bytes(zxid));
                 }
+                Some(b'm') => {} // other metadata, read with `meta`
                 _ => return Err(corrupt(&key, "unknown key")),
             }
         }
@@ -79,7 +80,35 @@ impl Store for SledStore {
     }
 
     fn persist(&self, tree: &DataTree, dirty: &Dirty) -> Result<(), StorageError> {
+        self.write(tree, dirty, &[])?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+impl SledStore {
+    /// The database, for other trees kept beside the state (the Raft log).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// Reads a metadata value stored with [`SledStore::write`].
+    pub fn meta(&self, key: &str) -> Result<Option<sled::IVec>, StorageError> {
+        Ok(self.state.get(meta_key(key))?)
+    }
+
+    /// Writes the dirty keys, the last zxid and `meta` entries in one atomic
+    /// batch, without flushing (the caller decides when durability is due).
+    pub fn write(
+        &self,
+        tree: &DataTree,
+        dirty: &Dirty,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<(), StorageError> {
         let mut batch = sled::Batch::default();
+        for (key, value) in meta {
+            batch.insert(meta_key(key), value.clone());
+        }
         for path in &dirty.nodes {
             match tree.node(path) {
                 Some(node) => batch.insert(node_key(path), postcard::to_stdvec(node)?),
@@ -94,7 +123,37 @@ impl Store for SledStore {
         }
         batch.insert(ZXID_KEY, &tree.last_zxid().to_be_bytes());
         self.state.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Replaces the whole stored state with `tree` (installing a snapshot)
+    /// and flushes.
+    pub fn replace_all(
+        &self,
+        tree: &DataTree,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<(), StorageError> {
+        self.state.clear()?;
+        let mut dirty = Dirty::default();
+        dirty.nodes.extend(tree.paths().cloned());
+        dirty.sessions.extend(tree.sessions().map(|(id, _)| id));
+        self.write(tree, &dirty, meta)?;
         self.db.flush()?;
         Ok(())
     }
+
+    /// Writes one metadata value (not flushed).
+    pub fn write_meta(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        self.state.insert(meta_key(key), value)?;
+        Ok(())
+    }
+
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn meta_key(key: &str) -> Vec<u8> {
+    format!("m:{key}").into_bytes()
 }

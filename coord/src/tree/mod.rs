@@ -55,7 +55,7 @@ pub struct Trigger {
 }
 
 /// What one (sub-)transaction did, for the reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpResult {
     Created { path: String, stat: Stat },
     Deleted,
@@ -116,6 +116,13 @@ impl DataTree {
         self.dirty = Some(Dirty::default());
     }
 
+    /// A copy that records no changes (the ensemble leader's private tree).
+    pub fn untracked_clone(&self) -> DataTree {
+        let mut copy = self.clone();
+        copy.dirty = None;
+        copy
+    }
+
     /// The keys changed since the last call.
     pub fn take_dirty(&mut self) -> Dirty {
         self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
@@ -155,6 +162,11 @@ impl DataTree {
 
     pub fn node(&self, path: &str) -> Option<&Node> {
         self.nodes.get(path)
+    }
+
+    /// Every node's path.
+    pub fn paths(&self) -> impl Iterator<Item = &String> {
+        self.nodes.keys()
     }
 
     pub fn node_count(&self) -> usize {

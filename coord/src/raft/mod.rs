@@ -1,0 +1,622 @@
+//! The ensemble: runnel-coord members replicating one transaction log with
+//! Raft (openraft). Every openraft type stays inside this module.
+//!
+//! # Layout
+//!
+//! * [`log_store`]: the Raft log and vote in sled.
+//! * [`state_machine`]: committed entries applied to the published tree.
+//! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
+//! * [`network`]: openraft's RPCs over those connections.
+//!
+//! # How a write travels
+//!
+//! A client's write reaches the member it is connected to as a
+//! [`Proposal`]. A follower forwards it to the leader (in order, on one peer
+//! connection). The leader checks it against its private copy of the tree
+//! (which already includes every proposal it has accepted), appends the
+//! resulting transactions to the Raft log, and answers once the entry is
+//! committed and applied. The follower then waits until it has applied that
+//! zxid itself before replying, so the client reads its own write there.
+//! zxid is the Raft log index: it grows across leaders.
+
+// openraft's storage traits return its own (large) StorageError; our helpers
+// return the same type rather than boxing and unboxing it at every call.
+#![allow(clippy::result_large_err)]
+
+pub mod log_store;
+pub mod network;
+pub mod peer;
+pub mod state_machine;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Cursor;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::server::commit::{prepare_proposal, Outcome, Proposal};
+use crate::server::Shared;
+use crate::storage::SledStore;
+use crate::tree::{DataTree, OpResult};
+use crate::txn::{Txn, TxnEntry};
+use log_store::LogStore;
+use network::NetworkFactory;
+use peer::{Forwarded, PeerClient, PeerRequest, PeerResponse};
+use state_machine::StateMachine;
+
+/// What the log carries: the transactions one proposal became.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Command {
+    pub time: i64,
+    pub session: i64,
+    pub txns: Vec<Txn>,
+}
+
+/// What applying one entry produced: its zxid and the per-op results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Applied {
+    pub zxid: i64,
+    pub results: Vec<OpResult>,
+}
+
+openraft::declare_raft_types!(
+    /// openraft's type configuration for runnel-coord.
+    pub TypeConfig:
+        D = Command,
+        R = Applied,
+        NodeId = u64,
+        Node = BasicNode,
+);
+
+pub type NodeId = u64;
+pub type Node = BasicNode;
+pub type Entry = openraft::Entry<TypeConfig>;
+
+/// Why an ensemble member could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EnsembleError {
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("cannot listen for peers on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Timings derived from `tickTime`.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    heartbeat: Duration,
+    election_min: Duration,
+    election_max: Duration,
+    /// How long a member may go without hearing the leader (or, as leader,
+    /// a quorum) before it stops serving clients.
+    stale_after: Duration,
+    /// How long a forwarded write or a read barrier may take.
+    request: Duration,
+}
+
+impl Timing {
+    fn from_tick(tick_ms: u32) -> Timing {
+        // Half a tick, within bounds that keep leader-loss recovery under two
+        // seconds at ZooKeeper's default tickTime without flapping when busy.
+        let election_min = Duration::from_millis(u64::from(tick_ms / 2).clamp(250, 800));
+        let election_max = election_min * 3 / 2;
+        Timing {
+            heartbeat: (election_min / 4).max(Duration::from_millis(50)),
+            election_min,
+            election_max,
+            stale_after: election_max * 2,
+            request: election_max * 4,
+        }
+    }
+}
+
+/// One running ensemble member.
+pub struct Ensemble {
+    raft: Raft<TypeConfig>,
+    my_id: NodeId,
+    peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
+    shared: Weak<Shared>,
+    proposals: mpsc::Sender<Proposal>,
+    timing: Timing,
+    /// When a follower last heard back from the leader.
+    leader_contact: Mutex<Instant>,
+}
+
+/// A proposal appended to the log, waiting to be committed and applied.
+type InFlight = (
+    oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
+    Option<oneshot::Sender<Outcome>>,
+);
+
+/// The leader's copy of the tree as it will be once every accepted proposal
+/// is applied; rebuilt from the published tree after any doubt.
+struct LeaderState {
+    private: Option<DataTree>,
+    term: u64,
+    inflight: Arc<AtomicUsize>,
+    drained: Arc<Notify>,
+    stale: Arc<AtomicBool>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn answer(reply: Option<oneshot::Sender<Outcome>>, outcome: Outcome) {
+    if let Some(reply) = reply {
+        let _ = reply.send(outcome);
+    }
+}
+
+impl Ensemble {
+    /// Starts this member: Raft on the stored log, the peer listener, and the
+    /// tasks that route proposals and relay session heartbeats.
+    pub async fn start(
+        shared: Arc<Shared>,
+        store: SledStore,
+        proposals_rx: mpsc::Receiver<Proposal>,
+    ) -> Result<Arc<Ensemble>, EnsembleError> {
+        let config = &shared.config;
+        let my_id = config.my_id;
+        let timing = Timing::from_tick(config.tick_time_ms);
+        let store = Arc::new(store);
+        let log_store =
+            LogStore::open(store.db()).map_err(|e| EnsembleError::Storage(e.to_string()))?;
+        shared.tree_mut().track_dirty();
+        let state_machine = StateMachine::open(shared.clone(), store.clone())
+            .map_err(|e| EnsembleError::Storage(e.to_string()))?;
+        let raft_config = openraft::Config {
+            cluster_name: "runnel-coord".into(),
+            heartbeat_interval: timing.heartbeat.as_millis() as u64,
+            election_timeout_min: timing.election_min.as_millis() as u64,
+            election_timeout_max: timing.election_max.as_millis() as u64,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(5000),
+            max_in_snapshot_log_to_keep: 1000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| EnsembleError::Raft(e.to_string()))?;
+        let members: BTreeMap<NodeId, Node> = config
+            .servers
+            .iter()
+            .map(|(id, peer)| {
+                (
+                    *id,
+                    BasicNode::new(format!("{}:{}", peer.host, peer.peer_port)),
+                )
+            })
+            .collect();
+        let peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>> = Arc::new(
+            members
+                .iter()
+                .filter(|(id, _)| **id != my_id)
+                .map(|(id, node)| (*id, Arc::new(PeerClient::new(node.addr.clone()))))
+                .collect(),
+        );
+        let own_addr = members
+            .get(&my_id)
+            .map(|n| n.addr.clone())
+            .ok_or_else(|| EnsembleError::Raft(format!("no server.{my_id} line")))?;
+        let listener = tokio::net::TcpListener::bind(&own_addr)
+            .await
+            .map_err(|source| EnsembleError::Bind {
+                addr: own_addr.clone(),
+                source,
+            })?;
+        let raft = Raft::new(
+            my_id,
+            Arc::new(raft_config),
+            NetworkFactory {
+                peers: peers.clone(),
+            },
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| EnsembleError::Raft(e.to_string()))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| EnsembleError::Raft(e.to_string()))?;
+        if !initialized {
+            // Every member proposes the same first membership entry, so it
+            // does not matter which one starts first.
+            if let Err(error) = raft.initialize(members.clone()).await {
+                tracing::info!(%error, "ensemble already initialised");
+            }
+        }
+        let ensemble = Arc::new(Ensemble {
+            raft,
+            my_id,
+            peers,
+            shared: Arc::downgrade(&shared),
+            proposals: shared.commit_tx.clone(),
+            timing,
+            leader_contact: Mutex::new(Instant::now()),
+        });
+        tracing::info!(my_id, peer_addr = %own_addr, members = members.len(), "ensemble member started");
+        tokio::spawn(peer::serve(listener, ensemble.clone()));
+        tokio::spawn(ensemble.clone().route(shared.clone(), proposals_rx));
+        tokio::spawn(ensemble.clone().relay(shared));
+        Ok(ensemble)
+    }
+
+    fn metrics(&self) -> openraft::RaftMetrics<NodeId, Node> {
+        self.raft.metrics().borrow().clone()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.my_id)
+    }
+
+    pub fn mode(&self) -> &'static str {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "observer",
+            ServerState::Shutdown => "shutdown",
+        }
+    }
+
+    /// Whether clients may be served here: the leader must have heard a
+    /// quorum, a follower the leader, recently.
+    pub fn serving(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        match m.current_leader {
+            Some(leader) if leader == self.my_id => m
+                .millis_since_quorum_ack
+                .is_some_and(|ms| Duration::from_millis(ms) < self.timing.stale_after),
+            Some(_) => self
+                .leader_contact
+                .lock()
+                .map(|t| t.elapsed() < self.timing.stale_after)
+                .unwrap_or(false),
+            None => false,
+        }
+    }
+
+    /// Waits (up to an election) for a known leader.
+    async fn leader(&self) -> Option<NodeId> {
+        let deadline = Instant::now() + self.timing.election_max * 2;
+        let mut metrics = self.raft.metrics();
+        loop {
+            if let Some(leader) = metrics.borrow().current_leader {
+                return Some(leader);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if tokio::time::timeout(left, metrics.changed()).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// `sync`: returns once this member has applied everything committed
+    /// before the call, confirmed by a quorum (a read index).
+    pub async fn read_barrier(self: Arc<Self>, shared: &Shared) -> bool {
+        match self.leader().await {
+            Some(leader) if leader == self.my_id => self.raft.ensure_linearizable().await.is_ok(),
+            Some(leader) => {
+                let Some(peer) = self.peers.get(&leader) else {
+                    return false;
+                };
+                match peer
+                    .call(&PeerRequest::ReadIndex, self.timing.request)
+                    .await
+                {
+                    Ok(PeerResponse::ReadIndex(Some(zxid))) => {
+                        shared.wait_applied(zxid, self.timing.request).await
+                    }
+                    _ => false,
+                }
+            }
+            None => false,
+        }
+    }
+
+    /// Routes every proposal of this member: lead it, or forward it.
+    async fn route(self: Arc<Self>, shared: Arc<Shared>, mut rx: mpsc::Receiver<Proposal>) {
+        let mut lead = LeaderState {
+            private: None,
+            term: 0,
+            inflight: Arc::new(AtomicUsize::new(0)),
+            drained: Arc::new(Notify::new()),
+            stale: Arc::new(AtomicBool::new(false)),
+        };
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        tokio::spawn(complete(
+            done_rx,
+            lead.inflight.clone(),
+            lead.drained.clone(),
+            lead.stale.clone(),
+        ));
+        while let Some(p) = rx.recv().await {
+            match self.leader().await {
+                Some(leader) if leader == self.my_id => {
+                    self.lead(&shared, &mut lead, p, &done_tx).await
+                }
+                Some(_) if p.forwarded => answer(p.reply, Outcome::Unavailable),
+                Some(leader) => {
+                    lead.private = None;
+                    self.forward(&shared, leader, p).await
+                }
+                None => answer(p.reply, Outcome::Unavailable),
+            }
+        }
+    }
+
+    /// As leader: check the proposal against the private tree and append it.
+    async fn lead(
+        &self,
+        shared: &Shared,
+        lead: &mut LeaderState,
+        p: Proposal,
+        done: &mpsc::UnboundedSender<InFlight>,
+    ) {
+        let term = self.metrics().current_term;
+        if lead.private.is_none() || lead.term != term || lead.stale.swap(false, SeqCst) {
+            // Let what is in flight settle, then start again from what is
+            // committed and applied (ensure_linearizable waits for that).
+            while lead.inflight.load(SeqCst) > 0 {
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(50), lead.drained.notified()).await;
+            }
+            if self.raft.ensure_linearizable().await.is_err() {
+                answer(p.reply, Outcome::Unavailable);
+                return;
+            }
+            lead.private = Some(shared.tree().untracked_clone());
+            lead.term = term;
+        }
+        let Some(private) = lead.private.as_mut() else {
+            answer(p.reply, Outcome::Unavailable);
+            return;
+        };
+        let txns = match prepare_proposal(private, &p) {
+            Ok(txns) => txns,
+            Err(refused) => return answer(p.reply, refused),
+        };
+        if txns.is_empty() {
+            let zxid = private.last_zxid();
+            return answer(
+                p.reply,
+                Outcome::Done {
+                    zxid,
+                    results: Vec::new(),
+                },
+            );
+        }
+        let time = now_ms();
+        for txn in &txns {
+            let entry = TxnEntry {
+                zxid: private.last_zxid() + 1,
+                time,
+                session: p.session,
+                txn: txn.clone(),
+            };
+            private.apply(&entry, &mut Vec::new());
+        }
+        let command = Command {
+            time,
+            session: p.session,
+            txns,
+        };
+        match self.raft.client_write_ff(command).await {
+            Ok(receiver) => {
+                lead.inflight.fetch_add(1, SeqCst);
+                if let Err(mpsc::error::SendError((_, reply))) = done.send((receiver, p.reply)) {
+                    lead.inflight.fetch_sub(1, SeqCst);
+                    answer(reply, Outcome::Unavailable);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "raft refused a proposal");
+                lead.private = None;
+                answer(p.reply, Outcome::Unavailable);
+            }
+        }
+    }
+}
+
+impl Ensemble {
+    /// As follower: hand the proposal to the leader (sent now, so this
+    /// member's proposals reach the leader in order), then answer once this
+    /// member has applied the result, so a read here sees it.
+    async fn forward(&self, shared: &Arc<Shared>, leader: NodeId, p: Proposal) {
+        let Some(peer) = self.peers.get(&leader) else {
+            return answer(p.reply, Outcome::Unavailable);
+        };
+        let request = PeerRequest::Forward(Forwarded {
+            session: p.session,
+            ids: p.ids.to_vec(),
+            kind: p.kind,
+        });
+        let pending = match peer.start(&request).await {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::debug!(%error, leader, "cannot forward to the leader");
+                return answer(p.reply, Outcome::Unavailable);
+            }
+        };
+        let shared = shared.clone();
+        let wait = self.timing.request;
+        let reply = p.reply;
+        tokio::spawn(async move {
+            let outcome = match tokio::time::timeout(wait, pending).await {
+                Ok(Ok(PeerResponse::Forward(outcome))) => outcome,
+                _ => Outcome::Unavailable,
+            };
+            let outcome = match outcome {
+                Outcome::Done { zxid, .. } if !shared.wait_applied(zxid, wait).await => {
+                    Outcome::Unavailable
+                }
+                other => other,
+            };
+            answer(reply, outcome);
+        });
+    }
+
+    /// Answers one request from another member. The part before the returned
+    /// future runs in the connection's arrival order.
+    pub(crate) async fn handle_peer(
+        self: &Arc<Self>,
+        request: PeerRequest,
+    ) -> Pin<Box<dyn Future<Output = PeerResponse> + Send>> {
+        let raft = self.raft.clone();
+        match request {
+            PeerRequest::AppendEntries(rpc) => {
+                *self
+                    .leader_contact
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                Box::pin(async move { PeerResponse::AppendEntries(raft.append_entries(rpc).await) })
+            }
+            PeerRequest::Vote(rpc) => {
+                Box::pin(async move { PeerResponse::Vote(raft.vote(rpc).await) })
+            }
+            PeerRequest::InstallSnapshot(rpc) => {
+                Box::pin(
+                    async move { PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await) },
+                )
+            }
+            PeerRequest::Forward(forwarded) => {
+                let (tx, rx) = oneshot::channel();
+                let proposal = Proposal {
+                    forwarded: true,
+                    session: forwarded.session,
+                    ids: Arc::new(forwarded.ids),
+                    kind: forwarded.kind,
+                    reply: Some(tx),
+                };
+                if self.proposals.send(proposal).await.is_err() {
+                    return Box::pin(async { PeerResponse::Forward(Outcome::Unavailable) });
+                }
+                Box::pin(
+                    async move { PeerResponse::Forward(rx.await.unwrap_or(Outcome::Unavailable)) },
+                )
+            }
+            PeerRequest::ReadIndex => {
+                let shared = self.shared.clone();
+                Box::pin(async move {
+                    let zxid = match (raft.ensure_linearizable().await, shared.upgrade()) {
+                        (Ok(_), Some(shared)) => Some(shared.tree().last_zxid()),
+                        _ => None,
+                    };
+                    PeerResponse::ReadIndex(zxid)
+                })
+            }
+            PeerRequest::Touch(sessions) => {
+                if let Some(shared) = self.shared.upgrade() {
+                    for session in sessions {
+                        shared.sessions.touch(session);
+                    }
+                }
+                Box::pin(async { PeerResponse::Touched })
+            }
+        }
+    }
+
+    /// Keeps session clocks and serving state in step with leadership:
+    /// followers relay which sessions their clients were heard from; a new
+    /// leader gives every session a fresh timeout; a member that lost touch
+    /// with the majority drops its clients so they move to another member.
+    async fn relay(self: Arc<Self>, shared: Arc<Shared>) {
+        let mut ticker = tokio::time::interval(self.timing.heartbeat);
+        let mut was_leader = false;
+        let mut was_serving = false;
+        loop {
+            ticker.tick().await;
+            let leader = self.metrics().current_leader;
+            let leading = leader == Some(self.my_id);
+            if leading && !was_leader {
+                tracing::info!(
+                    my_id = self.my_id,
+                    "became leader; sessions get a fresh timeout"
+                );
+                shared.sessions.refresh_all();
+            }
+            was_leader = leading;
+            match leader {
+                Some(l) if l != self.my_id => {
+                    let touched = shared.sessions.take_touched();
+                    if let Some(peer) = self.peers.get(&l) {
+                        let request = PeerRequest::Touch(touched.clone());
+                        let call = peer.call(&request, self.timing.heartbeat * 4);
+                        if let Ok(PeerResponse::Touched) = call.await {
+                            *self
+                                .leader_contact
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        } else {
+                            for session in touched {
+                                shared.sessions.touch(session);
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    shared.sessions.take_touched();
+                }
+            }
+            let serving = self.serving();
+            if was_serving && !serving {
+                tracing::warn!(
+                    my_id = self.my_id,
+                    "lost the majority: dropping client connections"
+                );
+                shared.watches().close_all();
+            } else if serving && !was_serving {
+                tracing::info!(my_id = self.my_id, "serving clients again");
+            }
+            was_serving = serving;
+        }
+    }
+}
+
+/// Answers leader proposals in log order as they are applied.
+async fn complete(
+    mut rx: mpsc::UnboundedReceiver<InFlight>,
+    inflight: Arc<AtomicUsize>,
+    drained: Arc<Notify>,
+    stale: Arc<AtomicBool>,
+) {
+    while let Some((receiver, reply)) = rx.recv().await {
+        let outcome = match receiver.await {
+            Ok(Ok(response)) => Outcome::Done {
+                zxid: response.data.zxid,
+                results: response.data.results,
+            },
+            Ok(Err(error)) => {
+                tracing::info!(%error, "proposal not committed");
+                stale.store(true, SeqCst);
+                Outcome::Unavailable
+            }
+            Err(_) => {
+                stale.store(true, SeqCst);
+                Outcome::Unavailable
+            }
+        };
+        inflight.fetch_sub(1, SeqCst);
+        drained.notify_waiters();
+        answer(reply, outcome);
+    }
+}

@@ -1,0 +1,112 @@
+//! openraft's network: Raft RPCs over the peer connections of [`super::peer`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use super::peer::{PeerClient, PeerError, PeerRequest, PeerResponse};
+use super::{Node, NodeId, TypeConfig};
+
+/// Hands openraft a client per target member, sharing the peer connections.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    pub peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
+}
+
+pub struct Network {
+    target: NodeId,
+    client: Arc<PeerClient>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = Network;
+
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> Network {
+        let client = self
+            .peers
+            .get(&target)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(PeerClient::new(node.addr.clone())));
+        Network { target, client }
+    }
+}
+
+fn unexpected<E: std::error::Error>() -> RPCError<NodeId, Node, E> {
+    RPCError::Network(NetworkError::new(&std::io::Error::other(
+        "unexpected peer response",
+    )))
+}
+
+fn unreachable<E: std::error::Error>(error: PeerError) -> RPCError<NodeId, Node, E> {
+    RPCError::Unreachable(Unreachable::new(&error))
+}
+
+impl RaftNetwork<TypeConfig> for Network {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        match self
+            .client
+            .call(&PeerRequest::AppendEntries(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::AppendEntries(Ok(response))) => Ok(response),
+            Ok(PeerResponse::AppendEntries(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(unexpected()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, Node, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        match self
+            .client
+            .call(&PeerRequest::InstallSnapshot(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::InstallSnapshot(Ok(response))) => Ok(response),
+            Ok(PeerResponse::InstallSnapshot(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(unexpected()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        match self
+            .client
+            .call(&PeerRequest::Vote(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::Vote(Ok(response))) => Ok(response),
+            Ok(PeerResponse::Vote(Err(e))) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(unexpected()),
+            Err(e) => Err(unreachable(e)),
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The replicated state machine: committed log entries applied to the
+//! published data tree (the one reads see), then written to sled with the
+//! last applied log id in one atomic batch. No flush is needed here: the log
+//! itself is durable, and a restart re-applies from the stored last-applied
+//! id. Snapshots are the whole tree, postcard-encoded.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+    StorageIOError, StoredMembership,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Applied, Entry, Node, NodeId, TypeConfig};
+use crate::server::publish::publish;
+use crate::server::Shared;
+use crate::storage::SledStore;
+use crate::tree::{DataTree, SessionRecord};
+use crate::txn::TxnEntry;
+
+const APPLIED: &str = "raft_applied";
+const MEMBERSHIP: &str = "raft_membership";
+const SNAPSHOT: &str = "raft_snapshot";
+
+/// A snapshot's contents: every node and session.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    last_zxid: i64,
+    nodes: Vec<(String, crate::tree::Node)>,
+    sessions: Vec<(i64, SessionRecord)>,
+}
+
+/// The current snapshot as kept in sled.
+#[derive(Serialize, Deserialize, Clone)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<NodeId, Node>,
+    data: Vec<u8>,
+}
+
+fn sm_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageIOError::write_state_machine(&e).into()
+}
+
+fn read_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageIOError::read_state_machine(&e).into()
+}
+
+/// The data tree as openraft's state machine.
+pub struct StateMachine {
+    shared: Arc<Shared>,
+    store: Arc<SledStore>,
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, Node>,
+    snapshots_built: u64,
+}
+
+fn decode_meta<T: serde::de::DeserializeOwned>(
+    store: &SledStore,
+    key: &str,
+) -> Result<Option<T>, StorageError<NodeId>> {
+    match store.meta(key).map_err(read_err)? {
+        None => Ok(None),
+        Some(bytes) => postcard::from_bytes(&bytes).map(Some).map_err(read_err),
+    }
+}
+
+impl StateMachine {
+    /// Resumes from what sled holds (the published tree was loaded from it).
+    pub fn open(
+        shared: Arc<Shared>,
+        store: Arc<SledStore>,
+    ) -> Result<StateMachine, StorageError<NodeId>> {
+        let last_applied = decode_meta::<Option<LogId<NodeId>>>(&store, APPLIED)?.flatten();
+        let membership = decode_meta(&store, MEMBERSHIP)?.unwrap_or_default();
+        Ok(StateMachine {
+            shared,
+            store,
+            last_applied,
+            membership,
+            snapshots_built: 0,
+        })
+    }
+
+    fn meta_entries(&self) -> Result<Vec<(&'static str, Vec<u8>)>, StorageError<NodeId>> {
+        Ok(vec![
+            (
+                APPLIED,
+                postcard::to_stdvec(&self.last_applied).map_err(sm_err)?,
+            ),
+            (
+                MEMBERSHIP,
+                postcard::to_stdvec(&self.membership).map_err(sm_err)?,
+            ),
+        ])
+    }
+
+    fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
+        decode_meta(&self.store, SNAPSHOT)
+    }
+}
+
+/// Builds a snapshot from a copy taken between two applies.
+pub struct SnapshotBuilder {
+    store: Arc<SledStore>,
+    meta: SnapshotMeta<NodeId, Node>,
+    data: Vec<u8>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let stored = StoredSnapshot {
+            meta: self.meta.clone(),
+            data: std::mem::take(&mut self.data),
+        };
+        let bytes = postcard::to_stdvec(&stored).map_err(sm_err)?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            store.write_meta(SNAPSHOT, bytes)?;
+            store.flush()
+        })
+        .await
+        .map_err(sm_err)?
+        .map_err(sm_err)?;
+        Ok(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), StorageError<NodeId>> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut txn_entries = Vec::new();
+        // For each log entry: its zxid and how many transactions it holds.
+        let mut shape = Vec::new();
+        for entry in entries {
+            let zxid = entry.log_id.index as i64;
+            self.last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => shape.push((zxid, 0)),
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    shape.push((zxid, 0));
+                }
+                EntryPayload::Normal(command) => {
+                    shape.push((zxid, command.txns.len()));
+                    for txn in command.txns {
+                        txn_entries.push(TxnEntry {
+                            zxid,
+                            time: command.time,
+                            session: command.session,
+                            txn,
+                        });
+                    }
+                }
+            }
+        }
+        let mut results = publish(&self.shared, &txn_entries).into_iter();
+        let dirty = self.shared.tree_mut().take_dirty();
+        let meta = self.meta_entries()?;
+        {
+            let tree = self.shared.tree();
+            self.store.write(&tree, &dirty, &meta).map_err(sm_err)?;
+        }
+        Ok(shape
+            .into_iter()
+            .map(|(zxid, count)| Applied {
+                zxid,
+                results: results.by_ref().take(count).flatten().collect(),
+            })
+            .collect())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.snapshots_built += 1;
+        let tree = self.shared.tree();
+        let body = SnapshotBody {
+            last_zxid: tree.last_zxid(),
+            nodes: tree
+                .paths()
+                .filter_map(|p| tree.node(p).map(|n| (p.clone(), n.clone())))
+                .collect(),
+            sessions: tree.sessions().map(|(id, r)| (id, *r)).collect(),
+        };
+        drop(tree);
+        let snapshot_id = match self.last_applied {
+            Some(id) => format!("{}-{}-{}", id.leader_id, id.index, self.snapshots_built),
+            None => format!("--{}", self.snapshots_built),
+        };
+        SnapshotBuilder {
+            store: self.store.clone(),
+            meta: SnapshotMeta {
+                last_log_id: self.last_applied,
+                last_membership: self.membership.clone(),
+                snapshot_id,
+            },
+            // An encoding failure leaves the data empty; installing it then
+            // fails loudly instead of silently wiping a follower.
+            data: postcard::to_stdvec(&body).unwrap_or_default(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let body: SnapshotBody = postcard::from_bytes(&data).map_err(read_err)?;
+        let mut tree = DataTree::new();
+        for (path, node) in body.nodes {
+            tree.insert_loaded(path, node);
+        }
+        for (id, record) in &body.sessions {
+            tree.insert_loaded_session(*id, *record);
+        }
+        tree.set_last_zxid(body.last_zxid);
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        let mut meta_entries = self.meta_entries()?;
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        meta_entries.push((SNAPSHOT, postcard::to_stdvec(&stored).map_err(sm_err)?));
+        self.store
+            .replace_all(&tree, &meta_entries)
+            .map_err(sm_err)?;
+        for (id, record) in &body.sessions {
+            self.shared.sessions.track_if_absent(*id, record.timeout_ms);
+        }
+        tree.track_dirty();
+        let zxid = tree.last_zxid();
+        *self.shared.tree_mut() = tree;
+        self.shared.note_applied(zxid);
+        tracing::info!(
+            zxid = format_args!("0x{zxid:x}"),
+            "installed a snapshot from the leader"
+        );
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        Ok(self.stored_snapshot()?.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}
