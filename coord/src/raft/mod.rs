@@ -620,3 +620,6 @@ async fn complete(
         answer(reply, outcome);
     }
 }
+
+#[cfg(test)]
+mod tests;

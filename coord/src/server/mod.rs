@@ -75,6 +75,29 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// State for a server whose stored tree is `tree`; every stored session
+    /// gets a fresh timeout. Returns where proposals arrive.
+    pub(crate) fn new(config: Config, tree: &DataTree) -> (Arc<Shared>, mpsc::Receiver<Proposal>) {
+        let (commit_tx, commit_rx) = mpsc::channel(4096);
+        let sessions = SessionTracker::default();
+        for (id, record) in tree.sessions() {
+            sessions.track(id, record.timeout_ms);
+        }
+        let shared = Arc::new(Shared {
+            next_session: AtomicI64::new(initial_session_id(config.my_id, tree)),
+            config,
+            tree: RwLock::new(tree.clone()),
+            watches: Mutex::new(WatchManager::default()),
+            sessions,
+            commit_tx,
+            stats: ServerStats::default(),
+            conns: Mutex::new(HashMap::new()),
+            applied: tokio::sync::watch::Sender::new(tree.last_zxid()),
+            ensemble: std::sync::OnceLock::new(),
+        });
+        (shared, commit_rx)
+    }
+
     /// The published tree: what reads see (only committed, stored changes).
     pub fn tree(&self) -> RwLockReadGuard<'_, DataTree> {
         self.tree.read().unwrap_or_else(|e| e.into_inner())
@@ -203,29 +226,13 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let (commit_tx, commit_rx) = mpsc::channel(4096);
-        let sessions = SessionTracker::default();
-        for (id, record) in tree.sessions() {
-            sessions.track(id, record.timeout_ms);
-        }
         tracing::info!(
             nodes = tree.node_count(),
-            sessions = sessions.len(),
+            sessions = tree.sessions().count(),
             zxid = format_args!("0x{:x}", tree.last_zxid()),
             "data tree loaded"
         );
-        let shared = Arc::new(Shared {
-            next_session: AtomicI64::new(initial_session_id(config.my_id, &tree)),
-            config,
-            tree: RwLock::new(tree.clone()),
-            watches: Mutex::new(WatchManager::default()),
-            sessions,
-            commit_tx,
-            stats: ServerStats::default(),
-            conns: Mutex::new(HashMap::new()),
-            applied: tokio::sync::watch::Sender::new(tree.last_zxid()),
-            ensemble: std::sync::OnceLock::new(),
-        });
+        let (shared, commit_rx) = Shared::new(config, &tree);
         if shared.config.servers.is_empty() {
             let committer = Committer::new(shared.clone(), tree, Box::new(store));
             std::thread::Builder::new()
