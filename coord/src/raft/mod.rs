@@ -108,9 +108,11 @@ struct Timing {
 
 impl Timing {
     fn from_tick(tick_ms: u32) -> Timing {
-        // Half a tick, within bounds that keep leader-loss recovery under two
-        // seconds at ZooKeeper's default tickTime without flapping when busy.
-        let election_min = Duration::from_millis(u64::from(tick_ms / 2).clamp(250, 800));
+        // openraft makes a follower wait out the leader's lease (the maximum
+        // election timeout) plus a random election timeout before it stands,
+        // so leader-loss recovery is about 2.5 x the minimum: a fifth of a
+        // tick keeps it near one second at ZooKeeper's default tickTime.
+        let election_min = Duration::from_millis(u64::from(tick_ms / 5).clamp(250, 400));
         let election_max = election_min * 3 / 2;
         Timing {
             heartbeat: (election_min / 4).max(Duration::from_millis(50)),
@@ -134,19 +136,22 @@ pub struct Ensemble {
     leader_contact: Mutex<Instant>,
 }
 
-/// A proposal appended to the log, waiting to be committed and applied.
-type InFlight = (
-    oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
-    Option<oneshot::Sender<Outcome>>,
-);
-
 /// The leader's copy of the tree as it will be once every accepted proposal
 /// is applied; rebuilt from the published tree after any doubt.
 struct LeaderState {
     private: Option<DataTree>,
     term: u64,
+    shared: LeaderShared,
+}
+
+/// What the leader's completion tasks share with it.
+#[derive(Clone, Default)]
+struct LeaderShared {
+    /// Proposals appended but not answered yet.
     inflight: Arc<AtomicUsize>,
     drained: Arc<Notify>,
+    /// Set when a proposal failed: the private tree may hold changes that
+    /// never happened and must be rebuilt.
     stale: Arc<AtomicBool>,
 }
 
@@ -338,22 +343,11 @@ impl Ensemble {
         let mut lead = LeaderState {
             private: None,
             term: 0,
-            inflight: Arc::new(AtomicUsize::new(0)),
-            drained: Arc::new(Notify::new()),
-            stale: Arc::new(AtomicBool::new(false)),
+            shared: LeaderShared::default(),
         };
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
-        tokio::spawn(complete(
-            done_rx,
-            lead.inflight.clone(),
-            lead.drained.clone(),
-            lead.stale.clone(),
-        ));
         while let Some(p) = rx.recv().await {
             match self.leader().await {
-                Some(leader) if leader == self.my_id => {
-                    self.lead(&shared, &mut lead, p, &done_tx).await
-                }
+                Some(leader) if leader == self.my_id => self.lead(&shared, &mut lead, p).await,
                 Some(_) if p.forwarded => answer(p.reply, Outcome::Unavailable),
                 Some(leader) => {
                     lead.private = None;
@@ -365,20 +359,15 @@ impl Ensemble {
     }
 
     /// As leader: check the proposal against the private tree and append it.
-    async fn lead(
-        &self,
-        shared: &Shared,
-        lead: &mut LeaderState,
-        p: Proposal,
-        done: &mpsc::UnboundedSender<InFlight>,
-    ) {
+    async fn lead(&self, shared: &Shared, lead: &mut LeaderState, p: Proposal) {
         let term = self.metrics().current_term;
-        if lead.private.is_none() || lead.term != term || lead.stale.swap(false, SeqCst) {
+        if lead.private.is_none() || lead.term != term || lead.shared.stale.swap(false, SeqCst) {
             // Let what is in flight settle, then start again from what is
             // committed and applied (ensure_linearizable waits for that).
-            while lead.inflight.load(SeqCst) > 0 {
+            while lead.shared.inflight.load(SeqCst) > 0 {
                 let _ =
-                    tokio::time::timeout(Duration::from_millis(50), lead.drained.notified()).await;
+                    tokio::time::timeout(Duration::from_millis(50), lead.shared.drained.notified())
+                        .await;
             }
             if self.raft.ensure_linearizable().await.is_err() {
                 answer(p.reply, Outcome::Unavailable);
@@ -422,11 +411,13 @@ impl Ensemble {
         };
         match self.raft.client_write_ff(command).await {
             Ok(receiver) => {
-                lead.inflight.fetch_add(1, SeqCst);
-                if let Err(mpsc::error::SendError((_, reply))) = done.send((receiver, p.reply)) {
-                    lead.inflight.fetch_sub(1, SeqCst);
-                    answer(reply, Outcome::Unavailable);
-                }
+                lead.shared.inflight.fetch_add(1, SeqCst);
+                tokio::spawn(complete(
+                    receiver,
+                    p.reply,
+                    lead.shared.clone(),
+                    self.timing.request,
+                ));
             }
             Err(error) => {
                 tracing::warn!(%error, "raft refused a proposal");
@@ -592,33 +583,34 @@ impl Ensemble {
     }
 }
 
-/// Answers leader proposals in log order as they are applied.
+/// Answers one leader proposal once it is applied. A proposal that is not
+/// committed in time (this leader lost its quorum) is answered Unavailable:
+/// its client sees a lost connection and does not know whether it
+/// happened, exactly as with ZooKeeper.
 async fn complete(
-    mut rx: mpsc::UnboundedReceiver<InFlight>,
-    inflight: Arc<AtomicUsize>,
-    drained: Arc<Notify>,
-    stale: Arc<AtomicBool>,
+    receiver: oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
+    reply: Option<oneshot::Sender<Outcome>>,
+    lead: LeaderShared,
+    wait: Duration,
 ) {
-    while let Some((receiver, reply)) = rx.recv().await {
-        let outcome = match receiver.await {
-            Ok(Ok(response)) => Outcome::Done {
-                zxid: response.data.zxid,
-                results: response.data.results,
-            },
-            Ok(Err(error)) => {
-                tracing::info!(%error, "proposal not committed");
-                stale.store(true, SeqCst);
-                Outcome::Unavailable
-            }
-            Err(_) => {
-                stale.store(true, SeqCst);
-                Outcome::Unavailable
-            }
-        };
-        inflight.fetch_sub(1, SeqCst);
-        drained.notify_waiters();
-        answer(reply, outcome);
-    }
+    let outcome = match tokio::time::timeout(wait, receiver).await {
+        Ok(Ok(Ok(response))) => Outcome::Done {
+            zxid: response.data.zxid,
+            results: response.data.results,
+        },
+        Ok(Ok(Err(error))) => {
+            tracing::info!(%error, "proposal not committed");
+            lead.stale.store(true, SeqCst);
+            Outcome::Unavailable
+        }
+        _ => {
+            lead.stale.store(true, SeqCst);
+            Outcome::Unavailable
+        }
+    };
+    lead.inflight.fetch_sub(1, SeqCst);
+    lead.drained.notify_waiters();
+    answer(reply, outcome);
 }
 
 #[cfg(test)]

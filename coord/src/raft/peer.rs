@@ -134,6 +134,8 @@ type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<PeerResponse>>>>;
 struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
+    /// Set when the reading side ended: the next call reconnects.
+    dead: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A client for one peer, reconnecting as needed.
@@ -155,7 +157,7 @@ impl PeerClient {
     async fn connection(&self) -> Result<Arc<Conn>, PeerError> {
         let mut guard = self.conn.lock().await;
         if let Some(conn) = guard.as_ref() {
-            if !conn.tx.is_closed() {
+            if !conn.tx.is_closed() && !conn.dead.load(Relaxed) {
                 return Ok(conn.clone());
             }
         }
@@ -178,7 +180,8 @@ impl PeerClient {
             }
         });
         let reader_pending = pending.clone();
-        let reader_tx = tx.clone();
+        let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader_dead = dead.clone();
         tokio::spawn(async move {
             read_frames(rd, |id, body| {
                 let Ok(response) = postcard::from_bytes::<PeerResponse>(&body) else {
@@ -192,12 +195,12 @@ impl PeerClient {
             })
             .await;
             // Dropping the senders fails every call still waiting.
+            reader_dead.store(true, Relaxed);
             if let Ok(mut p) = reader_pending.lock() {
                 p.clear();
             }
-            drop(reader_tx);
         });
-        let conn = Arc::new(Conn { tx, pending });
+        let conn = Arc::new(Conn { tx, pending, dead });
         *guard = Some(conn.clone());
         Ok(conn)
     }
@@ -214,6 +217,10 @@ impl PeerClient {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = conn.pending.lock() {
             p.insert(id, tx);
+        }
+        if conn.dead.load(Relaxed) {
+            // The reader ended between the check and the insert.
+            return Err(PeerError::Closed(self.addr.clone()));
         }
         if conn.tx.send(frame(id, &body)).is_err() {
             return Err(PeerError::Closed(self.addr.clone()));

@@ -450,6 +450,9 @@ async fn write_loop(
                             stats.last_zxid.store(*zxid, Relaxed);
                         }
                         if let Outcome::Unavailable = outcome {
+                            if let WriteShape::CloseSession = shape {
+                                shared.sessions.abort_close(session);
+                            }
                             // Like a ZooKeeper member without quorum: drop the
                             // connection; the client retries elsewhere.
                             let _ = wr.write_all(&out).await;

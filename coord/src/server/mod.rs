@@ -310,7 +310,10 @@ async fn expire_sessions(shared: Arc<Shared>) {
         }
         for session in shared.sessions.take_expired(Instant::now()) {
             tracing::info!(session = format_args!("0x{session:x}"), "session expired");
-            propose(&shared, session, ProposalKind::CloseSession).await;
+            match propose(&shared, session, ProposalKind::CloseSession).await {
+                Some(commit::Outcome::Done { .. }) => {}
+                _ => shared.sessions.abort_close(session),
+            }
         }
     }
 }

@@ -117,6 +117,15 @@ impl SessionTracker {
         }
     }
 
+    /// A close that could not be committed (no quorum): the session lives
+    /// on and will expire normally.
+    pub fn abort_close(&self, id: i64) {
+        if let Some(session) = self.lock().get_mut(&id) {
+            session.closing = false;
+            session.deadline = Instant::now() + session.timeout;
+        }
+    }
+
     /// Forgets a session; returns its connection.
     pub fn remove(&self, id: i64) -> Option<u64> {
         self.lock().remove(&id).and_then(|s| s.conn)
