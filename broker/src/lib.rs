@@ -2,8 +2,29 @@
 //!
 //! # Layout
 //!
+//! A produce request's path, file by file:
+//! `network/listener.rs → network/connection.rs → network/frame.rs →
+//! api/mod.rs → api/produce.rs → replica/manager.rs → replica/partition.rs →
+//! log/…`.
+//!
+//! * [`config`]: `server.properties` with Kafka's keys and defaults.
+//! * [`topic_config`]: topic-level keys, their broker synonyms, validation.
+//! * [`network`]: accept loop, framing, in-order responses per connection.
+//! * [`api`]: one handler per Kafka API and the dispatcher.
+//! * [`topic_admin`]: create / delete / grow topics, change their configs.
+//! * [`metadata`]: Kafka's ZooKeeper layout in coord, and the cached view.
+//! * [`replica`]: the partitions this broker hosts and their leader state.
 //! * [`log`]: a partition's durable log: segments, indexes, recovery,
 //!   retention. Record batches are validated by header and CRC and kept as
 //!   the client sent them.
+//! * [`server`]: start-up, shutdown, and the state handlers share.
 
+pub mod api;
+pub mod config;
 pub mod log;
+pub mod metadata;
+pub mod network;
+pub mod replica;
+pub mod server;
+pub mod topic_admin;
+pub mod topic_config;

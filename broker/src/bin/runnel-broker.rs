@@ -1,5 +1,67 @@
-//! `runnel-broker` (being written: see the broker issue).
-fn main() {
-    eprintln!("runnel-broker: not built yet (see the broker issue)");
-    std::process::exit(2);
+//! `runnel-broker --config server.properties [--override key=value]...`
+//!
+//! One Kafka-protocol broker. Logs go to stderr (`RUST_LOG` filters);
+//! SIGTERM or Ctrl-C stop it cleanly (logs closed, checkpoints written).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use runnel_broker::config::BrokerConfig;
+use runnel_broker::server::Server;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runnel-broker",
+    version,
+    about = "Runnel's Kafka-protocol broker"
+)]
+struct Args {
+    /// server.properties with Kafka's key names.
+    #[arg(long, short = 'c')]
+    config: PathBuf,
+    /// Overrides one key of the file (repeatable), like Kafka's --override.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    runnel_common::logging::init("info");
+    let config = BrokerConfig::load(&args.config, &args.overrides)
+        .with_context(|| format!("invalid configuration {}", args.config.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("runnel-broker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: BrokerConfig) -> anyhow::Result<()> {
+    let server = Server::start(config)
+        .await
+        .context("broker start-up failed")?;
+    let addr = server.local_addr();
+    let broker = server.broker();
+    println!(
+        "runnel-broker {} listening on {addr} (advertised {}, cluster {})",
+        broker.id,
+        broker.advertised.url(),
+        broker.cluster_id
+    );
+    wait_for_signal().await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
 }

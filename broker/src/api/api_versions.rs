@@ -1,0 +1,111 @@
+//! ApiVersions: the API keys and version ranges this broker serves.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+
+use crate::server::Broker;
+
+/// Advertised ranges. Produce is advertised from v0 because librdkafka
+/// before 2.x only compresses when v0 is in range; v0–2 are answered with
+/// UNSUPPORTED_VERSION (see [`super::produce::is_legacy`]), as Kafka 4 does.
+/// Fetch stops at 12: v13+ address topics by id.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 0, 12),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// Whether `version` of `key` is inside the advertised range.
+pub fn is_supported(key: ApiKey, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|(k, min, max)| *k == key && (*min..=*max).contains(&version))
+}
+
+fn api_keys() -> Vec<ApiVersion> {
+    SUPPORTED
+        .iter()
+        .map(|(k, min, max)| {
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
+        })
+        .collect()
+}
+
+pub async fn handle(
+    _broker: &Broker,
+    _header: &RequestHeader,
+    _request: ApiVersionsRequest,
+) -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_api_keys(api_keys())
+}
+
+/// The v0 answer to an ApiVersions version we do not speak: Kafka's error
+/// response carries the ApiVersions range so the client can pick a version.
+pub fn unsupported_version_response() -> ApiVersionsResponse {
+    let own = SUPPORTED
+        .iter()
+        .filter(|(k, _, _)| *k == ApiKey::ApiVersions)
+        .map(|(k, min, max)| {
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_api_keys(own)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::Message;
+
+    #[test]
+    fn advertised_ranges_are_encodable_by_the_protocol_crate() {
+        use kafka_protocol::messages as m;
+        let crate_range = |k: ApiKey| match k {
+            ApiKey::Produce => m::ProduceRequest::VERSIONS,
+            ApiKey::Fetch => m::FetchRequest::VERSIONS,
+            ApiKey::ListOffsets => m::ListOffsetsRequest::VERSIONS,
+            ApiKey::Metadata => m::MetadataRequest::VERSIONS,
+            ApiKey::ApiVersions => m::ApiVersionsRequest::VERSIONS,
+            ApiKey::CreateTopics => m::CreateTopicsRequest::VERSIONS,
+            ApiKey::DeleteTopics => m::DeleteTopicsRequest::VERSIONS,
+            ApiKey::DescribeConfigs => m::DescribeConfigsRequest::VERSIONS,
+            ApiKey::CreatePartitions => m::CreatePartitionsRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => m::IncrementalAlterConfigsRequest::VERSIONS,
+            ApiKey::DescribeCluster => m::DescribeClusterRequest::VERSIONS,
+            other => panic!("no range for {other:?}"),
+        };
+        for (k, min, max) in SUPPORTED {
+            let r = crate_range(*k);
+            // Produce v0-2 are handled by hand (answered UNSUPPORTED_VERSION).
+            let min = if *k == ApiKey::Produce { 3 } else { *min };
+            assert!(r.min <= min && *max <= r.max, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn support_checks() {
+        assert!(is_supported(ApiKey::Produce, 0));
+        assert!(is_supported(ApiKey::Fetch, 12));
+        assert!(!is_supported(ApiKey::Fetch, 13));
+        assert!(!is_supported(ApiKey::Fetch, 3));
+        assert!(!is_supported(ApiKey::ApiVersions, 5));
+        assert!(!is_supported(ApiKey::JoinGroup, 0));
+    }
+}

@@ -1,0 +1,62 @@
+//! DeleteTopics: by name (v1–5) or by name or id (v6).
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{
+    DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::server::Broker;
+use crate::topic_admin;
+
+pub async fn handle(
+    broker: &Broker,
+    header: &RequestHeader,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    let version = header.request_api_version;
+    // (name if known, id as given)
+    let mut targets: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
+    if version >= 6 {
+        for t in request.topics {
+            targets.push((t.name.map(|n| n.0.to_string()), t.topic_id));
+        }
+    } else {
+        for n in request.topic_names {
+            targets.push((Some(n.0.to_string()), uuid::Uuid::nil()));
+        }
+    }
+    let mut responses = Vec::with_capacity(targets.len());
+    for (name, id) in targets {
+        let snapshot = broker.metadata.snapshot();
+        let name = name.or_else(|| {
+            snapshot
+                .topics
+                .values()
+                .find(|t| !id.is_nil() && t.topic_id == *id.as_bytes())
+                .map(|t| t.name.clone())
+        });
+        let mut result = DeletableTopicResult::default().with_topic_id(id);
+        match name {
+            None => {
+                result.error_code = ResponseError::UnknownTopicId.code();
+                result.error_message = Some(StrBytes::from_static_str(
+                    "This server does not host this topic ID.",
+                ));
+            }
+            Some(name) => {
+                if let Some(t) = snapshot.topics.get(&name) {
+                    result.topic_id = uuid::Uuid::from_bytes(t.topic_id);
+                }
+                result.name = Some(TopicName(StrBytes::from_string(name.clone())));
+                if let Err(e) = topic_admin::delete_topic(broker, &name).await {
+                    result.error_code = e.code();
+                    result.error_message = Some(StrBytes::from_string(e.message));
+                }
+            }
+        }
+        responses.push(result);
+    }
+    DeleteTopicsResponse::default().with_responses(responses)
+}

@@ -1,0 +1,196 @@
+//! Fetch: read whole batches from leader logs, up to the high watermark.
+//!
+//! Limits as Kafka's: `partition_max_bytes` per partition, `max_bytes` for
+//! the response, except that the first partition with data returns at least
+//! one whole batch so a consumer never stalls on a batch larger than its
+//! limits. With fewer than `min_bytes` available the request waits up to
+//! `max_wait_ms`, woken by any append to one of its partitions.
+//!
+//! Fetch sessions (KIP-227) are not kept: every response says session 0,
+//! which tells clients to send full requests; an incremental request for a
+//! session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHeader};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::replica::Partition;
+use crate::server::Broker;
+
+pub async fn handle(
+    broker: &Broker,
+    _header: &RequestHeader,
+    request: FetchRequest,
+) -> FetchResponse {
+    if request.session_id != 0 {
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
+            .with_session_id(0);
+    }
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let min_bytes = request.min_bytes.max(0) as usize;
+    loop {
+        let (response, bytes, has_error, wakers) = read_once(broker, &request);
+        let now = tokio::time::Instant::now();
+        if bytes >= min_bytes || has_error || now >= deadline || wakers.is_empty() {
+            return response;
+        }
+        // Wait for any partition's log end offset to move, or the deadline.
+        let mut set = JoinSet::new();
+        for mut rx in wakers {
+            set.spawn(async move {
+                let _ = rx.changed().await;
+            });
+        }
+        tokio::select! {
+            _ = set.join_next() => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        set.abort_all();
+    }
+}
+
+/// One pass over the requested partitions: the response, the record bytes
+/// in it, whether any partition failed, and receivers to wait on.
+fn read_once(
+    broker: &Broker,
+    request: &FetchRequest,
+) -> (FetchResponse, usize, bool, Vec<watch::Receiver<i64>>) {
+    let mut remaining = if request.max_bytes <= 0 {
+        i32::MAX as usize
+    } else {
+        request.max_bytes as usize
+    };
+    let mut total = 0usize;
+    let mut has_error = false;
+    let mut wakers = Vec::new();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let name = topic.topic.0.as_str();
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for fp in &topic.partitions {
+            let mut pd = PartitionData::default()
+                .with_partition_index(fp.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_preferred_read_replica(BrokerId(-1))
+                .with_records(Some(Bytes::new()));
+            let partition = match broker.replicas.leader_partition(name, fp.partition) {
+                Ok(p) => p,
+                Err(e) => {
+                    pd.error_code = e.code();
+                    has_error = true;
+                    partitions.push(pd);
+                    continue;
+                }
+            };
+            if let Some(e) = epoch_error(fp.current_leader_epoch, partition.leader_epoch()) {
+                pd.error_code = e.code();
+                has_error = true;
+                partitions.push(pd);
+                continue;
+            }
+            let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
+            let min_one = total == 0;
+            match read_partition(&partition, fp.fetch_offset, max, min_one) {
+                Ok((records, hw, lso, start)) => {
+                    pd.high_watermark = hw;
+                    pd.last_stable_offset = lso;
+                    pd.log_start_offset = start;
+                    total += records.len();
+                    remaining = remaining.saturating_sub(records.len());
+                    pd.records = Some(records);
+                    wakers.push(partition.subscribe());
+                }
+                Err(e) => {
+                    pd.error_code = e.code();
+                    pd.high_watermark = partition.high_watermark();
+                    pd.last_stable_offset = pd.high_watermark;
+                    pd.log_start_offset = partition.log.log_start_offset();
+                    has_error = true;
+                }
+            }
+            partitions.push(pd);
+        }
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions),
+        );
+    }
+    let response = FetchResponse::default()
+        .with_session_id(0)
+        .with_responses(topics);
+    (response, total, has_error, wakers)
+}
+
+/// Reads from `offset` up to the high watermark.
+/// Returns records, high watermark, last stable offset, log start offset.
+fn read_partition(
+    p: &Partition,
+    offset: i64,
+    max_bytes: usize,
+    min_one_batch: bool,
+) -> Result<(Bytes, i64, i64, i64), ResponseError> {
+    let hw = p.high_watermark();
+    let start = p.log.log_start_offset();
+    let end = p.log.log_end_offset();
+    if offset < start || offset > end {
+        return Err(ResponseError::OffsetOutOfRange);
+    }
+    if offset >= hw {
+        return Ok((Bytes::new(), hw, hw, start));
+    }
+    match p.log.read(offset, max_bytes, Some(hw), min_one_batch) {
+        Ok(info) => Ok((info.records, hw, hw, p.log.log_start_offset())),
+        Err(e) => {
+            if e.is_storage() {
+                tracing::error!(topic = %p.topic, partition = p.index, "read failed: {e}");
+            }
+            Err(e.response_error())
+        }
+    }
+}
+
+/// Kafka's check of a client's `current_leader_epoch` (-1: not given).
+pub fn epoch_error(requested: i32, ours: i32) -> Option<ResponseError> {
+    if requested < 0 || requested == ours {
+        None
+    } else if requested < ours {
+        Some(ResponseError::FencedLeaderEpoch)
+    } else {
+        Some(ResponseError::UnknownLeaderEpoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_epoch_checks() {
+        assert_eq!(epoch_error(-1, 3), None);
+        assert_eq!(epoch_error(3, 3), None);
+        assert_eq!(epoch_error(2, 3), Some(ResponseError::FencedLeaderEpoch));
+        assert_eq!(epoch_error(4, 3), Some(ResponseError::UnknownLeaderEpoch));
+    }
+
+    #[test]
+    fn empty_partition_encodes_empty_records_not_null() {
+        use kafka_protocol::protocol::Encodable;
+        let pd = PartitionData::default().with_records(Some(Bytes::new()));
+        let mut buf = bytes::BytesMut::new();
+        pd.encode(&mut buf, 11).unwrap();
+        // v11 non-flexible: records is a nullable BYTES ending the struct; the
+        // length must be 0, not -1.
+        assert_eq!(&buf[buf.len() - 4..], &0i32.to_be_bytes());
+    }
+}

@@ -1,0 +1,143 @@
+//! Request handlers, one file per Kafka API, and the dispatcher that decodes
+//! a request body, calls its handler and encodes the response.
+//!
+//! A handler never fails the whole request for a storage problem: errors
+//! become per-partition (or per-topic) error codes in the response. Only an
+//! undecodable body or an unsupported version closes the connection, as in
+//! Kafka's `SocketServer`.
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod incremental_alter_configs;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod topic_names;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tracing::debug;
+
+use crate::network::frame::Request;
+use crate::server::Broker;
+
+/// What the connection does after a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// Send this frame (size prefix included).
+    Send(Bytes),
+    /// Send nothing (Produce with acks=0).
+    Nothing,
+    /// Close the connection (undecodable or unsupported request; a failed
+    /// acks=0 produce, so the client notices).
+    Close(String),
+}
+
+/// Decodes, handles and encodes one request.
+pub async fn handle(broker: &Broker, req: Request) -> Reply {
+    let version = req.version();
+    let key = req.api_key;
+    if key == ApiKey::ApiVersions && !api_versions::is_supported(key, version) {
+        // Kafka answers so the client can retry with a version it shares.
+        return encode(
+            key,
+            0,
+            req.header.correlation_id,
+            &api_versions::unsupported_version_response(),
+            true,
+        );
+    }
+    if key == ApiKey::Produce && produce::is_legacy(version) {
+        return produce::handle_legacy(&req);
+    }
+    if !api_versions::is_supported(key, version) {
+        return Reply::Close(format!("unsupported {key:?} version {version}"));
+    }
+    let correlation_id = req.header.correlation_id;
+    let mut body = req.body.clone();
+    macro_rules! run {
+        ($ty:ty, $module:ident) => {{
+            let request = match <$ty>::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
+            };
+            let response = $module::handle(broker, &req.header, request).await;
+            encode(key, version, correlation_id, &response, false)
+        }};
+    }
+    use kafka_protocol::messages as m;
+    match key {
+        ApiKey::ApiVersions => run!(m::ApiVersionsRequest, api_versions),
+        ApiKey::Metadata => run!(m::MetadataRequest, metadata),
+        ApiKey::Produce => {
+            let request = match m::ProduceRequest::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable Produce v{version}: {e}")),
+            };
+            let acks = request.acks;
+            let response = produce::handle(broker, &req.header, request).await;
+            if acks == 0 {
+                if produce::has_error(&response) {
+                    // Kafka closes the connection so the client learns of the failure.
+                    return Reply::Close("acks=0 produce failed".into());
+                }
+                return Reply::Nothing;
+            }
+            encode(key, version, correlation_id, &response, false)
+        }
+        ApiKey::Fetch => run!(m::FetchRequest, fetch),
+        ApiKey::ListOffsets => run!(m::ListOffsetsRequest, list_offsets),
+        ApiKey::CreateTopics => run!(m::CreateTopicsRequest, create_topics),
+        ApiKey::DeleteTopics => run!(m::DeleteTopicsRequest, delete_topics),
+        ApiKey::CreatePartitions => run!(m::CreatePartitionsRequest, create_partitions),
+        ApiKey::DescribeConfigs => run!(m::DescribeConfigsRequest, describe_configs),
+        ApiKey::IncrementalAlterConfigs => {
+            run!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
+        }
+        ApiKey::DescribeCluster => run!(m::DescribeClusterRequest, describe_cluster),
+        other => Reply::Close(format!("unsupported API {other:?}")),
+    }
+}
+
+/// Encodes a response frame: size, response header, body.
+///
+/// `header_v0`: force response header v0 (ApiVersions error responses).
+pub fn encode<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+    header_v0: bool,
+) -> Reply {
+    let header_version = if header_v0 {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    let header = ResponseHeader::default().with_correlation_id(correlation_id);
+    let size = match (
+        header.compute_size(header_version),
+        body.compute_size(version),
+    ) {
+        (Ok(h), Ok(b)) => h + b,
+        (Err(e), _) | (_, Err(e)) => {
+            return Reply::Close(format!("cannot size {key:?} v{version} response: {e}"))
+        }
+    };
+    let mut buf = BytesMut::with_capacity(4 + size);
+    buf.put_i32(size as i32);
+    if let Err(e) = header.encode(&mut buf, header_version) {
+        return Reply::Close(format!("cannot encode response header: {e}"));
+    }
+    if let Err(e) = body.encode(&mut buf, version) {
+        debug!("encoding {key:?} v{version} response failed: {e}");
+        return Reply::Close(format!("cannot encode {key:?} v{version} response: {e}"));
+    }
+    Reply::Send(buf.freeze())
+}

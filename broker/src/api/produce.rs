@@ -1,0 +1,242 @@
+//! Produce: append each partition's record batches to its leader log.
+//!
+//! Errors are per partition (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+//! UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
+//! NOT_ENOUGH_REPLICAS); a bad `acks` fails every partition with
+//! INVALID_REQUIRED_ACKS. With `acks=-1` the append completes once the ISR
+//! has it; with the leader as the only ISR member that is the local append.
+//!
+//! v0–2 are advertised (old librdkafka compresses only when v0 is in range)
+//! but answered UNSUPPORTED_VERSION per partition, as Kafka 4 does; their
+//! bodies are parsed here by hand because the protocol crate starts at v3.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+use kafka_protocol::protocol::StrBytes;
+
+use super::Reply;
+use crate::server::Broker;
+
+pub async fn handle(
+    broker: &Broker,
+    _header: &RequestHeader,
+    request: ProduceRequest,
+) -> ProduceResponse {
+    let acks = request.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.0.to_string();
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for pd in topic.partition_data {
+            let mut resp = PartitionProduceResponse::default()
+                .with_index(pd.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
+            if !valid_acks {
+                resp.error_code = ResponseError::InvalidRequiredAcks.code();
+                partitions.push(resp);
+                continue;
+            }
+            match append(
+                broker,
+                &name,
+                pd.index,
+                pd.records.unwrap_or_default(),
+                acks,
+            ) {
+                Ok(r) => {
+                    resp.base_offset = r.base_offset;
+                    resp.log_append_time_ms = r.log_append_time_ms;
+                    resp.log_start_offset = r.log_start_offset;
+                }
+                Err((e, msg)) => {
+                    resp.error_code = e.code();
+                    resp.error_message = msg.map(StrBytes::from_string);
+                }
+            }
+            partitions.push(resp);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_partition_responses(partitions),
+        );
+    }
+    ProduceResponse::default().with_responses(responses)
+}
+
+struct Appended {
+    base_offset: i64,
+    log_append_time_ms: i64,
+    log_start_offset: i64,
+}
+
+fn append(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+    acks: i16,
+) -> Result<Appended, (ResponseError, Option<String>)> {
+    let p = broker
+        .replicas
+        .leader_partition(topic, partition)
+        .map_err(|e| (e, None))?;
+    if acks == -1 {
+        // Kafka checks the ISR against min.insync.replicas before appending.
+        let isr = p.state().isr.len() as i32;
+        let min_isr = p.settings().min_insync_replicas;
+        if isr < min_isr {
+            return Err((
+                ResponseError::NotEnoughReplicas,
+                Some(format!(
+                    "The size of the current ISR {isr} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {topic}-{partition}"
+                )),
+            ));
+        }
+    }
+    if records.is_empty() {
+        return Err((
+            ResponseError::InvalidRecord,
+            Some("Produce request must have at least one record batch".into()),
+        ));
+    }
+    match p.log.append_as_leader(records, p.leader_epoch()) {
+        Ok(info) => Ok(Appended {
+            base_offset: info.first_offset,
+            log_append_time_ms: info.log_append_time,
+            log_start_offset: info.log_start_offset,
+        }),
+        Err(e) => {
+            if e.is_storage() {
+                tracing::error!(topic, partition, "append failed: {e}");
+            } else {
+                tracing::debug!(topic, partition, "append refused: {e}");
+            }
+            Err((e.response_error(), Some(e.to_string())))
+        }
+    }
+}
+
+/// Whether a response carries any error (an acks=0 producer is told by a
+/// closed connection).
+pub fn has_error(response: &ProduceResponse) -> bool {
+    response
+        .responses
+        .iter()
+        .any(|t| t.partition_responses.iter().any(|p| p.error_code != 0))
+}
+
+/// Produce v0–2: advertised, never served.
+pub fn is_legacy(version: i16) -> bool {
+    (0..=2).contains(&version)
+}
+
+/// Answers a Produce v0–2 request with UNSUPPORTED_VERSION for every partition.
+pub fn handle_legacy(req: &crate::network::frame::Request) -> Reply {
+    let version = req.version();
+    let Some(parsed) = parse_legacy(req.body.clone()) else {
+        return Reply::Close(format!("undecodable Produce v{version}"));
+    };
+    if parsed.acks == 0 {
+        return Reply::Close(format!("acks=0 Produce v{version} is not supported"));
+    }
+    let code = ResponseError::UnsupportedVersion.code();
+    let mut body = BytesMut::new();
+    body.put_i32(req.header.correlation_id);
+    body.put_i32(parsed.topics.len() as i32);
+    for (name, partitions) in &parsed.topics {
+        body.put_i16(name.len() as i16);
+        body.put_slice(name);
+        body.put_i32(partitions.len() as i32);
+        for p in partitions {
+            body.put_i32(*p);
+            body.put_i16(code);
+            body.put_i64(-1); // base_offset
+            if version >= 2 {
+                body.put_i64(-1); // log_append_time
+            }
+        }
+    }
+    if version >= 1 {
+        body.put_i32(0); // throttle_time_ms
+    }
+    let mut frame = BytesMut::with_capacity(4 + body.len());
+    frame.put_i32(body.len() as i32);
+    frame.put_slice(&body);
+    Reply::Send(frame.freeze())
+}
+
+struct LegacyProduce {
+    acks: i16,
+    topics: Vec<(Bytes, Vec<i32>)>,
+}
+
+/// Parses a v0–2 body far enough to answer it (records are skipped).
+fn parse_legacy(mut b: Bytes) -> Option<LegacyProduce> {
+    fn need(b: &Bytes, n: usize) -> Option<()> {
+        (b.remaining() >= n).then_some(())
+    }
+    need(&b, 10)?;
+    let acks = b.get_i16();
+    let _timeout = b.get_i32();
+    let topic_count = b.get_i32();
+    let mut topics = Vec::new();
+    for _ in 0..topic_count.max(0) {
+        need(&b, 2)?;
+        let len = b.get_i16();
+        let len = usize::try_from(len).ok()?;
+        need(&b, len)?;
+        let name = b.split_to(len);
+        need(&b, 4)?;
+        let n = b.get_i32();
+        let mut partitions = Vec::new();
+        for _ in 0..n.max(0) {
+            need(&b, 8)?;
+            partitions.push(b.get_i32());
+            let size = b.get_i32();
+            if size > 0 {
+                need(&b, size as usize)?;
+                b.advance(size as usize);
+            }
+        }
+        topics.push((name, partitions));
+    }
+    Some(LegacyProduce { acks, topics })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_body_parses_and_rejects_truncation() {
+        let mut b = BytesMut::new();
+        b.put_i16(1);
+        b.put_i32(1000);
+        b.put_i32(1);
+        b.put_i16(3);
+        b.put_slice(b"abc");
+        b.put_i32(2);
+        b.put_i32(0);
+        b.put_i32(3);
+        b.put_slice(b"xyz");
+        b.put_i32(1);
+        b.put_i32(-1);
+        let whole = b.freeze();
+        let p = parse_legacy(whole.clone()).unwrap();
+        assert_eq!(p.acks, 1);
+        assert_eq!(p.topics.len(), 1);
+        assert_eq!(&p.topics[0].0[..], b"abc");
+        assert_eq!(p.topics[0].1, vec![0, 1]);
+        for cut in 0..whole.len() - 4 {
+            // Shorter bodies are rejected, never panic.
+            let _ = parse_legacy(whole.slice(..cut));
+        }
+        assert!(parse_legacy(whole.slice(..12)).is_none());
+    }
+}

@@ -1,0 +1,813 @@
+//! The broker's configuration: a `server.properties` file with Kafka's key
+//! names and defaults, plus `--override key=value` from the command line.
+//!
+//! Every key Kafka's ZooKeeper-mode broker documents that an operator is
+//! likely to write is known here (so Kafka's sample `server.properties` loads
+//! without warnings); keys the broker does not act on yet are still
+//! type-checked. An unknown key is a warning, a bad value an error naming
+//! the key (and the line, for the file).
+//!
+//! Topic-level settings (`retention.ms`, `segment.bytes`, …) take their
+//! broker-wide defaults from here through [`crate::topic_config`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use runnel_common::properties::{self, PropertiesError};
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    File(#[from] PropertiesError),
+    #[error("{origin}: invalid value {value:?} for configuration {key}: {reason}")]
+    BadValue {
+        origin: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("--override expects key=value, found {0:?}")]
+    BadOverride(String),
+    #[error("missing required configuration {0}")]
+    Missing(&'static str),
+}
+
+/// The type of a configuration value, as Kafka's `ConfigDef.Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    Bool,
+    Int,
+    Short,
+    Long,
+    Double,
+    String,
+    List,
+    Password,
+    Class,
+}
+
+impl ValueType {
+    /// Kafka's name for the type (DescribeConfigs v3+ reports it).
+    pub fn describe_code(self) -> i8 {
+        // DescribeConfigsResponse ConfigType: 1 BOOLEAN, 2 STRING, 3 INT,
+        // 4 SHORT, 5 LONG, 6 DOUBLE, 7 LIST, 8 CLASS, 9 PASSWORD.
+        match self {
+            ValueType::Bool => 1,
+            ValueType::String => 2,
+            ValueType::Int => 3,
+            ValueType::Short => 4,
+            ValueType::Long => 5,
+            ValueType::Double => 6,
+            ValueType::List => 7,
+            ValueType::Class => 8,
+            ValueType::Password => 9,
+        }
+    }
+
+    /// Checks `value` against the type; the error is a short reason.
+    pub fn check(self, value: &str) -> Result<(), String> {
+        match self {
+            ValueType::Bool => match value.to_ascii_lowercase().as_str() {
+                "true" | "false" => Ok(()),
+                _ => Err("expected true or false".into()),
+            },
+            ValueType::Int => value
+                .parse::<i32>()
+                .map(|_| ())
+                .map_err(|_| "expected a 32-bit integer".into()),
+            ValueType::Short => value
+                .parse::<i16>()
+                .map(|_| ())
+                .map_err(|_| "expected a 16-bit integer".into()),
+            ValueType::Long => value
+                .parse::<i64>()
+                .map(|_| ())
+                .map_err(|_| "expected a 64-bit integer".into()),
+            ValueType::Double => value
+                .parse::<f64>()
+                .map(|_| ())
+                .map_err(|_| "expected a number".into()),
+            ValueType::String | ValueType::List | ValueType::Password | ValueType::Class => Ok(()),
+        }
+    }
+}
+
+/// One broker key: name, type and Kafka's default (`None`: null).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub kind: ValueType,
+    pub default: Option<&'static str>,
+}
+
+const fn key(name: &'static str, kind: ValueType, default: Option<&'static str>) -> KeyDef {
+    KeyDef {
+        name,
+        kind,
+        default,
+    }
+}
+
+use ValueType::{Bool, Double, Int, List, Long, Short};
+
+/// The broker keys this broker knows, with Kafka's defaults.
+pub const BROKER_KEYS: &[KeyDef] = &[
+    key("broker.id", Int, Some("-1")),
+    key("broker.id.generation.enable", Bool, Some("true")),
+    key("reserved.broker.max.id", Int, Some("1000")),
+    key("broker.rack", ValueType::String, None),
+    key("listeners", List, Some("PLAINTEXT://:9092")),
+    key("advertised.listeners", List, None),
+    key(
+        "listener.security.protocol.map",
+        List,
+        Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+    ),
+    key("inter.broker.listener.name", ValueType::String, None),
+    key(
+        "security.inter.broker.protocol",
+        ValueType::String,
+        Some("PLAINTEXT"),
+    ),
+    key("log.dirs", List, None),
+    key("log.dir", ValueType::String, Some("/tmp/kafka-logs")),
+    key("zookeeper.connect", ValueType::String, None),
+    key("zookeeper.session.timeout.ms", Int, Some("18000")),
+    key("zookeeper.connection.timeout.ms", Int, None),
+    key("zookeeper.max.in.flight.requests", Int, Some("10")),
+    key("zookeeper.set.acl", Bool, Some("false")),
+    key("num.partitions", Int, Some("1")),
+    key("default.replication.factor", Int, Some("1")),
+    key("auto.create.topics.enable", Bool, Some("true")),
+    key("delete.topic.enable", Bool, Some("true")),
+    key("message.max.bytes", Int, Some("1048588")),
+    key("min.insync.replicas", Int, Some("1")),
+    key("compression.type", ValueType::String, Some("producer")),
+    key("unclean.leader.election.enable", Bool, Some("false")),
+    key("auto.leader.rebalance.enable", Bool, Some("true")),
+    key("controlled.shutdown.enable", Bool, Some("true")),
+    key("num.network.threads", Int, Some("3")),
+    key("num.io.threads", Int, Some("8")),
+    key("num.replica.fetchers", Int, Some("1")),
+    key("num.recovery.threads.per.data.dir", Int, Some("1")),
+    key("background.threads", Int, Some("10")),
+    key("queued.max.requests", Int, Some("500")),
+    key("socket.send.buffer.bytes", Int, Some("102400")),
+    key("socket.receive.buffer.bytes", Int, Some("102400")),
+    key("socket.request.max.bytes", Int, Some("104857600")),
+    key("socket.listen.backlog.size", Int, Some("50")),
+    key("max.connections", Int, Some("2147483647")),
+    key("max.connections.per.ip", Int, Some("2147483647")),
+    key("connections.max.idle.ms", Long, Some("600000")),
+    key("request.timeout.ms", Int, Some("30000")),
+    key("log.segment.bytes", Int, Some("1073741824")),
+    key("log.roll.ms", Long, None),
+    key("log.roll.hours", Int, Some("168")),
+    key("log.roll.jitter.ms", Long, None),
+    key("log.roll.jitter.hours", Int, Some("0")),
+    key("log.retention.ms", Long, None),
+    key("log.retention.minutes", Int, None),
+    key("log.retention.hours", Int, Some("168")),
+    key("log.retention.bytes", Long, Some("-1")),
+    key("log.retention.check.interval.ms", Long, Some("300000")),
+    key("log.cleanup.policy", List, Some("delete")),
+    key("log.cleaner.enable", Bool, Some("true")),
+    key("log.cleaner.threads", Int, Some("1")),
+    key("log.cleaner.delete.retention.ms", Long, Some("86400000")),
+    key("log.cleaner.min.compaction.lag.ms", Long, Some("0")),
+    key(
+        "log.cleaner.max.compaction.lag.ms",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key("log.cleaner.min.cleanable.ratio", Double, Some("0.5")),
+    key("log.segment.delete.delay.ms", Long, Some("60000")),
+    key(
+        "log.flush.interval.messages",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key("log.flush.interval.ms", Long, None),
+    key(
+        "log.flush.scheduler.interval.ms",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key(
+        "log.flush.offset.checkpoint.interval.ms",
+        Int,
+        Some("60000"),
+    ),
+    key(
+        "log.flush.start.offset.checkpoint.interval.ms",
+        Int,
+        Some("60000"),
+    ),
+    key("log.index.interval.bytes", Int, Some("4096")),
+    key("log.index.size.max.bytes", Int, Some("10485760")),
+    key("log.preallocate", Bool, Some("false")),
+    key(
+        "log.message.timestamp.type",
+        ValueType::String,
+        Some("CreateTime"),
+    ),
+    key(
+        "log.message.timestamp.difference.max.ms",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key(
+        "log.message.timestamp.before.max.ms",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key(
+        "log.message.timestamp.after.max.ms",
+        Long,
+        Some("9223372036854775807"),
+    ),
+    key("log.message.downconversion.enable", Bool, Some("true")),
+    key(
+        "log.message.format.version",
+        ValueType::String,
+        Some("3.0-IV1"),
+    ),
+    key("inter.broker.protocol.version", ValueType::String, None),
+    key("offsets.topic.replication.factor", Short, Some("3")),
+    key("offsets.topic.num.partitions", Int, Some("50")),
+    key("offsets.topic.segment.bytes", Int, Some("104857600")),
+    key("offsets.retention.minutes", Int, Some("10080")),
+    key("offsets.commit.timeout.ms", Int, Some("5000")),
+    key("transaction.state.log.replication.factor", Short, Some("3")),
+    key("transaction.state.log.min.isr", Int, Some("2")),
+    key("transaction.state.log.num.partitions", Int, Some("50")),
+    key("group.initial.rebalance.delay.ms", Int, Some("3000")),
+    key("group.min.session.timeout.ms", Int, Some("6000")),
+    key("group.max.session.timeout.ms", Int, Some("1800000")),
+    key("group.max.size", Int, Some("2147483647")),
+    key("replica.lag.time.max.ms", Long, Some("30000")),
+    key("replica.fetch.max.bytes", Int, Some("1048576")),
+    key("replica.fetch.wait.max.ms", Int, Some("500")),
+    key("replica.fetch.min.bytes", Int, Some("1")),
+    key("replica.socket.timeout.ms", Int, Some("30000")),
+    key(
+        "replica.high.watermark.checkpoint.interval.ms",
+        Long,
+        Some("5000"),
+    ),
+    key("controller.socket.timeout.ms", Int, Some("30000")),
+    key("fetch.max.bytes", Int, Some("57671680")),
+    key("metric.reporters", List, Some("")),
+    key("authorizer.class.name", ValueType::String, Some("")),
+    key("super.users", ValueType::String, None),
+];
+
+/// The definition of broker key `name`, if known.
+pub fn broker_key(name: &str) -> Option<&'static KeyDef> {
+    BROKER_KEYS.iter().find(|k| k.name == name)
+}
+
+/// One listener, `NAME://host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    /// Empty: every interface (Kafka's meaning of `PLAINTEXT://:9092`).
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    /// Parses one `NAME://host:port` entry.
+    pub fn parse(text: &str) -> Result<Listener, String> {
+        let (name, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("expected NAME://host:port, found {text:?}"))?;
+        if name.is_empty() {
+            return Err(format!("listener {text:?} has no name"));
+        }
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("listener {text:?} has no port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("listener {text:?} has a bad port"))?;
+        Ok(Listener {
+            name: name.to_ascii_uppercase(),
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// `NAME://host:port`, as Kafka writes it into `/brokers/ids/<id>`.
+    pub fn url(&self) -> String {
+        format!("{}://{}:{}", self.name, self.host, self.port)
+    }
+}
+
+/// The validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `broker.id`; -1 means "generate one" (Kafka's default).
+    pub broker_id: i32,
+    pub broker_id_generation_enable: bool,
+    pub reserved_broker_max_id: i32,
+    pub rack: Option<String>,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Vec<Listener>,
+    /// `log.dirs`, else `log.dir`.
+    pub log_dirs: Vec<PathBuf>,
+    /// `host:port[,host:port...][/chroot]`.
+    pub zookeeper_connect: String,
+    pub zookeeper_session_timeout: Duration,
+    pub zookeeper_connection_timeout: Duration,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub message_max_bytes: i32,
+    pub min_insync_replicas: i32,
+    pub socket_request_max_bytes: i32,
+    pub max_connections: usize,
+    pub log_retention_check_interval: Duration,
+    pub log_flush_scheduler_interval: Duration,
+    /// Every value explicitly set (file or override), after validation.
+    /// DescribeConfigs reports these as STATIC_BROKER_CONFIG.
+    pub explicit: BTreeMap<String, String>,
+    /// Keys that were not recognised (warned about at start-up).
+    pub unknown_keys: Vec<String>,
+}
+
+/// A value and where it came from, for error messages.
+struct Setting {
+    value: String,
+    origin: String,
+}
+
+impl BrokerConfig {
+    /// Reads `path` and applies `overrides` (`key=value`, later wins).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
+        let entries = properties::read_file(path)?;
+        let mut settings = BTreeMap::new();
+        for e in entries {
+            settings.insert(
+                e.key,
+                Setting {
+                    value: e.value,
+                    origin: format!("{}:{}", path.display(), e.line),
+                },
+            );
+        }
+        apply_overrides(&mut settings, overrides)?;
+        Self::from_settings(settings)
+    }
+
+    /// Builds a configuration from `key=value` text (tests, embedded use).
+    pub fn from_text(text: &str, overrides: &[String]) -> Result<BrokerConfig, ConfigError> {
+        let mut settings = BTreeMap::new();
+        for e in properties::parse(text, "config")? {
+            settings.insert(
+                e.key,
+                Setting {
+                    value: e.value,
+                    origin: format!("config:{}", e.line),
+                },
+            );
+        }
+        apply_overrides(&mut settings, overrides)?;
+        Self::from_settings(settings)
+    }
+
+    fn from_settings(settings: BTreeMap<String, Setting>) -> Result<BrokerConfig, ConfigError> {
+        let mut unknown_keys = Vec::new();
+        for (name, setting) in &settings {
+            if let Some(def) = broker_key(name) {
+                def.kind
+                    .check(&setting.value)
+                    .map_err(|reason| bad(name, setting, reason))?;
+            } else if crate::topic_config::topic_key(name).is_none() {
+                unknown_keys.push(name.clone());
+            }
+        }
+        let get = Getter {
+            settings: &settings,
+        };
+
+        let listeners = get.listeners("listeners")?.unwrap_or_default();
+        if listeners.is_empty() {
+            return Err(get.error("listeners", "at least one listener is required"));
+        }
+        let advertised_listeners = match get.listeners("advertised.listeners")? {
+            Some(l) if !l.is_empty() => l,
+            _ => listeners.clone(),
+        };
+        for adv in &advertised_listeners {
+            if !listeners.iter().any(|l| l.name == adv.name) {
+                return Err(get.error(
+                    "advertised.listeners",
+                    &format!("listener {} is not in listeners", adv.name),
+                ));
+            }
+        }
+        for l in &listeners {
+            if l.name != "PLAINTEXT" {
+                return Err(get.error(
+                    "listeners",
+                    &format!("only PLAINTEXT listeners are supported, found {}", l.name),
+                ));
+            }
+        }
+
+        let log_dirs: Vec<PathBuf> = match get.raw("log.dirs") {
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            None => vec![PathBuf::from(get.string("log.dir"))],
+        };
+        if log_dirs.is_empty() {
+            return Err(get.error("log.dirs", "no directory given"));
+        }
+
+        let zookeeper_connect = get
+            .raw("zookeeper.connect")
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .ok_or(ConfigError::Missing("zookeeper.connect"))?;
+
+        let session_ms = get.int("zookeeper.session.timeout.ms");
+        if session_ms <= 0 {
+            return Err(get.error("zookeeper.session.timeout.ms", "must be positive"));
+        }
+        let connection_ms = get
+            .opt_int("zookeeper.connection.timeout.ms")
+            .unwrap_or(session_ms);
+
+        let broker_id = get.int("broker.id");
+        if broker_id < -1 {
+            return Err(get.error("broker.id", "must be -1 (generate) or at least 0"));
+        }
+        let reserved_broker_max_id = get.int("reserved.broker.max.id");
+        if broker_id > reserved_broker_max_id {
+            // Kafka: ids above reserved.broker.max.id are reserved for generated ids.
+            return Err(get.error(
+                "broker.id",
+                &format!("must not exceed reserved.broker.max.id ({reserved_broker_max_id})"),
+            ));
+        }
+
+        let num_partitions = get.int("num.partitions");
+        if num_partitions < 1 {
+            return Err(get.error("num.partitions", "must be at least 1"));
+        }
+        let rf = get.int("default.replication.factor");
+        if !(1..=i16::MAX as i32).contains(&rf) {
+            return Err(get.error("default.replication.factor", "must be at least 1"));
+        }
+        let message_max_bytes = get.int("message.max.bytes");
+        if message_max_bytes < 0 {
+            return Err(get.error("message.max.bytes", "must not be negative"));
+        }
+        let min_isr = get.int("min.insync.replicas");
+        if min_isr < 1 {
+            return Err(get.error("min.insync.replicas", "must be at least 1"));
+        }
+        let request_max = get.int("socket.request.max.bytes");
+        if request_max < 1 {
+            return Err(get.error("socket.request.max.bytes", "must be at least 1"));
+        }
+        let max_connections = get.int("max.connections");
+        if max_connections < 0 {
+            return Err(get.error("max.connections", "must not be negative"));
+        }
+        let check_ms = get.long("log.retention.check.interval.ms");
+        if check_ms < 1 {
+            return Err(get.error("log.retention.check.interval.ms", "must be at least 1"));
+        }
+        let flush_ms = get.long("log.flush.scheduler.interval.ms");
+        if flush_ms < 0 {
+            return Err(get.error("log.flush.scheduler.interval.ms", "must not be negative"));
+        }
+
+        let mut explicit = BTreeMap::new();
+        for (name, setting) in &settings {
+            explicit.insert(name.clone(), setting.value.clone());
+        }
+        let config = BrokerConfig {
+            broker_id,
+            broker_id_generation_enable: get.bool("broker.id.generation.enable"),
+            reserved_broker_max_id,
+            rack: get.raw("broker.rack").map(str::to_string),
+            listeners,
+            advertised_listeners,
+            log_dirs,
+            zookeeper_connect,
+            zookeeper_session_timeout: Duration::from_millis(session_ms as u64),
+            zookeeper_connection_timeout: Duration::from_millis(connection_ms.max(1) as u64),
+            num_partitions,
+            default_replication_factor: rf as i16,
+            auto_create_topics_enable: get.bool("auto.create.topics.enable"),
+            delete_topic_enable: get.bool("delete.topic.enable"),
+            message_max_bytes,
+            min_insync_replicas: min_isr,
+            socket_request_max_bytes: request_max,
+            max_connections: max_connections as usize,
+            log_retention_check_interval: Duration::from_millis(check_ms as u64),
+            log_flush_scheduler_interval: Duration::from_millis(flush_ms as u64),
+            explicit,
+            unknown_keys,
+        };
+        // Broker-wide topic defaults must themselves be valid topic values.
+        crate::topic_config::TopicConfig::resolve(&config, &BTreeMap::new()).map_err(|e| {
+            ConfigError::BadValue {
+                origin: "server.properties".into(),
+                key: e.key,
+                value: e.value,
+                reason: e.reason,
+            }
+        })?;
+        Ok(config)
+    }
+
+    /// The effective value of a broker key: explicit, else Kafka's default.
+    pub fn value(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.explicit.get(name) {
+            return Some(v.clone());
+        }
+        broker_key(name).and_then(|d| d.default.map(str::to_string))
+    }
+
+    /// Whether `name` was set in the file or by an override.
+    pub fn is_explicit(&self, name: &str) -> bool {
+        self.explicit.contains_key(name)
+    }
+
+    /// The chroot part of `zookeeper.connect` (`/kafka`), if any.
+    pub fn zookeeper_chroot(&self) -> Option<&str> {
+        split_chroot(&self.zookeeper_connect).1
+    }
+
+    /// `zookeeper.connect` without its chroot.
+    pub fn zookeeper_hosts(&self) -> &str {
+        split_chroot(&self.zookeeper_connect).0
+    }
+}
+
+/// Splits `h1:p1,h2:p2/chroot` into hosts and chroot (`None` for none or `/`).
+pub fn split_chroot(connect: &str) -> (&str, Option<&str>) {
+    match connect.find('/') {
+        Some(i) => {
+            let chroot = connect[i..].trim_end_matches('/');
+            (
+                &connect[..i],
+                if chroot.is_empty() {
+                    None
+                } else {
+                    Some(chroot)
+                },
+            )
+        }
+        None => (connect, None),
+    }
+}
+
+fn apply_overrides(
+    settings: &mut BTreeMap<String, Setting>,
+    overrides: &[String],
+) -> Result<(), ConfigError> {
+    for o in overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadOverride(o.clone()))?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(ConfigError::BadOverride(o.clone()));
+        }
+        settings.insert(
+            k.to_string(),
+            Setting {
+                value: v.trim().to_string(),
+                origin: "--override".into(),
+            },
+        );
+    }
+    Ok(())
+}
+
+fn bad(key: &str, setting: &Setting, reason: String) -> ConfigError {
+    ConfigError::BadValue {
+        origin: setting.origin.clone(),
+        key: key.to_string(),
+        value: setting.value.clone(),
+        reason,
+    }
+}
+
+/// Typed access to already type-checked settings, falling back to defaults.
+struct Getter<'a> {
+    settings: &'a BTreeMap<String, Setting>,
+}
+
+impl Getter<'_> {
+    fn raw(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).map(|s| s.value.as_str())
+    }
+
+    fn value(&self, key: &str) -> Option<String> {
+        self.raw(key)
+            .map(str::to_string)
+            .or_else(|| broker_key(key).and_then(|d| d.default.map(str::to_string)))
+    }
+
+    fn error(&self, key: &str, reason: &str) -> ConfigError {
+        let (value, origin) = match self.settings.get(key) {
+            Some(s) => (s.value.clone(), s.origin.clone()),
+            None => (self.value(key).unwrap_or_default(), "default".into()),
+        };
+        ConfigError::BadValue {
+            origin,
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn string(&self, key: &str) -> String {
+        self.value(key).unwrap_or_default()
+    }
+
+    // The parse calls below cannot fail for a key whose value passed
+    // `ValueType::check`, and defaults are valid by construction (unit test).
+    fn int(&self, key: &str) -> i32 {
+        self.opt_int(key).unwrap_or(0)
+    }
+
+    fn opt_int(&self, key: &str) -> Option<i32> {
+        self.value(key).and_then(|v| v.parse().ok())
+    }
+
+    fn long(&self, key: &str) -> i64 {
+        self.value(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        self.value(key)
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or(false)
+    }
+
+    fn listeners(&self, key: &str) -> Result<Option<Vec<Listener>>, ConfigError> {
+        let Some(v) = self.value(key) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for part in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            out.push(Listener::parse(part).map_err(|reason| self.error(key, &reason))?);
+        }
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "zookeeper.connect=127.0.0.1:2181\n";
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = BrokerConfig::from_text(MINIMAL, &[]).unwrap();
+        assert_eq!(c.broker_id, -1);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert_eq!(c.zookeeper_session_timeout, Duration::from_millis(18_000));
+        assert_eq!(
+            c.zookeeper_connection_timeout,
+            Duration::from_millis(18_000)
+        );
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.default_replication_factor, 1);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kafka-logs")]);
+        assert_eq!(
+            c.listeners,
+            vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "".into(),
+                port: 9092
+            }]
+        );
+        assert_eq!(c.advertised_listeners, c.listeners);
+        assert_eq!(c.value("log.retention.hours").as_deref(), Some("168"));
+    }
+
+    #[test]
+    fn every_default_passes_its_own_type_check() {
+        for k in BROKER_KEYS {
+            if let Some(d) = k.default {
+                assert!(k.kind.check(d).is_ok(), "{} default {d:?}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn reads_values_and_overrides_win() {
+        let text = "broker.id=3\nlisteners=PLAINTEXT://127.0.0.1:19092\nlog.dirs=/a, /b\n\
+                    zookeeper.connect=127.0.0.1:2181,127.0.0.1:2182/kafka\nnum.partitions=4\n";
+        let c = BrokerConfig::from_text(
+            text,
+            &[
+                "num.partitions=6".into(),
+                "auto.create.topics.enable=false".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.broker_id, 3);
+        assert_eq!(c.num_partitions, 6);
+        assert!(!c.auto_create_topics_enable);
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(c.listeners[0].host, "127.0.0.1");
+        assert_eq!(c.listeners[0].port, 19092);
+        assert_eq!(c.zookeeper_hosts(), "127.0.0.1:2181,127.0.0.1:2182");
+        assert_eq!(c.zookeeper_chroot(), Some("/kafka"));
+        assert!(c.is_explicit("num.partitions"));
+    }
+
+    #[test]
+    fn bad_value_names_key_and_line() {
+        let err = BrokerConfig::from_text("zookeeper.connect=x:1\nnum.partitions=lots\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("num.partitions"), "{err}");
+        assert!(err.contains("config:2"), "{err}");
+        let err = BrokerConfig::from_text(MINIMAL, &["message.max.bytes=-5".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("message.max.bytes") && err.contains("--override"),
+            "{err}"
+        );
+        let err = BrokerConfig::from_text("zookeeper.connect=x:1\nlisteners=PLAINTEXT://h\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listeners"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_collected_not_fatal() {
+        let c = BrokerConfig::from_text("zookeeper.connect=x:1\nfoo.bar=1\nretention.ms=5\n", &[])
+            .unwrap();
+        // retention.ms is a topic key; accepted silently as Kafka ignores it.
+        assert_eq!(c.unknown_keys, vec!["foo.bar".to_string()]);
+    }
+
+    #[test]
+    fn missing_zookeeper_connect_is_an_error() {
+        let err = BrokerConfig::from_text("broker.id=1\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("zookeeper.connect"));
+    }
+
+    #[test]
+    fn bad_override_syntax() {
+        let err = BrokerConfig::from_text(MINIMAL, &["novalue".into()]).unwrap_err();
+        assert!(matches!(err, ConfigError::BadOverride(_)));
+    }
+
+    #[test]
+    fn retention_precedence_ms_minutes_hours() {
+        let c = BrokerConfig::from_text(MINIMAL, &["log.retention.hours=1".into()]).unwrap();
+        let t = crate::topic_config::TopicConfig::resolve(&c, &BTreeMap::new()).unwrap();
+        assert_eq!(t.retention_ms, 3_600_000);
+        let c = BrokerConfig::from_text(
+            MINIMAL,
+            &[
+                "log.retention.hours=1".into(),
+                "log.retention.minutes=2".into(),
+            ],
+        )
+        .unwrap();
+        let t = crate::topic_config::TopicConfig::resolve(&c, &BTreeMap::new()).unwrap();
+        assert_eq!(t.retention_ms, 120_000);
+        let c = BrokerConfig::from_text(
+            MINIMAL,
+            &[
+                "log.retention.minutes=2".into(),
+                "log.retention.ms=5".into(),
+            ],
+        )
+        .unwrap();
+        let t = crate::topic_config::TopicConfig::resolve(&c, &BTreeMap::new()).unwrap();
+        assert_eq!(t.retention_ms, 5);
+    }
+
+    #[test]
+    fn chroot_split() {
+        assert_eq!(split_chroot("a:1,b:2"), ("a:1,b:2", None));
+        assert_eq!(split_chroot("a:1/"), ("a:1", None));
+        assert_eq!(split_chroot("a:1/x/y"), ("a:1", Some("/x/y")));
+    }
+}

@@ -1,0 +1,16 @@
+//! Cluster metadata kept in coord under Kafka's ZooKeeper layout, and the
+//! broker's cached view of it.
+//!
+//! * [`layout`]: znode paths and their JSON.
+//! * [`store`]: the coord session: reads, writes, watches (all
+//!   `zookeeper-client` use is here).
+//! * [`cache`]: the snapshot request handlers read.
+//! * [`assignment`]: replica placement for new topics and partitions.
+
+pub mod assignment;
+pub mod cache;
+pub mod layout;
+pub mod store;
+
+pub use cache::{BrokerInfo, MetadataCache, PartitionInfo, Snapshot, TopicInfo};
+pub use store::{CoordSettings, MetadataError, MetadataStore, NewTopic};

@@ -1,0 +1,441 @@
+//! The partitions this broker hosts: which logs are open, and the request
+//! path's way in (`get` for a partition this broker leads, with Kafka's
+//! error when it does not).
+//!
+//! [`ReplicaManager::reconcile`] makes the open logs follow the metadata
+//! cache: it opens a log for every partition whose state names this broker
+//! as leader, applies changed topic configs, and closes and deletes the
+//! logs of partitions that disappeared (topic deleted). Background work
+//! (retention, time-based flush, checkpoints) runs from [`ReplicaManager::run`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use tokio::sync::{watch, Mutex};
+use tracing::{error, info, warn};
+
+use super::partition::{Partition, PartitionSettings, ReplicaState};
+use crate::config::BrokerConfig;
+use crate::log::{LogConfig, LogDir, LogError, LOG_CONFIG_KEYS};
+use crate::metadata::{MetadataStore, TopicInfo};
+use crate::topic_config::{self, TopicConfig};
+
+type Key = (String, i32);
+
+/// How often recovery points are checkpointed (Kafka's
+/// `log.flush.offset.checkpoint.interval.ms` default): an unclean restart
+/// re-scans at most what was written since.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
+
+pub struct ReplicaManager {
+    broker_id: i32,
+    cluster_id: String,
+    config: BrokerConfig,
+    /// One per `log.dirs` entry.
+    log_dirs: Vec<Arc<LogDir>>,
+    metadata: Arc<MetadataStore>,
+    partitions: RwLock<HashMap<Key, Arc<Partition>>>,
+    /// Partitions this broker should lead but whose log failed to open.
+    offline: RwLock<HashMap<Key, String>>,
+    /// Serialises reconciliations (they open and delete files).
+    reconciling: Mutex<()>,
+}
+
+/// Settings for a topic: the broker's defaults overlaid with its overrides.
+pub fn settings_for(broker: &BrokerConfig, topic: &TopicInfo) -> Result<PartitionSettings, String> {
+    let resolved = TopicConfig::resolve(broker, &topic.config).map_err(|e| e.to_string())?;
+    let mut log = LogConfig::default();
+    for e in topic_config::effective(broker, &topic.config) {
+        if LOG_CONFIG_KEYS.contains(&e.name) {
+            log.set(e.name, &e.value).map_err(|err| err.to_string())?;
+        }
+    }
+    Ok(PartitionSettings {
+        min_insync_replicas: resolved.min_insync_replicas,
+        topic: resolved,
+        log,
+    })
+}
+
+impl ReplicaManager {
+    /// Opens the log directories (their checkpoints and clean-shutdown
+    /// markers); partitions are opened by [`ReplicaManager::startup`].
+    pub fn new(
+        broker_id: i32,
+        cluster_id: String,
+        config: BrokerConfig,
+        metadata: Arc<MetadataStore>,
+    ) -> Result<Arc<ReplicaManager>, LogError> {
+        let mut log_dirs = Vec::new();
+        for d in &config.log_dirs {
+            let dir = LogDir::open(d)?;
+            if !dir.had_clean_shutdown() && dir.partitions().is_ok_and(|p| !p.is_empty()) {
+                info!(dir = %d.display(), "previous shutdown was not clean; logs will be recovered");
+            }
+            log_dirs.push(Arc::new(dir));
+        }
+        Ok(Arc::new(ReplicaManager {
+            broker_id,
+            cluster_id,
+            config,
+            log_dirs,
+            metadata,
+            partitions: RwLock::new(HashMap::new()),
+            offline: RwLock::new(HashMap::new()),
+            reconciling: Mutex::new(()),
+        }))
+    }
+
+    fn hosted(&self) -> Vec<(Key, Arc<Partition>)> {
+        match self.partitions.read() {
+            Ok(p) => p.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(p) => p
+                .into_inner()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// The partition for a request that must go to its leader.
+    pub fn leader_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<Partition>, ResponseError> {
+        let key = (topic.to_string(), partition);
+        let found = match self.partitions.read() {
+            Ok(p) => p.get(&key).cloned(),
+            Err(p) => p.into_inner().get(&key).cloned(),
+        };
+        if let Some(p) = found {
+            return Ok(p);
+        }
+        let snapshot = self.metadata.snapshot();
+        let Some(info) = snapshot
+            .topics
+            .get(topic)
+            .and_then(|t| t.partitions.get(&partition))
+        else {
+            return Err(ResponseError::UnknownTopicOrPartition);
+        };
+        if info.leader() != self.broker_id {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        let offline = match self.offline.read() {
+            Ok(o) => o.contains_key(&key),
+            Err(o) => o.into_inner().contains_key(&key),
+        };
+        if offline {
+            Err(ResponseError::KafkaStorageError)
+        } else {
+            // Led by us per coord, log not open yet (reconciliation under way).
+            Err(ResponseError::NotLeaderOrFollower)
+        }
+    }
+
+    /// Start-up: remove logs of topics deleted while this broker was away,
+    /// then open the partitions this broker leads.
+    pub async fn startup(self: &Arc<Self>) {
+        let snapshot = self.metadata.snapshot();
+        for dir in &self.log_dirs {
+            let local = match dir.partitions() {
+                Ok(l) => l,
+                Err(e) => {
+                    error!(dir = %dir.path().display(), "listing partitions: {e}");
+                    continue;
+                }
+            };
+            for (topic, p) in local {
+                if snapshot.topics.contains_key(&topic) {
+                    continue;
+                }
+                // meta.properties matched this cluster's id (checked at
+                // start-up), so a topic missing from coord was deleted while
+                // this broker was down, not lost.
+                let path = dir.partition_dir(&topic, p);
+                warn!(topic = %topic, partition = p, cluster_id = %self.cluster_id,
+                      "deleting the log of a deleted topic: {}", path.display());
+                let res = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&path)).await;
+                if let Ok(Err(e)) = res {
+                    error!(topic = %topic, partition = p, "cannot delete log: {e}");
+                }
+            }
+        }
+        self.reconcile().await;
+        self.checkpoint().await;
+    }
+
+    /// Makes the open logs match the metadata cache.
+    pub async fn reconcile(&self) {
+        let _guard = self.reconciling.lock().await;
+        let snapshot = self.metadata.snapshot();
+        let mut wanted: BTreeMap<Key, (Arc<TopicInfo>, ReplicaState)> = BTreeMap::new();
+        for t in snapshot.topics.values() {
+            for (p, info) in &t.partitions {
+                if info.leader() == self.broker_id {
+                    let state = ReplicaState {
+                        leader_epoch: info.leader_epoch(),
+                        replicas: info.replicas.clone(),
+                        isr: info.isr().to_vec(),
+                    };
+                    wanted.insert((t.name.clone(), *p), (t.clone(), state));
+                }
+            }
+        }
+
+        // Partitions to drop: deleted topics are deleted on disk, partitions
+        // merely led elsewhere now are closed (the follower issue keeps them).
+        for (key, partition) in self.hosted() {
+            if wanted.contains_key(&key) {
+                continue;
+            }
+            self.remove(&key);
+            let topic_exists = snapshot.topics.contains_key(&key.0);
+            let log = partition.log.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                if topic_exists {
+                    log.close()
+                } else {
+                    log.delete()
+                }
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => info!(topic = %key.0, partition = key.1,
+                                    "{} log", if topic_exists { "closed" } else { "deleted" }),
+                Ok(Err(e)) => error!(topic = %key.0, partition = key.1, "closing log: {e}"),
+                Err(e) => error!(topic = %key.0, partition = key.1, "closing log: {e}"),
+            }
+        }
+        if let Ok(mut o) = self.offline.write() {
+            o.retain(|k, _| wanted.contains_key(k));
+        }
+
+        // Partitions to open or update.
+        for (key, (topic, state)) in wanted {
+            let settings = match settings_for(&self.config, &topic) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(topic = %key.0, "bad topic config ({e}); using broker defaults");
+                    match settings_for(
+                        &self.config,
+                        &TopicInfo {
+                            config: Default::default(),
+                            ..(*topic).clone()
+                        },
+                    ) {
+                        Ok(s) => s,
+                        Err(_) => continue,
+                    }
+                }
+            };
+            let existing = match self.partitions.read() {
+                Ok(p) => p.get(&key).cloned(),
+                Err(p) => p.into_inner().get(&key).cloned(),
+            };
+            if let Some(p) = existing {
+                if p.state() != state {
+                    p.set_state(state);
+                }
+                if p.settings() != settings {
+                    if let Err(e) = p.log.update_config(settings.log.clone()) {
+                        warn!(topic = %key.0, partition = key.1, "applying config: {e}");
+                    }
+                    p.set_settings(settings);
+                }
+                continue;
+            }
+            let dir_index = self.choose_dir(&key);
+            let dir = self.log_dirs[dir_index].clone();
+            let log_config = settings.log.clone();
+            let epoch = state.leader_epoch;
+            let (topic_name, index) = key.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                let log = dir.open_partition(&topic_name, index, log_config)?;
+                // Kafka's makeLeader: the new epoch starts at the log end.
+                if epoch >= 0 && log.latest_epoch().is_none_or(|e| e < epoch) {
+                    log.assign_epoch_start_offset(epoch)?;
+                }
+                Ok::<_, LogError>(log)
+            })
+            .await;
+            match opened {
+                Ok(Ok(log)) => {
+                    info!(topic = %key.0, partition = key.1,
+                          log_start_offset = log.log_start_offset(),
+                          log_end_offset = log.log_end_offset(), "opened log as leader");
+                    let partition = Arc::new(Partition::new(
+                        key.0.clone(),
+                        key.1,
+                        dir_index,
+                        Arc::new(log),
+                        state,
+                        settings,
+                    ));
+                    if let Ok(mut p) = self.partitions.write() {
+                        p.insert(key, partition);
+                    }
+                }
+                Ok(Err(e)) => {
+                    error!(topic = %key.0, partition = key.1, "cannot open log: {e}");
+                    if let Ok(mut o) = self.offline.write() {
+                        o.insert(key, e.to_string());
+                    }
+                }
+                Err(e) => error!(topic = %key.0, partition = key.1, "opening log: {e}"),
+            }
+        }
+    }
+
+    fn remove(&self, key: &Key) {
+        if let Ok(mut p) = self.partitions.write() {
+            p.remove(key);
+        }
+    }
+
+    /// Which log directory gets a partition: the one already holding its
+    /// directory, else the one with the fewest open partitions (Kafka's
+    /// placement).
+    fn choose_dir(&self, key: &Key) -> usize {
+        for (i, d) in self.log_dirs.iter().enumerate() {
+            if d.partition_dir(&key.0, key.1).is_dir() {
+                return i;
+            }
+        }
+        let hosted = self.hosted();
+        (0..self.log_dirs.len())
+            .min_by_key(|i| hosted.iter().filter(|(_, p)| p.dir_index == *i).count())
+            .unwrap_or(0)
+    }
+
+    /// Writes each log directory's recovery-point, log-start-offset and
+    /// high-watermark checkpoints for the partitions open in it.
+    pub async fn checkpoint(&self) {
+        let hosted = self.hosted();
+        for (i, dir) in self.log_dirs.iter().enumerate() {
+            let mine: Vec<Arc<Partition>> = hosted
+                .iter()
+                .filter(|(_, p)| p.dir_index == i)
+                .map(|(_, p)| p.clone())
+                .collect();
+            let dir = dir.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                dir.checkpoint(
+                    mine.iter()
+                        .map(|p| (p.topic.as_str(), p.index, p.log.as_ref())),
+                )?;
+                let hw: BTreeMap<(String, i32), i64> = mine
+                    .iter()
+                    .map(|p| ((p.topic.clone(), p.index), p.high_watermark()))
+                    .collect();
+                dir.write_high_watermarks(&hw)
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => error!("writing checkpoints: {e}"),
+                Err(e) => error!("writing checkpoints: {e}"),
+            }
+        }
+    }
+
+    /// Follows metadata changes and runs retention and flushes until shutdown.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut changes = self.metadata.subscribe();
+        let retention_every = self.config.log_retention_check_interval;
+        let mut retention = tokio::time::interval(retention_every);
+        retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Time-based flushes (flush.ms) are checked every second at most.
+        let flush_every = self
+            .config
+            .log_flush_scheduler_interval
+            .clamp(Duration::from_millis(100), Duration::from_secs(1));
+        let mut flush = tokio::time::interval(flush_every);
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Kafka's log.flush.offset.checkpoint.interval.ms default.
+        let mut checkpoints = tokio::time::interval(CHECKPOINT_INTERVAL);
+        checkpoints.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                r = changes.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    self.reconcile().await;
+                }
+                _ = retention.tick() => self.apply_retention().await,
+                _ = flush.tick() => self.maybe_flush().await,
+                _ = checkpoints.tick() => self.checkpoint().await,
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn apply_retention(&self) {
+        for (key, p) in self.hosted() {
+            let log = p.log.clone();
+            let now = crate::server::now_ms();
+            let hw = p.high_watermark();
+            match tokio::task::spawn_blocking(move || log.apply_retention(now, hw)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(topic = %key.0, partition = key.1, "retention: {e}"),
+                Err(e) => warn!(topic = %key.0, partition = key.1, "retention: {e}"),
+            }
+        }
+    }
+
+    async fn maybe_flush(&self) {
+        for (key, p) in self.hosted() {
+            if p.settings().log.flush_interval_ms.is_none() {
+                continue;
+            }
+            let log = p.log.clone();
+            let now = crate::server::now_ms();
+            match tokio::task::spawn_blocking(move || log.maybe_flush(now)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => warn!(topic = %key.0, partition = key.1, "flush: {e}"),
+                Err(e) => warn!(topic = %key.0, partition = key.1, "flush: {e}"),
+            }
+        }
+    }
+
+    /// Closes every log cleanly: fsync, checkpoints, then the clean-shutdown
+    /// marker so the next start skips recovery.
+    pub async fn shutdown(&self) {
+        let _guard = self.reconciling.lock().await;
+        let all: Vec<Arc<Partition>> = self.hosted().into_iter().map(|(_, p)| p).collect();
+        let mut clean = true;
+        for p in &all {
+            let log = p.log.clone();
+            match tokio::task::spawn_blocking(move || log.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    clean = false;
+                    error!(topic = %p.topic, partition = p.index, "closing log: {e}");
+                }
+                Err(e) => {
+                    clean = false;
+                    error!(topic = %p.topic, partition = p.index, "closing log: {e}");
+                }
+            }
+        }
+        self.checkpoint().await;
+        if let Ok(mut p) = self.partitions.write() {
+            p.clear();
+        }
+        if !clean {
+            return;
+        }
+        for dir in &self.log_dirs {
+            let dir = dir.clone();
+            match tokio::task::spawn_blocking(move || dir.mark_clean_shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => error!("marking clean shutdown: {e}"),
+                Err(e) => error!("marking clean shutdown: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Start-up and shutdown of one broker, and [`Broker`], the state every
+//! request handler shares.
+//!
+//! Start-up, in Kafka's order: log directories and `meta.properties`, coord
+//! session and cluster id, broker id, listener, cluster metadata, local logs
+//! for the partitions this broker leads, registration in `/brokers/ids`,
+//! controller election, then serving.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::config::{BrokerConfig, Listener};
+use crate::metadata::store::broker_registration;
+use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
+use crate::replica::ReplicaManager;
+
+/// Why the broker cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("log directory {path}: {source}")]
+    LogDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    MetaProperties { path: PathBuf, reason: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("broker.id is -1 and broker.id.generation.enable is false")]
+    NoBrokerId,
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
+}
+
+/// What request handlers share.
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub id: i32,
+    pub cluster_id: String,
+    pub metadata: Arc<MetadataStore>,
+    pub replicas: Arc<ReplicaManager>,
+    /// The advertised PLAINTEXT endpoint (real port when configured as 0).
+    pub advertised: Listener,
+}
+
+impl Broker {
+    /// Host and port clients should use for this broker.
+    pub fn advertised(&self) -> (String, i32) {
+        (
+            self.advertised.host.clone(),
+            i32::from(self.advertised.port),
+        )
+    }
+}
+
+/// A running broker.
+pub struct Server {
+    broker: Arc<Broker>,
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// `meta.properties` in a log directory: which cluster and broker own it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct MetaProperties {
+    broker_id: Option<i32>,
+    cluster_id: Option<String>,
+}
+
+fn read_meta(dir: &Path) -> Result<MetaProperties, StartError> {
+    let path = dir.join("meta.properties");
+    if !path.exists() {
+        return Ok(MetaProperties::default());
+    }
+    let entries =
+        runnel_common::properties::read_file(&path).map_err(|e| StartError::MetaProperties {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    let mut meta = MetaProperties::default();
+    for e in entries {
+        match e.key.as_str() {
+            "broker.id" => {
+                meta.broker_id = Some(e.value.parse().map_err(|_| StartError::MetaProperties {
+                    path: path.clone(),
+                    reason: format!("bad broker.id {:?}", e.value),
+                })?)
+            }
+            "cluster.id" => meta.cluster_id = Some(e.value),
+            _ => {}
+        }
+    }
+    Ok(meta)
+}
+
+fn write_meta(dir: &Path, broker_id: i32, cluster_id: &str) -> Result<(), StartError> {
+    let path = dir.join("meta.properties");
+    let tmp = dir.join("meta.properties.tmp");
+    let text = format!(
+        "#\n#{}\nversion=0\nbroker.id={broker_id}\ncluster.id={cluster_id}\n",
+        now_ms()
+    );
+    let io = |source| StartError::LogDir {
+        path: path.clone(),
+        source,
+    };
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Server {
+    /// Starts the broker; returns once it serves requests.
+    pub async fn start(config: BrokerConfig) -> Result<Server, StartError> {
+        for key in &config.unknown_keys {
+            warn!("unknown configuration key {key} (ignored)");
+        }
+        // Log directories and what they say about their owner.
+        let mut metas = Vec::new();
+        for dir in &config.log_dirs {
+            std::fs::create_dir_all(dir).map_err(|source| StartError::LogDir {
+                path: dir.clone(),
+                source,
+            })?;
+            metas.push(read_meta(dir)?);
+        }
+
+        let metadata = MetadataStore::connect(CoordSettings {
+            hosts: config.zookeeper_hosts().to_string(),
+            chroot: config.zookeeper_chroot().map(str::to_string),
+            session_timeout: config.zookeeper_session_timeout,
+            connection_timeout: config.zookeeper_connection_timeout,
+        })
+        .await?;
+        let cluster_id = metadata.get_or_create_cluster_id().await?;
+        for (dir, meta) in config.log_dirs.iter().zip(&metas) {
+            if let Some(c) = &meta.cluster_id {
+                if c != &cluster_id {
+                    return Err(StartError::MetaProperties {
+                        path: dir.join("meta.properties"),
+                        reason: format!(
+                            "The Cluster ID {cluster_id} doesn't match stored clusterId Some({c}) in meta.properties. \
+                             The broker is trying to join the wrong cluster. Configured zookeeper.connect may be wrong."
+                        ),
+                    });
+                }
+            }
+        }
+
+        // Broker id: configured, else remembered in meta.properties, else generated.
+        let stored: Vec<i32> = metas.iter().filter_map(|m| m.broker_id).collect();
+        if stored.windows(2).any(|w| w[0] != w[1]) {
+            return Err(StartError::MetaProperties {
+                path: config.log_dirs[0].join("meta.properties"),
+                reason: format!("log directories belong to different brokers: {stored:?}"),
+            });
+        }
+        let id = if config.broker_id >= 0 {
+            if let Some(s) = stored.first() {
+                if *s != config.broker_id {
+                    return Err(StartError::MetaProperties {
+                        path: config.log_dirs[0].join("meta.properties"),
+                        reason: format!(
+                            "Configured broker.id {} doesn't match stored broker.id Some({s}) in meta.properties. \
+                             If you moved your data, make sure your configured broker.id matches.",
+                            config.broker_id
+                        ),
+                    });
+                }
+            }
+            config.broker_id
+        } else if let Some(s) = stored.first() {
+            *s
+        } else if config.broker_id_generation_enable {
+            metadata
+                .generate_broker_id(config.reserved_broker_max_id)
+                .await?
+        } else {
+            return Err(StartError::NoBrokerId);
+        };
+        for (dir, meta) in config.log_dirs.iter().zip(&metas) {
+            if meta.broker_id != Some(id) || meta.cluster_id.as_deref() != Some(cluster_id.as_str())
+            {
+                write_meta(dir, id, &cluster_id)?;
+            }
+        }
+
+        // Listener.
+        let listen = config.listeners[0].clone();
+        let bind_host = if listen.host.is_empty() {
+            "0.0.0.0".to_string()
+        } else {
+            listen.host.clone()
+        };
+        let addr = format!("{bind_host}:{}", listen.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let mut advertised = config
+            .advertised_listeners
+            .iter()
+            .find(|l| l.name == listen.name)
+            .cloned()
+            .unwrap_or_else(|| listen.clone());
+        if advertised.port == 0 {
+            advertised.port = local_addr.port();
+        }
+        if advertised.host.is_empty() {
+            advertised.host = local_hostname();
+        }
+
+        // Metadata and local logs before the broker announces itself.
+        metadata.finish_pending_deletes().await?;
+        metadata.reload().await?;
+        let replicas =
+            ReplicaManager::new(id, cluster_id.clone(), config.clone(), metadata.clone())?;
+        replicas.startup().await;
+
+        let registration = broker_registration(
+            std::slice::from_ref(&advertised),
+            config.rack.as_deref(),
+            now_ms(),
+        );
+        metadata.register_broker(id, &registration).await?;
+        metadata.elect_controller(id).await?;
+        metadata.reload().await?;
+
+        let broker = Arc::new(Broker {
+            config,
+            id,
+            cluster_id,
+            metadata: metadata.clone(),
+            replicas: replicas.clone(),
+            advertised,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
+            tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
+            tokio::spawn(crate::network::listener::run(
+                broker.clone(),
+                listener,
+                shutdown_rx,
+            )),
+        ];
+        info!(
+            broker_id = id,
+            cluster_id = %broker.cluster_id,
+            "listening on {local_addr} (advertised {})",
+            broker.advertised.url()
+        );
+        Ok(Server {
+            broker,
+            local_addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Stops serving, closes every log cleanly (checkpoints) and leaves coord.
+    pub async fn shutdown(self) {
+        info!("shutting down");
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.broker.replicas.shutdown().await;
+        self.broker.metadata.unregister_broker().await;
+        info!("shut down cleanly");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_properties_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_meta(dir.path()).unwrap(), MetaProperties::default());
+        write_meta(dir.path(), 7, "abc").unwrap();
+        let m = read_meta(dir.path()).unwrap();
+        assert_eq!(m.broker_id, Some(7));
+        assert_eq!(m.cluster_id.as_deref(), Some("abc"));
+    }
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Starts one runnel-broker in the background, like Kafka's
+# `kafka-server-start.sh -daemon`, and prints its bootstrap address once it
+# answers Kafka requests.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+usage() {
+    cat <<EOF2
+usage: $(basename "$0") [--id N] [--dir DIR] [--port PORT] [--zookeeper CONNECT]
+                       [--config FILE] [--override KEY=VALUE]... [--timeout SECS]
+
+Starts runnel-broker in the background and waits until it answers ApiVersions.
+Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stderr.
+
+  --id N              broker.id (default 1); names the default folder
+  --dir DIR           broker folder: server.properties, logs/, broker.log, broker.pid
+                      (default: <repo>/var/broker-N)
+  --port PORT         listener port written to server.properties (default 9092)
+  --zookeeper C       zookeeper.connect (default 127.0.0.1:2181)
+  --config FILE       use this server.properties instead of writing one
+                      (not with --port/--zookeeper)
+  --override K=V      passed to runnel-broker --override (repeatable)
+  --timeout SECS      how long to wait for the broker to answer (default 60)
+
+Environment:
+  RUNNEL_BROKER_BIN   run this binary instead of building target/release/runnel-broker
+EOF2
+}
+
+die() {
+    echo "broker-start: $*" >&2
+    exit 1
+}
+
+now_ms() {
+    local t="${EPOCHREALTIME//[.,]/}"
+    echo $((t / 1000))
+}
+
+id=1
+dir=""
+port=""
+zk=""
+config=""
+timeout=60
+overrides=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --id) id="${2:?--id needs a value}"; shift 2 ;;
+        --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
+        --port) port="${2:?--port needs a value}"; shift 2 ;;
+        --zookeeper) zk="${2:?--zookeeper needs a value}"; shift 2 ;;
+        --config) config="${2:?--config needs a value}"; shift 2 ;;
+        --override) overrides+=(--override "${2:?--override needs KEY=VALUE}"); shift 2 ;;
+        --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+[[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
+[[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
+[[ -z "$config" || ( -z "$port" && -z "$zk" ) ]] || die "--config excludes --port and --zookeeper"
+dir="${dir:-$ROOT/var/broker-$id}"
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+pidfile="$dir/broker.pid"
+log="$dir/broker.log"
+
+is_broker() {
+    local pid="$1" state
+    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
+    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null || echo X)"
+    [[ "$state" != "Z" && "$state" != "X" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'runnel-broker'
+}
+
+# Reads KEY from a properties file (last one wins).
+prop() {
+    sed -n -E "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*(.*[^[:space:]])[[:space:]]*\$/\1/p" "$1" 2>/dev/null | tail -n 1
+}
+
+if [[ -f "$pidfile" ]]; then
+    old="$(cat "$pidfile")"
+    if is_broker "$old"; then
+        die "runnel-broker already running in $dir (pid $old); stop it with scripts/broker-stop.sh --dir $dir"
+    fi
+    echo "broker-start: removing stale pid file (pid $old is gone)" >&2
+    rm -f "$pidfile"
+fi
+
+if [[ -n "$config" ]]; then
+    [[ -f "$config" ]] || die "no such config file: $config"
+    config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+    listener="$(prop "$config" listeners)"
+else
+    port="${port:-9092}"
+    zk="${zk:-127.0.0.1:2181}"
+    config="$dir/server.properties"
+    mkdir -p "$dir/logs"
+    cat >"$config" <<EOF2
+# Written by scripts/broker-start.sh; pass --config to use your own.
+broker.id=$id
+listeners=PLAINTEXT://127.0.0.1:$port
+log.dirs=$dir/logs
+zookeeper.connect=$zk
+EOF2
+    listener="PLAINTEXT://127.0.0.1:$port"
+fi
+listener="${listener:-PLAINTEXT://:9092}"
+hostport="${listener#*://}"
+hostport="${hostport%%,*}"
+host="${hostport%:*}"
+port="${hostport##*:}"
+[[ -z "$host" || "$host" == "0.0.0.0" ]] && host=127.0.0.1
+[[ "$port" =~ ^[0-9]+$ ]] || die "bad listener port in '$listener'"
+
+if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+    die "$host:$port is already in use"
+fi
+
+if [[ -n "${RUNNEL_BROKER_BIN:-}" ]]; then
+    bin="$RUNNEL_BROKER_BIN"
+else
+    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker) || die "cargo build -p runnel-broker failed"
+    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-broker"
+fi
+[[ -x "$bin" ]] || die "no runnel-broker binary at $bin"
+
+setsid "$bin" --config "$config" "${overrides[@]}" >>"$log" 2>&1 </dev/null &
+pid=$!
+echo "$pid" >"$pidfile"
+
+running() {
+    local state
+    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X)"
+    [[ "$state" != "Z" && "$state" != "X" ]]
+}
+
+# Ready: an ApiVersions v0 request (correlation id 1) gets a response.
+ready() {
+    (
+        exec 3<>"/dev/tcp/$host/$port" || exit 1
+        printf '\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00' >&3
+        [[ -n "$(timeout 2 head -c 8 <&3 | od -An -tx1)" ]]
+    ) 2>/dev/null
+}
+
+deadline=$(($(now_ms) + timeout * 1000))
+while ! ready; do
+    if ! running "$pid"; then
+        rm -f "$pidfile"
+        echo "broker-start: runnel-broker exited during start-up; last lines of $log:" >&2
+        tail -n 20 "$log" >&2 || true
+        exit 1
+    fi
+    if (($(now_ms) >= deadline)); then
+        kill -TERM "$pid" 2>/dev/null || true
+        rm -f "$pidfile"
+        echo "broker-start: $host:$port did not answer within ${timeout}s (stopped pid $pid); see $log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+
+echo "broker-start: runnel-broker $id up (pid $pid, dir $dir)" >&2
+echo "$host:$port"

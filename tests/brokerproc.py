@@ -1,0 +1,234 @@
+"""Start and stop real runnel-broker processes (with their own coord) for the
+end-to-end tests.
+
+Environment:
+  RUNNEL_BROKER_BIN  path of the runnel-broker binary
+                     (default: <repo>/target/release/runnel-broker, else target/debug)
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from coordproc import CoordServer, LIVE, free_port, wait_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def broker_bin():
+    env = os.environ.get("RUNNEL_BROKER_BIN")
+    if env:
+        return env
+    for profile in ("release", "debug"):
+        path = os.path.join(REPO, "target", profile, "runnel-broker")
+        if os.path.exists(path):
+            return path
+    raise FileNotFoundError("runnel-broker not built (cargo build -p runnel-broker) "
+                            "and RUNNEL_BROKER_BIN not set")
+
+
+class BrokerExited(RuntimeError):
+    pass
+
+
+class Broker:
+    """One runnel-broker process with its own directory, properties and log."""
+
+    def __init__(self, workdir, zk_connect, broker_id=1, port=None, extra=None, name=None):
+        self.workdir = str(workdir)
+        os.makedirs(self.workdir, exist_ok=True)
+        self.log_dir = os.path.join(self.workdir, "logs")
+        self.props_path = os.path.join(self.workdir, "server.properties")
+        self.log_path = os.path.join(self.workdir, "broker.log")
+        self.port = port or free_port()
+        self.broker_id = broker_id
+        self.zk_connect = zk_connect
+        self.extra = dict(extra or {})
+        self.name = name or "runnel-broker-%d" % broker_id
+        self.kind = "runnel-broker"
+        self.proc = None
+        self.starts = 0
+        self.write_config()
+
+    def config_items(self):
+        items = {
+            "broker.id": str(self.broker_id),
+            "listeners": "PLAINTEXT://127.0.0.1:%d" % self.port,
+            "log.dirs": self.log_dir,
+            "zookeeper.connect": self.zk_connect,
+            "zookeeper.session.timeout.ms": "4000",
+        }
+        items.update(self.extra)
+        return items
+
+    def write_config(self):
+        with open(self.props_path, "w") as f:
+            for k, v in self.config_items().items():
+                f.write("%s=%s\n" % (k, v))
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.settimeout(2)
+                s.sendall(api_versions_request(0, correlation_id=7))
+                size = struct.unpack(">i", recv_exact(s, 4))[0]
+                body = recv_exact(s, size)
+                return struct.unpack(">i", body[:4])[0] == 7
+        except OSError:
+            return False
+
+    def start(self, timeout=60.0, args=()):
+        assert not self.alive(), "broker already running"
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        cmd = [broker_bin(), "--config", self.props_path] + list(args)
+        log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(cmd))).encode())
+        log.flush()
+        env = dict(os.environ)
+        env.setdefault("RUST_BACKTRACE", "1")
+        env.setdefault("RUST_LOG", "info")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
+        log.close()
+        if self not in LIVE:
+            LIVE.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise BrokerExited("%s exited with code %s during start-up; log tail:\n%s"
+                                   % (self.name, self.proc.returncode, self.log_tail()))
+            if self.answers():
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TimeoutError("%s did not answer within %.0fs; log tail:\n%s"
+                                   % (self.name, timeout, self.log_tail()))
+            time.sleep(0.05)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+    def stop(self, timeout=30.0):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def close(self):
+        self.stop()
+        if self in LIVE:
+            LIVE.remove(self)
+
+    def log_tail(self, n=60):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-n:])
+
+    def __repr__(self):
+        return "<%s port=%d pid=%s>" % (self.name, self.port, self.proc.pid if self.proc else None)
+
+
+# -- raw protocol helpers (for bad-input tests and readiness probes)
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def frame(payload):
+    return struct.pack(">i", len(payload)) + payload
+
+
+def request_header(api_key, version, correlation_id, client_id=b"test"):
+    """Request header v1 (non-flexible)."""
+    return struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+
+
+def api_versions_request(version, correlation_id=1):
+    if version >= 3:
+        # header v2 (tagged fields), body: compact strings + tags
+        hdr = request_header(18, version, correlation_id) + b"\x00"
+        body = b"\x05test" + b"\x041.0" + b"\x00"
+        return frame(hdr + body)
+    return frame(request_header(18, version, correlation_id))
+
+
+def read_response(sock):
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    return recv_exact(sock, size)
+
+
+def closed_by_peer(sock, timeout=5.0):
+    """True if the peer closes the connection (EOF or reset) within timeout."""
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(65536)
+        while data:
+            data = sock.recv(65536)
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Factory: cluster(**broker_config) -> (coord, broker), both started; stopped at teardown."""
+    made = []
+
+    def make(brokers=1, chroot="/runnel", coord_kind=None, **extra):
+        coord = CoordServer(tmp_path / "coord", kind=coord_kind,
+                            name="apache-zk" if coord_kind == "zookeeper" else "runnel-coord")
+        coord.start()
+        made.append(coord)
+        out = []
+        for i in range(brokers):
+            b = Broker(tmp_path / ("broker-%d" % (i + 1)), coord.hosts + chroot, broker_id=i + 1,
+                       extra={k.replace("_", "."): str(v) for k, v in extra.items()})
+            b.start()
+            made.append(b)
+            out.append(b)
+        return (coord, out[0]) if brokers == 1 else (coord, out)
+
+    yield make
+    for p in reversed(made):
+        p.close()
+
+
+def wait_topic(admin, topic, timeout=10.0):
+    return wait_for(lambda: topic in admin.list_topics(timeout=5).topics, timeout=timeout,
+                    desc="topic %s" % topic)
