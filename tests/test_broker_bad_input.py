@@ -285,3 +285,15 @@ def test_acks0_gets_no_response_and_errors_close(broker):
         s.sendall(produce_request(topic, record_batch([b"a"], crc_ok=False), acks=0))
         assert closed_by_peer(s)
     still_serves(broker)
+
+
+@pytest.mark.parametrize("count", [0x7fffffff, 0x10000000])
+def test_hostile_array_count_closes_connection_not_broker(broker, count):
+    """A request claiming billions of elements must not take the broker down
+    (the decoder sizes its vector from the claim before reading anything)."""
+    with connect(broker) as s:
+        # Metadata v1: the topics array claims `count` entries and has none.
+        s.sendall(frame(request_header(3, 1, 7) + struct.pack(">i", count)))
+        assert closed_by_peer(s)
+    assert broker.alive()
+    still_serves(broker)

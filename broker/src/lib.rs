@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod config;
+pub mod alloc;
 pub mod log;
 pub mod metadata;
 pub mod network;

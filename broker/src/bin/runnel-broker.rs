@@ -10,6 +10,10 @@ use clap::Parser;
 use runnel_broker::config::BrokerConfig;
 use runnel_broker::server::Server;
 
+/// Survives hostile element counts in requests (see `runnel_broker::alloc`).
+#[global_allocator]
+static ALLOC: runnel_broker::alloc::LazyLargeAlloc = runnel_broker::alloc::LazyLargeAlloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "runnel-broker",
