@@ -19,9 +19,9 @@
 //!   the client sent them.
 //! * [`server`]: start-up, shutdown, and the state handlers share.
 
+pub mod alloc;
 pub mod api;
 pub mod config;
-pub mod alloc;
 pub mod log;
 pub mod metadata;
 pub mod network;
