@@ -7,17 +7,29 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") [--id N] [--dir DIR] [--port PORT] [--config FILE] [--timeout SECS]
+usage: $(basename "$0") [--id N] [--dir DIR] [--port PORT] [--servers LIST] [--tick MS]
+                        [--config FILE] [--wait serving|running] [--timeout SECS]
 
-Starts runnel-coord in the background and waits until it answers 'ruok'.
+Starts runnel-coord in the background and waits until it serves clients.
 Prints the connect string (127.0.0.1:PORT) on stdout; everything else on stderr.
 
-  --id N          member id (default 1); names the default folder
+  --id N          member id (default 1); names the default folder and, in an
+                  ensemble, is written to DIR/data/myid
   --dir DIR       member folder: zoo.cfg, data/, coord.log, coord.pid
                   (default: <repo>/var/coord-N)
   --port PORT     client port written to zoo.cfg (default 2181)
-  --config FILE   use this zoo.cfg instead of writing one (not with --port)
-  --timeout SECS  how long to wait for 'ruok' (default 30)
+  --servers LIST  ensemble members as K=HOST:PEERPORT[,K=HOST:PEERPORT...]
+                  (e.g. 1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890);
+                  written as server.K lines, and --id goes to the myid file.
+                  Without it the member is standalone.
+  --tick MS       tickTime written to zoo.cfg (default 2000)
+  --config FILE   use this zoo.cfg instead of writing one (not with --port,
+                  --servers or --tick)
+  --wait W        serving: wait for 'ruok' and a serving 'srvr' (default);
+                  running: wait for 'ruok' only -- an ensemble member serves
+                  only once a majority runs, so start them all with this
+                  and then wait for the ensemble (scripts/cluster.sh does)
+  --timeout SECS  how long to wait (default 30)
 
 Environment:
   RUNNEL_COORD_BIN  run this binary instead of building target/release/runnel-coord
@@ -39,6 +51,9 @@ id=1
 dir=""
 port=""
 config=""
+servers=""
+tick=""
+wait_for=serving
 timeout=30
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -46,6 +61,9 @@ while [[ $# -gt 0 ]]; do
         --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
         --port) port="${2:?--port needs a value}"; shift 2 ;;
         --config) config="${2:?--config needs a value}"; shift 2 ;;
+        --servers) servers="${2:?--servers needs a value}"; shift 2 ;;
+        --tick) tick="${2:?--tick needs a value}"; shift 2 ;;
+        --wait) wait_for="${2:?--wait needs a value}"; shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
@@ -54,6 +72,20 @@ done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
 [[ -z "$port" || -z "$config" ]] || die "--port and --config exclude each other (the port comes from the config)"
+[[ -z "$config" || -z "$servers$tick" ]] || die "--servers and --tick write a zoo.cfg; they do not go with --config"
+[[ -z "$tick" || "$tick" =~ ^[0-9]+$ ]] || die "--tick must be milliseconds, got '$tick'"
+[[ "$wait_for" == serving || "$wait_for" == running ]] || die "--wait takes serving or running, got '$wait_for'"
+# K=HOST:PORT entries, checked now so a typo never reaches the zoo.cfg.
+server_lines=""
+if [[ -n "$servers" ]]; then
+    IFS=',' read -r -a entries <<<"$servers"
+    for entry in "${entries[@]}"; do
+        [[ "$entry" =~ ^([0-9]+)=([^=:,]+:[0-9]+(:[0-9]+)?)$ ]] ||
+            die "--servers entry '$entry' is not K=HOST:PEERPORT"
+        server_lines+="server.${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"$'\n'
+    done
+    grep -q "^server\\.$id=" <<<"$server_lines" || die "--servers has no entry for --id $id"
+fi
 dir="${dir:-$ROOT/var/coord-$id}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
@@ -108,12 +140,16 @@ else
     mkdir -p "$dir/data"
     cat >"$config" <<EOF
 # Written by scripts/coord-start.sh; pass --config to use your own.
-tickTime=2000
+tickTime=${tick:-2000}
 dataDir=$dir/data
 clientPort=$port
 clientPortAddress=$host
 4lw.commands.whitelist=*
 EOF
+    if [[ -n "$server_lines" ]]; then
+        printf '%s' "$server_lines" >>"$config"
+        echo "$id" >"$dir/data/myid"
+    fi
 fi
 [[ "$port" =~ ^[0-9]+$ ]] || die "bad client port '$port'"
 
@@ -145,10 +181,12 @@ running() {
 
 deadline=$(($(now_ms) + timeout * 1000))
 # Ready: 'ruok' says imok (ZooKeeper says so before it serves sessions,
-# hence also no "not currently serving requests" from 'srvr').
+# hence also no "not currently serving requests" from 'srvr', unless we
+# were asked to wait for the process alone).
 ready() {
-    [[ "$(four_letter "$host" "$port" ruok)" == "imok" ]] &&
-        ! four_letter "$host" "$port" srvr | grep -q 'not currently serving'
+    [[ "$(four_letter "$host" "$port" ruok)" == "imok" ]] || return 1
+    [[ "$wait_for" == running ]] && return 0
+    ! four_letter "$host" "$port" srvr | grep -q 'not currently serving'
 }
 
 while ! ready; do
@@ -161,11 +199,11 @@ while ! ready; do
     if (($(now_ms) >= deadline)); then
         kill -TERM "$pid" 2>/dev/null || true
         rm -f "$pidfile"
-        echo "coord-start: no 'imok' from $host:$port within ${timeout}s (stopped pid $pid); see $log" >&2
+        echo "coord-start: $host:$port not $wait_for within ${timeout}s (stopped pid $pid); see $log" >&2
         exit 1
     fi
     sleep 0.1
 done
 
-echo "coord-start: runnel-coord $id up (pid $pid, dir $dir)" >&2
+echo "coord-start: runnel-coord $id $wait_for (pid $pid, dir $dir)" >&2
 echo "$host:$port"

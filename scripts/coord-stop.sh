@@ -69,6 +69,10 @@ if ! [[ "$pid" =~ ^[0-9]+$ ]] || ! is_coord "$pid"; then
 fi
 
 kill "-$signal" "$pid"
+# A SIGSTOPped member (cluster.sh pause) acts on SIGTERM only once resumed.
+if [[ "$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null)" == "T" ]]; then
+    kill -CONT "$pid" 2>/dev/null || true
+fi
 deadline=$(($(now_ms) + timeout * 1000))
 while is_coord "$pid"; do
     if (($(now_ms) >= deadline)); then

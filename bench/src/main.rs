@@ -4,11 +4,14 @@
 //!
 //! * [`coord`]: `runnel-bench coord`, a ZooKeeper-protocol workload (writes,
 //!   reads, watch fan-out) for runnel-coord and Apache ZooKeeper alike.
+//! * [`writer`]: `runnel-bench coord-writer`, one session writing in a loop
+//!   and timing how long writes stop after a member is killed (failover).
 //! * [`stats`]: latency samples, percentiles, and the `RESULT` lines that
 //!   `scripts/bench/*.sh` parse.
 
 mod coord;
 mod stats;
+mod writer;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,8 @@ struct Cli {
 enum Bench {
     /// Writes, reads and watch fan-out against a ZooKeeper-protocol server.
     Coord(coord::CoordArgs),
+    /// One session writing in a loop; measures recovery after marks on stdin.
+    CoordWriter(writer::WriterArgs),
 }
 
 #[tokio::main]
@@ -32,6 +37,7 @@ async fn main() -> ExitCode {
     runnel_common::logging::init("warn");
     let result = match Cli::parse().command {
         Bench::Coord(args) => coord::run(args).await,
+        Bench::CoordWriter(args) => writer::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,8 @@
 # Runs the same client workload (runnel-bench coord) against Apache ZooKeeper
 # 3.8 and against runnel-coord, one after the other on this machine, and
 # prints a comparison table. Figures only; nothing here is a pass/fail test.
+# --members 3 compares a 3-member ensemble of each (the client's sessions are
+# spread over all members by its connect string).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,12 +11,16 @@ ZK_SERVER_SH=/usr/share/zookeeper/bin/zkServer.sh
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") [--sessions N] [--duration SECS] [--value-size BYTES]
+usage: $(basename "$0") [--members N] [--sessions N] [--duration SECS] [--value-size BYTES]
                         [--fanout-rounds R] [--settle SECS] [--only zk|runnel]
 
-Builds release binaries, then for each server: starts it standalone on a free
-127.0.0.1 port in a temp folder (default settings, fsync on), records its idle
-RSS, runs 'runnel-bench coord', and stops it. Prints one table at the end.
+Builds release binaries, then for each server: starts it on free 127.0.0.1
+ports in a temp folder (default settings, fsync on) -- standalone, or an
+ensemble of N members with server.K lines and myid files -- records its idle
+RSS, runs 'runnel-bench coord' with every member in the connect string, and
+stops it. Prints one table at the end.
+
+  --members N         1 (default): standalone servers; 3 or 5: ensembles
 
   --sessions N        concurrent sessions (default 16)
   --duration SECS     seconds per phase (default 10)
@@ -39,6 +45,7 @@ now_ms() {
     echo $((t / 1000))
 }
 
+members=1
 sessions=16
 duration=10
 value_size=128
@@ -47,6 +54,7 @@ settle=2
 only=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --members) members="${2:?}"; shift 2 ;;
         --sessions) sessions="${2:?}"; shift 2 ;;
         --duration) duration="${2:?}"; shift 2 ;;
         --value-size) value_size="${2:?}"; shift 2 ;;
@@ -57,19 +65,21 @@ while [[ $# -gt 0 ]]; do
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
-for n in "$sessions" "$duration" "$value_size" "$fanout_rounds" "$settle"; do
+for n in "$members" "$sessions" "$duration" "$value_size" "$fanout_rounds" "$settle"; do
     [[ "$n" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$n'"
 done
 [[ -z "$only" || "$only" == zk || "$only" == runnel ]] || die "--only takes zk or runnel"
+((members >= 1 && members <= 9)) || die "--members takes 1..9"
 
 target="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 work="$(mktemp -d "${TMPDIR:-/tmp}/coord-bench.XXXXXX")"
-server_pid=""
+declare -a PIDS=() CPORTS=() PPORTS=() EPORTS=()
 
 cleanup() {
-    if [[ -n "$server_pid" ]]; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-    fi
+    local k
+    for k in "${!PIDS[@]}"; do
+        kill -KILL "${PIDS[$k]}" 2>/dev/null || true
+    done
     rm -rf -- "$work"
 }
 trap cleanup EXIT
@@ -84,21 +94,28 @@ four_letter() {
     ) 2>/dev/null || true
 }
 
-# A port nobody listens on (bind-checked when python3 is there).
-free_port() {
+# COUNT distinct ports nobody listens on (bound all at once when python3 is
+# there, so none repeats).
+free_ports() {
     if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+        python3 -c '
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
         return
     fi
-    local p
-    for _ in $(seq 1 200); do
+    local p out=""
+    for _ in $(seq 1 500); do
         p=$((20000 + RANDOM % 40000))
+        [[ " $out " == *" $p "* ]] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
+            out+="${out:+ }$p"
+            [[ "$(wc -w <<<"$out")" -lt "$1" ]] || { echo "$out"; return; }
         fi
     done
-    die "no free port found"
+    die "no free ports found"
 }
 
 # True while PID runs; our own exited child stays a zombie until `wait`.
@@ -108,54 +125,138 @@ alive() {
     [[ "$state" != "Z" && "$state" != "X" ]]
 }
 
-# Waits until PORT answers 'imok' while PID lives. Returns 1 if it does not.
+# Waits until every member answers 'imok' and serves while it lives (and,
+# in an ensemble, one of them leads). Returns 1 if that does not happen.
 wait_ready() {
-    local pid="$1" port="$2" limit="$3" deadline=$(($(now_ms) + $3 * 1000))
-    # ZooKeeper answers imok before it serves sessions: check srvr as well.
-    while [[ "$(four_letter "$port" ruok)" != "imok" ]] ||
-        four_letter "$port" srvr | grep -q 'not currently serving'; do
-        alive "$pid" || { echo "coord-bench: server exited during start-up" >&2; return 1; }
-        (($(now_ms) < deadline)) || { echo "coord-bench: no 'imok' within ${limit}s" >&2; return 1; }
+    local name="$1" limit="$2" deadline=$(($(now_ms) + $2 * 1000)) k reply ok leaders
+    while true; do
+        ok=1
+        leaders=0
+        for k in "${!PIDS[@]}"; do
+            alive "${PIDS[$k]}" || { echo "coord-bench: $name member $k exited during start-up" >&2; return 1; }
+            # ZooKeeper answers imok before it serves sessions: check srvr as well.
+            if [[ "$(four_letter "${CPORTS[$k]}" ruok)" != "imok" ]]; then
+                ok=0
+                continue
+            fi
+            reply="$(four_letter "${CPORTS[$k]}" srvr)"
+            grep -q '^Mode: ' <<<"$reply" || ok=0
+            grep -q '^Mode: leader' <<<"$reply" && leaders=$((leaders + 1))
+        done
+        if ((ok == 1)) && { ((members == 1)) || ((leaders == 1)); }; then
+            return 0
+        fi
+        (($(now_ms) < deadline)) || { echo "coord-bench: $name not serving within ${limit}s" >&2; return 1; }
         sleep 0.1
     done
 }
 
-stop_server() {
-    local pid="$1" deadline=$(($(now_ms) + 30 * 1000))
-    kill -TERM "$pid" 2>/dev/null || true
-    while alive "$pid"; do
-        if (($(now_ms) >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        sleep 0.1
+stop_servers() {
+    local k deadline=$(($(now_ms) + 30 * 1000))
+    for k in "${!PIDS[@]}"; do
+        kill -TERM "${PIDS[$k]}" 2>/dev/null || true
     done
-    wait "$pid" 2>/dev/null || true
-    server_pid=""
+    for k in "${!PIDS[@]}"; do
+        while alive "${PIDS[$k]}"; do
+            if (($(now_ms) >= deadline)); then
+                kill -KILL "${PIDS[$k]}" 2>/dev/null || true
+            fi
+            sleep 0.1
+        done
+        wait "${PIDS[$k]}" 2>/dev/null || true
+    done
+    PIDS=()
 }
 
 rss_kb() {
     sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || true
 }
 
-# Writes the zoo.cfg shared by both servers (keys both understand).
+# Idle RSS summed over the members.
+total_rss_kb() {
+    local k kb total=0
+    for k in "${!PIDS[@]}"; do
+        kb="$(rss_kb "${PIDS[$k]}")"
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+# Writes member K's zoo.cfg: the keys both servers understand, plus in an
+# ensemble one server.J line per member and the myid file.
 write_cfg() {
-    local folder="$1" port="$2"
+    local name="$1" k="$2" folder="$work/$1/m$2" j
     mkdir -p "$folder/data"
     cat >"$folder/zoo.cfg" <<EOF
 tickTime=2000
 dataDir=$folder/data
-clientPort=$port
+clientPort=${CPORTS[$k]}
 clientPortAddress=127.0.0.1
 maxClientCnxns=$((sessions + 10))
 4lw.commands.whitelist=*
 EOF
+    if [[ "$name" == zk ]]; then
+        # ZooKeeper's admin HTTP server would take port 8080; runnel has none.
+        echo "admin.enableServer=false" >>"$folder/zoo.cfg"
+        # A quorum needs these (in ticks); ZooKeeper's sample config values.
+        ((members == 1)) || printf 'initLimit=10\nsyncLimit=5\n' >>"$folder/zoo.cfg"
+    fi
+    if ((members > 1)); then
+        for ((j = 1; j <= members; j++)); do
+            if [[ "$name" == zk ]]; then
+                echo "server.$j=127.0.0.1:${PPORTS[$j]}:${EPORTS[$j]}"
+            else
+                echo "server.$j=127.0.0.1:${PPORTS[$j]}"
+            fi
+        done >>"$folder/zoo.cfg"
+        echo "$k" >"$folder/data/myid"
+    fi
 }
 
-# run_bench NAME: runs the load against the server on $port, saves its output.
+# start_servers NAME: writes the configs and starts every member.
+start_servers() {
+    local name="$1" ports k folder
+    read -r -a ports <<<"$(free_ports $((members * 3)))"
+    for ((k = 1; k <= members; k++)); do
+        CPORTS[k]="${ports[$(((k - 1) * 3))]}"
+        PPORTS[k]="${ports[$(((k - 1) * 3 + 1))]}"
+        EPORTS[k]="${ports[$(((k - 1) * 3 + 2))]}"
+    done
+    for ((k = 1; k <= members; k++)); do
+        write_cfg "$name" "$k"
+        folder="$work/$name/m$k"
+        if [[ "$name" == zk ]]; then
+            # start-foreground execs java, so $! is the JVM's pid.
+            setsid "$ZK_SERVER_SH" start-foreground "$folder/zoo.cfg" >"$folder/server.log" 2>&1 </dev/null &
+        else
+            setsid "$coord_bin" --config "$folder/zoo.cfg" >"$folder/server.log" 2>&1 </dev/null &
+        fi
+        PIDS[k]=$!
+    done
+}
+
+server_logs() {
+    local k
+    for ((k = 1; k <= members; k++)); do
+        echo "--- $1 member $k: last lines of its log" >&2
+        tail -n 20 "$work/$1/m$k/server.log" >&2 || true
+    done
+}
+
+connect_string() {
+    local k out=""
+    for ((k = 1; k <= members; k++)); do
+        out+="${out:+,}127.0.0.1:${CPORTS[$k]}"
+    done
+    echo "$out"
+}
+
+# run_bench NAME: runs the load against the running servers, saves its output.
 run_bench() {
-    local name="$1" port="$2"
-    echo "== $name: runnel-bench coord on 127.0.0.1:$port" >&2
-    "$target/runnel-bench" coord --server "127.0.0.1:$port" --sessions "$sessions" \
+    local name="$1" connect
+    connect="$(connect_string)"
+    echo "== $name: runnel-bench coord on $connect" >&2
+    "$target/runnel-bench" coord --server "$connect" --sessions "$sessions" \
         --duration "$duration" --value-size "$value_size" --fanout-rounds "$fanout_rounds" \
         | tee "$work/$name.out" >&2
 }
@@ -171,22 +272,16 @@ runnel_note=""
 # --- Apache ZooKeeper -------------------------------------------------------
 if [[ "$only" != runnel ]]; then
     if [[ -x "$ZK_SERVER_SH" ]]; then
-        port="$(free_port)"
-        write_cfg "$work/zk" "$port"
-        # ZooKeeper's admin HTTP server would take port 8080; runnel has none.
-        echo "admin.enableServer=false" >>"$work/zk/zoo.cfg"
-        # start-foreground execs java, so $! is the JVM's pid.
-        setsid "$ZK_SERVER_SH" start-foreground "$work/zk/zoo.cfg" >"$work/zk/zk.log" 2>&1 </dev/null &
-        server_pid=$!
-        if wait_ready "$server_pid" "$port" 60; then
+        start_servers zk
+        if wait_ready zk 90; then
             sleep "$settle" # let start-up finish before measuring idle memory
-            zk_rss="$(rss_kb "$server_pid")"
-            run_bench zk "$port" || zk_note="bench failed"
+            zk_rss="$(total_rss_kb)"
+            run_bench zk || zk_note="bench failed"
         else
             zk_note="did not start (see its log above)"
-            tail -n 20 "$work/zk/zk.log" >&2 || true
+            server_logs zk
         fi
-        stop_server "$server_pid"
+        stop_servers
     else
         zk_note="not installed ($ZK_SERVER_SH); apt-get install zookeeper"
     fi
@@ -200,19 +295,16 @@ if [[ "$only" != zk ]]; then
     elif [[ ! -x "$coord_bin" ]]; then
         runnel_note="no binary at $coord_bin; skipped"
     else
-        port="$(free_port)"
-        write_cfg "$work/runnel" "$port"
-        setsid "$coord_bin" --config "$work/runnel/zoo.cfg" >"$work/runnel/coord.log" 2>&1 </dev/null &
-        server_pid=$!
-        if wait_ready "$server_pid" "$port" 30; then
+        start_servers runnel
+        if wait_ready runnel 60; then
             sleep "$settle" # same settle time as ZooKeeper, for a fair idle figure
-            runnel_rss="$(rss_kb "$server_pid")"
-            run_bench runnel "$port" || runnel_note="bench failed"
+            runnel_rss="$(total_rss_kb)"
+            run_bench runnel || runnel_note="bench failed"
         else
             runnel_note="did not start; skipped"
-            tail -n 20 "$work/runnel/coord.log" >&2 || true
+            server_logs runnel
         fi
-        stop_server "$server_pid"
+        stop_servers
     fi
 fi
 
@@ -235,7 +327,12 @@ mb() {
 }
 
 echo
-echo "coord-bench: sessions=$sessions duration=${duration}s value_size=$value_size fanout_rounds=$fanout_rounds ($(nproc) CPUs)"
+if ((members == 1)); then
+    shape="standalone"
+else
+    shape="$members-member ensembles, client connected to all members"
+fi
+echo "coord-bench: $shape; sessions=$sessions duration=${duration}s value_size=$value_size fanout_rounds=$fanout_rounds ($(nproc) CPUs)"
 printf '%-8s %12s %14s %7s %18s %20s\n' phase "ZK ops/s" "runnel ops/s" ratio "ZK p50/p99 us" "runnel p50/p99 us"
 for phase in writes reads fanout; do
     read -r zk_ops zk_p50 zk_p99 <<<"$(figures zk "$phase")"
@@ -243,7 +340,11 @@ for phase in writes reads fanout; do
     ratio="$(awk -v a="$rn_ops" -v b="$zk_ops" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }')"
     printf '%-8s %12s %14s %7s %18s %20s\n' "$phase" "$zk_ops" "$rn_ops" "$ratio" "$zk_p50/$zk_p99" "$rn_p50/$rn_p99"
 done
-printf '%-8s %12s %14s\n' "idle RSS" "$(mb "$zk_rss")" "$(mb "$runnel_rss")"
+if ((members == 1)); then
+    printf '%-8s %12s %14s\n' "idle RSS" "$(mb "$zk_rss")" "$(mb "$runnel_rss")"
+else
+    printf '%-8s %12s %14s   (sum of %d members)\n' "idle RSS" "$(mb "$zk_rss")" "$(mb "$runnel_rss")" "$members"
+fi
 [[ -z "$zk_note" ]] || echo "ZooKeeper: $zk_note"
 [[ -z "$runnel_note" ]] || echo "runnel-coord: $runnel_note"
 echo "(fanout: ops/s = watch events delivered per second; p50/p99 = time until all $sessions sessions had the event)"

@@ -24,6 +24,8 @@ use zookeeper_client::{Acls, Client, CreateMode};
 
 use crate::stats::PhaseResult;
 
+pub use target::check_loopback;
+
 /// Options of `runnel-bench coord`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CoordArgs {

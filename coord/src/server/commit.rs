@@ -9,6 +9,7 @@
 //! only then answers. So a reply, an event, or a read never shows anything
 //! that a crash could take back.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,9 +20,9 @@ use super::Shared;
 use crate::proto::records::Id;
 use crate::proto::request::WriteOp;
 use crate::proto::ErrorCode;
-use crate::storage::Store;
+use crate::storage::{Store, WriteSet};
 use crate::tree::prepare::{prepare, prepare_expiry, prepare_multi, Caller};
-use crate::tree::{DataTree, OpResult};
+use crate::tree::{DataTree, Dirty, OpResult};
 use crate::txn::{Txn, TxnEntry};
 
 /// Most proposals written in one flush.
@@ -70,13 +71,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-/// The state only the commit thread touches.
-pub struct Committer {
-    shared: Arc<Shared>,
-    private: DataTree,
-    store: Box<dyn Store>,
 }
 
 /// Prepares one proposal against `tree` (the tree as it will be once every
@@ -131,6 +125,47 @@ pub fn prepare_proposal(tree: &DataTree, p: &Proposal) -> Result<Vec<Txn>, Outco
     }
 }
 
+/// Most batches waiting for the storage thread before the commit thread
+/// waits too (backpressure).
+const MAX_QUEUED_BATCHES: usize = 8;
+
+type Answer = (Outcome, Option<oneshot::Sender<Outcome>>);
+
+/// One batch on its way from the commit thread to the storage thread.
+struct Encoded {
+    /// The storage epoch the batch was prepared in (see [`Flusher`]).
+    epoch: u64,
+    entries: Vec<TxnEntry>,
+    dirty: Dirty,
+    set: WriteSet,
+    answers: Vec<Answer>,
+}
+
+/// Shared between the two threads: the storage epoch, bumped when storage
+/// fails (every batch prepared before is refused and the commit thread
+/// starts again from the published tree), and the batches in flight.
+#[derive(Default)]
+struct PipelineState {
+    epoch: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+/// The commit thread's state: prepares and encodes batches.
+pub struct Committer {
+    shared: Arc<Shared>,
+    private: DataTree,
+    store: Arc<dyn Store>,
+    pipeline: Arc<PipelineState>,
+    epoch: u64,
+}
+
+/// The storage thread's state: writes, flushes, publishes, answers.
+struct Flusher {
+    shared: Arc<Shared>,
+    store: Arc<dyn Store>,
+    pipeline: Arc<PipelineState>,
+}
+
 impl Committer {
     /// `private` must equal the published tree; it starts recording changes here.
     pub fn new(shared: Arc<Shared>, mut private: DataTree, store: Box<dyn Store>) -> Committer {
@@ -138,12 +173,29 @@ impl Committer {
         Committer {
             shared,
             private,
-            store,
+            store: Arc::from(store),
+            pipeline: Arc::default(),
+            epoch: 0,
         }
     }
 
-    /// Runs until every sender of `rx` is gone.
+    /// Runs the pipeline until every sender of `rx` is gone: this thread
+    /// prepares and encodes batch N+1 while the storage thread flushes
+    /// batch N, and the storage thread flushes everything queued in one go.
     pub fn run(mut self, mut rx: mpsc::Receiver<Proposal>) {
+        let (to_flusher, from_committer) = std::sync::mpsc::sync_channel(MAX_QUEUED_BATCHES);
+        let flusher = Flusher {
+            shared: self.shared.clone(),
+            store: self.store.clone(),
+            pipeline: self.pipeline.clone(),
+        };
+        let storage = std::thread::Builder::new()
+            .name("storage".into())
+            .spawn(move || flusher.run(from_committer));
+        if let Err(error) = storage {
+            tracing::error!(%error, "cannot start the storage thread");
+            return;
+        }
         while let Some(first) = rx.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -152,9 +204,29 @@ impl Committer {
                     Err(_) => break,
                 }
             }
-            self.commit_batch(batch);
+            self.resync_after_failure();
+            let encoded = self.prepare_batch(batch);
+            self.pipeline.in_flight.fetch_add(1, SeqCst);
+            if to_flusher.send(encoded).is_err() {
+                break;
+            }
         }
         tracing::info!("commit thread stopped");
+    }
+
+    /// After a storage failure: wait until nothing is in flight, then start
+    /// again from the published tree (which holds only stored changes).
+    fn resync_after_failure(&mut self) {
+        let epoch = self.pipeline.epoch.load(SeqCst);
+        if epoch == self.epoch {
+            return;
+        }
+        while self.pipeline.in_flight.load(SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.private = self.shared.tree().untracked_clone();
+        self.private.track_dirty();
+        self.epoch = epoch;
     }
 
     fn entry(&self, session: i64, txn: Txn) -> TxnEntry {
@@ -166,15 +238,13 @@ impl Committer {
         }
     }
 
-    fn prepare(&self, p: &Proposal) -> Result<Vec<Txn>, Outcome> {
-        prepare_proposal(&self.private, p)
-    }
-
-    fn commit_batch(&mut self, batch: Vec<Proposal>) {
+    /// Prepares each proposal against the private tree and applies it there,
+    /// then encodes what the batch changed.
+    fn prepare_batch(&mut self, batch: Vec<Proposal>) -> Encoded {
         let mut entries = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
         for p in batch {
-            let outcome = match self.prepare(&p) {
+            let outcome = match prepare_proposal(&self.private, &p) {
                 Ok(txns) => {
                     let mut results = Vec::new();
                     for txn in txns {
@@ -191,46 +261,110 @@ impl Committer {
             };
             answers.push((outcome, p.reply));
         }
-        if !entries.is_empty() {
-            let dirty = self.private.take_dirty();
-            if let Err(error) = self.store.persist(&self.private, &dirty) {
-                self.abandon(&dirty, &error, answers);
+        let dirty = self.private.take_dirty();
+        let set = if entries.is_empty() {
+            Ok(WriteSet::default())
+        } else {
+            self.store.encode(&self.private, &dirty)
+        };
+        let set = set.unwrap_or_else(|error| {
+            // Cannot happen with postcard and in-memory values; treated like
+            // a storage failure so nothing of the batch is acknowledged.
+            tracing::error!(%error, "cannot encode a batch");
+            self.pipeline.epoch.fetch_add(1, SeqCst);
+            WriteSet::default()
+        });
+        Encoded {
+            epoch: self.epoch,
+            entries,
+            dirty,
+            set,
+            answers,
+        }
+    }
+}
+
+impl Flusher {
+    fn run(self, rx: std::sync::mpsc::Receiver<Encoded>) {
+        while let Ok(first) = rx.recv() {
+            let mut batches = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batches.push(more);
+            }
+            let count = batches.len();
+            self.store_and_publish(batches);
+            self.pipeline.in_flight.fetch_sub(count, SeqCst);
+        }
+    }
+
+    fn store_and_publish(&self, batches: Vec<Encoded>) {
+        let epoch = self.pipeline.epoch.load(SeqCst);
+        let (current, stale): (Vec<Encoded>, Vec<Encoded>) =
+            batches.into_iter().partition(|b| b.epoch == epoch);
+        for batch in stale {
+            refuse(batch.answers, self.shared.tree().last_zxid());
+        }
+        if current.is_empty() {
+            return;
+        }
+        let mut current = current;
+        let sets: Vec<WriteSet> = current
+            .iter_mut()
+            .filter(|b| !b.entries.is_empty())
+            .map(|b| std::mem::take(&mut b.set))
+            .collect();
+        if !sets.is_empty() {
+            if let Err(error) = self.store.commit(&sets) {
+                self.abandon(current, &error);
                 return;
             }
+        }
+        let entries: Vec<TxnEntry> = current
+            .iter()
+            .flat_map(|b| b.entries.iter().cloned())
+            .collect();
+        if !entries.is_empty() {
             publish(&self.shared, &entries);
         }
-        for (outcome, reply) in answers {
-            if let Some(reply) = reply {
-                let _ = reply.send(outcome);
+        for batch in current {
+            for (outcome, reply) in batch.answers {
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
             }
         }
     }
 
-    /// Storage failed: nothing of this batch may be acknowledged or seen.
-    /// The private tree goes back to the published one, and storage is
-    /// rewritten from it for the keys the batch touched (best effort: sled
-    /// may already hold the batch in memory even though the flush failed).
-    fn abandon(
-        &mut self,
-        dirty: &crate::tree::Dirty,
-        error: &crate::storage::StorageError,
-        answers: Vec<(Outcome, Option<oneshot::Sender<Outcome>>)>,
-    ) {
-        tracing::error!(%error, "storage failed: refusing this batch of writes");
-        let published = self.shared.tree().clone();
-        if let Err(error) = self.store.persist(&published, dirty) {
+    /// Storage failed: nothing of these batches may be acknowledged or seen.
+    /// Every batch prepared so far is refused (the epoch moves on), and
+    /// storage is rewritten from the published tree for the keys they
+    /// touched (best effort: sled may hold them in memory although the flush
+    /// failed).
+    fn abandon(&self, batches: Vec<Encoded>, error: &crate::storage::StorageError) {
+        tracing::error!(%error, "storage failed: refusing the pending writes");
+        self.pipeline.epoch.fetch_add(1, SeqCst);
+        let published = self.shared.tree().untracked_clone();
+        let mut dirty = Dirty::default();
+        for batch in &batches {
+            dirty.nodes.extend(batch.dirty.nodes.iter().cloned());
+            dirty.sessions.extend(batch.dirty.sessions.iter().copied());
+        }
+        if let Err(error) = self.store.persist(&published, &dirty) {
             tracing::error!(%error, "storage still failing while restoring the last good state");
         }
-        let zxid = published.last_zxid();
-        self.private = published;
-        self.private.track_dirty();
-        for (_, reply) in answers {
-            if let Some(reply) = reply {
-                let _ = reply.send(Outcome::Failed {
-                    zxid,
-                    code: ErrorCode::SystemError,
-                });
-            }
+        for batch in batches {
+            refuse(batch.answers, published.last_zxid());
+        }
+    }
+}
+
+fn refuse(answers: Vec<Answer>, zxid: i64) {
+    for (_, reply) in answers {
+        if let Some(reply) = reply {
+            let _ = reply.send(Outcome::Failed {
+                zxid,
+                code: ErrorCode::SystemError,
+            });
         }
     }
 }

@@ -23,12 +23,31 @@ pub enum StorageError {
     Encode(#[from] postcard::Error),
 }
 
+/// Key writes made from the tree at one moment, ready to be stored: the
+/// CPU work of a commit (encoding) is done apart from the I/O (writing and
+/// flushing), so the two can overlap.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    /// Key and new value; `None` removes the key.
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
 /// Where the data tree lives between runs.
-pub trait Store: Send {
+pub trait Store: Send + Sync {
     /// Reads the whole tree, sessions and last zxid back.
     fn load(&self) -> Result<DataTree, StorageError>;
 
-    /// Writes the current state of every key in `dirty` (as `tree` holds it
-    /// now) and the tree's last zxid in one atomic batch, then flushes.
-    fn persist(&self, tree: &DataTree, dirty: &Dirty) -> Result<(), StorageError>;
+    /// Encodes the current state of every key in `dirty` (as `tree` holds it
+    /// now) and the tree's last zxid.
+    fn encode(&self, tree: &DataTree, dirty: &Dirty) -> Result<WriteSet, StorageError>;
+
+    /// Stores `sets` in order as one atomic write, then flushes: when this
+    /// returns Ok, all of them survive a crash.
+    fn commit(&self, sets: &[WriteSet]) -> Result<(), StorageError>;
+
+    /// [`Store::encode`] then [`Store::commit`].
+    fn persist(&self, tree: &DataTree, dirty: &Dirty) -> Result<(), StorageError> {
+        let set = self.encode(tree, dirty)?;
+        self.commit(&[set])
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{StorageError, Store};
+use super::{StorageError, Store, WriteSet};
 use crate::tree::{DataTree, Dirty, Node, SessionRecord};
 
 const NODE: u8 = b'n';
@@ -79,8 +79,25 @@ impl Store for SledStore {
         Ok(tree)
     }
 
-    fn persist(&self, tree: &DataTree, dirty: &Dirty) -> Result<(), StorageError> {
-        self.write(tree, dirty, &[])?;
+    fn encode(&self, tree: &DataTree, dirty: &Dirty) -> Result<WriteSet, StorageError> {
+        let mut set = WriteSet::default();
+        for path in &dirty.nodes {
+            let value = tree.node(path).map(postcard::to_stdvec).transpose()?;
+            set.writes.push((node_key(path), value));
+        }
+        for id in &dirty.sessions {
+            let value = tree.session(*id).map(postcard::to_stdvec).transpose()?;
+            set.writes.push((session_key(*id), value));
+        }
+        set.writes.push((
+            ZXID_KEY.to_vec(),
+            Some(tree.last_zxid().to_be_bytes().to_vec()),
+        ));
+        Ok(set)
+    }
+
+    fn commit(&self, sets: &[WriteSet]) -> Result<(), StorageError> {
+        self.apply(sets)?;
         self.db.flush()?;
         Ok(())
     }
@@ -97,6 +114,19 @@ impl SledStore {
         Ok(self.state.get(meta_key(key))?)
     }
 
+    /// Stores `sets` as one atomic batch, without flushing.
+    fn apply(&self, sets: &[WriteSet]) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in sets.iter().flat_map(|s| &s.writes) {
+            match value {
+                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        self.state.apply_batch(batch)?;
+        Ok(())
+    }
+
     /// Writes the dirty keys, the last zxid and `meta` entries in one atomic
     /// batch, without flushing (the caller decides when durability is due).
     pub fn write(
@@ -105,25 +135,11 @@ impl SledStore {
         dirty: &Dirty,
         meta: &[(&str, Vec<u8>)],
     ) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
+        let mut set = self.encode(tree, dirty)?;
         for (key, value) in meta {
-            batch.insert(meta_key(key), value.clone());
+            set.writes.push((meta_key(key), Some(value.clone())));
         }
-        for path in &dirty.nodes {
-            match tree.node(path) {
-                Some(node) => batch.insert(node_key(path), postcard::to_stdvec(node)?),
-                None => batch.remove(node_key(path)),
-            }
-        }
-        for id in &dirty.sessions {
-            match tree.session(*id) {
-                Some(record) => batch.insert(session_key(*id), postcard::to_stdvec(record)?),
-                None => batch.remove(session_key(*id)),
-            }
-        }
-        batch.insert(ZXID_KEY, &tree.last_zxid().to_be_bytes());
-        self.state.apply_batch(batch)?;
-        Ok(())
+        self.apply(&[set])
     }
 
     /// Replaces the whole stored state with `tree` (installing a snapshot)
