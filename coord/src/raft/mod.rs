@@ -112,13 +112,16 @@ impl Timing {
         // election timeout) plus a random election timeout before it stands,
         // so leader-loss recovery is about 2.5 x the minimum: a fifth of a
         // tick keeps it near one second at ZooKeeper's default tickTime.
-        let election_min = Duration::from_millis(u64::from(tick_ms / 5).clamp(250, 400));
+        let election_min = Duration::from_millis(u64::from(tick_ms / 5).clamp(250, 300));
         let election_max = election_min * 3 / 2;
         Timing {
             heartbeat: (election_min / 4).max(Duration::from_millis(50)),
             election_min,
             election_max,
-            stale_after: election_max * 2,
+            // Longer than an election, so followers keep their clients
+            // through a leader change; a cut-off member still lets go of
+            // them within a few seconds.
+            stale_after: election_max * 4,
             request: election_max * 4,
         }
     }
@@ -132,8 +135,18 @@ pub struct Ensemble {
     shared: Weak<Shared>,
     proposals: mpsc::Sender<Proposal>,
     timing: Timing,
-    /// When a follower last heard back from the leader.
-    leader_contact: Mutex<Instant>,
+    /// A follower's view of its leader.
+    contact: Mutex<Contact>,
+}
+
+/// When a follower last heard from the leader, and whether it has caught up
+/// with it since (a restarted member does not serve before it has).
+#[derive(Default)]
+struct Contact {
+    at: Option<Instant>,
+    /// The leader's zxid as of the last heartbeat answer.
+    leader_zxid: i64,
+    caught_up: bool,
 }
 
 /// The leader's copy of the tree as it will be once every accepted proposal
@@ -253,7 +266,7 @@ impl Ensemble {
             shared: Arc::downgrade(&shared),
             proposals: shared.commit_tx.clone(),
             timing,
-            leader_contact: Mutex::new(Instant::now()),
+            contact: Mutex::new(Contact::default()),
         });
         tracing::info!(my_id, peer_addr = %own_addr, members = members.len(), "ensemble member started");
         tokio::spawn(peer::serve(listener, ensemble.clone()));
@@ -266,8 +279,18 @@ impl Ensemble {
         self.raft.metrics().borrow().clone()
     }
 
+    /// Leader, and confirmed by a quorum recently (a restarted member may
+    /// believe for a moment that it still leads its old term).
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().current_leader == Some(self.my_id)
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.current_leader == Some(self.my_id)
+            && m.millis_since_quorum_ack
+                .is_some_and(|ms| Duration::from_millis(ms) < self.timing.stale_after)
+    }
+
+    fn contact(&self) -> std::sync::MutexGuard<'_, Contact> {
+        self.contact.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn mode(&self) -> &'static str {
@@ -291,11 +314,13 @@ impl Ensemble {
             Some(leader) if leader == self.my_id => m
                 .millis_since_quorum_ack
                 .is_some_and(|ms| Duration::from_millis(ms) < self.timing.stale_after),
-            Some(_) => self
-                .leader_contact
-                .lock()
-                .map(|t| t.elapsed() < self.timing.stale_after)
-                .unwrap_or(false),
+            Some(_) => {
+                let contact = self.contact();
+                contact.caught_up
+                    && contact
+                        .at
+                        .is_some_and(|t| t.elapsed() < self.timing.stale_after)
+            }
             None => false,
         }
     }
@@ -346,16 +371,32 @@ impl Ensemble {
             shared: LeaderShared::default(),
         };
         while let Some(p) = rx.recv().await {
+            self.dispatch(&shared, &mut lead, p).await;
+        }
+    }
+
+    /// Leads or forwards one proposal. If the leader cannot be reached, waits
+    /// for the next one and tries once more, so a failover costs the client
+    /// a pause rather than a lost connection.
+    async fn dispatch(&self, shared: &Arc<Shared>, lead: &mut LeaderState, mut p: Proposal) {
+        for attempt in 0..2 {
             match self.leader().await {
-                Some(leader) if leader == self.my_id => self.lead(&shared, &mut lead, p).await,
-                Some(_) if p.forwarded => answer(p.reply, Outcome::Unavailable),
+                Some(leader) if leader == self.my_id => return self.lead(shared, lead, p).await,
+                Some(_) if p.forwarded => break,
                 Some(leader) => {
                     lead.private = None;
-                    self.forward(&shared, leader, p).await
+                    match self.forward(shared, leader, p).await {
+                        Ok(()) => return,
+                        Err(back) => p = back,
+                    }
+                    if attempt == 0 {
+                        self.leader_change(leader).await;
+                    }
                 }
-                None => answer(p.reply, Outcome::Unavailable),
+                None => break,
             }
         }
+        answer(p.reply, Outcome::Unavailable);
     }
 
     /// As leader: check the proposal against the private tree and append it.
@@ -431,21 +472,28 @@ impl Ensemble {
 impl Ensemble {
     /// As follower: hand the proposal to the leader (sent now, so this
     /// member's proposals reach the leader in order), then answer once this
-    /// member has applied the result, so a read here sees it.
-    async fn forward(&self, shared: &Arc<Shared>, leader: NodeId, p: Proposal) {
+    /// member has applied the result, so a read here sees it. Gives the
+    /// proposal back if the leader cannot be reached (nothing was sent, so
+    /// it may be retried).
+    async fn forward(
+        &self,
+        shared: &Arc<Shared>,
+        leader: NodeId,
+        p: Proposal,
+    ) -> Result<(), Proposal> {
         let Some(peer) = self.peers.get(&leader) else {
-            return answer(p.reply, Outcome::Unavailable);
+            return Err(p);
         };
         let request = PeerRequest::Forward(Forwarded {
             session: p.session,
             ids: p.ids.to_vec(),
-            kind: p.kind,
+            kind: p.kind.clone(),
         });
         let pending = match peer.start(&request).await {
             Ok(pending) => pending,
             Err(error) => {
                 tracing::debug!(%error, leader, "cannot forward to the leader");
-                return answer(p.reply, Outcome::Unavailable);
+                return Err(p);
             }
         };
         let shared = shared.clone();
@@ -464,6 +512,25 @@ impl Ensemble {
             };
             answer(reply, outcome);
         });
+        Ok(())
+    }
+
+    /// Waits (bounded) until someone other than `old` leads.
+    async fn leader_change(&self, old: NodeId) {
+        let deadline = Instant::now() + self.timing.request;
+        let mut metrics = self.raft.metrics();
+        loop {
+            let leader = metrics.borrow().current_leader;
+            if leader.is_some_and(|l| l != old) {
+                return;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            if tokio::time::timeout(left, metrics.changed()).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Answers one request from another member. The part before the returned
@@ -475,10 +542,7 @@ impl Ensemble {
         let raft = self.raft.clone();
         match request {
             PeerRequest::AppendEntries(rpc) => {
-                *self
-                    .leader_contact
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                self.contact().at = Some(Instant::now());
                 Box::pin(async move { PeerResponse::AppendEntries(raft.append_entries(rpc).await) })
             }
             PeerRequest::Vote(rpc) => {
@@ -521,7 +585,8 @@ impl Ensemble {
                         shared.sessions.touch(session);
                     }
                 }
-                Box::pin(async { PeerResponse::Touched })
+                let zxid = self.shared.upgrade().map_or(0, |s| s.tree().last_zxid());
+                Box::pin(async move { PeerResponse::Touched(zxid) })
             }
         }
     }
@@ -537,7 +602,7 @@ impl Ensemble {
         loop {
             ticker.tick().await;
             let leader = self.metrics().current_leader;
-            let leading = leader == Some(self.my_id);
+            let leading = self.is_leader();
             if leading && !was_leader {
                 tracing::info!(
                     my_id = self.my_id,
@@ -552,11 +617,16 @@ impl Ensemble {
                     if let Some(peer) = self.peers.get(&l) {
                         let request = PeerRequest::Touch(touched.clone());
                         let call = peer.call(&request, self.timing.heartbeat * 4);
-                        if let Ok(PeerResponse::Touched) = call.await {
-                            *self
-                                .leader_contact
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner()) = Instant::now();
+                        if let Ok(PeerResponse::Touched(leader_zxid)) = call.await {
+                            let applied = shared.tree().last_zxid();
+                            let mut contact = self.contact();
+                            contact.at = Some(Instant::now());
+                            // Caught up once this member has applied what the
+                            // leader had applied one heartbeat ago.
+                            contact.caught_up |= contact.leader_zxid > 0
+                                && applied >= contact.leader_zxid
+                                || applied >= leader_zxid;
+                            contact.leader_zxid = leader_zxid;
                         } else {
                             for session in touched {
                                 shared.sessions.touch(session);
@@ -569,6 +639,15 @@ impl Ensemble {
                 }
             }
             let serving = self.serving();
+            if !serving && !leading {
+                let mut contact = self.contact();
+                if contact
+                    .at
+                    .is_none_or(|t| t.elapsed() >= self.timing.stale_after)
+                {
+                    contact.caught_up = false;
+                }
+            }
             if was_serving && !serving {
                 tracing::warn!(
                     my_id = self.my_id,

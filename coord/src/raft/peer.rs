@@ -57,7 +57,8 @@ pub enum PeerResponse {
     ),
     Forward(Outcome),
     ReadIndex(Option<i64>),
-    Touched,
+    /// The leader's applied zxid, so a follower knows when it has caught up.
+    Touched(i64),
 }
 
 /// Why a peer call failed.
