@@ -17,10 +17,12 @@
 //! * [`log`]: a partition's durable log: segments, indexes, recovery,
 //!   retention. Record batches are validated by header and CRC and kept as
 //!   the client sent them.
+//! * [`cli`]: the `runnel` command line (topics, produce, consume, perf).
 //! * [`server`]: start-up, shutdown, and the state handlers share.
 
 pub mod alloc;
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod log;
 pub mod metadata;

@@ -7,7 +7,10 @@
 //!   `server.properties`, with line numbers for error messages.
 //! * [`coord_shell`]: a zkCli-like interactive shell over any ZooKeeper-protocol
 //!   server, used by `runnel-coord shell` and later by `runnel coord shell`.
+//! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
+//!   produce, fetch, record batches) used by the `runnel` CLI.
 
 pub mod coord_shell;
+pub mod kafka;
 pub mod logging;
 pub mod properties;

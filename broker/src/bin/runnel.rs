@@ -1,5 +1,13 @@
-//! `runnel`, the operator's command line (being written: see the broker issue).
-fn main() {
-    eprintln!("runnel: not built yet (see the broker issue)");
-    std::process::exit(2);
+//! `runnel`, the operator's command line: `runnel topics`, `runnel produce`,
+//! `runnel consume`, `runnel perf produce|consume` (see `runnel_broker::cli`).
+//! Logs go to stderr (`RUST_LOG` filters; warnings by default so the
+//! output stays what Kafka's tools print).
+
+use clap::Parser;
+use runnel_broker::cli::{self, Cli};
+
+fn main() -> anyhow::Result<()> {
+    let args = Cli::parse();
+    runnel_common::logging::init("warn");
+    cli::run(args)
 }

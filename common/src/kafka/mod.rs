@@ -1,0 +1,37 @@
+//! The internal Kafka client: what the `runnel` CLI speaks to brokers
+//! with, and what the broker's replica fetcher will reuse.
+//!
+//! # Layout
+//!
+//! * [`frame`]: length-prefixed frames, request and response headers,
+//!   free of I/O.
+//! * [`connection`]: one socket to one broker; pipelined requests answered
+//!   in order, ApiVersions negotiation.
+//! * [`client`]: bootstrap servers, metadata, one connection per broker.
+//! * [`metadata`]: brokers, topics, leaders per partition.
+//! * [`admin`]: create, delete, grow topics; describe and alter configs.
+//! * [`produce`], [`fetch`]: Produce, Fetch and ListOffsets requests and
+//!   their per-partition answers.
+//! * [`batch`]: v2 record batches (CRC-32C, codecs) written and read by the
+//!   client; batch headers are readable without decoding records.
+//! * [`error`]: the client's errors and Kafka error codes by name.
+//!
+//! Bodies are kafka-protocol's types; this module only chooses versions,
+//! fills fields, and turns error codes into [`KafkaError`]s.
+
+pub mod admin;
+pub mod batch;
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod fetch;
+pub mod frame;
+pub mod metadata;
+pub mod produce;
+
+pub use admin::{ConfigEntry, ConfigSource, NewTopic};
+pub use batch::{BatchBuilder, BatchHeader, Batches, Codec, RawBatch, Record};
+pub use client::Client;
+pub use connection::{Connection, ConnectionConfig, PendingResponse};
+pub use error::{BatchError, ErrorCode, FrameError, KafkaError};
+pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
