@@ -293,6 +293,23 @@ impl Ensemble {
         self.contact.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Members, and (on the leader) followers and followers fully caught
+    /// up — `mntr`'s zk_peers, zk_followers and zk_synced_followers.
+    pub fn peer_counts(&self) -> (usize, Option<(usize, usize)>) {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let members = self.peers.len() + 1;
+        let followers = m.replication.as_ref().map(|replication| {
+            let last = m.last_log_index;
+            let synced = replication
+                .iter()
+                .filter(|(id, matched)| **id != self.my_id && matched.map(|l| l.index) == last)
+                .count();
+            (replication.len().saturating_sub(1), synced)
+        });
+        (members, followers)
+    }
+
     pub fn mode(&self) -> &'static str {
         let m = self.raft.metrics();
         let m = m.borrow();

@@ -100,6 +100,14 @@ pub fn answer(shared: &Shared, word: &str) -> String {
             for (key, value) in rows {
                 let _ = writeln!(out, "{key}\t{value}");
             }
+            if let Some(ensemble) = shared.ensemble.get() {
+                let (peers, followers) = ensemble.peer_counts();
+                let _ = writeln!(out, "zk_peers\t{peers}");
+                if let Some((followers, synced)) = followers {
+                    let _ = writeln!(out, "zk_followers\t{followers}");
+                    let _ = writeln!(out, "zk_synced_followers\t{synced}");
+                }
+            }
         }
         "conf" => {
             let c = &shared.config;
