@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A whole local Runnel cluster under one folder: the README's quick start.
 #
-# Today the cluster is the coordination ensemble (coord-1..N); brokers join
-# when the broker lands (see "BROKERS" below).
+# The cluster is the coordination ensemble (coord-1..N) and the brokers
+# (broker-1..M), which keep their metadata in coord under the chroot /runnel.
 #
 # Layout and ports (coord member K of N, base port B, peer base port Q):
 #   <dir>/coord-K/zoo.cfg      tickTime, dataDir, clientPort=B+K-1,
@@ -12,6 +12,16 @@
 #   <dir>/coord-K/coord.log, coord.pid
 # Defaults: B=2181 (client ports 2181, 2182, 2183), Q=B+707 (peer ports 2888,
 # 2889, 2890 for the default B, as ZooKeeper's habit of 2888).
+#
+# Broker K of M, broker base port P (default 9092), written by broker-start.sh:
+#   <dir>/broker-K/server.properties  broker.id=K,
+#                              listeners=PLAINTEXT://127.0.0.1:P+K-1,
+#                              log.dirs=<dir>/broker-K/logs,
+#                              zookeeper.connect=<every coord member>/runnel
+#   <dir>/broker-K/logs/, broker.log, broker.pid
+# runnel-broker creates a missing chroot itself (as Kafka does), registers
+# /runnel/brokers/ids/K (ephemeral), and the first one up creates
+# /runnel/controller.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,31 +30,51 @@ SCRIPTS="$ROOT/scripts"
 usage() {
     cat <<EOF
 usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-port PORT]
-                               [--peer-base-port PORT] [--tick MS] [--timeout SECS]
+                               [--peer-base-port PORT] [--broker-base-port PORT]
+                               [--tick MS] [--timeout SECS]
        $(basename "$0") down    [--dir DIR] [--wipe]
        $(basename "$0") status  [--dir DIR]
        $(basename "$0") kill|pause|resume|stop|start|restart NAME [--dir DIR] [--timeout SECS]
 
-  up        build and start the members, wait until every coord member serves
-            and one is leader, print where to connect:
+  up        build and start the members: the coord ensemble first (wait until
+            every member serves and one is leader), then the brokers (wait
+            until each answers Kafka requests and is registered in coord under
+            /runnel/brokers/ids/K); print where to connect:
               coord: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183
+              brokers: 127.0.0.1:9092
             Members already running are left alone; a folder that already holds
-            a cluster is started as it was written (its zoo.cfg files win).
-  down      stop every member with SIGTERM (--wipe: also delete data and logs)
-  status    list members: name, pid, client port, peer port, role (leader,
-            follower, standalone, not serving, paused, down) and zxid
+            a cluster is started as it was written (its zoo.cfg and
+            server.properties files win).
+  down      stop every member with SIGTERM, the brokers first, then coord
+            (--wipe: also delete data and logs)
+  status    list members: coord-K with pid, client port, peer port, role
+            (leader, follower, standalone, not serving, paused, down) and zxid;
+            broker-K with pid, port and role (controller if /runnel/controller
+            names it, broker, not registered, paused, down)
 
-  Watching failover, NAME being a member such as coord-2:
+  Watching failover, NAME being a member such as coord-2 or broker-1:
   kill NAME     SIGKILL (a crash)          pause NAME   SIGSTOP
   stop NAME     SIGTERM, wait for exit     resume NAME  SIGCONT
   start NAME    start a stopped member     restart NAME stop (if running) + start
-  start/restart wait until the member serves again when a majority of the
-  ensemble runs. Only processes whose command line names runnel-coord are
-  ever signalled.
+  start/restart wait until a coord member serves again when a majority of the
+  ensemble runs, and until a broker answers and is registered in coord again
+  (after a kill that takes until coord expires the old session: up to
+  zookeeper.session.timeout.ms, 18 s by default). Only processes whose command
+  line names runnel-coord (coord-K) or runnel-broker (broker-K) are ever
+  signalled.
+
+  Brokers do not replicate yet (that is the broker cluster issue): with
+  several brokers, a topic with a replication factor above 1 is created and
+  its replicas are assigned across the brokers, but only each partition's
+  leader holds the data, and nothing fails over when a broker goes. Hence the
+  default of one broker for now.
 
   --coord N            coord members (default 3; 1 = standalone, no server lines)
-  --brokers M          brokers (default 0). Brokers are not built yet: any M > 0
-                       is refused until the broker issue lands.
+  --brokers M          brokers (default 1; 0 = the coord ensemble alone). A folder
+                       that holds brokers keeps them; one without brokers gets M
+                       only when --brokers is given.
+  --broker-base-port P listener port of broker-1; broker-K gets P+K-1
+                       (default 9092)
   --dir DIR            cluster folder, one sub-folder per member
                        (default: <repo>/var/cluster)
   --base-port PORT     client port of coord-1; coord-K gets PORT+K-1 (default 2181)
@@ -56,7 +86,8 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
   --wipe               with down: remove the member folders
 
 Environment:
-  RUNNEL_COORD_BIN  run this binary instead of building target/release/runnel-coord
+  RUNNEL_COORD_BIN   run this binary instead of building target/release/runnel-coord
+  RUNNEL_BROKER_BIN  run this binary instead of building target/release/runnel-broker
 EOF
 }
 
@@ -84,7 +115,7 @@ esac
 name=""
 case "$action" in
     kill | pause | resume | stop | start | restart)
-        [[ $# -gt 0 && "$1" != -* ]] || die "$action needs a member name such as coord-2"
+        [[ $# -gt 0 && "$1" != -* ]] || die "$action needs a member name such as coord-2 or broker-1"
         name="$1"
         shift
         ;;
@@ -93,9 +124,10 @@ esac
 dir="$ROOT/var/cluster"
 wipe=false
 coord_n=""
-brokers=0
+brokers=""
 base_port=""
 peer_base=""
+broker_base=""
 tick=2000
 timeout=60
 while [[ $# -gt 0 ]]; do
@@ -106,30 +138,35 @@ while [[ $# -gt 0 ]]; do
         --brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
         --base-port | --port) base_port="${2:?$1 needs a value}"; shift 2 ;;
         --peer-base-port) peer_base="${2:?--peer-base-port needs a value}"; shift 2 ;;
+        --broker-base-port) broker_base="${2:?--broker-base-port needs a value}"; shift 2 ;;
         --tick) tick="${2:?--tick needs a value}"; shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
-for v in "$coord_n" "$brokers" "$base_port" "$peer_base" "$tick" "$timeout"; do
+for v in "$coord_n" "$brokers" "$base_port" "$peer_base" "$broker_base" "$tick" "$timeout"; do
     [[ -z "$v" || "$v" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$v'"
 done
 [[ -z "$coord_n" ]] || ((coord_n >= 1 && coord_n <= 9)) || die "--coord takes 1..9 (1, 3 or 5 make sense)"
+[[ -z "$brokers" ]] || ((brokers <= 99)) || die "--brokers takes 0..99"
 if [[ -n "$coord_n" ]] && ((coord_n > 1 && coord_n % 2 == 0)); then
     echo "cluster: warning: $coord_n members tolerate no more failures than $((coord_n - 1))" >&2
 fi
 [[ "$action" != up ]] || mkdir -p "$dir"
 [[ ! -d "$dir" ]] || dir="$(cd "$dir" && pwd)"
 
-# True if PID is a live (not zombie) runnel-coord process.
-is_coord() {
-    local pid="$1" state
+# True if PID is a live (not zombie) process whose command line contains
+# PROGRAM (runnel-coord, runnel-broker): never signal a reused pid.
+is_program() {
+    local pid="$1" program="$2" state
     [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
     state="$(proc_state "$pid")"
     [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'runnel-coord'
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$program"
 }
+is_coord() { is_program "$1" runnel-coord; }
+is_broker() { is_program "$1" runnel-broker; }
 
 # The one-letter state of PID (R, S, T = stopped, Z, ...; X if gone).
 proc_state() {
@@ -249,12 +286,139 @@ connect_string() {
     echo "$out"
 }
 
-cmd_up() {
-    local n existing member k cport pport servers="" pid
-    if ((brokers > 0)); then
-        die "brokers are not available yet (the broker issue); run with --brokers 0 (the default) for the coord ensemble alone"
+# ---- brokers -------------------------------------------------------------------
+
+CHROOT=/runnel
+
+# Broker folders, in id order.
+broker_members() {
+    local d
+    for d in "$dir"/broker-*; do
+        if [[ -d "$d" && -f "$d/server.properties" ]]; then echo "$d"; fi
+    done | sort -V
+}
+
+broker_id() { basename "$1" | sed 's/^broker-//'; }
+broker_pid() { cat "$1/broker.pid" 2>/dev/null || true; }
+# Port of the first listener (PLAINTEXT://127.0.0.1:9092 -> 9092).
+broker_port() {
+    local l
+    l="$(cfg_value "$1/server.properties" listeners)"
+    l="${l%%,*}"
+    echo "${l##*:}"
+}
+# The chroot in the broker's zookeeper.connect ("" for none).
+broker_chroot() {
+    local zk
+    zk="$(cfg_value "$1/server.properties" zookeeper.connect)"
+    if [[ "$zk" == */* ]]; then echo "/${zk#*/}"; fi
+}
+broker_count() { broker_members | wc -l; }
+
+bootstrap_list() {
+    local member out=""
+    while read -r member; do
+        out+="${out:+,}127.0.0.1:$(broker_port "$member")"
+    done < <(broker_members)
+    echo "$out"
+}
+
+broker_bin() {
+    if [[ -n "${RUNNEL_BROKER_BIN:-}" ]]; then
+        echo "$RUNNEL_BROKER_BIN"
+        return
     fi
-    # ---- coordination ensemble ----------------------------------------------
+    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker) || die "cargo build -p runnel-broker failed"
+    echo "${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-broker"
+}
+
+# One coord shell command against the ensemble (stdout: the reply; fails if
+# the command fails or coord does not answer within 5 s).
+coord_shell() {
+    local bin="${RUNNEL_COORD_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-coord}"
+    [[ -x "$bin" ]] || bin="$(coord_bin)"
+    timeout 5 "$bin" shell --server "$(connect_string)" -- "$@" 2>/dev/null
+}
+
+# True if coord answers at all.
+coord_reachable() { coord_shell ls / >/dev/null; }
+
+# Broker ids registered under CHROOT/brokers/ids, one a line.
+registered_ids() {
+    { coord_shell ls "$1/brokers/ids" || true; } | tr -d '[] ' | tr ',' '\n' | grep -E '^[0-9]+$' || true
+}
+
+# The session owning an ephemeral node, from `get -s` output on stdin.
+ephemeral_owner() { sed -n -E 's/^ephemeralOwner[[:space:]]*=[[:space:]]*//p'; }
+
+# The broker id in CHROOT/controller ("" if none). Only when that node and
+# the broker's /brokers/ids/K belong to the same session: a broker that stops
+# or crashes leaves both behind until coord expires its session, and one
+# restarted before then registers anew but is not the controller.
+controller_id() {
+    local chroot="$1" reply id
+    reply="$(coord_shell get -s "$chroot/controller" || true)"
+    id="$(sed -n -E 's/.*"brokerid"[[:space:]]*:[[:space:]]*(-?[0-9]+).*/\1/p' <<<"$reply" | head -n 1)"
+    [[ -n "$id" ]] || return 0
+    if [[ "$(ephemeral_owner <<<"$reply")" == \
+        "$({ coord_shell get -s "$chroot/brokers/ids/$id" || true; } | ephemeral_owner)" ]]; then
+        echo "$id"
+    fi
+}
+
+# Role of a broker as status shows it; IDS and CONTROLLER as read from coord
+# ("?" for both when coord does not answer).
+broker_role() {
+    local member="$1" ids="$2" controller="$3" pid id
+    pid="$(broker_pid "$member")"
+    is_broker "$pid" || { echo down; return; }
+    [[ "$(proc_state "$pid")" == "T" ]] && { echo paused; return; }
+    id="$(broker_id "$member")"
+    if [[ "$ids" == "?" ]]; then
+        echo "running (coord unreachable)"
+    elif [[ "$controller" == "$id" ]]; then
+        echo controller
+    elif grep -qx "$id" <<<"$ids"; then
+        echo broker
+    else
+        echo "not registered"
+    fi
+}
+
+# Starts one broker from its existing server.properties; broker-start.sh
+# returns once it answers ApiVersions.
+start_broker() {
+    local member="$1"
+    "$SCRIPTS/broker-start.sh" --id "$(broker_id "$member")" --dir "$member" \
+        --config "$member/server.properties" --timeout "$timeout" >/dev/null
+}
+
+# Waits until every broker folder given is registered in coord (its
+# /runnel/brokers/ids/K node exists); fails early if one exits.
+wait_registered() {
+    local deadline=$(($(now_ms) + timeout * 1000)) member ids missing chroot
+    chroot="$(broker_chroot "$1")"
+    while true; do
+        ids="$(registered_ids "$chroot")"
+        missing=""
+        for member in "$@"; do
+            is_broker "$(broker_pid "$member")" ||
+                die "$(basename "$member") exited; see $member/broker.log"
+            grep -qx "$(broker_id "$member")" <<<"$ids" || missing+=" $(basename "$member")"
+        done
+        [[ -n "$missing" ]] || return 0
+        if (($(now_ms) >= deadline)); then
+            echo "cluster: not registered in coord ($chroot/brokers/ids) within ${timeout}s:$missing" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+cmd_up() {
+    local n existing member k cport pport bport servers="" pid m existing_b
+    local new_brokers=() members=()
+    # ---- what to start: a folder that holds a cluster is restarted as is ----
     existing="$(member_count)"
     if ((existing > 0)); then
         n="$existing"
@@ -273,8 +437,29 @@ cmd_up() {
                 servers+="${servers:+,}$k=127.0.0.1:$((peer_base + k - 1))"
             done
         fi
-        # Every port must be free before anything starts: a foreign server on
-        # a client port would answer our readiness checks.
+    fi
+    existing_b="$(broker_count)"
+    if ((existing_b > 0)); then
+        m="$existing_b"
+        [[ -z "$brokers" || "$brokers" == "$m" ]] ||
+            die "$dir already holds $m broker(s); use 'down --wipe' first or another --dir"
+        member="$(broker_members | head -n 1)"
+        [[ -z "$broker_base" || "$broker_base" == "$(broker_port "$member")" ]] ||
+            die "$dir was written with broker base port $(broker_port "$member"); use 'down --wipe' first or another --dir"
+    else
+        # A new folder gets the default; an existing coord-only one only what
+        # --brokers asks for.
+        if ((existing > 0)); then m="${brokers:-0}"; else m="${brokers:-1}"; fi
+        broker_base="${broker_base:-9092}"
+        ((broker_base + m - 1 <= 65535)) || die "broker ports out of range"
+        for ((k = 1; k <= m; k++)); do
+            new_brokers+=("$k")
+        done
+    fi
+
+    # Every new port must be free before anything starts: a foreign server on
+    # a client port would answer our readiness checks.
+    if ((existing == 0)); then
         for ((k = 1; k <= n; k++)); do
             cport=$((base_port + k - 1))
             port_busy "$cport" && die "client port $cport is in use (--base-port to move)"
@@ -284,6 +469,16 @@ cmd_up() {
             fi
         done
     fi
+    for k in "${new_brokers[@]}"; do
+        bport=$((broker_base + k - 1))
+        port_busy "$bport" && die "broker port $bport is in use (--broker-base-port to move)"
+        if ((existing == 0)) && { ((bport >= base_port && bport < base_port + n)) ||
+            ((n > 1 && bport >= peer_base && bport < peer_base + n)); }; then
+            die "broker port $bport overlaps the coord ports (--broker-base-port to move)"
+        fi
+    done
+
+    # ---- coordination ensemble ----------------------------------------------
     RUNNEL_COORD_BIN="$(coord_bin)"
     export RUNNEL_COORD_BIN
     if ((existing > 0)); then
@@ -304,17 +499,52 @@ cmd_up() {
     fi
     wait_ensemble || die "see the logs in $dir/coord-*/coord.log; 'status' shows the members"
 
-    # ---- BROKERS (broker issue) ----------------------------------------------
-    # Brokers are not built yet. When runnel-broker lands, start broker-1..M
-    # here: one folder per broker under $dir/broker-K, broker.id=K, listeners
-    # on 9092+K-1, zookeeper.connect=$(connect_string); wait until each is
-    # registered under /brokers/ids, then print "brokers: host:port,...".
-    # down/status/kill/... then cover broker-K as well.
+    # ---- brokers ---------------------------------------------------------------
+    if ((m == 0)); then
+        echo "coord: $(connect_string)"
+        return 0
+    fi
+    RUNNEL_BROKER_BIN="$(broker_bin)"
+    export RUNNEL_BROKER_BIN
+    if ((existing_b > 0)); then
+        while read -r member; do
+            pid="$(broker_pid "$member")"
+            if is_broker "$pid"; then
+                echo "cluster: $(basename "$member") already running (pid $pid)" >&2
+            else
+                start_broker "$member" || die "$(basename "$member") did not start; see $member/broker.log"
+            fi
+        done < <(broker_members)
+    else
+        for k in "${new_brokers[@]}"; do
+            "$SCRIPTS/broker-start.sh" --id "$k" --dir "$dir/broker-$k" \
+                --port $((broker_base + k - 1)) --zookeeper "$(connect_string)$CHROOT" \
+                --timeout "$timeout" >/dev/null ||
+                die "broker-$k did not start; see $dir/broker-$k/broker.log"
+        done
+    fi
+    mapfile -t members < <(broker_members)
+    wait_registered "${members[@]}" || die "see the logs in $dir/broker-*/broker.log; 'status' shows the members"
     echo "coord: $(connect_string)"
+    echo "brokers: $(bootstrap_list)"
+}
+
+# Stops the broker in MEMBER with SIGTERM (resumed first if paused, as it
+# acts on SIGTERM only once running).
+stop_broker() {
+    local member="$1" pid
+    pid="$(broker_pid "$member")"
+    if is_broker "$pid" && [[ "$(proc_state "$pid")" == "T" ]]; then
+        kill -CONT "$pid"
+    fi
+    "$SCRIPTS/broker-stop.sh" --dir "$member" --timeout "$timeout"
 }
 
 cmd_down() {
     local member
+    while read -r member; do
+        stop_broker "$member"
+    done < <(broker_members)
     while read -r member; do
         "$SCRIPTS/coord-stop.sh" --dir "$member" --timeout "$timeout"
     done < <(coord_members)
@@ -323,14 +553,14 @@ cmd_down() {
         while read -r member; do
             rm -rf -- "$member"
             echo "cluster: wiped $member" >&2
-        done < <(coord_members)
+        done < <(broker_members; coord_members)
         rmdir -- "$dir" 2>/dev/null || true
     fi
 }
 
 cmd_status() {
-    local member pid port peer role zxid
-    [[ -n "$(coord_members)" ]] || die "no cluster in $dir ('up' starts one)"
+    local member pid port peer role zxid ids="?" controller="?" chroot
+    [[ -n "$(coord_members)$(broker_members)" ]] || die "no cluster in $dir ('up' starts one)"
     printf '%-10s %-8s %-7s %-6s %-12s %s\n' member pid client peer role zxid
     while read -r member; do
         pid="$(member_pid "$member")"
@@ -344,6 +574,20 @@ cmd_status() {
         esac
         printf '%-10s %-8s %-7s %-6s %-12s %s\n' "$(basename "$member")" "$pid" "${port:--}" "$peer" "$role" "${zxid:--}"
     done < <(coord_members)
+    [[ -n "$(broker_members)" ]] || return 0
+    if coord_reachable; then
+        chroot="$(broker_chroot "$(broker_members | head -n 1)")"
+        ids="$(registered_ids "$chroot")"
+        controller="$(controller_id "$chroot")"
+    fi
+    echo
+    printf '%-10s %-8s %-7s %s\n' broker pid port role
+    while read -r member; do
+        pid="$(broker_pid "$member")"
+        role="$(broker_role "$member" "$ids" "$controller")"
+        [[ "$role" != down ]] || pid="-"
+        printf '%-10s %-8s %-7s %s\n' "$(basename "$member")" "${pid:--}" "$(broker_port "$member")" "$role"
+    done < <(broker_members)
 }
 
 # ---- single-member actions ---------------------------------------------------
@@ -387,12 +631,15 @@ wait_member_serving() {
 }
 
 cmd_member() {
-    local member pid role
     case "$name" in
-        coord-[0-9]*) ;;
-        broker-*) die "brokers are not available yet (broker issue); no $name" ;;
-        *) die "no member named '$name' (members are coord-1..N)" ;;
+        coord-[0-9]*) cmd_coord_member ;;
+        broker-[0-9]*) cmd_broker_member ;;
+        *) die "no member named '$name' (members are coord-1..N and broker-1..M)" ;;
     esac
+}
+
+cmd_coord_member() {
+    local member pid role
     member="$dir/$name"
     [[ -f "$member/zoo.cfg" ]] || die "no member $name in $dir ('up' first?)"
     pid="$(member_pid "$member")"
@@ -432,6 +679,63 @@ cmd_member() {
             export RUNNEL_COORD_BIN
             start_member "$member"
             wait_member_serving "$member"
+            ;;
+    esac
+}
+
+# Role of a broker right now (reads coord).
+broker_role_now() {
+    local member="$1" chroot ids="?" controller="?"
+    if coord_reachable; then
+        chroot="$(broker_chroot "$member")"
+        ids="$(registered_ids "$chroot")"
+        controller="$(controller_id "$chroot")"
+    fi
+    broker_role "$member" "$ids" "$controller"
+}
+
+cmd_broker_member() {
+    local member pid role
+    member="$dir/$name"
+    [[ -f "$member/server.properties" ]] || die "no broker $name in $dir ('up' first?)"
+    pid="$(broker_pid "$member")"
+    if [[ "$action" != start && "$action" != restart ]] && ! is_broker "$pid"; then
+        die "$name is not running"
+    fi
+    case "$action" in
+        kill)
+            role="$(broker_role_now "$member")"
+            kill -KILL "$pid"
+            wait_state "$pid" "gone after SIGKILL" is_gone
+            rm -f "$member/broker.pid"
+            echo "cluster: killed $name (pid $pid, SIGKILL; was $role)" >&2
+            ;;
+        pause)
+            role="$(broker_role_now "$member")"
+            kill -STOP "$pid"
+            wait_state "$pid" "stopped after SIGSTOP" is_stopped
+            echo "cluster: paused $name (pid $pid, SIGSTOP; was $role)" >&2
+            ;;
+        resume)
+            kill -CONT "$pid"
+            wait_state "$pid" "running after SIGCONT" is_not_stopped
+            echo "cluster: resumed $name (pid $pid, SIGCONT)" >&2
+            ;;
+        stop)
+            role="$(broker_role_now "$member")"
+            stop_broker "$member"
+            echo "cluster: stopped $name (was $role)" >&2
+            ;;
+        start | restart)
+            if is_broker "$pid"; then
+                [[ "$action" == restart ]] || die "$name is already running (pid $pid)"
+                stop_broker "$member"
+            fi
+            RUNNEL_BROKER_BIN="$(broker_bin)"
+            export RUNNEL_BROKER_BIN
+            start_broker "$member" || die "$name did not start; see $member/broker.log"
+            wait_registered "$member" || die "see $member/broker.log"
+            echo "cluster: $name serving as $(broker_role_now "$member") (pid $(broker_pid "$member"))" >&2
             ;;
     esac
 }
