@@ -68,6 +68,22 @@ def poll_until(cond, timeout=10.0, interval=0.02):
         return False
 
 
+def srvr_mode(port, timeout=1.0):
+    """The "Mode: ..." of a server's srvr answer ("leader", "follower",
+    "standalone", ...); "not serving" when it says it is not currently
+    serving requests; None when it does not answer."""
+    try:
+        text = four_letter(port, "srvr", timeout=timeout)
+    except OSError:
+        return None
+    if "not currently serving" in text:
+        return "not serving"
+    for line in text.splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
 def ruok(port, timeout=1.0):
     try:
         return four_letter(port, "ruok", timeout=timeout) == "imok"
@@ -155,7 +171,11 @@ class CoordServer:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=60.0):
+    def start(self, timeout=60.0, wait=True):
+        """Start the process; with wait (the default) return once it serves
+        clients (see `serving`), raising if it exits or times out first.
+        wait=False only launches it (ensemble members can't serve until a
+        quorum of them runs)."""
         assert not self.alive(), "server already running"
         self.starts += 1
         log = open(self.log_path, "ab")
@@ -168,6 +188,8 @@ class CoordServer:
         log.close()
         if self not in LIVE:
             LIVE.append(self)
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -209,12 +231,12 @@ class CoordServer:
                 self.proc.wait()
         return self.proc.returncode
 
-    def restart(self, hard=True):
+    def restart(self, hard=True, wait=True):
         if hard:
             self.kill()
         else:
             self.stop()
-        return self.start()
+        return self.start(wait=wait)
 
     def pause(self):
         self.signal(signal.SIGSTOP)

@@ -438,19 +438,22 @@ impl Ensemble {
             answer(p.reply, Outcome::Unavailable);
             return;
         };
-        let txns = match prepare_proposal(private, &p) {
-            Ok(txns) => txns,
-            Err(refused) => return answer(p.reply, refused),
+        let (txns, refused) = match prepare_proposal(private, &p) {
+            Ok(txns) => (txns, None),
+            Err(refused) => (Vec::new(), Some(refused)),
         };
-        if txns.is_empty() {
-            let zxid = private.last_zxid();
-            return answer(
-                p.reply,
+        if txns.is_empty() && lead.shared.inflight.load(SeqCst) == 0 {
+            // Nothing accepted is still on its way: the private tree is the
+            // published one, so the answer can go now.
+            let zxid = shared.tree().last_zxid();
+            let outcome = refused.map_or(
                 Outcome::Done {
                     zxid,
                     results: Vec::new(),
                 },
+                |r| with_zxid(r, zxid),
             );
+            return answer(p.reply, outcome);
         }
         let time = now_ms();
         for txn in &txns {
@@ -462,6 +465,10 @@ impl Ensemble {
             };
             private.apply(&entry, &mut Vec::new());
         }
+        // A refusal (or a sweep with nothing to do) while accepted writes
+        // are in flight was decided against state not yet applied: it goes
+        // through the log as an empty entry, like ZooKeeper's error
+        // transactions, so its answer — and its zxid — come after theirs.
         let command = Command {
             time,
             session: p.session,
@@ -473,6 +480,7 @@ impl Ensemble {
                 tokio::spawn(complete(
                     receiver,
                     p.reply,
+                    refused,
                     lead.shared.clone(),
                     self.timing.request,
                 ));
@@ -521,11 +529,11 @@ impl Ensemble {
                 Ok(Ok(PeerResponse::Forward(outcome))) => outcome,
                 _ => Outcome::Unavailable,
             };
-            let outcome = match outcome {
-                Outcome::Done { zxid, .. } if !shared.wait_applied(zxid, wait).await => {
-                    Outcome::Unavailable
-                }
-                other => other,
+            // Whatever the leader answered, this member answers only once it
+            // has applied as far: a read here afterwards is no older.
+            let outcome = match outcome_zxid(&outcome) {
+                Some(zxid) if !shared.wait_applied(zxid, wait).await => Outcome::Unavailable,
+                _ => outcome,
             };
             answer(reply, outcome);
         });
@@ -679,6 +687,25 @@ impl Ensemble {
     }
 }
 
+/// The zxid an outcome reports, if any.
+fn outcome_zxid(outcome: &Outcome) -> Option<i64> {
+    match outcome {
+        Outcome::Done { zxid, .. }
+        | Outcome::Failed { zxid, .. }
+        | Outcome::MultiFailed { zxid, .. } => Some(*zxid),
+        Outcome::Unavailable => None,
+    }
+}
+
+/// A refusal answered as of `zxid`.
+fn with_zxid(outcome: Outcome, zxid: i64) -> Outcome {
+    match outcome {
+        Outcome::Failed { code, .. } => Outcome::Failed { zxid, code },
+        Outcome::MultiFailed { codes, .. } => Outcome::MultiFailed { zxid, codes },
+        other => other,
+    }
+}
+
 /// Answers one leader proposal once it is applied. A proposal that is not
 /// committed in time (this leader lost its quorum) is answered Unavailable:
 /// its client sees a lost connection and does not know whether it
@@ -686,13 +713,17 @@ impl Ensemble {
 async fn complete(
     receiver: oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
     reply: Option<oneshot::Sender<Outcome>>,
+    refused: Option<Outcome>,
     lead: LeaderShared,
     wait: Duration,
 ) {
     let outcome = match tokio::time::timeout(wait, receiver).await {
-        Ok(Ok(Ok(response))) => Outcome::Done {
-            zxid: response.data.zxid,
-            results: response.data.results,
+        Ok(Ok(Ok(response))) => match refused {
+            Some(refused) => with_zxid(refused, response.data.zxid),
+            None => Outcome::Done {
+                zxid: response.data.zxid,
+                results: response.data.results,
+            },
         },
         Ok(Ok(Err(error))) => {
             tracing::info!(%error, "proposal not committed");

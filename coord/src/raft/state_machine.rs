@@ -171,7 +171,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
         }
         let mut results = publish(&self.shared, &txn_entries).into_iter();
-        let dirty = self.shared.tree_mut().take_dirty();
+        let dirty = {
+            // Every entry moves the zxid, empty ones too (blank, membership,
+            // a refusal's marker): zxid is the last applied log index.
+            let mut tree = self.shared.tree_mut();
+            if let Some(last) = self.last_applied {
+                if last.index as i64 > tree.last_zxid() {
+                    tree.set_last_zxid(last.index as i64);
+                }
+            }
+            tree.take_dirty()
+        };
+        if let Some(last) = self.last_applied {
+            self.shared.note_applied(last.index as i64);
+        }
         let meta = self.meta_entries()?;
         {
             let tree = self.shared.tree();
