@@ -239,6 +239,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("offsets.topic.num.partitions", Int, Some("50")),
     key("offsets.topic.segment.bytes", Int, Some("104857600")),
     key("offsets.retention.minutes", Int, Some("10080")),
+    key("offsets.retention.check.interval.ms", Long, Some("600000")),
+    key("offset.metadata.max.bytes", Int, Some("4096")),
     key("offsets.commit.timeout.ms", Int, Some("5000")),
     key("transaction.state.log.replication.factor", Short, Some("3")),
     key("transaction.state.log.min.isr", Int, Some("2")),
@@ -333,6 +335,16 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     pub log_retention_check_interval: Duration,
     pub log_flush_scheduler_interval: Duration,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay: Duration,
+    pub group_min_session_timeout_ms: i32,
+    pub group_max_session_timeout_ms: i32,
+    pub group_max_size: usize,
+    /// `offsets.retention.minutes`.
+    pub offsets_retention: Duration,
+    pub offsets_retention_check_interval: Duration,
+    pub offset_metadata_max_bytes: usize,
+    pub offsets_topic_num_partitions: i32,
     /// Every value explicitly set (file or override), after validation.
     /// DescribeConfigs reports these as STATIC_BROKER_CONFIG.
     pub explicit: BTreeMap<String, String>,
@@ -493,6 +505,42 @@ impl BrokerConfig {
             return Err(get.error("log.flush.scheduler.interval.ms", "must not be negative"));
         }
 
+        let initial_delay = get.int("group.initial.rebalance.delay.ms");
+        if initial_delay < 0 {
+            return Err(get.error("group.initial.rebalance.delay.ms", "must not be negative"));
+        }
+        let min_session = get.int("group.min.session.timeout.ms");
+        let max_session = get.int("group.max.session.timeout.ms");
+        if min_session < 0 {
+            return Err(get.error("group.min.session.timeout.ms", "must not be negative"));
+        }
+        if max_session < min_session {
+            return Err(get.error(
+                "group.max.session.timeout.ms",
+                &format!("must be at least group.min.session.timeout.ms ({min_session})"),
+            ));
+        }
+        let group_max_size = get.int("group.max.size");
+        if group_max_size < 1 {
+            return Err(get.error("group.max.size", "must be at least 1"));
+        }
+        let retention_minutes = get.int("offsets.retention.minutes");
+        if retention_minutes < 1 {
+            return Err(get.error("offsets.retention.minutes", "must be at least 1"));
+        }
+        let retention_check = get.long("offsets.retention.check.interval.ms");
+        if retention_check < 1 {
+            return Err(get.error("offsets.retention.check.interval.ms", "must be at least 1"));
+        }
+        let metadata_max = get.int("offset.metadata.max.bytes");
+        if metadata_max < 0 {
+            return Err(get.error("offset.metadata.max.bytes", "must not be negative"));
+        }
+        let offsets_partitions = get.int("offsets.topic.num.partitions");
+        if offsets_partitions < 1 {
+            return Err(get.error("offsets.topic.num.partitions", "must be at least 1"));
+        }
+
         let mut explicit = BTreeMap::new();
         for (name, setting) in &settings {
             explicit.insert(name.clone(), setting.value.clone());
@@ -518,6 +566,14 @@ impl BrokerConfig {
             max_connections: max_connections as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),
             log_flush_scheduler_interval: Duration::from_millis(flush_ms as u64),
+            group_initial_rebalance_delay: Duration::from_millis(initial_delay as u64),
+            group_min_session_timeout_ms: min_session,
+            group_max_session_timeout_ms: max_session,
+            group_max_size: group_max_size as usize,
+            offsets_retention: Duration::from_secs(retention_minutes as u64 * 60),
+            offsets_retention_check_interval: Duration::from_millis(retention_check as u64),
+            offset_metadata_max_bytes: metadata_max as usize,
+            offsets_topic_num_partitions: offsets_partitions,
             explicit,
             unknown_keys,
         };

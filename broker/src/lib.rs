@@ -11,19 +11,21 @@
 //! * [`topic_config`]: topic-level keys, their broker synonyms, validation.
 //! * [`network`]: accept loop, framing, in-order responses per connection.
 //! * [`api`]: one handler per Kafka API and the dispatcher.
+//! * [`group`]: the consumer-group coordinator (classic protocol); offsets
+//!   and group records in coord through [`metadata::groups`].
 //! * [`topic_admin`]: create / delete / grow topics, change their configs.
 //! * [`metadata`]: Kafka's ZooKeeper layout in coord, and the cached view.
 //! * [`replica`]: the partitions this broker hosts and their leader state.
 //! * [`log`]: a partition's durable log: segments, indexes, recovery,
 //!   retention. Record batches are validated by header and CRC and kept as
 //!   the client sent them.
-//! * [`cli`]: the `runnel` command line (topics, produce, consume, perf).
 //! * [`server`]: start-up, shutdown, and the state handlers share.
 
 pub mod alloc;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod group;
 pub mod log;
 pub mod metadata;
 pub mod network;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{BrokerConfig, Listener};
+use crate::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
 use crate::replica::ReplicaManager;
@@ -53,6 +54,8 @@ pub struct Broker {
     pub cluster_id: String,
     pub metadata: Arc<MetadataStore>,
     pub replicas: Arc<ReplicaManager>,
+    /// The consumer-group coordinator.
+    pub groups: Arc<GroupCoordinator>,
     /// The advertised PLAINTEXT endpoint (real port when configured as 0).
     pub advertised: Listener,
 }
@@ -265,18 +268,21 @@ impl Server {
         metadata.elect_controller(id).await?;
         metadata.reload().await?;
 
+        let groups = GroupCoordinator::new(id, GroupConfig::from_broker(&config), metadata.clone());
         let broker = Arc::new(Broker {
             config,
             id,
             cluster_id,
             metadata: metadata.clone(),
             replicas: replicas.clone(),
+            groups: groups.clone(),
             advertised,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
+            tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,

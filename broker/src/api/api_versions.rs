@@ -22,6 +22,17 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -89,6 +100,17 @@ mod tests {
             ApiKey::CreatePartitions => m::CreatePartitionsRequest::VERSIONS,
             ApiKey::IncrementalAlterConfigs => m::IncrementalAlterConfigsRequest::VERSIONS,
             ApiKey::DescribeCluster => m::DescribeClusterRequest::VERSIONS,
+            ApiKey::FindCoordinator => m::FindCoordinatorRequest::VERSIONS,
+            ApiKey::JoinGroup => m::JoinGroupRequest::VERSIONS,
+            ApiKey::SyncGroup => m::SyncGroupRequest::VERSIONS,
+            ApiKey::Heartbeat => m::HeartbeatRequest::VERSIONS,
+            ApiKey::LeaveGroup => m::LeaveGroupRequest::VERSIONS,
+            ApiKey::OffsetCommit => m::OffsetCommitRequest::VERSIONS,
+            ApiKey::OffsetFetch => m::OffsetFetchRequest::VERSIONS,
+            ApiKey::DescribeGroups => m::DescribeGroupsRequest::VERSIONS,
+            ApiKey::ListGroups => m::ListGroupsRequest::VERSIONS,
+            ApiKey::DeleteGroups => m::DeleteGroupsRequest::VERSIONS,
+            ApiKey::OffsetDelete => m::OffsetDeleteRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {
@@ -106,6 +128,8 @@ mod tests {
         assert!(!is_supported(ApiKey::Fetch, 13));
         assert!(!is_supported(ApiKey::Fetch, 3));
         assert!(!is_supported(ApiKey::ApiVersions, 5));
-        assert!(!is_supported(ApiKey::JoinGroup, 0));
+        assert!(is_supported(ApiKey::JoinGroup, 0));
+        assert!(!is_supported(ApiKey::OffsetCommit, 1));
+        assert!(!is_supported(ApiKey::OffsetFetch, 0));
     }
 }

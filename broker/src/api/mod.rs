@@ -9,14 +9,25 @@
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod produce;
+pub mod sync_group;
 pub mod topic_names;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -101,6 +112,24 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             run!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
         }
         ApiKey::DescribeCluster => run!(m::DescribeClusterRequest, describe_cluster),
+        ApiKey::FindCoordinator => run!(m::FindCoordinatorRequest, find_coordinator),
+        ApiKey::JoinGroup => {
+            let request = match m::JoinGroupRequest::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable JoinGroup v{version}: {e}")),
+            };
+            let response = join_group::handle(broker, &req.header, request, req.peer).await;
+            encode(key, version, correlation_id, &response, false)
+        }
+        ApiKey::SyncGroup => run!(m::SyncGroupRequest, sync_group),
+        ApiKey::Heartbeat => run!(m::HeartbeatRequest, heartbeat),
+        ApiKey::LeaveGroup => run!(m::LeaveGroupRequest, leave_group),
+        ApiKey::OffsetCommit => run!(m::OffsetCommitRequest, offset_commit),
+        ApiKey::OffsetFetch => run!(m::OffsetFetchRequest, offset_fetch),
+        ApiKey::DescribeGroups => run!(m::DescribeGroupsRequest, describe_groups),
+        ApiKey::ListGroups => run!(m::ListGroupsRequest, list_groups),
+        ApiKey::DeleteGroups => run!(m::DeleteGroupsRequest, delete_groups),
+        ApiKey::OffsetDelete => run!(m::OffsetDeleteRequest, offset_delete),
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }

@@ -4,11 +4,14 @@
 //! * [`layout`]: znode paths and their JSON.
 //! * [`store`]: the coord session: reads, writes, watches (all
 //!   `zookeeper-client` use is here).
+//! * [`groups`]: consumer groups' records and committed offsets under
+//!   `/consumers` (the only other `zookeeper-client` user).
 //! * [`cache`]: the snapshot request handlers read.
 //! * [`assignment`]: replica placement for new topics and partitions.
 
 pub mod assignment;
 pub mod cache;
+pub mod groups;
 pub mod layout;
 pub mod store;
 

@@ -1,4 +1,5 @@
-//! The broker's link to coord: every `zookeeper-client` call lives here.
+//! The broker's link to coord: the session and the cluster metadata (every
+//! `zookeeper-client` call outside [`super::groups`] lives here).
 //!
 //! Writes follow Kafka's ZooKeeper mode (`AdminZkClient`, `KafkaZkClient`);
 //! until the controller lands (multi-broker issue) the broker that creates
@@ -57,6 +58,8 @@ pub enum MetadataError {
     },
     #[error("broker id {id} is registered by another live session (another broker with the same broker.id?)")]
     BrokerIdInUse { id: i32 },
+    #[error("the broker is shutting down")]
+    ShuttingDown,
 }
 
 type Result<T, E = MetadataError> = std::result::Result<T, E>;
@@ -172,6 +175,11 @@ impl MetadataStore {
             Ok(c) => c.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The current session, for the other coord users in this module.
+    pub(super) fn zk(&self) -> zk::Client {
+        self.client()
     }
 
     pub fn cache(&self) -> &MetadataCache {
@@ -884,6 +892,11 @@ fn broker_info(id: i32, json: &BrokerJson) -> BrokerInfo {
         port,
         rack: json.rack.clone(),
     }
+}
+
+/// Deletes `path` and everything under it (absent is fine).
+pub(super) async fn delete_tree(client: &zk::Client, path: &str) -> Result<()> {
+    delete_recursive(client, path).await
 }
 
 async fn delete_recursive(client: &zk::Client, path: &str) -> Result<()> {

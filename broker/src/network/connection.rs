@@ -27,6 +27,7 @@ const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Serves one connection until the peer closes it, a protocol error, or shutdown.
 pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
+    let peer_ip = stream.peer_addr().ok().map(|a| a.ip());
     let peer = stream
         .peer_addr()
         .map(|a| a.to_string())
@@ -45,7 +46,8 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
             loop {
                 match frame::parse_frame(&mut buf, max) {
                     Ok(Some(f)) => match frame::parse_request(f) {
-                        Ok(req) => {
+                        Ok(mut req) => {
+                            req.peer = peer_ip;
                             if tx.send(req).await.is_err() {
                                 return;
                             }

@@ -65,6 +65,8 @@ pub struct Request {
     pub api_key: ApiKey,
     pub header: RequestHeader,
     pub body: Bytes,
+    /// The client's address (set by the connection; group members report it).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -111,6 +113,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
         api_key,
         header,
         body: frame,
+        peer: None,
     })
 }
 

@@ -1,0 +1,62 @@
+//! FindCoordinator: which broker coordinates a group (v0–3: one key;
+//! v4+: a batch of keys). Transactions have no coordinator yet.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{
+    BrokerId, FindCoordinatorRequest, FindCoordinatorResponse, RequestHeader,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::server::Broker;
+
+const GROUP: i8 = 0;
+const TRANSACTION: i8 = 1;
+
+pub async fn handle(
+    broker: &Broker,
+    header: &RequestHeader,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let version = header.request_api_version;
+    if version >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .iter()
+            .map(|k| lookup(broker, k, request.key_type))
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let c = lookup(broker, &request.key, request.key_type);
+    FindCoordinatorResponse::default()
+        .with_error_code(c.error_code)
+        .with_error_message(if version >= 1 { c.error_message } else { None })
+        .with_node_id(c.node_id)
+        .with_host(c.host)
+        .with_port(c.port)
+}
+
+fn lookup(broker: &Broker, key: &StrBytes, key_type: i8) -> Coordinator {
+    let found = match key_type {
+        GROUP => broker
+            .groups
+            .coordinator_of(key)
+            .and_then(|id| broker.metadata.snapshot().brokers.get(&id).cloned())
+            .ok_or(ResponseError::CoordinatorNotAvailable),
+        TRANSACTION => Err(ResponseError::CoordinatorNotAvailable),
+        _ => Err(ResponseError::InvalidRequest),
+    };
+    let c = Coordinator::default().with_key(key.clone());
+    match found {
+        Ok(b) => c
+            .with_node_id(BrokerId(b.id))
+            .with_host(StrBytes::from_string(b.host))
+            .with_port(b.port),
+        Err(e) => c
+            .with_node_id(BrokerId(-1))
+            .with_host(StrBytes::from_static_str(""))
+            .with_port(-1)
+            .with_error_code(e.code())
+            .with_error_message(Some(StrBytes::from_string(e.to_string()))),
+    }
+}
