@@ -296,6 +296,19 @@ impl MetadataStore {
             if let Err(e) = self.client().delete(&path, None).await {
                 debug!("deleting {path}: {e}");
             }
+            // Give up the controller role now rather than when the session
+            // expires, so another broker can take it at once (Kafka closes
+            // its session on shutdown for the same reason).
+            if let Ok((data, stat)) = self.client().get_data(CONTROLLER).await {
+                let holder = serde_json::from_slice::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| v.get("brokerid").and_then(serde_json::Value::as_i64));
+                if holder == Some(i64::from(id)) {
+                    if let Err(e) = self.client().delete(CONTROLLER, Some(stat.version)).await {
+                        debug!("releasing {CONTROLLER}: {e}");
+                    }
+                }
+            }
         }
     }
 
