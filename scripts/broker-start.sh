@@ -4,7 +4,9 @@
 # answers Kafka requests.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG=broker-start
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
     cat <<EOF2
@@ -27,16 +29,6 @@ Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stde
 Environment:
   RUNNEL_BROKER_BIN   run this binary instead of building target/release/runnel-broker
 EOF2
-}
-
-die() {
-    echo "broker-start: $*" >&2
-    exit 1
-}
-
-now_ms() {
-    local t="${EPOCHREALTIME//[.,]/}"
-    echo $((t / 1000))
 }
 
 id=1
@@ -68,32 +60,12 @@ dir="$(cd "$dir" && pwd)"
 pidfile="$dir/broker.pid"
 log="$dir/broker.log"
 
-is_broker() {
-    local pid="$1" state
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'runnel-broker'
-}
-
-# Reads KEY from a properties file (last one wins).
-prop() {
-    sed -n -E "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*(.*[^[:space:]])[[:space:]]*\$/\1/p" "$1" 2>/dev/null | tail -n 1
-}
-
-if [[ -f "$pidfile" ]]; then
-    old="$(cat "$pidfile")"
-    if is_broker "$old"; then
-        die "runnel-broker already running in $dir (pid $old); stop it with scripts/broker-stop.sh --dir $dir"
-    fi
-    echo "broker-start: removing stale pid file (pid $old is gone)" >&2
-    rm -f "$pidfile"
-fi
+check_pidfile runnel-broker "$pidfile" "$dir" broker-stop.sh
 
 if [[ -n "$config" ]]; then
     [[ -f "$config" ]] || die "no such config file: $config"
     config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
-    listener="$(prop "$config" listeners)"
+    listener="$(cfg_value "$config" listeners 2>/dev/null)"
 else
     port="${port:-9092}"
     zk="${zk:-127.0.0.1:2181}"
@@ -116,27 +88,14 @@ port="${hostport##*:}"
 [[ -z "$host" || "$host" == "0.0.0.0" ]] && host=127.0.0.1
 [[ "$port" =~ ^[0-9]+$ ]] || die "bad listener port in '$listener'"
 
-if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+if port_busy "$port" "$host"; then
     die "$host:$port is already in use"
 fi
 
-if [[ -n "${RUNNEL_BROKER_BIN:-}" ]]; then
-    bin="$RUNNEL_BROKER_BIN"
-else
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker) || die "cargo build -p runnel-broker failed"
-    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-broker"
-fi
+bin="$(runnel_bin RUNNEL_BROKER_BIN runnel-broker)" || die "cargo build -p runnel-broker failed"
 [[ -x "$bin" ]] || die "no runnel-broker binary at $bin"
 
-setsid "$bin" --config "$config" "${overrides[@]}" >>"$log" 2>&1 </dev/null &
-pid=$!
-echo "$pid" >"$pidfile"
-
-running() {
-    local state
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
+launch "$pidfile" "$log" "$bin" --config "$config" "${overrides[@]}"
 
 # Ready: an ApiVersions v0 request (correlation id 1) gets a response.
 ready() {
@@ -147,22 +106,8 @@ ready() {
     ) 2>/dev/null
 }
 
-deadline=$(($(now_ms) + timeout * 1000))
-while ! ready; do
-    if ! running "$pid"; then
-        rm -f "$pidfile"
-        echo "broker-start: runnel-broker exited during start-up; last lines of $log:" >&2
-        tail -n 20 "$log" >&2 || true
-        exit 1
-    fi
-    if (($(now_ms) >= deadline)); then
-        kill -TERM "$pid" 2>/dev/null || true
-        rm -f "$pidfile"
-        echo "broker-start: $host:$port did not answer within ${timeout}s (stopped pid $pid); see $log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+wait_started runnel-broker "$pidfile" "$log" "$timeout" \
+    "$host:$port did not answer within ${timeout}s" ready
 
 echo "broker-start: runnel-broker $id up (pid $pid, dir $dir)" >&2
 echo "$host:$port"

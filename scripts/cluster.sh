@@ -24,7 +24,9 @@
 # /runnel/controller.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG=cluster
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 SCRIPTS="$ROOT/scripts"
 
 usage() {
@@ -91,17 +93,6 @@ Environment:
 EOF
 }
 
-die() {
-    echo "cluster: $*" >&2
-    exit 1
-}
-
-# Milliseconds since the epoch, for deadlines (bash 5: EPOCHREALTIME).
-now_ms() {
-    local t="${EPOCHREALTIME//[.,]/}" # the decimal mark follows the locale
-    echo $((t / 1000))
-}
-
 [[ $# -gt 0 ]] || { usage >&2; exit 1; }
 action="$1"
 shift
@@ -156,58 +147,53 @@ fi
 [[ "$action" != up ]] || mkdir -p "$dir"
 [[ ! -d "$dir" ]] || dir="$(cd "$dir" && pwd)"
 
-# True if PID is a live (not zombie) process whose command line contains
-# PROGRAM (runnel-coord, runnel-broker): never signal a reused pid.
-is_program() {
-    local pid="$1" program="$2" state
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-    state="$(proc_state "$pid")"
-    [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$program"
-}
-is_coord() { is_program "$1" runnel-coord; }
-is_broker() { is_program "$1" runnel-broker; }
+# KEY from a zoo.cfg or server.properties that may be missing ("" then).
+cfg() { cfg_value "$1" "$2" 2>/dev/null; }
 
-# The one-letter state of PID (R, S, T = stopped, Z, ...; X if gone).
-proc_state() {
-    sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X
-}
-
-# Sends a four-letter word and prints the reply (empty if nothing answers).
-four_letter() {
-    local host="$1" port="$2" word="$3"
-    (
-        exec 3<>"/dev/tcp/$host/$port" || exit 0
-        printf '%s' "$word" >&3
-        timeout 2 cat <&3 || true
-    ) 2>/dev/null || true
-}
-
-# True if something accepts connections on 127.0.0.1:PORT.
-port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# Reads KEY from a zoo.cfg (last one wins).
-cfg_value() {
-    sed -n -E "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*(.*[^[:space:]])[[:space:]]*\$/\1/p" "$1" 2>/dev/null | tail -n 1
-}
-
-# Member folders, in id order.
-coord_members() {
+# Folders of the members named KIND-K (coord, broker) that hold FILE, in id order.
+members_of() {
     local d
-    for d in "$dir"/coord-*; do
-        if [[ -d "$d" && -f "$d/zoo.cfg" ]]; then echo "$d"; fi
+    for d in "$dir/$1"-*; do
+        if [[ -d "$d" && -f "$d/$2" ]]; then echo "$d"; fi
     done | sort -V
 }
 
-member_id() { basename "$1" | sed 's/^coord-//'; }
+# K of a member folder KIND-K.
+folder_id() { basename "$1" | sed 's/^[a-z]*-//'; }
+
+# "127.0.0.1:PORT,..." over the folders MEMBERS prints, PORT_OF giving each port.
+address_list() {
+    local member out=""
+    while read -r member; do
+        out+="${out:+,}127.0.0.1:$("$2" "$member")"
+    done < <("$1")
+    echo "$out"
+}
+
+# Builds (unless VAR is set) the binary of PACKAGE; prints its path.
+package_bin() {
+    runnel_bin "$1" "$2" || die "cargo build -p $2 failed"
+}
+coord_bin() { package_bin RUNNEL_COORD_BIN runnel-coord; }
+# Sets and exports RUNNEL_COORD_BIN / RUNNEL_BROKER_BIN for the start scripts
+# (exits if the build fails).
+use_coord_bin() {
+    RUNNEL_COORD_BIN="$(coord_bin)"
+    export RUNNEL_COORD_BIN
+}
+use_broker_bin() {
+    RUNNEL_BROKER_BIN="$(package_bin RUNNEL_BROKER_BIN runnel-broker)"
+    export RUNNEL_BROKER_BIN
+}
+
+coord_members() { members_of coord zoo.cfg; }
+member_id() { folder_id "$1"; }
 member_pid() { cat "$1/coord.pid" 2>/dev/null || true; }
-member_port() { cfg_value "$1/zoo.cfg" clientPort; }
+member_port() { cfg "$1/zoo.cfg" clientPort; }
 # Peer port from the member's own server.K line ("-" when standalone).
 member_peer_port() {
     local line
-    line="$(cfg_value "$1/zoo.cfg" "server\\.$(member_id "$1")")"
+    line="$(cfg "$1/zoo.cfg" "server\\.$(member_id "$1")")"
     [[ -n "$line" ]] && echo "$line" | cut -d: -f2 | cut -d';' -f1 || echo "-"
 }
 member_count() { coord_members | wc -l; }
@@ -231,15 +217,6 @@ member_role() {
 
 member_zxid() {
     four_letter 127.0.0.1 "$(member_port "$1")" srvr | sed -n 's/^Zxid: *//p'
-}
-
-coord_bin() {
-    if [[ -n "${RUNNEL_COORD_BIN:-}" ]]; then
-        echo "$RUNNEL_COORD_BIN"
-        return
-    fi
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-coord) || die "cargo build -p runnel-coord failed"
-    echo "${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-coord"
 }
 
 # Starts one member from its existing zoo.cfg, waiting for the process only.
@@ -278,59 +255,31 @@ wait_ensemble() {
     done
 }
 
-connect_string() {
-    local member out=""
-    while read -r member; do
-        out+="${out:+,}127.0.0.1:$(member_port "$member")"
-    done < <(coord_members)
-    echo "$out"
-}
+connect_string() { address_list coord_members member_port; }
 
 # ---- brokers -------------------------------------------------------------------
 
 CHROOT=/runnel
 
-# Broker folders, in id order.
-broker_members() {
-    local d
-    for d in "$dir"/broker-*; do
-        if [[ -d "$d" && -f "$d/server.properties" ]]; then echo "$d"; fi
-    done | sort -V
-}
-
-broker_id() { basename "$1" | sed 's/^broker-//'; }
+broker_members() { members_of broker server.properties; }
+broker_id() { folder_id "$1"; }
 broker_pid() { cat "$1/broker.pid" 2>/dev/null || true; }
 # Port of the first listener (PLAINTEXT://127.0.0.1:9092 -> 9092).
 broker_port() {
     local l
-    l="$(cfg_value "$1/server.properties" listeners)"
+    l="$(cfg "$1/server.properties" listeners)"
     l="${l%%,*}"
     echo "${l##*:}"
 }
 # The chroot in the broker's zookeeper.connect ("" for none).
 broker_chroot() {
     local zk
-    zk="$(cfg_value "$1/server.properties" zookeeper.connect)"
+    zk="$(cfg "$1/server.properties" zookeeper.connect)"
     if [[ "$zk" == */* ]]; then echo "/${zk#*/}"; fi
 }
 broker_count() { broker_members | wc -l; }
 
-bootstrap_list() {
-    local member out=""
-    while read -r member; do
-        out+="${out:+,}127.0.0.1:$(broker_port "$member")"
-    done < <(broker_members)
-    echo "$out"
-}
-
-broker_bin() {
-    if [[ -n "${RUNNEL_BROKER_BIN:-}" ]]; then
-        echo "$RUNNEL_BROKER_BIN"
-        return
-    fi
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker) || die "cargo build -p runnel-broker failed"
-    echo "${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-broker"
-}
+bootstrap_list() { address_list broker_members broker_port; }
 
 # One coord shell command against the ensemble (stdout: the reply; fails if
 # the command fails or coord does not answer within 5 s).
@@ -479,8 +428,7 @@ cmd_up() {
     done
 
     # ---- coordination ensemble ----------------------------------------------
-    RUNNEL_COORD_BIN="$(coord_bin)"
-    export RUNNEL_COORD_BIN
+    use_coord_bin
     if ((existing > 0)); then
         while read -r member; do
             pid="$(member_pid "$member")"
@@ -504,8 +452,7 @@ cmd_up() {
         echo "coord: $(connect_string)"
         return 0
     fi
-    RUNNEL_BROKER_BIN="$(broker_bin)"
-    export RUNNEL_BROKER_BIN
+    use_broker_bin
     if ((existing_b > 0)); then
         while read -r member; do
             pid="$(broker_pid "$member")"
@@ -540,13 +487,19 @@ stop_broker() {
     "$SCRIPTS/broker-stop.sh" --dir "$member" --timeout "$timeout"
 }
 
+# Stops the coord member in MEMBER with SIGTERM (coord-stop.sh resumes a
+# paused one).
+stop_coord() {
+    "$SCRIPTS/coord-stop.sh" --dir "$1" --timeout "$timeout"
+}
+
 cmd_down() {
     local member
     while read -r member; do
         stop_broker "$member"
     done < <(broker_members)
     while read -r member; do
-        "$SCRIPTS/coord-stop.sh" --dir "$member" --timeout "$timeout"
+        stop_coord "$member"
     done < <(coord_members)
     if $wipe; then
         # Remove only what we created, never an arbitrary --dir wholesale.
@@ -630,32 +583,36 @@ wait_member_serving() {
     echo "cluster: $(basename "$member") serving as $role (pid $(member_pid "$member"))" >&2
 }
 
+# The commands on one member, $name, by its kind: coord-K or broker-K.
 cmd_member() {
+    local member="$dir/$name" kind pid role pid_of is_running role_of stop_it start_it
     case "$name" in
-        coord-[0-9]*) cmd_coord_member ;;
-        broker-[0-9]*) cmd_broker_member ;;
+        coord-[0-9]*)
+            [[ -f "$member/zoo.cfg" ]] || die "no member $name in $dir ('up' first?)"
+            kind=coord pid_of=member_pid is_running=is_coord role_of=member_role
+            stop_it=stop_coord start_it=start_coord
+            ;;
+        broker-[0-9]*)
+            [[ -f "$member/server.properties" ]] || die "no broker $name in $dir ('up' first?)"
+            kind=broker pid_of=broker_pid is_running=is_broker role_of=broker_role_now
+            stop_it=stop_broker start_it=start_broker_serving
+            ;;
         *) die "no member named '$name' (members are coord-1..N and broker-1..M)" ;;
     esac
-}
-
-cmd_coord_member() {
-    local member pid role
-    member="$dir/$name"
-    [[ -f "$member/zoo.cfg" ]] || die "no member $name in $dir ('up' first?)"
-    pid="$(member_pid "$member")"
-    if [[ "$action" != start && "$action" != restart ]] && ! is_coord "$pid"; then
+    pid="$("$pid_of" "$member")"
+    if [[ "$action" != start && "$action" != restart ]] && ! "$is_running" "$pid"; then
         die "$name is not running"
     fi
     case "$action" in
         kill)
-            role="$(member_role "$member")"
+            role="$("$role_of" "$member")"
             kill -KILL "$pid"
             wait_state "$pid" "gone after SIGKILL" is_gone
-            rm -f "$member/coord.pid"
+            rm -f "$member/$kind.pid"
             echo "cluster: killed $name (pid $pid, SIGKILL; was $role)" >&2
             ;;
         pause)
-            role="$(member_role "$member")"
+            role="$("$role_of" "$member")"
             kill -STOP "$pid"
             wait_state "$pid" "stopped after SIGSTOP" is_stopped
             echo "cluster: paused $name (pid $pid, SIGSTOP; was $role)" >&2
@@ -666,21 +623,26 @@ cmd_coord_member() {
             echo "cluster: resumed $name (pid $pid, SIGCONT)" >&2
             ;;
         stop)
-            role="$(member_role "$member")"
-            "$SCRIPTS/coord-stop.sh" --dir "$member" --timeout "$timeout"
+            role="$("$role_of" "$member")"
+            "$stop_it" "$member"
             echo "cluster: stopped $name (was $role)" >&2
             ;;
         start | restart)
-            if is_coord "$pid"; then
+            if "$is_running" "$pid"; then
                 [[ "$action" == restart ]] || die "$name is already running (pid $pid)"
-                "$SCRIPTS/coord-stop.sh" --dir "$member" --timeout "$timeout"
+                "$stop_it" "$member"
             fi
-            RUNNEL_COORD_BIN="$(coord_bin)"
-            export RUNNEL_COORD_BIN
-            start_member "$member"
-            wait_member_serving "$member"
+            "$start_it" "$member"
             ;;
     esac
+}
+
+# start/restart of a stopped coord member: back until it serves (when a
+# majority runs).
+start_coord() {
+    use_coord_bin
+    start_member "$1"
+    wait_member_serving "$1"
 }
 
 # Role of a broker right now (reads coord).
@@ -694,50 +656,12 @@ broker_role_now() {
     broker_role "$member" "$ids" "$controller"
 }
 
-cmd_broker_member() {
-    local member pid role
-    member="$dir/$name"
-    [[ -f "$member/server.properties" ]] || die "no broker $name in $dir ('up' first?)"
-    pid="$(broker_pid "$member")"
-    if [[ "$action" != start && "$action" != restart ]] && ! is_broker "$pid"; then
-        die "$name is not running"
-    fi
-    case "$action" in
-        kill)
-            role="$(broker_role_now "$member")"
-            kill -KILL "$pid"
-            wait_state "$pid" "gone after SIGKILL" is_gone
-            rm -f "$member/broker.pid"
-            echo "cluster: killed $name (pid $pid, SIGKILL; was $role)" >&2
-            ;;
-        pause)
-            role="$(broker_role_now "$member")"
-            kill -STOP "$pid"
-            wait_state "$pid" "stopped after SIGSTOP" is_stopped
-            echo "cluster: paused $name (pid $pid, SIGSTOP; was $role)" >&2
-            ;;
-        resume)
-            kill -CONT "$pid"
-            wait_state "$pid" "running after SIGCONT" is_not_stopped
-            echo "cluster: resumed $name (pid $pid, SIGCONT)" >&2
-            ;;
-        stop)
-            role="$(broker_role_now "$member")"
-            stop_broker "$member"
-            echo "cluster: stopped $name (was $role)" >&2
-            ;;
-        start | restart)
-            if is_broker "$pid"; then
-                [[ "$action" == restart ]] || die "$name is already running (pid $pid)"
-                stop_broker "$member"
-            fi
-            RUNNEL_BROKER_BIN="$(broker_bin)"
-            export RUNNEL_BROKER_BIN
-            start_broker "$member" || die "$name did not start; see $member/broker.log"
-            wait_registered "$member" || die "see $member/broker.log"
-            echo "cluster: $name serving as $(broker_role_now "$member") (pid $(broker_pid "$member"))" >&2
-            ;;
-    esac
+# start/restart of a stopped broker: back until it is registered in coord.
+start_broker_serving() {
+    use_broker_bin
+    start_broker "$1" || die "$name did not start; see $1/broker.log"
+    wait_registered "$1" || die "see $1/broker.log"
+    echo "cluster: $name serving as $(broker_role_now "$1") (pid $(broker_pid "$1"))" >&2
 }
 
 case "$action" in

@@ -11,9 +11,11 @@
 #   consumer-groups.sh --bootstrap-server 127.0.0.1:9092 --delete --group g
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${RUNNEL_PYTHON:-$ROOT/.venv/bin/python}"
-[[ -x "$PYTHON" ]] || { echo "consumer-groups.sh: no Python venv at $ROOT/.venv (run scripts/test.sh once, or set RUNNEL_PYTHON)" >&2; exit 1; }
+PROG=consumer-groups.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+PYTHON="$(venv_python)"
+[[ -x "$PYTHON" ]] || die "no Python venv at $ROOT/.venv (run scripts/test.sh once, or set RUNNEL_PYTHON)"
 
 exec "$PYTHON" - "$@" <<'PYEOF'
 import argparse

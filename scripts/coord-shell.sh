@@ -3,7 +3,9 @@
 # command, else runs one command (exit code 1 if it failed).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG=coord-shell
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
     cat <<EOF
@@ -31,15 +33,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-if [[ -n "${RUNNEL_COORD_BIN:-}" ]]; then
-    bin="$RUNNEL_COORD_BIN"
-else
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-coord) || {
-        echo "coord-shell: cargo build -p runnel-coord failed" >&2
-        exit 1
-    }
-    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-coord"
-fi
+bin="$(runnel_bin RUNNEL_COORD_BIN runnel-coord)" || die "cargo build -p runnel-coord failed"
 
 # `--`: command words such as `ls -s /` are the shell's, not clap's flags.
 exec "$bin" shell --server "$server" -- "$@"

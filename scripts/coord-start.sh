@@ -3,7 +3,9 @@
 # `zkServer.sh start`, and prints its connect string once it answers `ruok`.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG=coord-start
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 usage() {
     cat <<EOF
@@ -34,17 +36,6 @@ Prints the connect string (127.0.0.1:PORT) on stdout; everything else on stderr.
 Environment:
   RUNNEL_COORD_BIN  run this binary instead of building target/release/runnel-coord
 EOF
-}
-
-die() {
-    echo "coord-start: $*" >&2
-    exit 1
-}
-
-# Milliseconds since the epoch, for deadlines (bash 5: EPOCHREALTIME).
-now_ms() {
-    local t="${EPOCHREALTIME//[.,]/}" # the decimal mark follows the locale
-    echo $((t / 1000))
 }
 
 id=1
@@ -92,38 +83,7 @@ dir="$(cd "$dir" && pwd)"
 pidfile="$dir/coord.pid"
 log="$dir/coord.log"
 
-# True if PID is a live (not zombie) runnel-coord process.
-is_coord() {
-    local pid="$1" state
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'runnel-coord'
-}
-
-# Sends a four-letter word and prints the reply (empty if nothing answers).
-four_letter() {
-    local host="$1" port="$2" word="$3"
-    (
-        exec 3<>"/dev/tcp/$host/$port" || exit 0
-        printf '%s' "$word" >&3
-        timeout 2 cat <&3 || true
-    ) 2>/dev/null || true
-}
-
-# Reads KEY from a zoo.cfg (last one wins, surrounding blanks dropped).
-cfg_value() {
-    sed -n -E "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*(.*[^[:space:]])[[:space:]]*\$/\1/p" "$1" | tail -n 1
-}
-
-if [[ -f "$pidfile" ]]; then
-    old="$(cat "$pidfile")"
-    if [[ "$old" =~ ^[0-9]+$ ]] && is_coord "$old"; then
-        die "runnel-coord already running in $dir (pid $old); stop it with scripts/coord-stop.sh --dir $dir"
-    fi
-    echo "coord-start: removing stale pid file (pid $old is gone)" >&2
-    rm -f "$pidfile"
-fi
+check_pidfile runnel-coord "$pidfile" "$dir" coord-stop.sh
 
 if [[ -n "$config" ]]; then
     [[ -f "$config" ]] || die "no such config file: $config"
@@ -154,32 +114,15 @@ fi
 [[ "$port" =~ ^[0-9]+$ ]] || die "bad client port '$port'"
 
 # Something else on the port would answer our 'ruok' and fool the wait below.
-if [[ -n "$(four_letter "$host" "$port" ruok)" ]] || (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+if [[ -n "$(four_letter "$host" "$port" ruok)" ]] || port_busy "$port" "$host"; then
     die "$host:$port is already in use"
 fi
 
-if [[ -n "${RUNNEL_COORD_BIN:-}" ]]; then
-    bin="$RUNNEL_COORD_BIN"
-else
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-coord) || die "cargo build -p runnel-coord failed"
-    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel-coord"
-fi
+bin="$(runnel_bin RUNNEL_COORD_BIN runnel-coord)" || die "cargo build -p runnel-coord failed"
 [[ -x "$bin" ]] || die "no runnel-coord binary at $bin"
 
-# setsid: the member must not die with the terminal's Ctrl-C.
-setsid "$bin" --config "$config" >>"$log" 2>&1 </dev/null &
-pid=$!
-echo "$pid" >"$pidfile"
+launch "$pidfile" "$log" "$bin" --config "$config"
 
-# True while our child runs: an exited child stays a zombie until this script
-# ends, so `kill -0` alone would not notice a crash during start-up.
-running() {
-    local state
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
-
-deadline=$(($(now_ms) + timeout * 1000))
 # Ready: 'ruok' says imok (ZooKeeper says so before it serves sessions,
 # hence also no "not currently serving requests" from 'srvr', unless we
 # were asked to wait for the process alone).
@@ -189,21 +132,8 @@ ready() {
     ! four_letter "$host" "$port" srvr | grep -q 'not currently serving'
 }
 
-while ! ready; do
-    if ! running "$pid"; then
-        rm -f "$pidfile"
-        echo "coord-start: runnel-coord exited during start-up; last lines of $log:" >&2
-        tail -n 20 "$log" >&2 || true
-        exit 1
-    fi
-    if (($(now_ms) >= deadline)); then
-        kill -TERM "$pid" 2>/dev/null || true
-        rm -f "$pidfile"
-        echo "coord-start: $host:$port not $wait_for within ${timeout}s (stopped pid $pid); see $log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+wait_started runnel-coord "$pidfile" "$log" "$timeout" \
+    "$host:$port not $wait_for within ${timeout}s" ready
 
 echo "coord-start: runnel-coord $id $wait_for (pid $pid, dir $dir)" >&2
 echo "$host:$port"

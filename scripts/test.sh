@@ -14,7 +14,7 @@
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$REPO"
+cd "$REPO" || exit
 
 log() { printf '\n==> %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
@@ -22,7 +22,7 @@ die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------- tools
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 && SUDO="sudo" || true
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 fi
 
 need_apt=()

@@ -14,12 +14,7 @@
 #
 # Environment: RUNNEL_BIN runs this binary instead of building target/release/runnel.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -n "${RUNNEL_BIN:-}" ]]; then
-    bin="$RUNNEL_BIN"
-else
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker --bin runnel) >&2 \
-        || { echo "topics.sh: cargo build of runnel failed" >&2; exit 1; }
-    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/runnel"
-fi
-exec "$bin" topics "$@"
+PROG=topics.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+exec_runnel topics "$@"

@@ -7,37 +7,33 @@ Environment:
 """
 
 import os
-import signal
 import socket
 import struct
-import subprocess
-import time
 
 import pytest
 
-from coordproc import CoordServer, LIVE, free_port, wait_for
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from coordproc import CoordServer, free_port, wait_for
+from procutil import REPO, ManagedProcess, built_binary, write_properties  # noqa: F401 - REPO re-exported
 
 
 def broker_bin():
-    env = os.environ.get("RUNNEL_BROKER_BIN")
-    if env:
-        return env
-    for profile in ("release", "debug"):
-        path = os.path.join(REPO, "target", profile, "runnel-broker")
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError("runnel-broker not built (cargo build -p runnel-broker) "
-                            "and RUNNEL_BROKER_BIN not set")
+    return built_binary("runnel-broker", "RUNNEL_BROKER_BIN",
+                        "runnel-broker not built (cargo build -p runnel-broker) "
+                        "and RUNNEL_BROKER_BIN not set")
 
 
 class BrokerExited(RuntimeError):
     pass
 
 
-class Broker:
+class Broker(ManagedProcess):
     """One runnel-broker process with its own directory, properties and log."""
+
+    exited_error = BrokerExited
+    not_ready = "did not answer"
+    already_running = "broker already running"
+    env_defaults = {"RUST_BACKTRACE": "1", "RUST_LOG": "info"}
+    stop_timeout = 30.0
 
     def __init__(self, workdir, zk_connect, broker_id=1, port=None, extra=None, name=None):
         self.workdir = str(workdir)
@@ -67,16 +63,11 @@ class Broker:
         return items
 
     def write_config(self):
-        with open(self.props_path, "w") as f:
-            for k, v in self.config_items().items():
-                f.write("%s=%s\n" % (k, v))
+        write_properties(self.props_path, self.config_items())
 
     @property
     def bootstrap(self):
         return "127.0.0.1:%d" % self.port
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
 
     def answers(self):
         try:
@@ -89,68 +80,12 @@ class Broker:
         except OSError:
             return False
 
+    def ready(self):
+        return self.answers()
+
     def start(self, timeout=60.0, args=()):
-        assert not self.alive(), "broker already running"
-        self.starts += 1
-        log = open(self.log_path, "ab")
-        cmd = [broker_bin(), "--config", self.props_path] + list(args)
-        log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(cmd))).encode())
-        log.flush()
-        env = dict(os.environ)
-        env.setdefault("RUST_BACKTRACE", "1")
-        env.setdefault("RUST_LOG", "info")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
-        log.close()
-        if self not in LIVE:
-            LIVE.append(self)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise BrokerExited("%s exited with code %s during start-up; log tail:\n%s"
-                                   % (self.name, self.proc.returncode, self.log_tail()))
-            if self.answers():
-                return self
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError("%s did not answer within %.0fs; log tail:\n%s"
-                                   % (self.name, timeout, self.log_tail()))
-            time.sleep(0.05)
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait()
-
-    def stop(self, timeout=30.0):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def close(self):
-        self.stop()
-        if self in LIVE:
-            LIVE.remove(self)
-
-    def log_tail(self, n=60):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(lines[-n:])
+        self.launch([broker_bin(), "--config", self.props_path] + list(args))
+        return self.wait_ready(timeout)
 
     def __repr__(self):
         return "<%s port=%d pid=%s>" % (self.name, self.port, self.proc.pid if self.proc else None)

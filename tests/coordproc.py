@@ -14,14 +14,12 @@ Environment:
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 
+from procutil import (LIVE, REPO, ManagedProcess, free_port, poll_until,  # noqa: F401 - re-exported
+                      wait_for, write_properties)
 from zkproto import four_letter
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNEL_BIN = os.environ.get("RUNNEL_COORD_BIN") or os.path.join(REPO, "target", "release", "runnel-coord")
 IMPL = os.environ.get("RUNNEL_COORD_IMPL", "runnel")
 
@@ -30,43 +28,6 @@ ZK_JARS = ["/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-simple.jar"]
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 
 TICK_MS = 200  # minSessionTimeout 400 ms, maxSessionTimeout 4000 ms
-
-# Every server started and not yet stopped: conftest prints their log tails
-# when a test fails.
-LIVE = []
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond, timeout=10.0, interval=0.02, desc="condition"):
-    """Poll cond() until it returns a truthy value; return that value.
-    Raises TimeoutError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
-            last_exc = e
-        if time.monotonic() >= deadline:
-            raise TimeoutError("timed out after %.1fs waiting for %s%s" % (
-                timeout, desc, "" if last_exc is None else " (last error: %r)" % last_exc))
-        time.sleep(interval)
-
-
-def poll_until(cond, timeout=10.0, interval=0.02):
-    """Like wait_for but returns False on timeout instead of raising."""
-    try:
-        return wait_for(cond, timeout, interval)
-    except TimeoutError:
-        return False
-
 
 def srvr_mode(port, timeout=1.0):
     """The "Mode: ..." of a server's srvr answer ("leader", "follower",
@@ -106,8 +67,14 @@ class ServerExited(RuntimeError):
     pass
 
 
-class CoordServer:
+class CoordServer(ManagedProcess):
     """One server process with its own directory, config file and log file."""
+
+    exited_error = ServerExited
+    not_ready = "did not answer ruok"
+    already_running = "server already running"
+    env_defaults = {"RUST_BACKTRACE": "1"}
+    stop_timeout = 10.0
 
     def __init__(self, workdir, kind=None, name=None, tick_ms=TICK_MS, extra_cfg=None,
                  port=None):
@@ -140,9 +107,7 @@ class CoordServer:
         return items
 
     def write_config(self):
-        with open(self.cfg_path, "w") as f:
-            for k, v in self.config_items().items():
-                f.write("%s=%s\n" % (k, v))
+        write_properties(self.cfg_path, self.config_items())
 
     def command(self):
         if self.kind == "zookeeper":
@@ -164,72 +129,19 @@ class CoordServer:
     def hosts(self):
         return "127.0.0.1:%d" % self.port
 
-    @property
-    def pid(self):
-        return self.proc.pid if self.proc else None
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+    def ready(self):
+        """Serves clients (see `serving`)."""
+        return serving(self.port)
 
     def start(self, timeout=60.0, wait=True):
         """Start the process; with wait (the default) return once it serves
         clients (see `serving`), raising if it exits or times out first.
         wait=False only launches it (ensemble members can't serve until a
         quorum of them runs)."""
-        assert not self.alive(), "server already running"
-        self.starts += 1
-        log = open(self.log_path, "ab")
-        log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
-        log.flush()
-        env = dict(os.environ)
-        env.setdefault("RUST_BACKTRACE", "1")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
-        log.close()
-        if self not in LIVE:
-            LIVE.append(self)
+        self.launch(self.command())
         if not wait:
             return self
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise ServerExited("%s exited with code %s during start-up; log tail:\n%s"
-                                   % (self.name, self.proc.returncode, self.log_tail()))
-            if serving(self.port):
-                return self
-            if time.monotonic() > deadline:
-                self.kill()
-                raise TimeoutError("%s did not answer ruok within %.0fs; log tail:\n%s"
-                                   % (self.name, timeout, self.log_tail()))
-            time.sleep(0.05)
-
-    def signal(self, sig):
-        if self.alive():
-            self.proc.send_signal(sig)
-
-    def kill(self):
-        """SIGKILL and reap."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait()
-
-    def stop(self, timeout=10.0):
-        """SIGTERM, then SIGKILL after timeout. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return self.wait_ready(timeout)
 
     def restart(self, hard=True, wait=True):
         if hard:
@@ -237,25 +149,6 @@ class CoordServer:
         else:
             self.stop()
         return self.start(wait=wait)
-
-    def pause(self):
-        self.signal(signal.SIGSTOP)
-
-    def resume(self):
-        self.signal(signal.SIGCONT)
-
-    def close(self):
-        self.stop()
-        if self in LIVE:
-            LIVE.remove(self)
-
-    def log_tail(self, n=60):
-        try:
-            with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(lines[-n:])
 
     def four(self, cmd):
         return four_letter(self.port, cmd)

@@ -347,6 +347,12 @@ class EnsembleMember(CoordServer):
             return None
         return srvr_mode(self.port)
 
+    def raise_if_exited(self):
+        """ServerExited (with the log's tail) if the member was started and has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise coordproc.ServerExited("member %d exited with code %s; log tail:\n%s"
+                                         % (self.myid, self.proc.returncode, self.log_tail(30)))
+
     def serving_mode(self):
         """leader/follower when the member answers ruok and serves; else None."""
         if not self.alive():
@@ -449,10 +455,7 @@ class Ensemble:
         def ready():
             members = ids or self.running()
             for k in members:
-                m = self.members[k]
-                if m.proc is not None and m.proc.poll() is not None:
-                    raise coordproc.ServerExited("member %d exited with code %s; log tail:\n%s"
-                                                 % (k, m.proc.returncode, m.log_tail(30)))
+                self.members[k].raise_if_exited()
             modes = {k: self.members[k].serving_mode() for k in members}
             leaders = [k for k, md in modes.items() if md == "leader"]
             if len(leaders) == 1 and all(md == "follower" for k, md in modes.items() if k != leaders[0]):
@@ -493,9 +496,7 @@ class Ensemble:
         m.start(wait=False)
         if wait:
             def up():
-                if m.proc.poll() is not None:
-                    raise coordproc.ServerExited("member %d exited with code %s; log tail:\n%s"
-                                                 % (k, m.proc.returncode, m.log_tail(30)))
+                m.raise_if_exited()
                 return m.serving_mode()
             try:
                 wait_for(up, timeout, interval=0.05, desc="member %d serving" % k)

@@ -11,20 +11,15 @@ import uuid
 import pytest
 
 from brokerproc import REPO, cluster  # noqa: F401 - fixture
+from procutil import built_binary
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def runnel_bin():
-    env = os.environ.get("RUNNEL_BIN")
-    if env:
-        return env
-    for profile in ("release", "debug"):
-        path = os.path.join(REPO, "target", profile, "runnel")
-        if os.path.exists(path):
-            return path
-    raise FileNotFoundError("runnel not built (cargo build -p runnel-broker --bin runnel) "
-                            "and RUNNEL_BIN not set")
+    return built_binary("runnel", "RUNNEL_BIN",
+                        "runnel not built (cargo build -p runnel-broker --bin runnel) "
+                        "and RUNNEL_BIN not set")
 
 
 def run(*args, input=None, timeout=60):

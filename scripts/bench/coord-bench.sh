@@ -6,7 +6,9 @@
 # spread over all members by its connect string).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PROG=coord-bench
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 ZK_SERVER_SH=/usr/share/zookeeper/bin/zkServer.sh
 
 usage() {
@@ -32,17 +34,6 @@ stops it. Prints one table at the end.
 Environment:
   RUNNEL_COORD_BIN  use this runnel-coord binary instead of building it
 EOF
-}
-
-die() {
-    echo "coord-bench: $*" >&2
-    exit 1
-}
-
-# Milliseconds since the epoch, for deadlines (bash 5: EPOCHREALTIME).
-now_ms() {
-    local t="${EPOCHREALTIME//[.,]/}" # the decimal mark follows the locale
-    echo $((t / 1000))
 }
 
 members=1
@@ -84,47 +75,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Sends a four-letter word and prints the reply (empty if nothing answers).
-four_letter() {
-    local port="$1" word="$2"
-    (
-        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
-        printf '%s' "$word" >&3
-        timeout 2 cat <&3 || true
-    ) 2>/dev/null || true
-}
-
-# COUNT distinct ports nobody listens on (bound all at once when python3 is
-# there, so none repeats).
-free_ports() {
-    if command -v python3 >/dev/null; then
-        python3 -c '
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
-        return
-    fi
-    local p out=""
-    for _ in $(seq 1 500); do
-        p=$((20000 + RANDOM % 40000))
-        [[ " $out " == *" $p "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            out+="${out:+ }$p"
-            [[ "$(wc -w <<<"$out")" -lt "$1" ]] || { echo "$out"; return; }
-        fi
-    done
-    die "no free ports found"
-}
-
-# True while PID runs; our own exited child stays a zombie until `wait`.
-alive() {
-    local state
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
-
 # Waits until every member answers 'imok' and serves while it lives (and,
 # in an ensemble, one of them leads). Returns 1 if that does not happen.
 wait_ready() {
@@ -135,11 +85,11 @@ wait_ready() {
         for k in "${!PIDS[@]}"; do
             alive "${PIDS[$k]}" || { echo "coord-bench: $name member $k exited during start-up" >&2; return 1; }
             # ZooKeeper answers imok before it serves sessions: check srvr as well.
-            if [[ "$(four_letter "${CPORTS[$k]}" ruok)" != "imok" ]]; then
+            if [[ "$(four_letter 127.0.0.1 "${CPORTS[$k]}" ruok)" != "imok" ]]; then
                 ok=0
                 continue
             fi
-            reply="$(four_letter "${CPORTS[$k]}" srvr)"
+            reply="$(four_letter 127.0.0.1 "${CPORTS[$k]}" srvr)"
             grep -q '^Mode: ' <<<"$reply" || ok=0
             grep -q '^Mode: leader' <<<"$reply" && leaders=$((leaders + 1))
         done
@@ -152,19 +102,7 @@ wait_ready() {
 }
 
 stop_servers() {
-    local k deadline=$(($(now_ms) + 30 * 1000))
-    for k in "${!PIDS[@]}"; do
-        kill -TERM "${PIDS[$k]}" 2>/dev/null || true
-    done
-    for k in "${!PIDS[@]}"; do
-        while alive "${PIDS[$k]}"; do
-            if (($(now_ms) >= deadline)); then
-                kill -KILL "${PIDS[$k]}" 2>/dev/null || true
-            fi
-            sleep 0.1
-        done
-        wait "${PIDS[$k]}" 2>/dev/null || true
-    done
+    stop_pids "${PIDS[@]}"
     PIDS=()
 }
 
@@ -261,7 +199,7 @@ run_bench() {
         | tee "$work/$name.out" >&2
 }
 
-echo "coord-bench: building release binaries" >&2
+say "building release binaries"
 (cd "$ROOT" && cargo build --release --quiet -p runnel-bench) || die "cargo build -p runnel-bench failed"
 
 zk_rss=""
@@ -289,8 +227,7 @@ fi
 
 # --- runnel-coord -----------------------------------------------------------
 if [[ "$only" != zk ]]; then
-    coord_bin="${RUNNEL_COORD_BIN:-$target/runnel-coord}"
-    if [[ -z "${RUNNEL_COORD_BIN:-}" ]] && ! (cd "$ROOT" && cargo build --release --quiet -p runnel-coord); then
+    if ! coord_bin="$(runnel_bin RUNNEL_COORD_BIN runnel-coord)"; then
         runnel_note="does not build; skipped"
     elif [[ ! -x "$coord_bin" ]]; then
         runnel_note="no binary at $coord_bin; skipped"

@@ -13,7 +13,9 @@
 # round waits for the ensemble again.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PROG=coord-failover
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 ZK_SERVER_SH=/usr/share/zookeeper/bin/zkServer.sh
 
 usage() {
@@ -41,18 +43,6 @@ Environment:
   RUNNEL_COORD_BIN  use this runnel-coord binary instead of building it
 EOF
 }
-
-die() {
-    echo "coord-failover: $*" >&2
-    exit 1
-}
-
-# Milliseconds since the epoch, for deadlines (bash 5: EPOCHREALTIME).
-now_ms() {
-    local t="${EPOCHREALTIME//[.,]/}" # the decimal mark follows the locale
-    echo $((t / 1000))
-}
-now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
 runs=5
 members=3
@@ -108,37 +98,10 @@ trap cleanup EXIT
 # A writer that died must not take us down through SIGPIPE on its FIFO.
 trap '' PIPE
 
-# Sends a four-letter word and prints the reply (empty if nothing answers).
-four_letter() {
-    local port="$1" word="$2"
-    (
-        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
-        printf '%s' "$word" >&3
-        timeout 2 cat <&3 || true
-    ) 2>/dev/null || true
-}
-
-# COUNT distinct free ports, bound all at once so none repeats.
-free_ports() {
-    python3 -c '
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
-}
-
-# True while PID runs; our own exited child stays a zombie until `wait`.
-alive() {
-    local state
-    state="$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null || echo X)"
-    [[ "$state" != "Z" && "$state" != "X" ]]
-}
-
 # Mode of member K: leader, follower, "not serving", or "" (no answer).
 member_mode() {
     local reply
-    reply="$(four_letter "${CPORTS[$1]}" srvr)"
+    reply="$(four_letter 127.0.0.1 "${CPORTS[$1]}" srvr)"
     if grep -q 'not currently serving' <<<"$reply"; then
         echo "not serving"
     else
@@ -202,19 +165,7 @@ start_ensemble() {
 }
 
 stop_ensemble() {
-    local k deadline
-    for k in "${!PIDS[@]}"; do
-        if [[ -n "${PIDS[$k]}" ]]; then kill -TERM "${PIDS[$k]}" 2>/dev/null || true; fi
-    done
-    deadline=$(($(now_ms) + 30 * 1000))
-    for k in "${!PIDS[@]}"; do
-        [[ -n "${PIDS[$k]}" ]] || continue
-        while alive "${PIDS[$k]}"; do
-            (($(now_ms) < deadline)) || kill -KILL "${PIDS[$k]}" 2>/dev/null || true
-            sleep 0.1
-        done
-        wait "${PIDS[$k]}" 2>/dev/null || true
-    done
+    stop_pids "${PIDS[@]}"
     PIDS=()
 }
 
@@ -379,12 +330,7 @@ run_system() {
 }
 
 (cd "$ROOT" && cargo build --release --quiet -p runnel-bench) || die "cargo build -p runnel-bench failed"
-if [[ -n "${RUNNEL_COORD_BIN:-}" ]]; then
-    coord_bin="$RUNNEL_COORD_BIN"
-else
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-coord) || die "cargo build -p runnel-coord failed"
-    coord_bin="$target/runnel-coord"
-fi
+coord_bin="$(runnel_bin RUNNEL_COORD_BIN runnel-coord)" || die "cargo build -p runnel-coord failed"
 
 notes=""
 run_system runnel || { notes+="runnel-coord: failed (see above)"$'\n'; stop_ensemble; stop_writer; }

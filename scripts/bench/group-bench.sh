@@ -11,8 +11,10 @@
 # * OffsetCommit requests/s (one partition per request, offsets-only group,
 #   8 connections with 32 requests in flight each), every one a coord multi.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PYTHON="${RUNNEL_PYTHON:-$ROOT/.venv/bin/python}"
+PROG=group-bench
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+PYTHON="$(venv_python)"
 exec "$PYTHON" - "$@" <<'PYEOF'
 import argparse, socket, statistics, struct, threading, time, uuid
 from confluent_kafka.admin import AdminClient, NewTopic
