@@ -14,6 +14,16 @@
 //! batch is built. With `acks=0` the "acknowledgement" is the write to the
 //! socket.
 //!
+//! With `--duration S` the producer stops handing over records after S
+//! seconds (or at `--num-records`, whichever comes first), then waits for
+//! those in flight: a run of bounded length whatever the machine's speed.
+//!
+//! The first record of each batch carries the batch's send time in
+//! microseconds at the start of its value (see [`super::write_send_time`];
+//! records of 12 bytes or more), so `runnel perf consume` can measure end
+//! to end below the millisecond. The record timestamp is the same instant
+//! in milliseconds.
+//!
 //! Output: a progress line per `--reporting-interval` and a final line,
 //! in kafka-producer-perf-test.sh's words, latencies in ms with decimals.
 
@@ -30,7 +40,7 @@ use runnel_common::kafka::produce::{self, PRODUCE_VERSIONS};
 use runnel_common::kafka::{BatchBuilder, Client, Codec, Connection, KafkaError, NewTopic};
 
 use super::histogram::{ms, Histogram};
-use super::mb;
+use super::{mb, now_us, write_send_time};
 use crate::cli::{connect, parse_key_values};
 
 #[derive(Args, Debug)]
@@ -45,6 +55,10 @@ pub struct PerfProduceArgs {
     /// Bytes of value per record.
     #[arg(long)]
     pub record_size: usize,
+    /// Stop handing over records after this many seconds, even before
+    /// --num-records.
+    #[arg(long)]
+    pub duration: Option<f64>,
     /// Records per second to aim for; -1: as fast as possible.
     #[arg(long, allow_hyphen_values = true)]
     pub throughput: f64,
@@ -144,6 +158,10 @@ pub async fn run(a: PerfProduceArgs) -> anyhow::Result<()> {
     let progress = Arc::new(Mutex::new(Progress::default()));
     let settings = Arc::new(settings);
     let start = Instant::now();
+    let deadline = a
+        .duration
+        .filter(|d| d.is_finite() && *d >= 0.0)
+        .map(|d| start + Duration::from_secs_f64(d));
     let mut lanes = Vec::new();
     let mut assigned = 0u64;
     for (i, (leader, parts)) in leaders.iter().enumerate() {
@@ -163,6 +181,7 @@ pub async fn run(a: PerfProduceArgs) -> anyhow::Result<()> {
             partitions: parts.clone(),
             records: share,
             rate,
+            deadline,
             payload: payload.clone(),
             settings: settings.clone(),
             progress: progress.clone(),
@@ -286,6 +305,7 @@ struct Lane {
     partitions: Vec<i32>,
     records: u64,
     rate: Option<f64>,
+    deadline: Option<Instant>,
     payload: Bytes,
     settings: Arc<Settings>,
     progress: Arc<Mutex<Progress>>,
@@ -320,28 +340,36 @@ impl Lane {
         let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         let mut sent = 0u64;
         let mut next_partition = 0usize;
+        // What --num-records or, once the deadline passed, what was sent.
+        let mut limit = self.records;
+        // The payload of each batch's first record, with its send time.
+        let mut stamped = self.payload.to_vec();
         loop {
-            while in_flight.len() >= s.max_in_flight
-                || (sent == self.records && !in_flight.is_empty())
-            {
+            if sent < limit && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                limit = sent;
+            }
+            while in_flight.len() >= s.max_in_flight || (sent == limit && !in_flight.is_empty()) {
                 if let Some(f) = in_flight.pop_front() {
                     let resp = f.response.await;
                     self.account(resp, &f.batches, &mut hist);
                 }
             }
-            if sent == self.records {
+            if sent == limit {
                 break;
             }
             let due = match self.rate {
-                None => self.records - sent,
+                None => limit - sent,
                 Some(r) => {
                     let allowed = (self.start.elapsed().as_secs_f64() * r) as u64 + 1;
-                    allowed.min(self.records).saturating_sub(sent)
+                    allowed.min(limit).saturating_sub(sent)
                 }
             };
             if due == 0 {
                 let r = self.rate.unwrap_or(f64::MAX);
-                let next_at = self.start + Duration::from_secs_f64(sent as f64 / r);
+                let mut next_at = self.start + Duration::from_secs_f64(sent as f64 / r);
+                if let Some(d) = self.deadline {
+                    next_at = next_at.min(d);
+                }
                 match in_flight.front_mut() {
                     Some(head) => {
                         tokio::select! {
@@ -362,7 +390,9 @@ impl Lane {
             let mut batches = Vec::new();
             let mut infos = Vec::new();
             let now = Instant::now();
-            let ts = now_ms();
+            let ts_us = now_us();
+            let ts = (ts_us / 1000) as i64;
+            let has_stamp = write_send_time(&mut stamped, ts_us);
             for _ in 0..self.partitions.len() {
                 if remaining == 0 {
                     break;
@@ -371,6 +401,9 @@ impl Lane {
                 next_partition += 1;
                 let mut b = BatchBuilder::with_capacity(s.codec, s.batch_size.min(64 << 20));
                 let room = self.payload.len() + 24;
+                if has_stamp {
+                    b.push(ts, None, Some(&stamped), &[]);
+                }
                 while (b.len() as u64) < remaining
                     && (b.is_empty() || b.size_in_bytes() + room <= s.batch_size)
                 {
@@ -486,11 +519,4 @@ async fn report(progress: Arc<Mutex<Progress>>, interval_ms: u64, record_size: u
             ms(max as f64)
         );
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
