@@ -255,7 +255,12 @@ impl GroupStore {
                 }
                 let event = tokio::select! {
                     biased;
-                    r = async { in_flight.front_mut().map(|f| f.0.as_mut()).unwrap().await },
+                    r = async {
+                        match in_flight.front_mut() {
+                            Some(f) => f.0.as_mut().await,
+                            None => std::future::pending().await,
+                        }
+                    },
                         if !in_flight.is_empty() => Event::Reply(r),
                     q = rx.recv(), if in_flight.len() < MAX_IN_FLIGHT => Event::Next(q),
                     _ = shutdown.changed() => Event::Stop,
