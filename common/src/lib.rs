@@ -7,6 +7,8 @@
 //!   `server.properties`, with line numbers for error messages.
 //! * [`coord_shell`]: a zkCli-like interactive shell over any ZooKeeper-protocol
 //!   server, used by `runnel-coord shell` and later by `runnel coord shell`.
+//! * [`record_batch`]: the v2 record batch header, shared by the broker's log
+//!   and the client.
 //! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
 //!   produce, fetch, record batches) used by the `runnel` CLI.
 
@@ -14,3 +16,4 @@ pub mod coord_shell;
 pub mod kafka;
 pub mod logging;
 pub mod properties;
+pub mod record_batch;

@@ -498,7 +498,7 @@ fn log_append_time_rewrites_timestamps_with_a_valid_crc() {
     assert_eq!(info.max_timestamp, NOW);
     let read = log.read(0, 1 << 20, None, true).unwrap();
     let h = headers(&read.records)[0];
-    assert_eq!(h.timestamp_type(), TimestampType::LogAppendTime);
+    assert!(h.log_append_time());
     assert_eq!(h.max_timestamp, NOW);
     assert!(crc_is_valid(&read.records, &h));
     let found = log.offset_for_timestamp(NOW).unwrap().unwrap();

@@ -26,18 +26,8 @@ use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Z
 
 use super::error::BatchError;
 
-/// Bytes of a v2 batch header, up to and including the record count.
-pub const BATCH_HEADER_LEN: usize = 61;
-/// Offset of `batchLength` and the bytes before it (`baseOffset`, itself).
-const LOG_OVERHEAD: usize = 12;
-/// Offset of the CRC field; the CRC covers everything after it.
-const CRC_OFFSET: usize = 17;
-const ATTRIBUTES_OFFSET: usize = 21;
-
-const COMPRESSION_MASK: i16 = 0x07;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
-const TRANSACTIONAL_BIT: i16 = 0x10;
-const CONTROL_BIT: i16 = 0x20;
+pub use crate::record_batch::HEADER_SIZE as BATCH_HEADER_LEN;
+use crate::record_batch::{ATTRIBUTES_OFFSET, COMPRESSION_MASK, CRC_OFFSET, LOG_OVERHEAD};
 
 /// A batch's compression codec (attributes bits 0–2), by Kafka's numbering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,50 +218,12 @@ impl BatchBuilder {
     }
 }
 
-/// The fixed fields of a batch, read without touching its records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchHeader {
-    pub base_offset: i64,
-    pub batch_length: i32,
-    pub partition_leader_epoch: i32,
-    pub magic: i8,
-    pub crc: u32,
-    pub attributes: i16,
-    pub last_offset_delta: i32,
-    pub base_timestamp: i64,
-    pub max_timestamp: i64,
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub base_sequence: i32,
-    pub record_count: i32,
-}
+pub use crate::record_batch::BatchHeader;
 
 impl BatchHeader {
-    pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
-    }
-
-    /// Offset a consumer continues from after this batch.
-    pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
-    }
-
+    /// The batch's compression codec.
     pub fn codec(&self) -> Result<Codec, BatchError> {
         Codec::from_attributes(self.attributes)
-    }
-
-    /// Control batches (transaction markers) are not shown to users.
-    pub fn is_control(&self) -> bool {
-        self.attributes & CONTROL_BIT != 0
-    }
-
-    pub fn is_transactional(&self) -> bool {
-        self.attributes & TRANSACTIONAL_BIT != 0
-    }
-
-    /// `true` when timestamps were set by the broker (`LogAppendTime`).
-    pub fn log_append_time(&self) -> bool {
-        self.attributes & TIMESTAMP_TYPE_BIT != 0
     }
 }
 
@@ -317,8 +269,8 @@ impl RawBatch {
             .codec()?
             .decompress(self.bytes.slice(BATCH_HEADER_LEN..))?;
         let mut data = data;
-        let count = usize::try_from(h.record_count)
-            .map_err(|_| BatchError::Malformed(format!("record count {}", h.record_count)))?;
+        let count = usize::try_from(h.records_count)
+            .map_err(|_| BatchError::Malformed(format!("record count {}", h.records_count)))?;
         let mut out = Vec::with_capacity(count.min(1 << 16));
         for _ in 0..count {
             let len = get_varint(&mut data)?;
@@ -398,29 +350,8 @@ impl Iterator for Batches {
             return None; // partial trailing batch
         }
         let bytes = self.data.split_to(total as usize);
-        Some(Ok(RawBatch {
-            header: parse_header(&bytes),
-            bytes,
-        }))
-    }
-}
-
-/// Reads the header of a batch known to hold at least `BATCH_HEADER_LEN` bytes.
-fn parse_header(mut b: &[u8]) -> BatchHeader {
-    BatchHeader {
-        base_offset: b.get_i64(),
-        batch_length: b.get_i32(),
-        partition_leader_epoch: b.get_i32(),
-        magic: b.get_i8(),
-        crc: b.get_u32(),
-        attributes: b.get_i16(),
-        last_offset_delta: b.get_i32(),
-        base_timestamp: b.get_i64(),
-        max_timestamp: b.get_i64(),
-        producer_id: b.get_i64(),
-        producer_epoch: b.get_i16(),
-        base_sequence: b.get_i32(),
-        record_count: b.get_i32(),
+        let header = BatchHeader::parse(&bytes)?;
+        Some(Ok(RawBatch { header, bytes }))
     }
 }
 
@@ -513,7 +444,7 @@ mod tests {
         let h = &batch.header;
         assert_eq!(h.magic, 2);
         assert_eq!(h.batch_length as usize, bytes.len() - 12);
-        assert_eq!((h.record_count, h.last_offset_delta), (3, 2));
+        assert_eq!((h.records_count, h.last_offset_delta), (3, 2));
         assert_eq!((h.base_timestamp, h.max_timestamp), (1_000, 1_005));
         assert_eq!(
             (h.producer_id, h.producer_epoch, h.base_sequence),

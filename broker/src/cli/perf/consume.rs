@@ -297,7 +297,7 @@ async fn fetch_loop(
                     continue;
                 }
                 pos.offset = h.next_offset();
-                records += h.record_count.max(0) as u64;
+                records += h.records_count.max(0) as u64;
                 batches.push((pos.partition, batch));
             }
         }
@@ -311,7 +311,7 @@ async fn fetch_loop(
             batch
                 .verify_crc()
                 .with_context(|| format!("{topic}-{partition} at {}", batch.header.base_offset))?;
-            let n = batch.header.record_count.max(0) as u64;
+            let n = batch.header.records_count.max(0) as u64;
             let (b, first_value_stamp) = scan(batch)?;
             bytes += b;
             let ts_us = batch.header.max_timestamp.saturating_mul(1000);
@@ -361,7 +361,7 @@ fn scan(batch: &RawBatch) -> anyhow::Result<(u64, Option<u64>)> {
     let mut buf = &batch.bytes[runnel_common::kafka::batch::BATCH_HEADER_LEN..];
     let mut total = 0u64;
     let mut stamp = None;
-    for i in 0..batch.header.record_count.max(0) {
+    for i in 0..batch.header.records_count.max(0) {
         let len = varint(&mut buf)? as usize;
         let Some(mut rec) = buf.get(..len) else {
             bail!("record runs past its batch");
