@@ -276,6 +276,29 @@ impl Group {
         self.transition(GroupState::Dead);
     }
 
+    /// The checks SyncGroup and Heartbeat share, in Kafka's order: a dead
+    /// group, a fenced static member, an unknown member, a stale generation.
+    fn check_member(
+        &self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if self.state == GroupState::Dead {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.is_fenced(member_id, instance) {
+            return Err(ResponseError::FencedInstanceId);
+        }
+        if !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation != self.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     /// A static member whose instance id is held by another member id.
     pub fn is_fenced(&self, member_id: &str, instance: Option<&str>) -> bool {
         match instance.and_then(|i| self.static_members.get(i)) {
@@ -703,17 +726,8 @@ impl Group {
         now: Instant,
     ) -> Reply<SyncResult> {
         let err = |e| Reply::Now(SyncResult::error(e));
-        if self.state == GroupState::Dead {
-            return err(ResponseError::CoordinatorNotAvailable);
-        }
-        if self.is_fenced(member_id, instance) {
-            return err(ResponseError::FencedInstanceId);
-        }
-        if !self.members.contains_key(member_id) {
-            return err(ResponseError::UnknownMemberId);
-        }
-        if generation != self.generation {
-            return err(ResponseError::IllegalGeneration);
+        if let Err(e) = self.check_member(member_id, instance, generation) {
+            return err(e);
         }
         if protocol_type.is_some_and(|t| Some(t) != self.protocol_type.as_deref())
             || protocol_name.is_some_and(|n| Some(n) != self.protocol.as_deref())
@@ -801,18 +815,7 @@ impl Group {
         generation: i32,
         now: Instant,
     ) -> Result<(), ResponseError> {
-        if self.state == GroupState::Dead {
-            return Err(ResponseError::CoordinatorNotAvailable);
-        }
-        if self.is_fenced(member_id, instance) {
-            return Err(ResponseError::FencedInstanceId);
-        }
-        if !self.members.contains_key(member_id) {
-            return Err(ResponseError::UnknownMemberId);
-        }
-        if generation != self.generation {
-            return Err(ResponseError::IllegalGeneration);
-        }
+        self.check_member(member_id, instance, generation)?;
         match self.state {
             GroupState::Empty => Err(ResponseError::UnknownMemberId),
             GroupState::CompletingRebalance => Err(ResponseError::RebalanceInProgress),
