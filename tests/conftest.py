@@ -2,6 +2,7 @@
 
 import logging
 import os
+import signal
 import re
 import uuid
 
@@ -174,3 +175,12 @@ def make_ensemble(tmp_path, ensemble_supported):
     yield make
     for ens in made:
         ens.close()
+
+
+@pytest.fixture
+def workers():
+    """Client-script processes a test starts (procutil.ScriptWorker); killed at teardown."""
+    made = []
+    yield made
+    for w in made:
+        w.stop(signal.SIGKILL)

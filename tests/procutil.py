@@ -3,11 +3,14 @@ ports, polling, and one child process with a log file and a readiness probe
 (coordproc.CoordServer, brokerproc.Broker and the ensemble members build on
 ManagedProcess)."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -169,3 +172,33 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
         return "\n".join(lines[-n:])
+
+
+class ScriptWorker:
+    """A client script run as its own Python process (so it can be killed
+    like a real consumer), reporting what it does as JSON lines in a file."""
+
+    def __init__(self, tmp_path, prefix, script, args):
+        self.out = str(tmp_path / ("%s-%s" % (prefix, uuid.uuid4().hex[:6])))
+        open(self.out, "w").close()
+        self.err = open(self.out + ".err", "w")
+        argv = [self.out if a is ScriptWorker.OUT else a for a in args]
+        self.proc = subprocess.Popen([sys.executable, "-c", script, *argv],
+                                     stdout=subprocess.DEVNULL, stderr=self.err)
+
+    #: Stands in `args` for the path of the worker's output file.
+    OUT = object()
+
+    def events(self):
+        with open(self.out) as f:
+            return [json.loads(line) for line in f if line.endswith("\n")]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()

@@ -3,13 +3,11 @@ kafka-python, kcat) in one group, a member SIGKILLed, restarts resuming from
 committed offsets, scripts/consumer-groups.sh, and Kafka's error codes for
 bad group requests (raw protocol)."""
 
-import json
 import os
 import signal
 import socket
 import struct
 import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -20,6 +18,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from brokerproc import Broker, frame, read_response
 from coordproc import CoordServer, wait_for
+from procutil import ScriptWorker
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -114,36 +113,13 @@ WORKER = textwrap.dedent(r"""
 """ % {"session": SESSION_MS})
 
 
-class Worker:
+class Worker(ScriptWorker):
     def __init__(self, tmp_path, kind, b, group, topic):
-        self.out = str(tmp_path / ("w-%s-%s" % (kind, uuid.uuid4().hex[:6])))
-        open(self.out, "w").close()
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, kind, b.bootstrap, group, topic, self.out],
-                                     stdout=subprocess.DEVNULL, stderr=open(self.out + ".err", "w"))
-
-    def events(self):
-        with open(self.out) as f:
-            return [json.loads(line) for line in f if line.endswith("\n")]
+        super().__init__(tmp_path, "w-" + kind, WORKER,
+                         [kind, b.bootstrap, group, topic, ScriptWorker.OUT])
 
     def records(self):
         return [(e["p"], e["o"], e["v"]) for e in self.events() if "p" in e]
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.stop(signal.SIGKILL)
 
 
 def test_mixed_clients_share_partitions_and_read_each_record_once(broker, tmp_path, workers):

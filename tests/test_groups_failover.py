@@ -5,13 +5,10 @@ group (two AIOKafkaConsumer members) reading every record once with its
 commits visible to scripts/consumer-groups.sh."""
 
 import asyncio
-import json
 import os
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -22,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from brokerproc import cluster, frame, read_response  # noqa: F401 - cluster is a fixture
 from coordproc import wait_for
+from procutil import ScriptWorker
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -151,39 +149,13 @@ WORKER = textwrap.dedent(r"""
 """ % {"session": FAILOVER_SESSION_MS})
 
 
-class Worker:
+class Worker(ScriptWorker):
     def __init__(self, tmp_path, bootstrap, group, topic, per_record_s=0.0, batch=1):
-        self.out = str(tmp_path / ("w-%s" % uuid.uuid4().hex[:6]))
-        open(self.out, "w").close()
-        self.err = open(self.out + ".err", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER, bootstrap, group, topic, self.out, str(per_record_s), str(batch)],
-            stdout=subprocess.DEVNULL, stderr=self.err)
-
-    def events(self):
-        with open(self.out) as f:
-            return [json.loads(line) for line in f if line.endswith("\n")]
+        super().__init__(tmp_path, "w", WORKER,
+                         [bootstrap, group, topic, ScriptWorker.OUT, str(per_record_s), str(batch)])
 
     def records(self):
         return [e for e in self.events() if "p" in e]
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.err.close()
-
-
-@pytest.fixture
-def workers():
-    made = []
-    yield made
-    for w in made:
-        w.stop(signal.SIGKILL)
 
 
 # ---------------------------------------------------- coordinator broker killed
