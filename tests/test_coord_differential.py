@@ -580,8 +580,11 @@ def sec_data_limit(env):
         try:
             rep = r.create(path, b"z" * size)
             t.add(label, ("reply", rep.error))
-        except (zkproto.ConnectionClosed, ConnectionError, OSError) as e:
-            t.add(label, ("connection closed", type(e).__name__ if not isinstance(e, zkproto.ConnectionClosed) else ""))
+        except (zkproto.ConnectionClosed, ConnectionError, OSError):
+            # How the close shows (EOF, EPIPE or ECONNRESET) depends on how
+            # much of the frame the client had sent when the server hung
+            # up, on either server: only the close itself is compared.
+            t.add(label, "connection closed")
             r = env.raw("R2")
     t.call("edge node stat", kz.exists, path)
 
