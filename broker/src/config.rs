@@ -254,6 +254,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("replica.fetch.wait.max.ms", Int, Some("500")),
     key("replica.fetch.min.bytes", Int, Some("1")),
     key("replica.socket.timeout.ms", Int, Some("30000")),
+    key("replica.fetch.response.max.bytes", Int, Some("10485760")),
+    key("replica.fetch.backoff.ms", Int, Some("1000")),
     key(
         "replica.high.watermark.checkpoint.interval.ms",
         Long,
@@ -345,11 +347,73 @@ pub struct BrokerConfig {
     pub offsets_retention_check_interval: Duration,
     pub offset_metadata_max_bytes: usize,
     pub offsets_topic_num_partitions: i32,
+    /// How followers fetch and when the leader drops them from the ISR.
+    pub replication: ReplicationConfig,
     /// Every value explicitly set (file or override), after validation.
     /// DescribeConfigs reports these as STATIC_BROKER_CONFIG.
     pub explicit: BTreeMap<String, String>,
     /// Keys that were not recognised (warned about at start-up).
     pub unknown_keys: Vec<String>,
+}
+
+/// Replication settings (Kafka's `replica.*` keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// `replica.lag.time.max.ms`: a follower that has not caught up to the
+    /// leader's log end for this long leaves the ISR.
+    pub lag_time_max: Duration,
+    /// `replica.fetch.max.bytes`: per partition in one follower fetch.
+    pub fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes`: per follower fetch response.
+    pub fetch_response_max_bytes: i32,
+    /// `replica.fetch.wait.max.ms`: the follower's long-poll wait.
+    pub fetch_wait_max_ms: i32,
+    /// `replica.fetch.min.bytes`.
+    pub fetch_min_bytes: i32,
+    /// `replica.fetch.backoff.ms`: pause after a failed fetch.
+    pub fetch_backoff: Duration,
+    /// `replica.socket.timeout.ms`: a fetch unanswered for this long is
+    /// abandoned and the connection reopened.
+    pub socket_timeout: Duration,
+    /// `replica.high.watermark.checkpoint.interval.ms`.
+    pub hw_checkpoint_interval: Duration,
+}
+
+impl ReplicationConfig {
+    fn from_getter(get: &Getter<'_>) -> Result<ReplicationConfig, ConfigError> {
+        let positive_ms = |name: &str| -> Result<Duration, ConfigError> {
+            let v = get.long(name);
+            if v < 1 {
+                return Err(get.error(name, "must be at least 1"));
+            }
+            Ok(Duration::from_millis(v as u64))
+        };
+        let non_negative = |name: &str| -> Result<i32, ConfigError> {
+            let v = get.int(name);
+            if v < 0 {
+                return Err(get.error(name, "must not be negative"));
+            }
+            Ok(v)
+        };
+        let wait = non_negative("replica.fetch.wait.max.ms")?;
+        let socket_timeout = positive_ms("replica.socket.timeout.ms")?;
+        if socket_timeout.as_millis() < wait as u128 {
+            return Err(get.error(
+                "replica.socket.timeout.ms",
+                &format!("must be at least replica.fetch.wait.max.ms ({wait})"),
+            ));
+        }
+        Ok(ReplicationConfig {
+            lag_time_max: positive_ms("replica.lag.time.max.ms")?,
+            fetch_max_bytes: non_negative("replica.fetch.max.bytes")?,
+            fetch_response_max_bytes: non_negative("replica.fetch.response.max.bytes")?,
+            fetch_wait_max_ms: wait,
+            fetch_min_bytes: non_negative("replica.fetch.min.bytes")?,
+            fetch_backoff: Duration::from_millis(non_negative("replica.fetch.backoff.ms")? as u64),
+            socket_timeout,
+            hw_checkpoint_interval: positive_ms("replica.high.watermark.checkpoint.interval.ms")?,
+        })
+    }
 }
 
 /// A value and where it came from, for error messages.
@@ -541,6 +605,8 @@ impl BrokerConfig {
             return Err(get.error("offsets.topic.num.partitions", "must be at least 1"));
         }
 
+        let replication = ReplicationConfig::from_getter(&get)?;
+
         let mut explicit = BTreeMap::new();
         for (name, setting) in &settings {
             explicit.insert(name.clone(), setting.value.clone());
@@ -574,6 +640,7 @@ impl BrokerConfig {
             offsets_retention_check_interval: Duration::from_millis(retention_check as u64),
             offset_metadata_max_bytes: metadata_max as usize,
             offsets_topic_num_partitions: offsets_partitions,
+            replication,
             explicit,
             unknown_keys,
         };

@@ -9,7 +9,8 @@ use crate::server::Broker;
 /// Advertised ranges. Produce is advertised from v0 because librdkafka
 /// before 2.x only compresses when v0 is in range; v0–2 are answered with
 /// UNSUPPORTED_VERSION (see [`super::produce::is_legacy`]), as Kafka 4 does.
-/// Fetch stops at 12: v13+ address topics by id.
+/// Fetch stops at 12: v13+ address topics by id. OffsetForLeaderEpoch
+/// starts at 2, where the protocol crate does (Kafka 4 also dropped 0–1).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 0, 12),
     (ApiKey::Fetch, 4, 12),
@@ -33,6 +34,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -111,6 +113,7 @@ mod tests {
             ApiKey::ListGroups => m::ListGroupsRequest::VERSIONS,
             ApiKey::DeleteGroups => m::DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => m::OffsetDeleteRequest::VERSIONS,
+            ApiKey::OffsetForLeaderEpoch => m::OffsetForLeaderEpochRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

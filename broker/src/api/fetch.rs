@@ -1,4 +1,10 @@
-//! Fetch: read whole batches from leader logs, up to the high watermark.
+//! Fetch: read whole batches from leader logs — up to the high watermark
+//! for consumers, up to the log end for followers (`replica_id` set).
+//!
+//! A follower's fetch offset is its log end offset: the leader records it
+//! (moving the high watermark and perhaps adding the follower back to the
+//! ISR) before reading. Consumers' long polls wake when the high watermark
+//! moves, followers' when the log end moves.
 //!
 //! Limits as Kafka's: `partition_max_bytes` per partition, `max_bytes` for
 //! the response, except that the first partition with data returns at least
@@ -19,8 +25,15 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHea
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::replica::partition::Progress;
 use crate::replica::Partition;
 use crate::server::Broker;
+
+/// What a waiting fetch wakes on.
+enum Waker {
+    HighWatermark(watch::Receiver<Progress>),
+    LogEnd(watch::Receiver<i64>),
+}
 
 pub async fn handle(
     broker: &Broker,
@@ -43,10 +56,15 @@ pub async fn handle(
         }
         // Wait for any partition's log end offset to move, or the deadline.
         let mut set = JoinSet::new();
-        for mut rx in wakers {
-            set.spawn(async move {
-                let _ = rx.changed().await;
-            });
+        for waker in wakers {
+            match waker {
+                Waker::HighWatermark(mut rx) => set.spawn(async move {
+                    let _ = rx.changed().await;
+                }),
+                Waker::LogEnd(mut rx) => set.spawn(async move {
+                    let _ = rx.changed().await;
+                }),
+            };
         }
         tokio::select! {
             _ = set.join_next() => {}
@@ -58,10 +76,11 @@ pub async fn handle(
 
 /// One pass over the requested partitions: the response, the record bytes
 /// in it, whether any partition failed, and receivers to wait on.
-fn read_once(
-    broker: &Broker,
-    request: &FetchRequest,
-) -> (FetchResponse, usize, bool, Vec<watch::Receiver<i64>>) {
+fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, bool, Vec<Waker>) {
+    // A follower (replica id >= 0) reads to the log end; consumers to the
+    // high watermark.
+    let replica = request.replica_id.0;
+    let now = crate::server::now_ms();
     let mut remaining = if request.max_bytes <= 0 {
         i32::MAX as usize
     } else {
@@ -97,9 +116,14 @@ fn read_once(
                 partitions.push(pd);
                 continue;
             }
+            if replica >= 0 {
+                if let Some(isr) = partition.record_follower_fetch(replica, fp.fetch_offset, now) {
+                    broker.replicas.change_isr(partition.clone(), isr);
+                }
+            }
             let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
             let min_one = total == 0;
-            match read_partition(&partition, fp.fetch_offset, max, min_one) {
+            match read_partition(&partition, fp.fetch_offset, max, min_one, replica >= 0) {
                 Ok((records, hw, lso, start)) => {
                     pd.high_watermark = hw;
                     pd.last_stable_offset = lso;
@@ -107,7 +131,11 @@ fn read_once(
                     total += records.len();
                     remaining = remaining.saturating_sub(records.len());
                     pd.records = Some(records);
-                    wakers.push(partition.subscribe());
+                    wakers.push(if replica >= 0 {
+                        Waker::LogEnd(partition.subscribe_log_end())
+                    } else {
+                        Waker::HighWatermark(partition.subscribe())
+                    });
                 }
                 Err(e) => {
                     pd.error_code = e.code();
@@ -132,13 +160,15 @@ fn read_once(
     (response, total, has_error, wakers)
 }
 
-/// Reads from `offset` up to the high watermark.
-/// Returns records, high watermark, last stable offset, log start offset.
+/// Reads from `offset` up to the high watermark (consumers) or the log
+/// end (`follower`). Returns records, high watermark, last stable offset,
+/// log start offset.
 fn read_partition(
     p: &Partition,
     offset: i64,
     max_bytes: usize,
     min_one_batch: bool,
+    follower: bool,
 ) -> Result<(Bytes, i64, i64, i64), ResponseError> {
     let hw = p.high_watermark();
     let start = p.log.log_start_offset();
@@ -146,10 +176,11 @@ fn read_partition(
     if offset < start || offset > end {
         return Err(ResponseError::OffsetOutOfRange);
     }
-    if offset >= hw {
+    let limit = if follower { end } else { hw };
+    if offset >= limit {
         return Ok((Bytes::new(), hw, hw, start));
     }
-    match p.log.read(offset, max_bytes, Some(hw), min_one_batch) {
+    match p.log.read(offset, max_bytes, Some(limit), min_one_batch) {
         Ok(info) => Ok((info.records, hw, hw, p.log.log_start_offset())),
         Err(e) => {
             if e.is_storage() {

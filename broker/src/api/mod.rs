@@ -26,6 +26,7 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
+pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod topic_names;
@@ -130,6 +131,9 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::ListGroups => run!(m::ListGroupsRequest, list_groups),
         ApiKey::DeleteGroups => run!(m::DeleteGroupsRequest, delete_groups),
         ApiKey::OffsetDelete => run!(m::OffsetDeleteRequest, offset_delete),
+        ApiKey::OffsetForLeaderEpoch => {
+            run!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
+        }
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }

@@ -3,8 +3,9 @@
 //! Errors are per partition (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 //! UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
 //! NOT_ENOUGH_REPLICAS); a bad `acks` fails every partition with
-//! INVALID_REQUIRED_ACKS. With `acks=-1` the append completes once the ISR
-//! has it; with the leader as the only ISR member that is the local append.
+//! INVALID_REQUIRED_ACKS. With `acks=-1` the answer waits until every ISR
+//! member has the records (the high watermark passed them); with the leader
+//! as the only ISR member that is the local append.
 //!
 //! v0–2 are advertised (old librdkafka compresses only when v0 is in range)
 //! but answered UNSUPPORTED_VERSION per partition, as Kafka 4 does; their
@@ -16,7 +17,11 @@ use kafka_protocol::messages::produce_response::{PartitionProduceResponse, Topic
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
 use kafka_protocol::protocol::StrBytes;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::Reply;
+use crate::replica::Partition;
 use crate::server::Broker;
 
 pub async fn handle(
@@ -26,7 +31,12 @@ pub async fn handle(
 ) -> ProduceResponse {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    // acks=all: every partition is appended first, then all are awaited,
+    // so the partitions of one request replicate in parallel.
+    let mut waits = Vec::new();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
@@ -52,6 +62,9 @@ pub async fn handle(
                     resp.base_offset = r.base_offset;
                     resp.log_append_time_ms = r.log_append_time_ms;
                     resp.log_start_offset = r.log_start_offset;
+                    if acks == -1 {
+                        waits.push((responses.len(), partitions.len(), r));
+                    }
                 }
                 Err((e, msg)) => {
                     resp.error_code = e.code();
@@ -66,6 +79,13 @@ pub async fn handle(
                 .with_partition_responses(partitions),
         );
     }
+    for (t, p, appended) in waits {
+        if let Err((e, msg)) = wait_for_isr(&appended, deadline).await {
+            let resp: &mut PartitionProduceResponse = &mut responses[t].partition_responses[p];
+            resp.error_code = e.code();
+            resp.error_message = msg.map(StrBytes::from_string);
+        }
+    }
     ProduceResponse::default().with_responses(responses)
 }
 
@@ -73,6 +93,58 @@ struct Appended {
     base_offset: i64,
     log_append_time_ms: i64,
     log_start_offset: i64,
+    /// The offset the high watermark must reach (last offset + 1).
+    required: i64,
+    leader_epoch: i32,
+    partition: Arc<Partition>,
+}
+
+type Refusal = (ResponseError, Option<String>);
+
+/// `acks=all`: waits until the ISR has the records (the high watermark
+/// passed them), leadership moved (NOT_LEADER_OR_FOLLOWER: the records may
+/// be lost) or the request's timeout (REQUEST_TIMED_OUT). Committed with an
+/// ISR below `min.insync.replicas`: NOT_ENOUGH_REPLICAS_AFTER_APPEND, as
+/// Kafka answers.
+async fn wait_for_isr(a: &Appended, deadline: tokio::time::Instant) -> Result<(), Refusal> {
+    let p = &a.partition;
+    let mut progress = p.subscribe();
+    loop {
+        let now = *progress.borrow_and_update();
+        if !now.leader || now.leader_epoch != a.leader_epoch {
+            return Err((
+                ResponseError::NotLeaderOrFollower,
+                Some(format!(
+                    "leadership of {}-{} moved while waiting for the ISR",
+                    p.topic, p.index
+                )),
+            ));
+        }
+        if now.high_watermark >= a.required {
+            let isr = p.state().isr.len() as i32;
+            let min_isr = p.settings().min_insync_replicas;
+            if isr < min_isr {
+                return Err((
+                    ResponseError::NotEnoughReplicasAfterAppend,
+                    Some(format!(
+                        "The size of the current ISR {isr} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {}-{}",
+                        p.topic, p.index
+                    )),
+                ));
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            r = progress.changed() => {
+                if r.is_err() {
+                    return Err((ResponseError::NotLeaderOrFollower, None));
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err((ResponseError::RequestTimedOut, None));
+            }
+        }
+    }
 }
 
 fn append(
@@ -81,14 +153,15 @@ fn append(
     partition: i32,
     records: Bytes,
     acks: i16,
-) -> Result<Appended, (ResponseError, Option<String>)> {
+) -> Result<Appended, Refusal> {
     let p = broker
         .replicas
         .leader_partition(topic, partition)
         .map_err(|e| (e, None))?;
+    let state = p.state();
     if acks == -1 {
         // Kafka checks the ISR against min.insync.replicas before appending.
-        let isr = p.state().isr.len() as i32;
+        let isr = state.isr.len() as i32;
         let min_isr = p.settings().min_insync_replicas;
         if isr < min_isr {
             return Err((
@@ -105,12 +178,19 @@ fn append(
             Some("Produce request must have at least one record batch".into()),
         ));
     }
-    match p.log.append_as_leader(records, p.leader_epoch()) {
-        Ok(info) => Ok(Appended {
-            base_offset: info.first_offset,
-            log_append_time_ms: info.log_append_time,
-            log_start_offset: info.log_start_offset,
-        }),
+    match p.log.append_as_leader(records, state.leader_epoch) {
+        Ok(info) => {
+            // A leader alone in its ISR commits at once.
+            p.maybe_advance_high_watermark();
+            Ok(Appended {
+                base_offset: info.first_offset,
+                log_append_time_ms: info.log_append_time,
+                log_start_offset: info.log_start_offset,
+                required: info.last_offset + 1,
+                leader_epoch: state.leader_epoch,
+                partition: p,
+            })
+        }
         Err(e) => {
             if e.is_storage() {
                 tracing::error!(topic, partition, "append failed: {e}");

@@ -489,10 +489,10 @@ impl MetadataStore {
         &self,
         client: &zk::Client,
         name: &str,
-        watches: Option<&mut JoinSet<()>>,
+        mut watches: Option<&mut JoinSet<()>>,
     ) -> Result<Option<TopicInfo>> {
         let path = topic_path(name);
-        let data = match watches {
+        let data = match watches.as_deref_mut() {
             Some(set) => match client.get_and_watch_data(&path).await {
                 Ok((data, _, w)) => {
                     set.spawn(async move {
@@ -518,15 +518,38 @@ impl MetadataStore {
         };
         let assignment = json.assignment();
         // Pipelined: every read is sent before the first reply is awaited.
-        let state_reads: Vec<_> = assignment
-            .keys()
-            .map(|p| (*p, client.get_data(&partition_state_path(name, *p))))
-            .collect();
+        // The watcher also watches every partition's state, so leader and
+        // ISR changes (the controller's and the leaders') reach every broker.
+        let mut plain_reads = Vec::new();
+        let mut watched_reads = Vec::new();
+        for p in assignment.keys() {
+            let sp = partition_state_path(name, *p);
+            if watches.is_some() {
+                watched_reads.push((*p, client.get_and_watch_data(&sp)));
+            } else {
+                plain_reads.push((*p, client.get_data(&sp)));
+            }
+        }
         let config_path = topic_config_path(name);
         let config_read = client.get_data(&config_path);
+        let mut state_reads = Vec::new();
+        for (p, fut) in plain_reads {
+            state_reads.push((p, fut.await));
+        }
+        for (p, fut) in watched_reads {
+            let read = fut.await.map(|(data, stat, w)| {
+                if let Some(set) = watches.as_deref_mut() {
+                    set.spawn(async move {
+                        w.changed().await;
+                    });
+                }
+                (data, stat)
+            });
+            state_reads.push((p, read));
+        }
         let mut partitions = BTreeMap::new();
-        for (p, fut) in state_reads {
-            let state = match fut.await {
+        for (p, read) in state_reads {
+            let state = match read {
                 Ok((data, stat)) => {
                     let s: PartitionStateJson = parse(&partition_state_path(name, p), &data)?;
                     Some(LeaderAndIsr {
@@ -668,6 +691,32 @@ impl MetadataStore {
                 what: format!("partitions of {name}"),
                 source,
             }),
+        }
+    }
+
+    /// A leader's ISR change (Kafka's `Partition.shrinkIsr/expandIsr` in
+    /// ZooKeeper mode): the partition's state with a new ISR, written only
+    /// if the znode is still at `zk_version`, so a leader that lost its
+    /// leadership (a newer state exists) cannot change the ISR. Returns the
+    /// new znode version.
+    pub async fn update_isr(
+        &self,
+        topic: &str,
+        partition: i32,
+        state: &PartitionStateJson,
+        zk_version: i32,
+    ) -> Result<i32> {
+        let path = partition_state_path(topic, partition);
+        match self
+            .client()
+            .set_data(&path, &to_json(state), Some(zk_version))
+            .await
+        {
+            Ok(stat) => Ok(stat.version),
+            Err(zk::Error::BadVersion) | Err(zk::Error::NoNode) => {
+                Err(MetadataError::Conflict { path })
+            }
+            Err(e) => Err(zkerr("set", &path)(e)),
         }
     }
 

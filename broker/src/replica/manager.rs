@@ -14,20 +14,17 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use tokio::sync::{watch, Mutex};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+use super::fetcher::FetcherManager;
 use super::partition::{Partition, PartitionSettings, ReplicaState};
 use crate::config::BrokerConfig;
 use crate::log::{LogConfig, LogDir, LogError, LOG_CONFIG_KEYS};
+use crate::metadata::layout::PartitionStateJson;
 use crate::metadata::{MetadataStore, TopicInfo};
 use crate::topic_config::{self, TopicConfig};
 
 type Key = (String, i32);
-
-/// How often recovery points are checkpointed (Kafka's
-/// `log.flush.offset.checkpoint.interval.ms` default): an unclean restart
-/// re-scans at most what was written since.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct ReplicaManager {
     broker_id: i32,
@@ -41,6 +38,10 @@ pub struct ReplicaManager {
     offline: RwLock<HashMap<Key, String>>,
     /// Serialises reconciliations (they open and delete files).
     reconciling: Mutex<()>,
+    /// Follower fetcher tasks, one per leader broker.
+    fetchers: FetcherManager,
+    /// Stops the fetchers (before the logs close).
+    stop_fetchers: watch::Sender<bool>,
 }
 
 /// Settings for a topic: the broker's defaults overlaid with its overrides.
@@ -76,6 +77,13 @@ impl ReplicaManager {
             }
             log_dirs.push(Arc::new(dir));
         }
+        let (stop_fetchers, fetchers_stopped) = watch::channel(false);
+        let fetchers = FetcherManager::new(
+            broker_id,
+            config.replication.clone(),
+            metadata.clone(),
+            fetchers_stopped,
+        );
         Ok(Arc::new(ReplicaManager {
             broker_id,
             cluster_id,
@@ -85,6 +93,8 @@ impl ReplicaManager {
             partitions: RwLock::new(HashMap::new()),
             offline: RwLock::new(HashMap::new()),
             reconciling: Mutex::new(()),
+            fetchers,
+            stop_fetchers,
         }))
     }
 
@@ -111,7 +121,10 @@ impl ReplicaManager {
             Err(p) => p.into_inner().get(&key).cloned(),
         };
         if let Some(p) = found {
-            return Ok(p);
+            if p.is_leader() {
+                return Ok(p);
+            }
+            return Err(ResponseError::NotLeaderOrFollower);
         }
         let snapshot = self.metadata.snapshot();
         let Some(info) = snapshot
@@ -168,31 +181,44 @@ impl ReplicaManager {
         self.checkpoint().await;
     }
 
-    /// Makes the open logs match the metadata cache.
+    /// Makes the hosted partitions match the metadata cache: a log for
+    /// every partition this broker is a replica of, each in the role its
+    /// state gives (leader, or follower fetching from the leader).
     pub async fn reconcile(&self) {
         let _guard = self.reconciling.lock().await;
         let snapshot = self.metadata.snapshot();
         let mut wanted: BTreeMap<Key, (Arc<TopicInfo>, ReplicaState)> = BTreeMap::new();
         for t in snapshot.topics.values() {
             for (p, info) in &t.partitions {
-                if info.leader() == self.broker_id {
-                    let state = ReplicaState {
-                        leader_epoch: info.leader_epoch(),
-                        replicas: info.replicas.clone(),
-                        isr: info.isr().to_vec(),
-                    };
-                    wanted.insert((t.name.clone(), *p), (t.clone(), state));
+                if !info.replicas.contains(&self.broker_id) {
+                    continue;
                 }
+                // No state yet: the topic is being created.
+                let Some(s) = &info.state else { continue };
+                let state = ReplicaState {
+                    leader: s.leader,
+                    leader_epoch: s.leader_epoch,
+                    replicas: info.replicas.clone(),
+                    isr: s.isr.clone(),
+                    controller_epoch: s.controller_epoch,
+                    zk_version: s.zk_version,
+                };
+                wanted.insert((t.name.clone(), *p), (t.clone(), state));
             }
         }
 
         // Partitions to drop: deleted topics are deleted on disk, partitions
-        // merely led elsewhere now are closed (the follower issue keeps them).
+        // this broker no longer replicates are closed.
         for (key, partition) in self.hosted() {
             if wanted.contains_key(&key) {
                 continue;
             }
+            self.fetchers.remove(&key);
             self.remove(&key);
+            partition.become_follower(ReplicaState {
+                leader: -1,
+                ..partition.state()
+            });
             let topic_exists = snapshot.topics.contains_key(&key.0);
             let log = partition.log.clone();
             let res = tokio::task::spawn_blocking(move || {
@@ -237,47 +263,47 @@ impl ReplicaManager {
                 Err(p) => p.into_inner().get(&key).cloned(),
             };
             if let Some(p) = existing {
-                if p.state() != state {
-                    p.set_state(state);
-                }
                 if p.settings() != settings {
                     if let Err(e) = p.log.update_config(settings.log.clone()) {
                         warn!(topic = %key.0, partition = key.1, "applying config: {e}");
                     }
                     p.set_settings(settings);
                 }
+                self.apply_state(&key, &p, state);
                 continue;
             }
             let dir_index = self.choose_dir(&key);
             let dir = self.log_dirs[dir_index].clone();
             let log_config = settings.log.clone();
-            let epoch = state.leader_epoch;
             let (topic_name, index) = key.clone();
             let opened = tokio::task::spawn_blocking(move || {
                 let log = dir.open_partition(&topic_name, index, log_config)?;
-                // Kafka's makeLeader: the new epoch starts at the log end.
-                if epoch >= 0 && log.latest_epoch().is_none_or(|e| e < epoch) {
-                    log.assign_epoch_start_offset(epoch)?;
-                }
-                Ok::<_, LogError>(log)
+                let hw = dir
+                    .read_high_watermarks()
+                    .ok()
+                    .and_then(|m| m.get(&(topic_name.clone(), index)).copied())
+                    .unwrap_or(0);
+                Ok::<_, LogError>((log, hw))
             })
             .await;
             match opened {
-                Ok(Ok(log)) => {
+                Ok(Ok((log, hw))) => {
                     info!(topic = %key.0, partition = key.1,
                           log_start_offset = log.log_start_offset(),
-                          log_end_offset = log.log_end_offset(), "opened log as leader");
+                          log_end_offset = log.log_end_offset(), high_watermark = hw, "opened log");
                     let partition = Arc::new(Partition::new(
                         key.0.clone(),
                         key.1,
                         dir_index,
                         Arc::new(log),
-                        state,
+                        self.broker_id,
+                        hw,
                         settings,
                     ));
                     if let Ok(mut p) = self.partitions.write() {
-                        p.insert(key, partition);
+                        p.insert(key.clone(), partition.clone());
                     }
+                    self.apply_state(&key, &partition, state);
                 }
                 Ok(Err(e)) => {
                     error!(topic = %key.0, partition = key.1, "cannot open log: {e}");
@@ -287,6 +313,114 @@ impl ReplicaManager {
                 }
                 Err(e) => error!(topic = %key.0, partition = key.1, "opening log: {e}"),
             }
+        }
+    }
+
+    /// Puts a hosted partition in the role `state` gives it. A state older
+    /// than the one applied (lower leader epoch, or same epoch and lower
+    /// znode version) is ignored: the cache can lag behind this broker's own
+    /// ISR writes.
+    fn apply_state(&self, key: &Key, p: &Arc<Partition>, state: ReplicaState) {
+        let current = p.state();
+        if state.leader_epoch < current.leader_epoch {
+            return;
+        }
+        let changed = state.leader_epoch > current.leader_epoch
+            || state.leader != current.leader
+            || current.leader_epoch < 0;
+        if state.leader == self.broker_id {
+            if changed || !p.is_leader() {
+                self.fetchers.remove(key);
+                // Kafka's makeLeader: the new epoch starts at the log end.
+                let epoch = state.leader_epoch;
+                if epoch >= 0 && p.log.latest_epoch().is_none_or(|e| e < epoch) {
+                    if let Err(e) = p.log.assign_epoch_start_offset(epoch) {
+                        error!(topic = %key.0, partition = key.1, "recording leader epoch: {e}");
+                    }
+                }
+                info!(topic = %key.0, partition = key.1, leader_epoch = epoch,
+                      isr = ?state.isr, log_end_offset = p.log.log_end_offset(),
+                      high_watermark = p.high_watermark(), "became leader");
+                p.become_leader(state, crate::server::now_ms());
+            } else if state.zk_version > current.zk_version {
+                p.update_state(state);
+            }
+        } else if changed || p.is_leader() {
+            let (leader, epoch) = (state.leader, state.leader_epoch);
+            p.become_follower(state);
+            self.fetchers.remove(key);
+            if leader >= 0 {
+                info!(topic = %key.0, partition = key.1, leader, leader_epoch = epoch,
+                      "became follower");
+                self.fetchers.add(key.clone(), p.clone(), leader, epoch);
+            } else {
+                info!(topic = %key.0, partition = key.1, leader_epoch = epoch,
+                      "partition offline (no leader)");
+            }
+        } else if state.zk_version > current.zk_version {
+            p.update_state(state);
+        }
+    }
+
+    /// Writes a leader's ISR change to coord (conditional on the state
+    /// znode's version) and applies it once coord has it. At most one change
+    /// per partition is in flight; a refused one is retried by the next
+    /// fetch or lag check with fresher state.
+    pub fn change_isr(self: &Arc<Self>, p: Arc<Partition>, isr: Vec<i32>) {
+        if !p.begin_isr_change() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let state = p.state();
+            if state.leader != this.broker_id {
+                p.finish_isr_change(None);
+                return;
+            }
+            let json = PartitionStateJson {
+                controller_epoch: state.controller_epoch,
+                leader: state.leader,
+                version: 1,
+                leader_epoch: state.leader_epoch,
+                isr: isr.clone(),
+            };
+            match this
+                .metadata
+                .update_isr(&p.topic, p.index, &json, state.zk_version)
+                .await
+            {
+                Ok(version) => {
+                    info!(topic = %p.topic, partition = p.index, from = ?state.isr, to = ?isr,
+                          leader_epoch = state.leader_epoch, "ISR changed");
+                    p.finish_isr_change(Some((isr, state.leader_epoch, version)));
+                }
+                Err(e) => {
+                    debug!(topic = %p.topic, partition = p.index, "ISR change refused: {e}");
+                    p.finish_isr_change(None);
+                }
+            }
+        });
+    }
+
+    /// Drops followers that have not caught up within
+    /// `replica.lag.time.max.ms` from the ISR of every partition led here.
+    fn shrink_lagging_isrs(self: &Arc<Self>) {
+        let now = crate::server::now_ms();
+        let lag = self.config.replication.lag_time_max.as_millis() as i64;
+        for (key, p) in self.hosted() {
+            let lagging = p.lagging_isr_members(now, lag);
+            if lagging.is_empty() {
+                continue;
+            }
+            let isr: Vec<i32> = p
+                .state()
+                .isr
+                .into_iter()
+                .filter(|r| !lagging.contains(r))
+                .collect();
+            info!(topic = %key.0, partition = key.1, out_of_sync = ?lagging,
+                  "followers lagging more than replica.lag.time.max.ms; shrinking the ISR");
+            self.change_isr(p, isr);
         }
     }
 
@@ -355,9 +489,14 @@ impl ReplicaManager {
             .clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut flush = tokio::time::interval(flush_every);
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Kafka's log.flush.offset.checkpoint.interval.ms default.
-        let mut checkpoints = tokio::time::interval(CHECKPOINT_INTERVAL);
+        // Recovery points and high watermarks together, at Kafka's
+        // replica.high.watermark.checkpoint.interval.ms (5 s): a restarted
+        // follower keeps a high watermark close to the leader's.
+        let mut checkpoints = tokio::time::interval(self.config.replication.hw_checkpoint_interval);
         checkpoints.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Kafka checks for lagging followers every half lag time.
+        let mut isr_check = tokio::time::interval(self.config.replication.lag_time_max / 2);
+        isr_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = changes.changed() => {
@@ -369,6 +508,7 @@ impl ReplicaManager {
                 _ = retention.tick() => self.apply_retention().await,
                 _ = flush.tick() => self.maybe_flush().await,
                 _ = checkpoints.tick() => self.checkpoint().await,
+                _ = isr_check.tick() => self.shrink_lagging_isrs(),
                 _ = shutdown.changed() => return,
             }
         }
@@ -406,6 +546,8 @@ impl ReplicaManager {
     /// marker so the next start skips recovery.
     pub async fn shutdown(&self) {
         let _guard = self.reconciling.lock().await;
+        let _ = self.stop_fetchers.send(true);
+        self.fetchers.stop_all();
         let all: Vec<Arc<Partition>> = self.hosted().into_iter().map(|(_, p)| p).collect();
         let mut clean = true;
         for p in &all {

@@ -2,9 +2,12 @@
 //!
 //! * [`manager`]: which partitions are open, reconciliation with the
 //!   metadata cache, background retention and flushing.
-//! * [`partition`]: one partition's log and leader state (epoch, ISR,
-//!   high watermark).
+//! * [`partition`]: one partition's log and replication state (role, epoch,
+//!   ISR, followers' progress, high watermark).
+//! * [`fetcher`]: follower fetcher tasks, one per leader broker, with
+//!   truncation by leader epoch.
 
+pub mod fetcher;
 pub mod manager;
 pub mod partition;
 
