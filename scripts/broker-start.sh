@@ -22,7 +22,9 @@ Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stde
   --port PORT         listener port written to server.properties (default 9092)
   --zookeeper C       zookeeper.connect (default 127.0.0.1:2181)
   --config FILE       use this server.properties instead of writing one
-                      (not with --port/--zookeeper)
+                      (not with --port/--zookeeper). The one written holds
+                      broker.id, listeners, log.dirs, zookeeper.connect and
+                      zookeeper.session.timeout.ms=6000 (failover within ~7 s)
   --override K=V      passed to runnel-broker --override (repeatable)
   --timeout SECS      how long to wait for the broker to answer (default 60)
 
@@ -77,6 +79,9 @@ broker.id=$id
 listeners=PLAINTEXT://127.0.0.1:$port
 log.dirs=$dir/logs
 zookeeper.connect=$zk
+# Kafka's default is 18000; 6 s makes a crashed broker's partitions fail over
+# within about 7 s (the session has to expire before the controller acts).
+zookeeper.session.timeout.ms=6000
 EOF2
     listener="PLAINTEXT://127.0.0.1:$port"
 fi

@@ -17,11 +17,13 @@
 #   <dir>/broker-K/server.properties  broker.id=K,
 #                              listeners=PLAINTEXT://127.0.0.1:P+K-1,
 #                              log.dirs=<dir>/broker-K/logs,
-#                              zookeeper.connect=<every coord member>/runnel
+#                              zookeeper.connect=<every coord member>/runnel,
+#                              zookeeper.session.timeout.ms=6000
 #   <dir>/broker-K/logs/, broker.log, broker.pid
 # runnel-broker creates a missing chroot itself (as Kafka does), registers
 # /runnel/brokers/ids/K (ephemeral), and the first one up creates
-# /runnel/controller.
+# /runnel/controller. Three brokers by default, so topics can have
+# --replication-factor 3 and survive the loss of one broker.
 set -euo pipefail
 
 PROG=cluster
@@ -41,9 +43,10 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
   up        build and start the members: the coord ensemble first (wait until
             every member serves and one is leader), then the brokers (wait
             until each answers Kafka requests and is registered in coord under
-            /runnel/brokers/ids/K); print where to connect:
+            /runnel/brokers/ids/K, and one of them is controller); print where
+            to connect:
               coord: 127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183
-              brokers: 127.0.0.1:9092
+              brokers: 127.0.0.1:9092,127.0.0.1:9093,127.0.0.1:9094
             Members already running are left alone; a folder that already holds
             a cluster is started as it was written (its zoo.cfg and
             server.properties files win).
@@ -61,18 +64,20 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
   start/restart wait until a coord member serves again when a majority of the
   ensemble runs, and until a broker answers and is registered in coord again
   (after a kill that takes until coord expires the old session: up to
-  zookeeper.session.timeout.ms, 18 s by default). Only processes whose command
-  line names runnel-coord (coord-K) or runnel-broker (broker-K) are ever
-  signalled.
+  zookeeper.session.timeout.ms, 6 s in the server.properties written here).
+  Only processes whose command line names runnel-coord (coord-K) or
+  runnel-broker (broker-K) are ever signalled.
 
-  Brokers do not replicate yet (that is the broker cluster issue): with
-  several brokers, a topic with a replication factor above 1 is created and
-  its replicas are assigned across the brokers, but only each partition's
-  leader holds the data, and nothing fails over when a broker goes. Hence the
-  default of one broker for now.
+  What each action does to a broker's partitions: kill (SIGKILL) and pause
+  (SIGSTOP) take effect once coord expires the broker's session
+  (zookeeper.session.timeout.ms); the controller then elects new leaders from
+  the ISR. A paused follower also leaves the ISR after replica.lag.time.max.ms.
+  stop (SIGTERM) is a controlled shutdown: the broker asks the controller to
+  move its leaderships first, then exits. A broker started again catches up
+  and rejoins the ISR; scripts/demo-failover.sh shows all of it.
 
   --coord N            coord members (default 3; 1 = standalone, no server lines)
-  --brokers M          brokers (default 1; 0 = the coord ensemble alone). A folder
+  --brokers M          brokers (default 3; 0 = the coord ensemble alone). A folder
                        that holds brokers keeps them; one without brokers gets M
                        only when --brokers is given.
   --broker-base-port P listener port of broker-1; broker-K gets P+K-1
@@ -364,6 +369,22 @@ wait_registered() {
     done
 }
 
+# Waits until CHROOT/controller names a running broker of this cluster.
+wait_controller() {
+    local chroot="$1" deadline=$(($(now_ms) + timeout * 1000)) id
+    while true; do
+        id="$(controller_id "$chroot")"
+        if [[ -n "$id" ]] && is_broker "$(broker_pid "$dir/broker-$id")"; then
+            return 0
+        fi
+        if (($(now_ms) >= deadline)); then
+            echo "cluster: no controller in $chroot/controller within ${timeout}s" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
 cmd_up() {
     local n existing member k cport pport bport servers="" pid m existing_b
     local new_brokers=() members=()
@@ -398,7 +419,7 @@ cmd_up() {
     else
         # A new folder gets the default; an existing coord-only one only what
         # --brokers asks for.
-        if ((existing > 0)); then m="${brokers:-0}"; else m="${brokers:-1}"; fi
+        if ((existing > 0)); then m="${brokers:-0}"; else m="${brokers:-3}"; fi
         broker_base="${broker_base:-9092}"
         ((broker_base + m - 1 <= 65535)) || die "broker ports out of range"
         for ((k = 1; k <= m; k++)); do
@@ -472,6 +493,8 @@ cmd_up() {
     fi
     mapfile -t members < <(broker_members)
     wait_registered "${members[@]}" || die "see the logs in $dir/broker-*/broker.log; 'status' shows the members"
+    wait_controller "$(broker_chroot "${members[0]}")" ||
+        die "no broker became controller; see the logs in $dir/broker-*/broker.log"
     echo "coord: $(connect_string)"
     echo "brokers: $(bootstrap_list)"
 }

@@ -281,7 +281,15 @@ async fn prepare_topic(
                     );
                 }
             }
-            if t.partitions.iter().all(|p| p.leader >= 0) {
+            // Every leader must also serve the partition: its own view of a
+            // new topic can trail the broker that answered Metadata.
+            let ids: Vec<i32> = t.partitions.iter().map(|p| p.partition).collect();
+            let served = t.partitions.iter().all(|p| p.leader >= 0)
+                && client
+                    .list_offsets(topic, &ids, runnel_common::kafka::fetch::LATEST)
+                    .await
+                    .is_ok_and(|m| m.values().all(Result::is_ok));
+            if served {
                 let mut by_leader: std::collections::BTreeMap<i32, Vec<i32>> = Default::default();
                 for p in &t.partitions {
                     by_leader.entry(p.leader).or_default().push(p.partition);
