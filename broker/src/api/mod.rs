@@ -40,7 +40,6 @@ use crate::network::frame::Request;
 use crate::server::Broker;
 
 /// What the connection does after a request.
-#[derive(Debug)]
 pub enum Reply {
     /// Send this frame (size prefix included).
     Send(Bytes),
@@ -49,6 +48,21 @@ pub enum Reply {
     /// Close the connection (undecodable or unsupported request; a failed
     /// acks=0 produce, so the client notices).
     Close(String),
+    /// The answer once this completes (an `acks=all` produce waiting for
+    /// its ISR). The connection goes on with the next request meanwhile and
+    /// still writes every answer in request order.
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>),
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Send(b) => write!(f, "Send({} bytes)", b.len()),
+            Reply::Nothing => write!(f, "Nothing"),
+            Reply::Close(r) => write!(f, "Close({r:?})"),
+            Reply::Later(_) => write!(f, "Later"),
+        }
+    }
 }
 
 /// Decodes, handles and encodes one request.
@@ -93,15 +107,22 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Err(e) => return Reply::Close(format!("undecodable Produce v{version}: {e}")),
             };
             let acks = request.acks;
-            let response = produce::handle(broker, &req.header, request).await;
-            if acks == 0 {
-                if produce::has_error(&response) {
-                    // Kafka closes the connection so the client learns of the failure.
-                    return Reply::Close("acks=0 produce failed".into());
+            let pending = produce::append_all(broker, request);
+            if pending.is_done() {
+                let response = pending.finish().await;
+                if acks == 0 {
+                    if produce::has_error(&response) {
+                        // Kafka closes the connection so the client learns of the failure.
+                        return Reply::Close("acks=0 produce failed".into());
+                    }
+                    return Reply::Nothing;
                 }
-                return Reply::Nothing;
+                return encode(key, version, correlation_id, &response, false);
             }
-            encode(key, version, correlation_id, &response, false)
+            Reply::Later(Box::pin(async move {
+                let response = pending.finish().await;
+                encode(key, version, correlation_id, &response, false)
+            }))
         }
         ApiKey::Fetch => run!(m::FetchRequest, fetch),
         ApiKey::ListOffsets => run!(m::ListOffsetsRequest, list_offsets),

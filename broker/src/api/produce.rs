@@ -14,7 +14,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use std::sync::Arc;
@@ -24,18 +24,44 @@ use super::Reply;
 use crate::replica::Partition;
 use crate::server::Broker;
 
-pub async fn handle(
-    broker: &Broker,
-    _header: &RequestHeader,
-    request: ProduceRequest,
-) -> ProduceResponse {
+/// The first phase of a Produce request: every partition appended (or
+/// refused). With `acks=-1` the response is not final until
+/// [`Pending::finish`] has waited for the ISR; the connection does that
+/// while it goes on reading and appending the client's next requests, so a
+/// producer with several requests in flight keeps the ISR busy.
+pub struct Pending {
+    response: ProduceResponse,
+    /// (topic index, partition index, what to wait for).
+    waits: Vec<(usize, usize, Appended)>,
+    deadline: tokio::time::Instant,
+}
+
+impl Pending {
+    /// Whether anything remains to wait for.
+    pub fn is_done(&self) -> bool {
+        self.waits.is_empty()
+    }
+
+    /// Waits for the ISR of every appended partition; the final response.
+    pub async fn finish(mut self) -> ProduceResponse {
+        for (t, p, appended) in std::mem::take(&mut self.waits) {
+            if let Err((e, msg)) = wait_for_isr(&appended, self.deadline).await {
+                let resp = &mut self.response.responses[t].partition_responses[p];
+                resp.error_code = e.code();
+                resp.error_message = msg.map(StrBytes::from_string);
+            }
+        }
+        self.response
+    }
+}
+
+/// Appends every partition's batches; see [`Pending`].
+pub fn append_all(broker: &Broker, request: ProduceRequest) -> Pending {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    // acks=all: every partition is appended first, then all are awaited,
-    // so the partitions of one request replicate in parallel.
     let mut waits = Vec::new();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
@@ -79,14 +105,11 @@ pub async fn handle(
                 .with_partition_responses(partitions),
         );
     }
-    for (t, p, appended) in waits {
-        if let Err((e, msg)) = wait_for_isr(&appended, deadline).await {
-            let resp: &mut PartitionProduceResponse = &mut responses[t].partition_responses[p];
-            resp.error_code = e.code();
-            resp.error_message = msg.map(StrBytes::from_string);
-        }
+    Pending {
+        response: ProduceResponse::default().with_responses(responses),
+        waits,
+        deadline,
     }
-    ProduceResponse::default().with_responses(responses)
 }
 
 struct Appended {

@@ -1,7 +1,10 @@
 //! One client connection: a reader task that cuts frames and parses request
-//! headers, and a processor that handles requests one at a time in arrival
-//! order and writes the responses, so pipelined requests are answered in
-//! order (Kafka processes one request per connection at a time too).
+//! headers, a processor that handles requests one at a time in arrival
+//! order, and a writer task that sends the answers in that same order.
+//! Answers that must wait (an `acks=all` produce waiting for its ISR) are
+//! awaited by the writer, so the processor appends the producer's next
+//! in-flight requests meanwhile — where Kafka mutes the connection until
+//! the answer is sent.
 //!
 //! A framing or header error closes the connection; requests already read
 //! are answered first.
@@ -78,7 +81,43 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
         }
     });
 
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, writer);
+    // Answers go to a writer task in request order; an answer that is not
+    // ready yet (an acks=all produce waiting for its ISR) is awaited there,
+    // so the processor goes on with the next request meanwhile.
+    let (answers_tx, mut answers_rx) = mpsc::channel::<Reply>(READ_AHEAD);
+    let writer_peer = peer.clone();
+    let mut writer_shutdown = shutdown.clone();
+    let write_task = tokio::spawn(async move {
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, writer);
+        while let Some(mut reply) = answers_rx.recv().await {
+            if let Reply::Later(fut) = reply {
+                reply = tokio::select! {
+                    r = fut => r,
+                    // A stopping broker does not wait out a producer's timeout.
+                    _ = writer_shutdown.changed() => break,
+                };
+            }
+            match reply {
+                Reply::Send(frame) => {
+                    if write_frame(&mut out, frame).await.is_err() {
+                        break;
+                    }
+                }
+                Reply::Nothing | Reply::Later(_) => {}
+                Reply::Close(reason) => {
+                    debug!(peer = %writer_peer, "closing connection: {reason}");
+                    break;
+                }
+            }
+            // Flush once the pipeline is drained, not after every response.
+            if answers_rx.is_empty() && out.flush().await.is_err() {
+                break;
+            }
+        }
+        let _ = out.flush().await;
+        let _ = out.shutdown().await;
+    });
+
     loop {
         let req = tokio::select! {
             r = rx.recv() => match r {
@@ -88,25 +127,14 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
             _ = shutdown.changed() => break,
         };
         trace!(%peer, api = ?req.api_key, version = req.version(), correlation_id = req.header.correlation_id, "request");
-        match api::handle(&broker, req).await {
-            Reply::Send(frame) => {
-                if write_frame(&mut out, frame).await.is_err() {
-                    break;
-                }
-            }
-            Reply::Nothing => {}
-            Reply::Close(reason) => {
-                debug!(%peer, "closing connection: {reason}");
-                break;
-            }
-        }
-        // Flush once the pipeline is drained, not after every response.
-        if rx.is_empty() && out.flush().await.is_err() {
+        let reply = api::handle(&broker, req).await;
+        let close = matches!(reply, Reply::Close(_));
+        if answers_tx.send(reply).await.is_err() || close {
             break;
         }
     }
-    let _ = out.flush().await;
-    let _ = out.shutdown().await;
+    drop(answers_tx);
+    let _ = write_task.await;
     read_task.abort();
 }
 
