@@ -14,6 +14,7 @@ import signal
 import time
 
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
@@ -169,6 +170,12 @@ def test_sigterm_moves_leadership_before_exit(cluster, zk):
     live = next(b for b in brokers if b is not victim)
     want = {p: (now[p]["leader"], sorted(now[p]["isr"])) for p in now}
     wait_for(lambda: metadata(live, "ct") == want, timeout=5, desc="metadata")
+    # And they accept writes (acks=1: replication is not what this tests).
+    errors = []
+    p = Producer({"bootstrap.servers": live.bootstrap, "acks": 1, "message.timeout.ms": 10000})
+    for part in led:
+        p.produce("ct", b"after", partition=part, on_delivery=lambda e, m: e and errors.append(e))
+    assert p.flush(15) == 0 and not errors, errors
 
 
 def test_sigterm_of_the_controller_moves_its_own_leaderships(cluster, zk):
@@ -250,3 +257,78 @@ def test_offline_partition_waits_for_its_isr_member(cluster, zk):
     back = wait_for(lambda: state(z, "off", 0)["leader"] == other.broker_id
                     and state(z, "off", 0), timeout=20, desc="ISR member leads again")
     assert back["leader_epoch"] == epoch + 2
+
+
+def test_leadership_returns_to_the_preferred_replica(cluster, zk):
+    coord, brokers = cluster(brokers=3, leader_imbalance_check_interval_seconds=1, **CONFIG)
+    z = zk(coord)
+    create(brokers[0], "pref", 6, 3)
+    before = wait_for(lambda: states(z, "pref", 6), timeout=10, desc="states")
+    assignment = json.loads(z.get("/brokers/topics/pref")[0])["partitions"]
+    # Move every partition preferring broker 1 to its second replica, all
+    # still in the ISR, as if broker 1 had been away and caught up again.
+    moved = []
+    for p, st in before.items():
+        replicas = assignment[str(p)]
+        if replicas[0] != 1:
+            continue
+        st = dict(st, leader=replicas[1], leader_epoch=st["leader_epoch"] + 1)
+        z.set("/brokers/topics/pref/partitions/%d/state" % p, json.dumps(st).encode())
+        moved.append(p)
+    assert moved, assignment
+    # Brokers re-read all states when the topic list changes.
+    create(brokers[0], "pref-nudge", 1, 1)
+
+    def back():
+        now = states(z, "pref", 6)
+        return now if all(now[p]["leader"] == 1 for p in moved) else None
+
+    now = wait_for(back, timeout=10, desc="preferred leader back")
+    for p in moved:
+        assert now[p]["leader_epoch"] == before[p]["leader_epoch"] + 2
+        assert sorted(now[p]["isr"]) == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- wire level
+# The internal requests are Kafka frames (header v1) with postcard bodies;
+# postcard writes i32 as zigzag varints and a vector as its varint length.
+
+def zigzag(n):
+    n = (n << 1) ^ (n >> 31)
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def internal(sock, key, version, body, correlation_id=9):
+    import struct
+    from brokerproc import frame, read_response
+    hdr = struct.pack(">hhih", key, version, correlation_id, 4) + b"test"
+    sock.sendall(frame(hdr + body))
+    r = read_response(sock)
+    assert struct.unpack(">i", r[:4])[0] == correlation_id
+    return r[4:]
+
+
+def test_update_metadata_from_a_stale_controller_is_refused(cluster):
+    import socket
+    from brokerproc import closed_by_peer
+    _, broker = cluster(brokers=1, **CONFIG)
+    update = lambda epoch: zigzag(1) + zigzag(epoch) + b"\x00"  # noqa: E731 - no partitions
+    with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+        s.settimeout(10)
+        assert internal(s, 6, 0, update(1000)) == b"\x00"
+        assert internal(s, 4, 0, update(1000)) == b"\x00"
+        assert internal(s, 6, 0, update(999)) == zigzag(11)  # STALE_CONTROLLER_EPOCH
+    for key, version, body in [(6, 0, b"\xff\xff\xff"), (6, 1, update(1000)),
+                               (4, 0, update(1000) + b"\x00"), (7, 0, b"")]:
+        with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
+            hdr = __import__("struct").pack(">hhih", key, version, 1, 4) + b"test"
+            s.sendall(__import__("brokerproc").frame(hdr + body))
+            assert closed_by_peer(s), (key, version, body)
+    assert broker.alive()

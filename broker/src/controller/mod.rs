@@ -88,6 +88,10 @@ enum Command {
 struct Office {
     lease: ControllerLease,
     brokers: Brokers,
+    /// Registration czxid of each broker in `brokers.shutting_down`: one
+    /// that restarts (new registration) may lead again, even if the
+    /// controller never saw it gone.
+    shutting_down_since: BTreeMap<i32, i64>,
     /// Topics as last seen, to notice deletions.
     topics: BTreeMap<String, Arc<TopicInfo>>,
 }
@@ -271,6 +275,7 @@ impl Controller {
             *office = Some(Office {
                 lease,
                 brokers: Brokers::default(),
+                shutting_down_since: BTreeMap::new(),
                 topics: snapshot.topics.clone(),
             });
         }
@@ -280,8 +285,8 @@ impl Controller {
             info!(live = ?live, "live brokers");
             self.links.retain(|id| live.contains(&id));
         }
-        o.brokers.shutting_down.retain(|b| live.contains(b));
         o.brokers.live = live;
+        self.forget_restarted(o).await;
         self.stop_deleted_topics(o, &snapshot);
         if taking_office {
             // Every broker learns the new controller epoch and all states.
@@ -289,6 +294,32 @@ impl Controller {
         }
         if let Err(Fenced) = self.elect_all(o, &snapshot).await {
             self.resign(office);
+        }
+    }
+
+    /// Drops brokers from `shutting_down` once gone or registered anew.
+    async fn forget_restarted(&self, o: &mut Office) {
+        let ids: Vec<(i32, i64)> = o
+            .shutting_down_since
+            .iter()
+            .map(|(id, czxid)| (*id, *czxid))
+            .collect();
+        for (id, czxid) in ids {
+            let now = if o.brokers.is_live(id) {
+                match self.metadata.registration_czxid(id).await {
+                    Ok(now) => now,
+                    Err(e) => {
+                        debug!("checking broker {id}'s registration: {e}");
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if now != Some(czxid) {
+                o.shutting_down_since.remove(&id);
+                o.brokers.shutting_down.remove(&id);
+            }
         }
     }
 
@@ -554,7 +585,14 @@ impl Controller {
         };
         info!(broker_id, "controlled shutdown requested");
         if o.brokers.is_live(broker_id) {
-            o.brokers.shutting_down.insert(broker_id);
+            match self.metadata.registration_czxid(broker_id).await {
+                Ok(Some(czxid)) => {
+                    o.brokers.shutting_down.insert(broker_id);
+                    o.shutting_down_since.insert(broker_id, czxid);
+                }
+                Ok(None) => {}
+                Err(e) => warn!("reading broker {broker_id}'s registration: {e}"),
+            }
         }
         let epoch = o.lease.epoch;
         let snapshot = self.metadata.snapshot();

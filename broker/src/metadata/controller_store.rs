@@ -14,7 +14,7 @@ use tracing::{debug, info};
 use zookeeper_client as zk;
 
 use super::cache::{LeaderAndIsr, PartitionInfo};
-use super::layout::{partition_state_path, PartitionStateJson, CONTROLLER_EPOCH};
+use super::layout::{broker_path, partition_state_path, PartitionStateJson, CONTROLLER_EPOCH};
 use super::store::{MetadataError, MetadataStore};
 
 /// What winning the `/controller` election gave this broker.
@@ -182,6 +182,21 @@ impl MetadataStore {
             return Err(ControllerStoreError::Fenced { epoch: lease.epoch });
         }
         Ok(outcomes)
+    }
+
+    /// The creation zxid of broker `id`'s registration (Kafka's broker
+    /// epoch), or `None` if it is not registered: tells a broker that
+    /// restarted apart from one that stayed.
+    pub async fn registration_czxid(&self, id: i32) -> Result<Option<i64>, MetadataError> {
+        let path = broker_path(id);
+        match self.zk().check_stat(&path).await {
+            Ok(stat) => Ok(stat.map(|s| s.czxid)),
+            Err(source) => Err(MetadataError::Zk {
+                op: "exists",
+                path,
+                source,
+            }),
+        }
     }
 
     /// Reads one partition's state straight from coord (the cache may lag).
