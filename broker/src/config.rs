@@ -148,6 +148,10 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("unclean.leader.election.enable", Bool, Some("false")),
     key("auto.leader.rebalance.enable", Bool, Some("true")),
     key("controlled.shutdown.enable", Bool, Some("true")),
+    key("controlled.shutdown.max.retries", Int, Some("3")),
+    key("controlled.shutdown.retry.backoff.ms", Long, Some("5000")),
+    key("leader.imbalance.check.interval.seconds", Long, Some("300")),
+    key("leader.imbalance.per.broker.percentage", Int, Some("10")),
     key("num.network.threads", Int, Some("3")),
     key("num.io.threads", Int, Some("8")),
     key("num.replica.fetchers", Int, Some("1")),
@@ -349,6 +353,17 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// How followers fetch and when the leader drops them from the ISR.
     pub replication: ReplicationConfig,
+    /// `controlled.shutdown.enable`: ask the controller to move leaderships
+    /// away before stopping.
+    pub controlled_shutdown_enable: bool,
+    pub controlled_shutdown_max_retries: u32,
+    pub controlled_shutdown_retry_backoff: Duration,
+    /// `auto.leader.rebalance.enable`: move leadership back to preferred replicas.
+    pub auto_leader_rebalance_enable: bool,
+    pub leader_imbalance_check_interval: Duration,
+    pub leader_imbalance_per_broker_percentage: u32,
+    /// `controller.socket.timeout.ms`: the controller's requests to brokers.
+    pub controller_socket_timeout: Duration,
     /// Every value explicitly set (file or override), after validation.
     /// DescribeConfigs reports these as STATIC_BROKER_CONFIG.
     pub explicit: BTreeMap<String, String>,
@@ -606,6 +621,32 @@ impl BrokerConfig {
         }
 
         let replication = ReplicationConfig::from_getter(&get)?;
+        let shutdown_retries = get.int("controlled.shutdown.max.retries");
+        if shutdown_retries < 0 {
+            return Err(get.error("controlled.shutdown.max.retries", "must not be negative"));
+        }
+        let shutdown_backoff = get.long("controlled.shutdown.retry.backoff.ms");
+        if shutdown_backoff < 0 {
+            return Err(get.error(
+                "controlled.shutdown.retry.backoff.ms",
+                "must not be negative",
+            ));
+        }
+        let imbalance_interval = get.long("leader.imbalance.check.interval.seconds");
+        if imbalance_interval < 1 {
+            return Err(get.error(
+                "leader.imbalance.check.interval.seconds",
+                "must be at least 1",
+            ));
+        }
+        let imbalance_pct = get.int("leader.imbalance.per.broker.percentage");
+        if !(0..=100).contains(&imbalance_pct) {
+            return Err(get.error("leader.imbalance.per.broker.percentage", "must be 0 to 100"));
+        }
+        let controller_timeout = get.int("controller.socket.timeout.ms");
+        if controller_timeout < 1 {
+            return Err(get.error("controller.socket.timeout.ms", "must be at least 1"));
+        }
 
         let mut explicit = BTreeMap::new();
         for (name, setting) in &settings {
@@ -641,6 +682,13 @@ impl BrokerConfig {
             offset_metadata_max_bytes: metadata_max as usize,
             offsets_topic_num_partitions: offsets_partitions,
             replication,
+            controlled_shutdown_enable: get.bool("controlled.shutdown.enable"),
+            controlled_shutdown_max_retries: shutdown_retries as u32,
+            controlled_shutdown_retry_backoff: Duration::from_millis(shutdown_backoff as u64),
+            auto_leader_rebalance_enable: get.bool("auto.leader.rebalance.enable"),
+            leader_imbalance_check_interval: Duration::from_secs(imbalance_interval as u64),
+            leader_imbalance_per_broker_percentage: imbalance_pct as u32,
+            controller_socket_timeout: Duration::from_millis(controller_timeout as u64),
             explicit,
             unknown_keys,
         };
@@ -816,6 +864,15 @@ mod tests {
         assert_eq!(c.default_replication_factor, 1);
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.log_dirs, vec![PathBuf::from("/tmp/kafka-logs")]);
+        assert!(c.controlled_shutdown_enable);
+        assert_eq!(c.controlled_shutdown_max_retries, 3);
+        assert_eq!(
+            c.controlled_shutdown_retry_backoff,
+            Duration::from_millis(5000)
+        );
+        assert!(c.auto_leader_rebalance_enable);
+        assert_eq!(c.leader_imbalance_check_interval, Duration::from_secs(300));
+        assert_eq!(c.leader_imbalance_per_broker_percentage, 10);
         assert_eq!(
             c.listeners,
             vec![Listener {

@@ -13,6 +13,10 @@
 //! * [`api`]: one handler per Kafka API and the dispatcher.
 //! * [`group`]: the consumer-group coordinator (classic protocol); offsets
 //!   and group records in coord through [`metadata::groups`].
+//! * [`controller`]: the controller role: leader elections, controlled
+//!   shutdown, preferred-leader rebalance, fenced writes to coord.
+//! * [`control`]: the controller's requests to brokers (LeaderAndIsr,
+//!   UpdateMetadata, StopReplica, ControlledShutdown) on the listener.
 //! * [`topic_admin`]: create / delete / grow topics, change their configs.
 //! * [`metadata`]: Kafka's ZooKeeper layout in coord, and the cached view.
 //! * [`replica`]: the partitions this broker hosts and their leader state.
@@ -25,6 +29,8 @@ pub mod alloc;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod controller;
 pub mod group;
 pub mod log;
 pub mod metadata;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{BrokerConfig, Listener};
+use crate::controller::Controller;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
@@ -56,6 +57,8 @@ pub struct Broker {
     pub replicas: Arc<ReplicaManager>,
     /// The consumer-group coordinator.
     pub groups: Arc<GroupCoordinator>,
+    /// The controller role (active only while this broker holds `/controller`).
+    pub controller: Arc<Controller>,
     /// The advertised PLAINTEXT endpoint (real port when configured as 0).
     pub advertised: Listener,
 }
@@ -269,6 +272,7 @@ impl Server {
         metadata.reload().await?;
 
         let groups = GroupCoordinator::new(id, GroupConfig::from_broker(&config), metadata.clone());
+        let controller = Controller::new(id, config.clone(), metadata.clone());
         let broker = Arc::new(Broker {
             config,
             id,
@@ -276,6 +280,7 @@ impl Server {
             metadata: metadata.clone(),
             replicas: replicas.clone(),
             groups: groups.clone(),
+            controller: controller.clone(),
             advertised,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -283,6 +288,7 @@ impl Server {
             tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
             tokio::spawn(groups.run(shutdown_rx.clone())),
+            tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,
@@ -311,9 +317,13 @@ impl Server {
         &self.broker
     }
 
-    /// Stops serving, closes every log cleanly (checkpoints) and leaves coord.
+    /// Moves leaderships away (controlled shutdown), stops serving, closes
+    /// every log cleanly (checkpoints) and leaves coord.
     pub async fn shutdown(self) {
         info!("shutting down");
+        // While still serving, so the new leaders are told and clients
+        // asking this broker are redirected.
+        self.broker.controller.controlled_shutdown().await;
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;

@@ -36,7 +36,7 @@ use kafka_protocol::messages::{ApiKey, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tracing::debug;
 
-use crate::network::frame::Request;
+use crate::network::frame::{Api, Request};
 use crate::server::Broker;
 
 /// What the connection does after a request.
@@ -68,7 +68,10 @@ impl std::fmt::Debug for Reply {
 /// Decodes, handles and encodes one request.
 pub async fn handle(broker: &Broker, req: Request) -> Reply {
     let version = req.version();
-    let key = req.api_key;
+    let key = match req.api_key {
+        Api::Kafka(key) => key,
+        Api::Internal(key) => return crate::control::handler::handle(broker, key, &req).await,
+    };
     if key == ApiKey::ApiVersions && !api_versions::is_supported(key, version) {
         // Kafka answers so the client can retry with a version it shares.
         return encode(

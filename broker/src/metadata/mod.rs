@@ -4,6 +4,8 @@
 //! * [`layout`]: znode paths and their JSON.
 //! * [`store`]: the coord session: reads, writes, watches (all
 //!   `zookeeper-client` use is here).
+//! * [`controller_store`]: the controller's lease and fenced partition-state
+//!   writes, and applying the states it pushes to brokers.
 //! * [`groups`]: consumer groups' records and committed offsets under
 //!   `/consumers` (the only other `zookeeper-client` user).
 //! * [`cache`]: the snapshot request handlers read.
@@ -11,6 +13,7 @@
 
 pub mod assignment;
 pub mod cache;
+pub mod controller_store;
 pub mod groups;
 pub mod layout;
 pub mod store;

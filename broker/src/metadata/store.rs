@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use zookeeper_client as zk;
 
 use super::cache::{BrokerInfo, LeaderAndIsr, MetadataCache, PartitionInfo, Snapshot, TopicInfo};
+use super::controller_store::ControllerLease;
 use super::layout::*;
 
 /// A failed coord operation.
@@ -117,6 +118,9 @@ pub struct MetadataStore {
     changes: watch::Sender<u64>,
     /// The registration to restore after a session expiry.
     registration: RwLock<Option<(i32, Vec<u8>)>>,
+    /// The controller epoch this broker won, if it holds `/controller`
+    /// (see [`super::controller_store`]).
+    lease: watch::Sender<Option<ControllerLease>>,
 }
 
 impl MetadataStore {
@@ -130,6 +134,7 @@ impl MetadataStore {
             cache: MetadataCache::default(),
             changes,
             registration: RwLock::new(None),
+            lease: watch::Sender::new(None),
         };
         for path in TOP_LEVEL {
             store.mkdirs(path).await?;
@@ -193,6 +198,15 @@ impl MetadataStore {
     /// A receiver that changes after every cache rebuild.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// Tells subscribers the cache changed (after an in-place update).
+    pub(super) fn notify_changed(&self) {
+        self.changes.send_modify(|v| *v += 1);
+    }
+
+    pub(super) fn lease_sender(&self) -> &watch::Sender<Option<ControllerLease>> {
+        &self.lease
     }
 
     async fn mkdirs(&self, path: &str) -> Result<()> {
@@ -327,7 +341,8 @@ impl MetadataStore {
             Err(zk::Error::NodeExists) => return Ok(false),
             Err(e) => return Err(zkerr("create", CONTROLLER)(e)),
         }
-        loop {
+        // The epoch and the znode version the controller's writes check.
+        let (epoch, epoch_zk_version) = loop {
             match client.get_data(CONTROLLER_EPOCH).await {
                 Ok((data, stat)) => {
                     let epoch = std::str::from_utf8(&data)
@@ -339,23 +354,33 @@ impl MetadataStore {
                         .set_data(CONTROLLER_EPOCH, next.as_bytes(), Some(stat.version))
                         .await
                     {
-                        Ok(_) => break,
+                        Ok(written) => break (epoch + 1, written.version),
                         Err(zk::Error::BadVersion) => continue,
                         Err(e) => return Err(zkerr("set", CONTROLLER_EPOCH)(e)),
                     }
                 }
                 Err(zk::Error::NoNode) => {
                     match client.create(CONTROLLER_EPOCH, b"1", &PERSISTENT).await {
-                        Ok(_) => break,
+                        Ok(_) => break (1, 0),
                         Err(zk::Error::NodeExists) => continue,
                         Err(e) => return Err(zkerr("create", CONTROLLER_EPOCH)(e)),
                     }
                 }
                 Err(e) => return Err(zkerr("get", CONTROLLER_EPOCH)(e)),
             }
-        }
+        };
+        self.record_controller_lease(ControllerLease {
+            broker_id,
+            epoch,
+            epoch_zk_version,
+            session_id: client.session_id().0,
+        });
         info!(broker_id, "became controller");
         Ok(true)
+    }
+
+    fn live_brokers(&self) -> std::collections::BTreeSet<i32> {
+        self.cache.snapshot().brokers.keys().copied().collect()
     }
 
     /// Rebuilds the whole snapshot from coord (no watches).
@@ -622,6 +647,7 @@ impl MetadataStore {
         self.write_topic_config(&client, &topic.name, &topic.config, false)
             .await?;
         let topic_json = TopicJson::new(&topic.assignment, &random_id());
+        let live = self.live_brokers();
         let mut multi = client.new_multi_writer();
         let add = |m: &mut zk::MultiWriter<'_>, p: &str, d: &[u8]| {
             m.add_create(p, d, &PERSISTENT).map_err(zkerr("create", p))
@@ -630,7 +656,7 @@ impl MetadataStore {
         add(&mut multi, &partitions_path(&topic.name), b"")?;
         for (p, replicas) in &topic.assignment {
             add(&mut multi, &partition_path(&topic.name, *p), b"")?;
-            let state = initial_state(replicas);
+            let state = initial_state(replicas, &live);
             add(
                 &mut multi,
                 &partition_state_path(&topic.name, *p),
@@ -667,6 +693,7 @@ impl MetadataStore {
         if json.version < 3 && json.topic_id.is_some() {
             json.version = 3;
         }
+        let live = self.live_brokers();
         let mut multi = client.new_multi_writer();
         multi
             .add_set_data(&path, &to_json(&json), Some(stat.version))
@@ -678,7 +705,7 @@ impl MetadataStore {
                 .map_err(zkerr("create", &pp))?;
             let sp = partition_state_path(name, *p);
             multi
-                .add_create(&sp, &to_json(&initial_state(replicas)), &PERSISTENT)
+                .add_create(&sp, &to_json(&initial_state(replicas, &live)), &PERSISTENT)
                 .map_err(zkerr("create", &sp))?;
         }
         match multi.commit().await {
@@ -920,20 +947,16 @@ fn broker_path_str(id: &str) -> String {
     format!("{BROKER_IDS}/{id}")
 }
 
-/// The initial leader and ISR of a new partition: the first replica leads.
-/// Until followers replicate, the ISR is the leader alone.
-fn initial_state(replicas: &[i32]) -> PartitionStateJson {
-    let leader = replicas.first().copied().unwrap_or(-1);
+/// The initial leader and ISR of a new partition (Kafka's): the first live
+/// replica leads, every live replica is in the ISR (an empty log is in sync).
+fn initial_state(replicas: &[i32], live: &std::collections::BTreeSet<i32>) -> PartitionStateJson {
+    let (leader, isr) = crate::controller::election::initial(replicas, live);
     PartitionStateJson {
         controller_epoch: 1,
         leader,
         version: 1,
         leader_epoch: 0,
-        isr: if leader >= 0 {
-            vec![leader]
-        } else {
-            Vec::new()
-        },
+        isr,
     }
 }
 

@@ -4,11 +4,14 @@
 //! whole frame is there, not yet, or never will be (a size below 0 or above
 //! `socket.request.max.bytes`: Kafka closes such a connection).
 //! [`parse_request`] splits a frame into its header and body, choosing the
-//! header version from the API key and version as Kafka does.
+//! header version from the API key and version as Kafka does. The
+//! controller's internal requests ([`crate::control`]) use header v1.
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::Decodable;
+
+use crate::control::InternalKey;
 
 /// Bytes of the size prefix.
 pub const SIZE_LEN: usize = 4;
@@ -59,10 +62,19 @@ pub fn parse_frame(buf: &mut BytesMut, max_size: i32) -> Result<Option<Bytes>, F
     Ok(Some(buf.split_to(size as usize).freeze()))
 }
 
+/// Which API a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// A Kafka API the `kafka-protocol` crate knows.
+    Kafka(ApiKey),
+    /// A controller ↔ broker request (Kafka's key numbers, our own bodies).
+    Internal(InternalKey),
+}
+
 /// A request whose header has been decoded; the body is still raw.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub api_key: ApiKey,
+    pub api_key: Api,
     pub header: RequestHeader,
     pub body: Bytes,
     /// The client's address (set by the connection; group members report it).
@@ -83,6 +95,19 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
     }
     let key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
+    if let Some(internal) = InternalKey::from_i16(key) {
+        let header = RequestHeader::decode(&mut frame, 1).map_err(|e| FrameError::BadHeader {
+            key,
+            version,
+            reason: e.to_string(),
+        })?;
+        return Ok(Request {
+            api_key: Api::Internal(internal),
+            header,
+            body: frame,
+            peer: None,
+        });
+    }
     let api_key = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApiKey(key))?;
     let header_version = api_key.request_header_version(version);
     let mut rest = frame.clone();
@@ -110,7 +135,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
         }
     };
     Ok(Request {
-        api_key,
+        api_key: Api::Kafka(api_key),
         header,
         body: frame,
         peer: None,
@@ -185,7 +210,7 @@ mod tests {
         let body = ApiVersionsRequest::default();
         body.encode(&mut buf, 3).unwrap();
         let req = parse_request(buf.freeze()).unwrap();
-        assert_eq!(req.api_key, ApiKey::ApiVersions);
+        assert_eq!(req.api_key, Api::Kafka(ApiKey::ApiVersions));
         assert_eq!(req.header.correlation_id, 42);
         assert_eq!(req.header.client_id.as_deref(), Some("c"));
         assert!(!req.body.is_empty());
