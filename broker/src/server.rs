@@ -321,6 +321,9 @@ impl Server {
     /// every log cleanly (checkpoints) and leaves coord.
     pub async fn shutdown(self) {
         info!("shutting down");
+        // Followers stop first: the controller is about to take this broker
+        // out of every ISR, and one more fetch would let a leader add it back.
+        self.broker.replicas.stop_fetching();
         // While still serving, so the new leaders are told and clients
         // asking this broker are redirected.
         self.broker.controller.controlled_shutdown().await;

@@ -117,8 +117,10 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
                 continue;
             }
             if replica >= 0 {
-                if let Some(isr) = partition.record_follower_fetch(replica, fp.fetch_offset, now) {
-                    broker.replicas.change_isr(partition.clone(), isr);
+                if let Some((isr, version)) =
+                    partition.record_follower_fetch(replica, fp.fetch_offset, now)
+                {
+                    broker.replicas.change_isr(partition.clone(), isr, version);
                 }
             }
             let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);

@@ -366,14 +366,18 @@ impl ReplicaManager {
     /// znode's version) and applies it once coord has it. At most one change
     /// per partition is in flight; a refused one is retried by the next
     /// fetch or lag check with fresher state.
-    pub fn change_isr(self: &Arc<Self>, p: Arc<Partition>, isr: Vec<i32>) {
+    ///
+    /// `zk_version` is the state version the new ISR was derived from: a
+    /// change computed from a state that has since moved on (the controller
+    /// removed a replica, say) is dropped rather than undoing the newer one.
+    pub fn change_isr(self: &Arc<Self>, p: Arc<Partition>, isr: Vec<i32>, zk_version: i32) {
         if !p.begin_isr_change() {
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
             let state = p.state();
-            if state.leader != this.broker_id {
+            if state.leader != this.broker_id || state.zk_version != zk_version {
                 p.finish_isr_change(None);
                 return;
             }
@@ -412,15 +416,15 @@ impl ReplicaManager {
             if lagging.is_empty() {
                 continue;
             }
-            let isr: Vec<i32> = p
-                .state()
+            let state = p.state();
+            let isr: Vec<i32> = state
                 .isr
                 .into_iter()
                 .filter(|r| !lagging.contains(r))
                 .collect();
             info!(topic = %key.0, partition = key.1, out_of_sync = ?lagging,
                   "followers lagging more than replica.lag.time.max.ms; shrinking the ISR");
-            self.change_isr(p, isr);
+            self.change_isr(p, isr, state.zk_version);
         }
     }
 
@@ -542,12 +546,19 @@ impl ReplicaManager {
         }
     }
 
+    /// Stops following every leader (a broker about to shut down: its
+    /// controlled shutdown takes it out of the ISRs, and a fetch after that
+    /// would let a leader add it back).
+    pub fn stop_fetching(&self) {
+        let _ = self.stop_fetchers.send(true);
+        self.fetchers.stop_all();
+    }
+
     /// Closes every log cleanly: fsync, checkpoints, then the clean-shutdown
     /// marker so the next start skips recovery.
     pub async fn shutdown(&self) {
         let _guard = self.reconciling.lock().await;
-        let _ = self.stop_fetchers.send(true);
-        self.fetchers.stop_all();
+        self.stop_fetching();
         let all: Vec<Arc<Partition>> = self.hosted().into_iter().map(|(_, p)| p).collect();
         let mut clean = true;
         for p in &all {

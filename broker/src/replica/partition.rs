@@ -271,13 +271,14 @@ impl Partition {
     /// following Kafka's rule for "caught up": the fetch reached the
     /// leader's log end now, or reached what the log end was at the
     /// follower's previous fetch. Returns the ISR with the follower added
-    /// when it is outside the ISR and has reached the high watermark.
+    /// when it is outside the ISR and has reached the high watermark, with
+    /// the state znode version it is based on.
     pub fn record_follower_fetch(
         &self,
         replica: i32,
         fetch_offset: i64,
         now_ms: i64,
-    ) -> Option<Vec<i32>> {
+    ) -> Option<(Vec<i32>, i32)> {
         let leader_end = self.log.log_end_offset();
         {
             let mut followers = lock(&self.followers);
@@ -313,7 +314,7 @@ impl Partition {
         // Appended, as Kafka's expandIsr does.
         let mut isr = state.isr.clone();
         isr.push(replica);
-        Some(isr)
+        Some((isr, state.zk_version))
     }
 
     /// ISR members (besides the leader) that have not caught up for longer
@@ -448,7 +449,10 @@ mod tests {
         assert!(p.lagging_isr_members(3_000, 1_000).is_empty());
         // Follower 3 is outside the ISR; reaching the high watermark adds it.
         assert_eq!(p.record_follower_fetch(3, 2, 3_000), None);
-        assert_eq!(p.record_follower_fetch(3, 5, 3_100), Some(vec![1, 2, 3]));
+        assert_eq!(
+            p.record_follower_fetch(3, 5, 3_100),
+            Some((vec![1, 2, 3], 0))
+        );
         assert!(p.begin_isr_change());
         assert!(!p.begin_isr_change());
         p.finish_isr_change(Some((vec![1, 2, 3], 1, 1)));
