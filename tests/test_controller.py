@@ -243,8 +243,10 @@ def test_offline_partition_waits_for_its_isr_member(cluster, zk):
     assert state(z, "off", 0)["isr"] == [other.broker_id]
     # The last ISR member dies: offline, its ISR kept.
     epoch = state(z, "off", 0)["leader_epoch"]
-    first.start()
+    # (first comes back only after other is gone: started earlier, it would
+    # catch up and rejoin the ISR, and rightly lead.)
     other.kill()
+    first.start()
     off = wait_for(lambda: state(z, "off", 0)["leader"] == -1 and state(z, "off", 0),
                    timeout=15, desc="offline")
     assert off["isr"] == [other.broker_id]
