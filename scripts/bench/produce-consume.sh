@@ -8,6 +8,18 @@
 # RSS. Prints figures; asserts nothing about speed.
 #
 #   bash scripts/bench/produce-consume.sh
+#   bash scripts/bench/produce-consume.sh --rf3
+#
+# --rf3: replication. The single-broker cases run with acks=1 only (runnel
+# perf, no rdkafka_performance, no end-to-end runs) as the baseline; then
+# the single broker stops and three brokers start on the same coord (chroot
+# /runnel-rf3, replica.lag.time.max.ms and the rest at their defaults), and
+# the same partitions x record sizes run on topics with replication factor 3
+# and min.insync.replicas=2, produced with acks=all (every record on all
+# three brokers' logs before it is acknowledged), then consumed. A second
+# table prints these next to the acks=1 baseline (the broker cluster issue's
+# target: RF=3 acks=all >= 40 % of one broker's acks=1 throughput); its CPU
+# column is the three brokers' CPU together.
 #
 # Cases: 1 and 6 partitions x 1 KiB and 100 B records x acks=1 and acks=all.
 # Each case, in a topic of its own that is deleted afterwards:
@@ -61,6 +73,14 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RF3=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --rf3) RF3=1; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+        *) echo "produce-consume: unknown argument: $1 (--rf3 or nothing)" >&2; exit 1 ;;
+    esac
+done
 SECS="${BENCH_SECONDS:-5}"
 MAX_1K="${BENCH_MAX_1K:-20000000}"
 MAX_100="${BENCH_MAX_100:-100000000}"
@@ -71,6 +91,13 @@ FETCH="${BENCH_FETCH_SIZE:-4194304}"
 DD_MB="${BENCH_DD_MB:-1024}"
 DD_SYNC_MB="${BENCH_DD_SYNC_MB:-4096}"
 WITH_RDKAFKA="${BENCH_RDKAFKA:-1}"
+ACKS_LIST="1 all"
+if [[ "$RF3" == 1 ]]; then
+    # The baseline: one broker, acks=1, runnel perf only.
+    WITH_RDKAFKA=0
+    E2E_CASES=""
+    ACKS_LIST="1"
+fi
 CLIENT_TIMEOUT="${BENCH_CLIENT_TIMEOUT:-60}"
 # librdkafka 2.12.1 as rdkafka-sys ships it.
 RDKAFKA_SYS_VERSION="4.10.0"
@@ -155,7 +182,7 @@ if [[ "$WITH_RDKAFKA" == 1 ]]; then
         say "rdkafka_performance unavailable: $rdkafka_note; going on without it"
     fi
 else
-    rdkafka_note="skipped (BENCH_RDKAFKA=0)"
+    rdkafka_note="skipped (BENCH_RDKAFKA=0$([[ "$RF3" == 1 ]] && echo " or --rf3"))"
 fi
 
 if [[ -n "${BENCH_DIR:-}" ]]; then
@@ -168,8 +195,12 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+rf3_dirs=()
 cleanup() {
     "$ROOT/scripts/broker-stop.sh" --dir "$work/broker" >/dev/null 2>&1 || true
+    for d in "${rf3_dirs[@]}"; do
+        "$ROOT/scripts/broker-stop.sh" --dir "$d" >/dev/null 2>&1 || true
+    done
     "$ROOT/scripts/coord-stop.sh" --dir "$work/coord" >/dev/null 2>&1 || true
     [[ "$keep" == 1 ]] || rm -rf "$work"
 }
@@ -210,7 +241,15 @@ idle_rss_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$bpid/status")"
 clk_tck="$(getconf CLK_TCK)"
 
 # ---- helpers
-broker_ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
+# CPU ticks of the brokers measured (bpids: the single broker, or the three).
+bpids=("$bpid")
+broker_ticks() {
+    local p t=0
+    for p in "${bpids[@]}"; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
 
 # run_client OUT CMD...: runs a client under a time limit, its stdout in OUT;
 # sets cpu_broker and cpu_client (% of one core over the run) and rc.
@@ -288,7 +327,7 @@ declare -A rdk_ratio=([1024]=0.5 [100]=0.5)
 out="$work/out"; mkdir -p "$out"
 for parts in 1 6; do
     for size in 1024 100; do
-        for acks in 1 all; do
+        for acks in $ACKS_LIST; do
             cap=$([[ "$size" == 1024 ]] && echo "$MAX_1K" || echo "$MAX_100")
             case="p$parts-s$size-a$acks"
             topic="bench-$case"
@@ -384,6 +423,66 @@ for spec in $E2E_CASES; do
 done
 loaded_rss_kb="$(awk '/^VmRSS/ {print $2}' "/proc/$bpid/status")"
 
+# ---- replication factor 3, acks=all, on three brokers (--rf3)
+rf3_rows=()
+if [[ "$RF3" == 1 ]]; then
+    "$ROOT/scripts/broker-stop.sh" --dir "$work/broker" >/dev/null 2>&1 || true
+    rf3_bs=""
+    bpids=()
+    for k in 1 2 3; do
+        d="$work/rf3-broker-$k"
+        rf3_dirs+=("$d")
+        rf3_bs+="${rf3_bs:+,}$("$ROOT/scripts/broker-start.sh" --id "$k" --dir "$d" --port "$(free_port)" \
+            --zookeeper "127.0.0.1:$cport/runnel-rf3")"
+        bpids+=("$(cat "$d/broker.pid")")
+    done
+    bs="$rf3_bs"
+    # Topic creation needs all three brokers registered.
+    for _ in $(seq 1 100); do
+        topics --create --topic rf3-probe --partitions 1 --replication-factor 3 && break
+        sleep 0.2
+    done
+    delete_topic rf3-probe
+    for parts in 1 6; do
+        for size in 1024 100; do
+            cap=$([[ "$size" == 1024 ]] && echo "$MAX_1K" || echo "$MAX_100")
+            case="p$parts-s$size-rf3"
+            topic="bench-$case"
+            topics --create --topic "$topic" --partitions "$parts" --replication-factor 3 \
+                --config min.insync.replicas=2 || { say "cannot create $topic"; continue; }
+            # Load only once every follower is in the ISR (acks=all needs 2).
+            for _ in $(seq 1 150); do
+                full="$("$RUNNEL_BIN" topics --bootstrap-server "$bs" --describe --topic "$topic" 2>/dev/null |
+                    awk -F'\t' '/\tPartition: / { if (split(substr($NF, 6), a, ",") == 3) n++ } END { print n + 0 }')"
+                [[ "$full" == "$parts" ]] && break
+                sleep 0.2
+            done
+            [[ "$full" == "$parts" ]] || say "warning: $topic has $full of $parts partitions with a full ISR"
+            sync
+            say "== $case: runnel perf produce, acks=all, RF 3, for ${SECS}s"
+            run_client "$out/$case.produce" "$RUNNEL_BIN" perf produce --bootstrap-server "$bs" \
+                --topic "$topic" --num-records "$cap" --duration "$SECS" --record-size "$size" \
+                --throughput -1 --acks all --batch-size "$BATCH" --reporting-interval 1000
+            pcpu="$cpu_broker / $cpu_client"
+            IFS='|' read -r p_rs p_mb p_lat n <<<"$(runnel_produce_row "$out/$case.produce")"
+            tail -n 1 "$out/$case.produce" >&2
+            base="${max_rate[p$parts-s$size-a1]:-0}"
+            ratio="$(awk -v a="${p_rs//–/0}" -v b="$base" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else printf "–" }')"
+            c_rs="–"; c_mb="–"; c_lat="–"; c_secs="–"; ccpu="–"
+            if [[ "$n" -gt 0 ]]; then
+                say "== $case: runnel perf consume of $n records"
+                run_client "$out/$case.consume" "$RUNNEL_BIN" perf consume --bootstrap-server "$bs" \
+                    --topic "$topic" --messages "$n" --fetch-size "$FETCH" --reporting-interval 5000
+                ccpu="$cpu_broker / $cpu_client"
+                IFS='|' read -r c_rs c_mb c_lat c_secs <<<"$(runnel_consume_row "$out/$case.consume")"
+                tail -n 1 "$out/$case.consume" >&2
+            fi
+            delete_topic "$topic"
+            rf3_rows+=("| $parts | $size B | $n in ${SECS} s | $p_rs | $p_mb | $p_lat | $base | $ratio | $pcpu | $c_rs | $c_mb | $c_lat | $c_secs | $ccpu |")
+        done
+    done
+fi
+
 # ---- report
 echo
 echo "runnel produce/consume benchmark, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - script_start)) s"
@@ -402,8 +501,19 @@ echo "| partitions | record | acks | client | produced | produce rec/s | produce
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "End to end at half the maximum rate (${E2E_SECS} s; producer throttled, consumer tailing; send time of each batch -> arrival of the fetch response):"
-echo
-echo "| partitions | record | acks | target rec/s | produce rec/s | produce MB/s | produce p50 / p99 / p99.9 | end-to-end p50 / p99 / p99.9 | e2e max | e2e source | CPU broker / producer / consumer |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
-printf '%s\n' "${e2e_rows[@]}"
+if [[ -n "$E2E_CASES" ]]; then
+    echo "End to end at half the maximum rate (${E2E_SECS} s; producer throttled, consumer tailing; send time of each batch -> arrival of the fetch response):"
+    echo
+    echo "| partitions | record | acks | target rec/s | produce rec/s | produce MB/s | produce p50 / p99 / p99.9 | end-to-end p50 / p99 / p99.9 | e2e max | e2e source | CPU broker / producer / consumer |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${e2e_rows[@]}"
+fi
+if [[ "$RF3" == 1 ]]; then
+    echo
+    echo "Replication factor 3, min.insync.replicas=2, acks=all, three brokers on this machine (runnel perf, ${SECS} s per case;"
+    echo "\"1 broker acks=1\" is the table above; CPU = the three brokers together / client):"
+    echo
+    echo "| partitions | record | produced | produce rec/s | produce MB/s | produce p50 / p99 / p99.9 | 1 broker acks=1 rec/s | RF3 acks=all vs 1 broker acks=1 | produce CPU | consume rec/s | consume MB/s | fetch p50 / p99 / p99.9 | consume s | consume CPU |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rf3_rows[@]}"
+fi
