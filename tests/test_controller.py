@@ -332,3 +332,57 @@ def test_update_metadata_from_a_stale_controller_is_refused(cluster):
             s.sendall(__import__("brokerproc").frame(hdr + body))
             assert closed_by_peer(s), (key, version, body)
     assert broker.alive()
+
+
+def test_deleting_controller_znode_forces_a_new_election(cluster, zk):
+    """Kafka's way to move the controller: delete /controller. Whoever wins
+    has a higher epoch; a loser that held the role leaves office."""
+    coord, brokers = cluster(brokers=3, **CONFIG)
+    z = zk(coord)
+    create(brokers[0], "re", 3, 3)
+    wait_for(lambda: states(z, "re", 3), timeout=10, desc="states")
+    epoch = controller_epoch(z)
+    z.delete("/controller")
+    new = wait_for(lambda: controller(z) != -1 and controller(z), timeout=10,
+                   desc="re-election")
+    assert controller_epoch(z) == epoch + 1
+    # Elections are made under the new epoch.
+    victim = next(b for b in brokers if b.broker_id != new)
+    before = states(z, "re", 3)
+    victim.kill()
+    after = wait_for(lambda: all(victim.broker_id not in st["isr"]
+                                 for st in states(z, "re", 3).values()) and states(z, "re", 3),
+                     timeout=SESSION_MS / 1000 + 10, desc="elections")
+    for p, st in after.items():
+        assert st["controller_epoch"] == epoch + 1, after
+        if before[p]["leader"] == victim.broker_id:
+            assert st["leader"] not in (-1, victim.broker_id)
+
+
+def test_paused_controller_loses_its_session_and_the_role(cluster, zk):
+    coord, brokers = cluster(brokers=3, **CONFIG)
+    z = zk(coord)
+    create(brokers[0], "ps", 3, 3)
+    before = wait_for(lambda: states(z, "ps", 3), timeout=10, desc="states")
+    epoch = controller_epoch(z)
+    old = controller(z)
+    victim = next(b for b in brokers if b.broker_id == old)
+    victim.pause()
+    try:
+        new = wait_for(lambda: controller(z) not in (-1, old) and controller(z),
+                       timeout=SESSION_MS / 1000 + 10, desc="new controller")
+        wait_for(lambda: all(st["leader"] != old and old not in st["isr"]
+                             for st in states(z, "ps", 3).values()),
+                 timeout=10, desc="elections without the paused broker")
+    finally:
+        victim.resume()
+    # Back: it registers again under a new session, follows, does not act.
+    wait_for(lambda: z.exists("/brokers/ids/%d" % old), timeout=15, desc="re-registered")
+    time.sleep(1)
+    assert controller(z) == new
+    assert controller_epoch(z) == epoch + 1
+    now = states(z, "ps", 3)
+    assert all(st["controller_epoch"] == epoch + 1 for p, st in now.items()
+               if st != before[p]), now
+    log = open(victim.log_path).read()
+    assert "no longer the controller" in log, victim.log_tail()
