@@ -69,12 +69,17 @@ def controller_epoch(zk):
     return int(data)
 
 
-def create(broker, topic, partitions, rf):
+def create(broker, topic, partitions, rf, config=None, assignment=None):
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     # The creating broker must see rf brokers (they registered just now).
     wait_for(lambda: len(a.list_topics(timeout=5).brokers) >= rf, timeout=10,
              desc="%d brokers registered" % rf)
-    a.create_topics([NewTopic(topic, partitions, rf)])[topic].result(20)
+    if assignment:
+        new = NewTopic(topic, num_partitions=len(assignment), replication_factor=-1,
+                       replica_assignment=assignment, config=config or {})
+    else:
+        new = NewTopic(topic, partitions, rf, config=config or {})
+    a.create_topics([new])[topic].result(20)
 
 
 def metadata(broker, topic):
@@ -232,8 +237,12 @@ def test_kill9_of_the_controller_hands_over_and_elections_go_on(cluster, zk):
 def test_offline_partition_waits_for_its_isr_member(cluster, zk):
     coord, brokers = cluster(brokers=2, **CONFIG)
     z = zk(coord)
-    create(brokers[0], "off", 1, 2)
+    create(brokers[0], "off", 1, 2, assignment=[[1, 2]])
+    # Same placement, but unclean election allowed.
+    create(brokers[0], "unclean", 1, 2, {"unclean.leader.election.enable": "true"},
+           assignment=[[1, 2]])
     st = wait_for(lambda: state(z, "off", 0), timeout=10, desc="state")
+    assert st["leader"] == 1 and state(z, "unclean", 0)["leader"] == 1
     first = next(b for b in brokers if b.broker_id == st["leader"])
     other = next(b for b in brokers if b is not first)
     # The leader dies: the other ISR member leads alone.
@@ -249,6 +258,10 @@ def test_offline_partition_waits_for_its_isr_member(cluster, zk):
                    timeout=15, desc="offline")
     assert off["isr"] == [other.broker_id]
     assert off["leader_epoch"] == epoch + 1
+    # The unclean topic takes the live replica outside its ISR.
+    u = wait_for(lambda: state(z, "unclean", 0)["leader"] == first.broker_id
+                 and state(z, "unclean", 0), timeout=15, desc="unclean election")
+    assert u["isr"] == [first.broker_id]
     # The broker that is live but out of the ISR does not lead (unclean off)...
     time.sleep(1)
     assert state(z, "off", 0)["leader"] == -1
