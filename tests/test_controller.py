@@ -69,12 +69,17 @@ def controller_epoch(zk):
     return int(data)
 
 
-def create(broker, topic, partitions, rf):
+def create(broker, topic, partitions, rf, config=None, assignment=None):
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     # The creating broker must see rf brokers (they registered just now).
     wait_for(lambda: len(a.list_topics(timeout=5).brokers) >= rf, timeout=10,
              desc="%d brokers registered" % rf)
-    a.create_topics([NewTopic(topic, partitions, rf)])[topic].result(20)
+    if assignment:
+        new = NewTopic(topic, num_partitions=len(assignment), replication_factor=-1,
+                       replica_assignment=assignment, config=config or {})
+    else:
+        new = NewTopic(topic, partitions, rf, config=config or {})
+    a.create_topics([new])[topic].result(20)
 
 
 def metadata(broker, topic):
@@ -122,6 +127,8 @@ def test_kill9_of_a_leader_elects_a_new_one_from_the_isr(cluster, zk):
 
     after = wait_for(moved, timeout=SESSION_MS / 1000 + 10, desc="new leaders in coord")
     elapsed = time.monotonic() - killed_at
+    print("kill -9 -> new leaders in coord after %.2f s (session timeout %.1f s)"
+          % (elapsed, SESSION_MS / 1000))
     assert elapsed < SESSION_MS / 1000 + 5, elapsed
     for st in after.values():
         assert st["controller_epoch"] == controller_epoch(z)
@@ -232,8 +239,12 @@ def test_kill9_of_the_controller_hands_over_and_elections_go_on(cluster, zk):
 def test_offline_partition_waits_for_its_isr_member(cluster, zk):
     coord, brokers = cluster(brokers=2, **CONFIG)
     z = zk(coord)
-    create(brokers[0], "off", 1, 2)
+    create(brokers[0], "off", 1, 2, assignment=[[1, 2]])
+    # Same placement, but unclean election allowed.
+    create(brokers[0], "unclean", 1, 2, {"unclean.leader.election.enable": "true"},
+           assignment=[[1, 2]])
     st = wait_for(lambda: state(z, "off", 0), timeout=10, desc="state")
+    assert st["leader"] == 1 and state(z, "unclean", 0)["leader"] == 1
     first = next(b for b in brokers if b.broker_id == st["leader"])
     other = next(b for b in brokers if b is not first)
     # The leader dies: the other ISR member leads alone.
@@ -251,6 +262,10 @@ def test_offline_partition_waits_for_its_isr_member(cluster, zk):
                    timeout=15, desc="offline")
     assert off["isr"] == [other.broker_id]
     assert off["leader_epoch"] == epoch + 1
+    # The unclean topic takes the live replica outside its ISR.
+    u = wait_for(lambda: state(z, "unclean", 0)["leader"] == first.broker_id
+                 and state(z, "unclean", 0), timeout=15, desc="unclean election")
+    assert u["isr"] == [first.broker_id]
     # The broker that is live but out of the ISR does not lead (unclean off)...
     time.sleep(1)
     assert state(z, "off", 0)["leader"] == -1
@@ -334,3 +349,57 @@ def test_update_metadata_from_a_stale_controller_is_refused(cluster):
             s.sendall(__import__("brokerproc").frame(hdr + body))
             assert closed_by_peer(s), (key, version, body)
     assert broker.alive()
+
+
+def test_deleting_controller_znode_forces_a_new_election(cluster, zk):
+    """Kafka's way to move the controller: delete /controller. Whoever wins
+    has a higher epoch; a loser that held the role leaves office."""
+    coord, brokers = cluster(brokers=3, **CONFIG)
+    z = zk(coord)
+    create(brokers[0], "re", 3, 3)
+    wait_for(lambda: states(z, "re", 3), timeout=10, desc="states")
+    epoch = controller_epoch(z)
+    z.delete("/controller")
+    new = wait_for(lambda: controller(z) != -1 and controller(z), timeout=10,
+                   desc="re-election")
+    assert controller_epoch(z) == epoch + 1
+    # Elections are made under the new epoch.
+    victim = next(b for b in brokers if b.broker_id != new)
+    before = states(z, "re", 3)
+    victim.kill()
+    after = wait_for(lambda: all(victim.broker_id not in st["isr"]
+                                 for st in states(z, "re", 3).values()) and states(z, "re", 3),
+                     timeout=SESSION_MS / 1000 + 10, desc="elections")
+    for p, st in after.items():
+        assert st["controller_epoch"] == epoch + 1, after
+        if before[p]["leader"] == victim.broker_id:
+            assert st["leader"] not in (-1, victim.broker_id)
+
+
+def test_paused_controller_loses_its_session_and_the_role(cluster, zk):
+    coord, brokers = cluster(brokers=3, **CONFIG)
+    z = zk(coord)
+    create(brokers[0], "ps", 3, 3)
+    before = wait_for(lambda: states(z, "ps", 3), timeout=10, desc="states")
+    epoch = controller_epoch(z)
+    old = controller(z)
+    victim = next(b for b in brokers if b.broker_id == old)
+    victim.pause()
+    try:
+        new = wait_for(lambda: controller(z) not in (-1, old) and controller(z),
+                       timeout=SESSION_MS / 1000 + 10, desc="new controller")
+        wait_for(lambda: all(st["leader"] != old and old not in st["isr"]
+                             for st in states(z, "ps", 3).values()),
+                 timeout=10, desc="elections without the paused broker")
+    finally:
+        victim.resume()
+    # Back: it registers again under a new session, follows, does not act.
+    wait_for(lambda: z.exists("/brokers/ids/%d" % old), timeout=15, desc="re-registered")
+    time.sleep(1)
+    assert controller(z) == new
+    assert controller_epoch(z) == epoch + 1
+    now = states(z, "ps", 3)
+    assert all(st["controller_epoch"] == epoch + 1 for p, st in now.items()
+               if st != before[p]), now
+    log = open(victim.log_path).read()
+    assert "no longer the controller" in log, victim.log_tail()

@@ -133,6 +133,7 @@ pub fn elect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn state(leader: i32, epoch: i32, isr: &[i32]) -> LeaderAndIsr {
         LeaderAndIsr {
@@ -254,6 +255,47 @@ mod tests {
         let brokers = live(&[2, 3]);
         let once = elect(&[1, 2, 3], &state(1, 4, &[1, 2, 3]), &brokers, false, 5).unwrap();
         assert_eq!(elect(&[1, 2, 3], &once, &brokers, false, 5), None);
+    }
+
+    proptest! {
+        /// Kafka's safety rules hold for any cluster state: a clean election
+        /// only promotes an ISR member, leaders are eligible replicas and in
+        /// their ISR, epochs never go back, and a second pass changes nothing.
+        #[test]
+        fn election_invariants(
+            replicas in proptest::sample::subsequence(vec![1, 2, 3, 4, 5], 1..=5).prop_shuffle(),
+            isr_mask in proptest::collection::vec(proptest::bool::ANY, 5),
+            leader_pick in -1i32..5,
+            live_mask in proptest::collection::vec(proptest::bool::ANY, 5),
+            shutting_mask in proptest::collection::vec(proptest::bool::ANY, 5),
+            unclean in proptest::bool::ANY,
+        ) {
+            let isr: Vec<i32> = replicas.iter().copied().zip(&isr_mask).filter(|(_, m)| **m).map(|(r, _)| r).collect();
+            let leader = if leader_pick < 0 { -1 } else { isr.get(leader_pick as usize).copied().unwrap_or(-1) };
+            let current = state(leader, 3, &isr);
+            let brokers = Brokers {
+                live: (1..=5).filter(|b| live_mask[(*b - 1) as usize]).collect(),
+                shutting_down: (1..=5).filter(|b| shutting_mask[(*b - 1) as usize]).collect(),
+            };
+            let Some(new) = elect(&replicas, &current, &brokers, unclean, 9) else {
+                return Ok(());
+            };
+            prop_assert!(new.leader_epoch >= current.leader_epoch);
+            prop_assert_eq!(new.leader_epoch > current.leader_epoch, new.leader != current.leader);
+            prop_assert!(new.isr.iter().all(|r| replicas.contains(r)));
+            if new.leader >= 0 {
+                prop_assert!(replicas.contains(&new.leader));
+                prop_assert!(brokers.is_live(new.leader));
+                prop_assert!(new.isr.contains(&new.leader));
+                if new.leader != current.leader {
+                    prop_assert!(brokers.is_eligible(new.leader));
+                    prop_assert!(unclean || current.isr.is_empty() || current.isr.contains(&new.leader));
+                }
+            } else {
+                prop_assert_eq!(&new.isr, &current.isr, "offline keeps the last ISR");
+            }
+            prop_assert_eq!(elect(&replicas, &new, &brokers, unclean, 9), None);
+        }
     }
 
     #[test]

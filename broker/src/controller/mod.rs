@@ -71,6 +71,9 @@ use election::Brokers;
 const WRITE_ATTEMPTS: usize = 5;
 /// How long a controlled shutdown waits for the new leaders to be told.
 const PUSH_WAIT: Duration = Duration::from_secs(2);
+/// When elections could not all be written (coord unreachable, repeated
+/// conflicts), they are tried again after this even if nothing changes.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 
 /// A newer controller exists; this one must leave office.
 #[derive(Debug)]
@@ -94,6 +97,8 @@ struct Office {
     shutting_down_since: BTreeMap<i32, i64>,
     /// Topics as last seen, to notice deletions.
     topics: BTreeMap<String, Arc<TopicInfo>>,
+    /// Some elections were left undone: run them again after [`RETRY_AFTER`].
+    retry: bool,
 }
 
 /// Partition states after a commit: written ones and ones left undone.
@@ -240,6 +245,9 @@ impl Controller {
                         let _ = reply.send(response);
                     }
                 },
+                _ = tokio::time::sleep(RETRY_AFTER), if office.as_ref().is_some_and(|o| o.retry) => {
+                    self.refresh(&mut office).await;
+                }
                 _ = rebalance.tick() => {
                     if self.config.auto_leader_rebalance_enable {
                         self.on_rebalance(&mut office).await;
@@ -277,6 +285,7 @@ impl Controller {
                 brokers: Brokers::default(),
                 shutting_down_since: BTreeMap::new(),
                 topics: snapshot.topics.clone(),
+                retry: false,
             });
         }
         let Some(o) = office.as_mut() else { return };
@@ -292,8 +301,9 @@ impl Controller {
             // Every broker learns the new controller epoch and all states.
             self.push_all(o, &snapshot);
         }
-        if let Err(Fenced) = self.elect_all(o, &snapshot).await {
-            self.resign(office);
+        match self.elect_all(o, &snapshot).await {
+            Ok(complete) => o.retry = !complete,
+            Err(Fenced) => self.resign(office),
         }
     }
 
@@ -344,8 +354,9 @@ impl Controller {
             })
     }
 
-    /// Runs the election for every partition; writes those that change.
-    async fn elect_all(self: &Arc<Self>, o: &Office, snapshot: &Snapshot) -> Result<(), Fenced> {
+    /// Runs the election for every partition and writes those that change;
+    /// false if some could not be written.
+    async fn elect_all(self: &Arc<Self>, o: &Office, snapshot: &Snapshot) -> Result<bool, Fenced> {
         let epoch = o.lease.epoch;
         let mut unclean = BTreeMap::new();
         let mut pending = Vec::new();
@@ -360,7 +371,7 @@ impl Controller {
             }
         }
         if pending.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let brokers = o.brokers.clone();
         let committed = self
@@ -370,7 +381,10 @@ impl Controller {
             })
             .await?;
         self.push(o, &committed.written).detach_all();
-        Ok(())
+        if !committed.failed.is_empty() {
+            warn!(partitions = ?committed.failed, "elections left undone; retrying");
+        }
+        Ok(committed.failed.is_empty())
     }
 
     /// Writes `pending`; partitions whose state changed meanwhile are

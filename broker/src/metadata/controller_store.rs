@@ -14,7 +14,14 @@ use tracing::{debug, info};
 use zookeeper_client as zk;
 
 use super::cache::{LeaderAndIsr, PartitionInfo};
-use super::layout::{broker_path, partition_state_path, PartitionStateJson, CONTROLLER_EPOCH};
+use super::layout::{
+    broker_path, partition_state_path, PartitionStateJson, CONTROLLER, CONTROLLER_EPOCH,
+};
+
+const PERSISTENT: zk::CreateOptions<'static> =
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+const EPHEMERAL: zk::CreateOptions<'static> =
+    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
 use super::store::{MetadataError, MetadataStore};
 
 /// What winning the `/controller` election gave this broker.
@@ -81,6 +88,86 @@ pub fn is_newer(current: Option<&LeaderAndIsr>, new: &LeaderAndIsr) -> bool {
 }
 
 impl MetadataStore {
+    /// Tries to become the controller: the first broker to create the
+    /// ephemeral `/controller` wins. As in Kafka
+    /// (`registerControllerAndIncrementControllerEpoch`), creating it and
+    /// bumping `/controller_epoch` are one transaction, so no moment exists
+    /// where a new controller holds the role under the old epoch (the old
+    /// one's fenced writes would still pass). Returns whether this broker won.
+    pub async fn elect_controller(&self, broker_id: i32) -> Result<bool, MetadataError> {
+        let client = self.zk();
+        let json = serde_json::json!({
+            "version": 1,
+            "brokerid": broker_id,
+            "timestamp": crate::server::now_ms().to_string(),
+        });
+        let registration = serde_json::to_vec(&json).unwrap_or_default();
+        let zkerr = |op, path: &str| {
+            let path = path.to_string();
+            move |source| MetadataError::Zk { op, path, source }
+        };
+        loop {
+            // The epoch now, and the version our bump is conditional on.
+            let current = match client.get_data(CONTROLLER_EPOCH).await {
+                Ok((data, stat)) => {
+                    let epoch = std::str::from_utf8(&data)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<i32>().ok())
+                        .unwrap_or(0);
+                    Some((epoch, stat.version))
+                }
+                Err(zk::Error::NoNode) => None,
+                Err(e) => return Err(zkerr("get", CONTROLLER_EPOCH)(e)),
+            };
+            let epoch = current.map_or(1, |(e, _)| e + 1);
+            let next = epoch.to_string();
+            let mut multi = client.new_multi_writer();
+            multi
+                .add_create(CONTROLLER, &registration, &EPHEMERAL)
+                .map_err(zkerr("create", CONTROLLER))?;
+            match current {
+                Some((_, version)) => multi
+                    .add_set_data(CONTROLLER_EPOCH, next.as_bytes(), Some(version))
+                    .map_err(zkerr("set", CONTROLLER_EPOCH))?,
+                None => multi
+                    .add_create(CONTROLLER_EPOCH, next.as_bytes(), &PERSISTENT)
+                    .map_err(zkerr("create", CONTROLLER_EPOCH))?,
+            }
+            let results = match multi.commit().await {
+                Ok(results) => results,
+                Err(zk::MultiWriteError::OperationFailed {
+                    index: 0,
+                    source: zk::Error::NodeExists,
+                }) => return Ok(false),
+                // The epoch moved (or appeared) under us: read it again.
+                Err(zk::MultiWriteError::OperationFailed {
+                    index: 1,
+                    source: zk::Error::BadVersion | zk::Error::NodeExists | zk::Error::NoNode,
+                }) => continue,
+                Err(source) => {
+                    return Err(MetadataError::Multi {
+                        what: CONTROLLER.to_string(),
+                        source,
+                    })
+                }
+            };
+            let epoch_zk_version = results
+                .iter()
+                .find_map(|r| match r {
+                    zk::MultiWriteResult::SetData { stat } => Some(stat.version),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            self.record_controller_lease(ControllerLease {
+                broker_id,
+                epoch,
+                epoch_zk_version,
+                session_id: client.session_id().0,
+            });
+            return Ok(true);
+        }
+    }
+
     /// Called by the election when this broker won `/controller`.
     pub(super) fn record_controller_lease(&self, lease: ControllerLease) {
         info!(

@@ -326,59 +326,6 @@ impl MetadataStore {
         }
     }
 
-    /// Tries to become the controller: the first broker to create the
-    /// ephemeral `/controller` wins and bumps `/controller_epoch`, as in
-    /// Kafka. Returns whether this broker won.
-    pub async fn elect_controller(&self, broker_id: i32) -> Result<bool> {
-        let client = self.client();
-        let json = serde_json::json!({
-            "version": 1,
-            "brokerid": broker_id,
-            "timestamp": crate::server::now_ms().to_string(),
-        });
-        match client.create(CONTROLLER, &to_json(&json), &EPHEMERAL).await {
-            Ok(_) => {}
-            Err(zk::Error::NodeExists) => return Ok(false),
-            Err(e) => return Err(zkerr("create", CONTROLLER)(e)),
-        }
-        // The epoch and the znode version the controller's writes check.
-        let (epoch, epoch_zk_version) = loop {
-            match client.get_data(CONTROLLER_EPOCH).await {
-                Ok((data, stat)) => {
-                    let epoch = std::str::from_utf8(&data)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<i32>().ok())
-                        .unwrap_or(0);
-                    let next = (epoch + 1).to_string();
-                    match client
-                        .set_data(CONTROLLER_EPOCH, next.as_bytes(), Some(stat.version))
-                        .await
-                    {
-                        Ok(written) => break (epoch + 1, written.version),
-                        Err(zk::Error::BadVersion) => continue,
-                        Err(e) => return Err(zkerr("set", CONTROLLER_EPOCH)(e)),
-                    }
-                }
-                Err(zk::Error::NoNode) => {
-                    match client.create(CONTROLLER_EPOCH, b"1", &PERSISTENT).await {
-                        Ok(_) => break (1, 0),
-                        Err(zk::Error::NodeExists) => continue,
-                        Err(e) => return Err(zkerr("create", CONTROLLER_EPOCH)(e)),
-                    }
-                }
-                Err(e) => return Err(zkerr("get", CONTROLLER_EPOCH)(e)),
-            }
-        };
-        self.record_controller_lease(ControllerLease {
-            broker_id,
-            epoch,
-            epoch_zk_version,
-            session_id: client.session_id().0,
-        });
-        info!(broker_id, "became controller");
-        Ok(true)
-    }
-
     fn live_brokers(&self) -> std::collections::BTreeSet<i32> {
         self.cache.snapshot().brokers.keys().copied().collect()
     }
