@@ -248,8 +248,33 @@ fn update(source: &Source, key: &Key, epoch: i32, f: impl FnOnce(&mut Followed))
     }
 }
 
+/// How long a partition waits after its leader refused it because the
+/// leader has not yet taken up the leadership the controller just gave it
+/// (it answers NOT_LEADER_OR_FOLLOWER or UNKNOWN_LEADER_EPOCH for a moment
+/// after a failover): far shorter than `replica.fetch.backoff.ms`, as the
+/// ISR — and every acks=all producer — waits on this follower.
+const LEADER_CATCH_UP_RETRY: Duration = Duration::from_millis(20);
+
+/// The pause after a refused request: short while the leader catches up
+/// with the new state, `replica.fetch.backoff.ms` otherwise (this follower
+/// is the stale one and waits for new metadata, which re-adds it at once).
+fn backoff_for(code: i16, config: &ReplicationConfig) -> Duration {
+    match ResponseError::try_from_code(code) {
+        Some(ResponseError::NotLeaderOrFollower)
+        | Some(ResponseError::UnknownLeaderEpoch)
+        | Some(ResponseError::UnknownTopicOrPartition) => {
+            LEADER_CATCH_UP_RETRY.min(config.fetch_backoff)
+        }
+        _ => config.fetch_backoff,
+    }
+}
+
 fn pause(source: &Source, key: &Key, epoch: i32, config: &ReplicationConfig) {
-    let until = tokio::time::Instant::now() + config.fetch_backoff;
+    pause_for(source, key, epoch, config.fetch_backoff);
+}
+
+fn pause_for(source: &Source, key: &Key, epoch: i32, backoff: Duration) {
+    let until = tokio::time::Instant::now() + backoff;
     update(source, key, epoch, |f| f.paused_until = Some(until));
 }
 
@@ -312,8 +337,13 @@ async fn truncate(
             };
             if r.error_code != 0 {
                 debug!(topic = %key.0, partition = key.1, error = r.error_code,
-                       "OffsetForLeaderEpoch refused; waiting for new metadata");
-                pause(source, &key, f.leader_epoch, config);
+                       "OffsetForLeaderEpoch refused");
+                pause_for(
+                    source,
+                    &key,
+                    f.leader_epoch,
+                    backoff_for(r.error_code, config),
+                );
                 continue;
             }
             let log = &f.partition.log;
@@ -468,9 +498,13 @@ fn apply(
             return;
         }
         Some(e) => {
-            debug!(topic = %key.0, partition = key.1, error = ?e,
-                   "replica fetch refused; waiting for new metadata");
-            pause(source, key, f.leader_epoch, config);
+            debug!(topic = %key.0, partition = key.1, error = ?e, "replica fetch refused");
+            pause_for(
+                source,
+                key,
+                f.leader_epoch,
+                backoff_for(pd.error_code, config),
+            );
             return;
         }
     }
@@ -490,4 +524,32 @@ fn apply(
         }
     }
     p.set_follower_high_watermark(pd.high_watermark);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leader_catching_up_is_retried_soon_a_stale_follower_waits() {
+        let config = crate::config::BrokerConfig::from_text(
+            "listeners=PLAINTEXT://127.0.0.1:0\nlog.dirs=/tmp/x\nzookeeper.connect=x:1",
+            &[],
+        )
+        .unwrap()
+        .replication;
+        let code = |e: ResponseError| e.code();
+        assert_eq!(
+            backoff_for(code(ResponseError::NotLeaderOrFollower), &config),
+            LEADER_CATCH_UP_RETRY
+        );
+        assert_eq!(
+            backoff_for(code(ResponseError::UnknownLeaderEpoch), &config),
+            LEADER_CATCH_UP_RETRY
+        );
+        assert_eq!(
+            backoff_for(code(ResponseError::FencedLeaderEpoch), &config),
+            Duration::from_millis(1000)
+        );
+    }
 }

@@ -280,6 +280,12 @@ impl Partition {
         now_ms: i64,
     ) -> Option<(Vec<i32>, i32)> {
         let leader_end = self.log.log_end_offset();
+        if fetch_offset > leader_end {
+            // A follower ahead of the leader has not truncated yet: its
+            // offsets say nothing about what it shares with this log (the
+            // fetch is answered OFFSET_OUT_OF_RANGE).
+            return None;
+        }
         {
             let mut followers = lock(&self.followers);
             let f = followers.entry(replica).or_insert(FollowerState {
@@ -424,6 +430,19 @@ mod tests {
         // Never backwards, even if a follower reports less after a restart.
         p.record_follower_fetch(3, 2, 3);
         assert_eq!(p.high_watermark(), 10);
+    }
+
+    #[test]
+    fn a_follower_ahead_of_the_leader_is_not_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = partition(dir.path());
+        p.become_leader(state(1, 1, &[1, 2]), 0);
+        append(&p, 5);
+        // Not yet truncated: its offsets say nothing about shared records.
+        assert_eq!(p.record_follower_fetch(2, 9, 1), None);
+        assert_eq!(p.high_watermark(), 0);
+        p.record_follower_fetch(2, 5, 2);
+        assert_eq!(p.high_watermark(), 5);
     }
 
     #[test]
