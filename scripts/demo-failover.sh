@@ -288,6 +288,21 @@ show() {
     echo "   ISR:     $(isrs)"
 }
 
+# act ACTION NAME: scripts/cluster.sh ACTION NAME, marked as a step of the
+# report; since() counts from here.
+act() {
+    mark "$1 $2"
+    t0=$(now_ms)
+    member "$1" "$2" 2>&1 | sed 's/^/   /'
+}
+
+# rejoined NAME [WHY]: waits for NAME back in every ISR, says after how long
+# (and WHY), then shows leaders and ISR.
+rejoined() {
+    wait_until "$1 back in every ISR" isr_full && echo "   ISR grew back after $(since) s${2:+ ($2)}:"
+    show
+}
+
 # ---- 1. cluster and topic --------------------------------------------------------
 echo "== scripts/cluster.sh up --dir $dir"
 up_out="$("$CLUSTER" up --dir "$dir")" || die "cluster.sh up failed"
@@ -321,9 +336,7 @@ echo
 echo "== scripts/cluster.sh kill $victim   (SIGKILL: a crash)"
 show
 echo "   $victim leads $(led_by "$victim_id") partition(s)"
-mark "kill $victim"
-t0=$(now_ms)
-member kill "$victim" 2>&1 | sed 's/^/   /'
+act kill "$victim"
 if wait_until "leaders moved off $victim_id" none_led_by "$victim_id"; then
     echo "   leaders moved after $(since) s (coord expired $victim's session, the controller elected from the ISR):"
 fi
@@ -334,19 +347,14 @@ progress
 
 echo
 echo "== scripts/cluster.sh restart $victim"
-mark "restart $victim"
-t0=$(now_ms)
-member restart "$victim" 2>&1 | sed 's/^/   /'
-wait_until "$victim back in every ISR" isr_full && echo "   ISR grew back after $(since) s ($victim caught up):"
-show
+act restart "$victim"
+rejoined "$victim" "$victim caught up"
 progress
 
 # ---- 4. pause / resume ---------------------------------------------------------------
 echo
 echo "== scripts/cluster.sh pause $victim   (SIGSTOP)"
-mark "pause $victim"
-t0=$(now_ms)
-member pause "$victim" 2>&1 | sed 's/^/   /'
+act pause "$victim"
 wait_until "$victim out of the ISR" not_in_isr "$victim_id" &&
     echo "   ISR shrank after $(since) s (session expired / replica.lag.time.max.ms passed):"
 show
@@ -354,11 +362,8 @@ progress
 
 echo
 echo "== scripts/cluster.sh resume $victim   (SIGCONT)"
-mark "resume $victim"
-t0=$(now_ms)
-member resume "$victim" 2>&1 | sed 's/^/   /'
-wait_until "$victim back in every ISR" isr_full && echo "   ISR grew back after $(since) s:"
-show
+act resume "$victim"
+rejoined "$victim"
 progress
 
 # ---- 5. stop / start (controlled shutdown) ------------------------------------------
@@ -367,9 +372,7 @@ target="broker-$(busiest_leader)"
 echo
 echo "== scripts/cluster.sh stop $target   (SIGTERM: controlled shutdown; it leads $(led_by "${target#broker-}") partition(s))"
 show
-mark "stop $target"
-t0=$(now_ms)
-member stop "$target" 2>&1 | sed 's/^/   /'
+act stop "$target"
 echo "   exited after $(since) s; right after the exit:"
 show
 echo "   partitions still led by $target: $(led_by "${target#broker-}")"
@@ -378,11 +381,8 @@ progress
 
 echo
 echo "== scripts/cluster.sh start $target"
-mark "start $target"
-t0=$(now_ms)
-member start "$target" 2>&1 | sed 's/^/   /'
-wait_until "$target back in every ISR" isr_full && echo "   ISR grew back after $(since) s:"
-show
+act start "$target"
+rejoined "$target"
 sleep 2
 
 # ---- 6. report ---------------------------------------------------------------------------

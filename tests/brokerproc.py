@@ -121,6 +121,18 @@ def api_versions_request(version, correlation_id=1):
     return frame(request_header(18, version, correlation_id))
 
 
+def zigzag_varint(n):
+    """n as a zigzag varint (Kafka's record fields, postcard's signed integers)."""
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = b""
+    while True:
+        if n & ~0x7F:
+            out += bytes([(n & 0x7F) | 0x80])
+            n >>= 7
+        else:
+            return out + bytes([n])
+
+
 def read_response(sock):
     size = struct.unpack(">i", recv_exact(sock, 4))[0]
     return recv_exact(sock, size)

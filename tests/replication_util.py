@@ -1,10 +1,10 @@
 """What the replication tests (tests/test_replication*.py) share: a cluster of
-one runnel-coord and N runnel-brokers that outlives single tests, workload W
-(a confluent-kafka producer recording exactly what was acknowledged), read-
-back, check C, a record-batch walker over the brokers' segment files, and a
-few raw Kafka requests aimed at one chosen broker (Metadata v7, ListOffsets
-v4, Produce v3) so a test can ask a particular broker, not whichever broker a
-client library picks.
+one runnel-coord and N runnel-brokers that outlives single tests (fixtures
+`shared` and `cl`), workload W (a confluent-kafka producer recording exactly
+what was acknowledged), read-back, check C, a record-batch walker over the
+brokers' segment files, and a few raw Kafka requests aimed at one chosen
+broker (Metadata v7, ListOffsets v4, Produce v3) so a test can ask a
+particular broker, not whichever broker a client library picks.
 
 Check C (see check_acknowledged and check_replicas_identical):
   * every acknowledged value is in the final log at the offset it was
@@ -37,12 +37,13 @@ import threading
 import time
 import uuid
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.record.util import calc_crc32c
 from kazoo.client import KazooClient
 
-from brokerproc import Broker, frame, read_response
+from brokerproc import Broker, frame, read_response, zigzag_varint
 from coordproc import CoordServer
 from procutil import LIVE, wait_for
 
@@ -217,6 +218,10 @@ class RepCluster:
             wait_for(lambda k=k: self.registration(k) is not None, timeout=60, interval=0.05,
                      desc="broker %d registered" % k)
 
+    def session_s(self):
+        """The brokers' zookeeper.session.timeout.ms, in seconds."""
+        return int(self.config["zookeeper.session.timeout.ms"]) / 1000
+
     # -- coord's view
     def controller(self):
         """Broker id in /controller, or None."""
@@ -321,6 +326,37 @@ class RepCluster:
 
     def log_tails(self, n=40):
         return "\n".join("---- %s\n%s" % (b.name, b.log_tail(n)) for b in self.brokers.values())
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory, request):
+    """One RepCluster per test module that imports it (tests take `cl`)."""
+    c = RepCluster(tmp_path_factory.mktemp(request.module.__name__)).start()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cl(shared):
+    """The module's cluster with every broker running; healed afterwards."""
+    shared.heal()
+    yield shared
+    shared.heal()
+
+
+def topic_with_workload(cl, prefix, partitions):
+    """A fresh topic (RF 3, min.insync.replicas=2) with workload W started
+    on it: (topic, W)."""
+    topic = topic_name(prefix)
+    cl.create_topic(topic, partitions)
+    w = Workload(cl.bootstrap, topic, partitions)
+    w.start()
+    return topic, w
+
+
+def led_by(states, brokers):
+    """Broker id -> the partitions it leads in `states` ({p: state})."""
+    return {k: [p for p, s in states.items() if s["leader"] == k] for k in brokers}
 
 
 # ------------------------------------------------------------------ raw requests
@@ -429,23 +465,13 @@ def list_offsets(broker, topic, partitions, timestamp=-1, current_epoch=-1, time
     return out
 
 
-def _varint(n):
-    n = (n << 1) ^ (n >> 63)  # zigzag
-    out = b""
-    while True:
-        if n & ~0x7F:
-            out += bytes([(n & 0x7F) | 0x80])
-            n >>= 7
-        else:
-            return out + bytes([n])
-
-
 def record_batch(values):
     """A magic-2 record batch (no compression, no producer id) of `values`."""
     recs = b""
     for i, v in enumerate(values):
-        body = b"\x00" + _varint(0) + _varint(i) + _varint(-1) + _varint(len(v)) + v + _varint(0)
-        recs += _varint(len(body)) + body
+        body = (b"\x00" + zigzag_varint(0) + zigzag_varint(i) + zigzag_varint(-1) + zigzag_varint(len(v)) + v
+                + zigzag_varint(0))
+        recs += zigzag_varint(len(body)) + body
     ts = int(time.time() * 1000)
     after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, ts, ts, -1, -1, -1, len(values)) + recs
     rest = struct.pack(">ib", -1, 2) + struct.pack(">I", calc_crc32c(after_crc)) + after_crc
@@ -853,6 +879,20 @@ def check_acknowledged(records, workloads, all_prefixes=None):
     return dups
 
 
+def read_back_and_check(cl, topic, partitions, workloads, others=(), same_end=False):
+    """Waits for the full ISR, reads everything back and runs check C
+    (check_acknowledged, then check_replicas_identical, polled until it
+    holds); returns the records."""
+    cl.wait_full_isr(topic, partitions)
+    records = read_all(cl.bootstrap, topic, partitions)
+    dups = check_acknowledged(records, workloads, others)
+    wait_for(lambda: check_replicas_identical(cl, topic, partitions, same_end=same_end), timeout=20,
+             interval=0.2, desc="replicas identical up to the high watermark")
+    print("check C: %s; %d retry duplicates" % ("; ".join(w.summary() for w in workloads
+                                                         if hasattr(w, "summary")), dups))
+    return records
+
+
 def dump_state(cluster, topic, partitions):
     lines = []
     for p in range(partitions):
@@ -860,6 +900,7 @@ def dump_state(cluster, topic, partitions):
     return "\n".join(lines)
 
 
-__all__ = ["RepCluster", "Workload", "read_all", "check_acknowledged", "check_replicas_identical",
+__all__ = ["RepCluster", "shared", "cl", "topic_with_workload", "led_by", "Workload", "read_all",
+           "check_acknowledged", "check_replicas_identical", "read_back_and_check",
            "metadata", "list_offsets", "raw_produce", "record_batch", "walk_batches", "replica_batches",
            "read_checkpoint", "high_watermarks", "topic_name", "LIVE", "KafkaException"]

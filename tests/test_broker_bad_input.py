@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from brokerproc import (api_versions_request, closed_by_peer, cluster, frame,  # noqa: F401
-                        read_response, request_header)
+                        read_response, request_header, zigzag_varint)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,26 +65,14 @@ def record_batch(values, crc_ok=True):
     import binascii  # noqa: F401 - crc32c computed below
     records = b""
     for i, v in enumerate(values):
-        body = b"\x00" + zigzag(0) + zigzag(i) + zigzag(-1) + zigzag(len(v)) + v + zigzag(0)
-        records += zigzag(len(body)) + body
+        body = b"\x00" + zigzag_varint(0) + zigzag_varint(i) + zigzag_varint(-1) + zigzag_varint(len(v)) + v + zigzag_varint(0)
+        records += zigzag_varint(len(body)) + body
     after_crc = (struct.pack(">hiqqqhii", 0, len(values) - 1, 0, 0, -1, -1, -1, len(values)) + records)
     crc = crc32c(after_crc)
     if not crc_ok:
         crc ^= 0xDEADBEEF
     batch_length = 4 + 1 + 4 + len(after_crc)  # leader epoch + magic + crc + rest
     return struct.pack(">qii", 0, batch_length, 0) + b"\x02" + struct.pack(">I", crc) + after_crc
-
-
-def zigzag(n):
-    n = (n << 1) ^ (n >> 63)
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
 
 
 def crc32c(data):

@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
-from brokerproc import cluster  # noqa: F401 - fixture
+from brokerproc import cluster, zigzag_varint  # noqa: F401 - fixture
 from coordproc import wait_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -64,6 +64,12 @@ def controller(zk):
     return json.loads(data)["brokerid"]
 
 
+def wait_new_controller(zk, old, timeout=SESSION_MS / 1000 + 10):
+    """Until a broker other than `old` holds /controller; returns its id."""
+    return wait_for(lambda: controller(zk) not in (-1, old) and controller(zk), timeout=timeout,
+                    desc="new controller")
+
+
 def controller_epoch(zk):
     data, _ = zk.get("/controller_epoch")
     return int(data)
@@ -82,6 +88,22 @@ def create(broker, topic, partitions, rf, config=None, assignment=None):
     a.create_topics([new])[topic].result(20)
 
 
+def three_brokers_with_topic(cluster, zk, topic, partitions, **config):
+    """Three brokers (CONFIG and `config`) and `topic` with RF 3 on them:
+    (brokers, coord client, the partition states once all exist)."""
+    coord, brokers = cluster(brokers=3, **CONFIG, **config)
+    z = zk(coord)
+    create(brokers[0], topic, partitions, 3)
+    return brokers, z, wait_for(lambda: states(z, topic, partitions), timeout=10, desc="states")
+
+
+def led_by(states, broker):
+    """The partitions `broker` leads in `states`; there must be some."""
+    led = [p for p, st in states.items() if st["leader"] == broker.broker_id]
+    assert led, states
+    return led
+
+
 def metadata(broker, topic):
     """partition -> (leader, isr) as broker's Metadata answer says."""
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -90,10 +112,7 @@ def metadata(broker, topic):
 
 
 def test_initial_state_has_every_live_replica_in_the_isr(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "init", 3, 3)
-    s = wait_for(lambda: states(z, "init", 3), timeout=10, desc="states")
+    _, _, s = three_brokers_with_topic(cluster, zk, "init", 3)
     for p, st in s.items():
         assert st["leader_epoch"] == 0
         assert sorted(st["isr"]) == [1, 2, 3], s
@@ -102,15 +121,11 @@ def test_initial_state_has_every_live_replica_in_the_isr(cluster, zk):
 
 
 def test_kill9_of_a_leader_elects_a_new_one_from_the_isr(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "k9", 6, 3)
-    before = wait_for(lambda: states(z, "k9", 6), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "k9", 6)
     ctl = controller(z)
     # A leader that is not the controller (the controller's own death is below).
     victim = next(b for b in brokers if b.broker_id != ctl)
-    led = [p for p, st in before.items() if st["leader"] == victim.broker_id]
-    assert led, before
+    led = led_by(before, victim)
     victim.kill()
     killed_at = time.monotonic()
 
@@ -142,14 +157,10 @@ def test_kill9_of_a_leader_elects_a_new_one_from_the_isr(cluster, zk):
 
 
 def test_sigterm_moves_leadership_before_exit(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "ct", 6, 3)
-    before = wait_for(lambda: states(z, "ct", 6), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "ct", 6)
     ctl = controller(z)
     victim = next(b for b in brokers if b.broker_id != ctl)
-    led = [p for p, st in before.items() if st["leader"] == victim.broker_id]
-    assert led, before
+    led = led_by(before, victim)
     sent = time.monotonic()
     victim.signal(signal.SIGTERM)
     moved_at = None
@@ -186,36 +197,27 @@ def test_sigterm_moves_leadership_before_exit(cluster, zk):
 
 
 def test_sigterm_of_the_controller_moves_its_own_leaderships(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "cc", 6, 3)
-    before = wait_for(lambda: states(z, "cc", 6), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "cc", 6)
     epoch = controller_epoch(z)
     victim = next(b for b in brokers if b.broker_id == controller(z))
-    led = [p for p, st in before.items() if st["leader"] == victim.broker_id]
-    assert led, before
+    led = led_by(before, victim)
     victim.stop()
     now = states(z, "cc", 6)
     for p in led:
         assert now[p]["leader"] not in (-1, victim.broker_id), now
         assert now[p]["leader_epoch"] == before[p]["leader_epoch"] + 1
     # Another broker takes the role at once (released, not expired).
-    wait_for(lambda: controller(z) not in (-1, victim.broker_id), timeout=5,
-             desc="new controller")
+    wait_new_controller(z, victim.broker_id, timeout=5)
     assert controller_epoch(z) > epoch
 
 
 def test_kill9_of_the_controller_hands_over_and_elections_go_on(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "cf", 6, 3)
-    before = wait_for(lambda: states(z, "cf", 6), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "cf", 6)
     epoch = controller_epoch(z)
     old = controller(z)
     victim = next(b for b in brokers if b.broker_id == old)
     victim.kill()
-    new = wait_for(lambda: controller(z) not in (-1, old) and controller(z),
-                   timeout=SESSION_MS / 1000 + 10, desc="new controller")
+    new = wait_new_controller(z, old)
     assert controller_epoch(z) > epoch
 
     def none_led_by(dead):
@@ -277,10 +279,8 @@ def test_offline_partition_waits_for_its_isr_member(cluster, zk):
 
 
 def test_leadership_returns_to_the_preferred_replica(cluster, zk):
-    coord, brokers = cluster(brokers=3, leader_imbalance_check_interval_seconds=1, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "pref", 6, 3)
-    before = wait_for(lambda: states(z, "pref", 6), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "pref", 6,
+                                                  leader_imbalance_check_interval_seconds=1)
     assignment = json.loads(z.get("/brokers/topics/pref")[0])["partitions"]
     # Move every partition preferring broker 1 to its second replica, all
     # still in the ISR, as if broker 1 had been away and caught up again.
@@ -310,18 +310,6 @@ def test_leadership_returns_to_the_preferred_replica(cluster, zk):
 # The internal requests are Kafka frames (header v1) with postcard bodies;
 # postcard writes i32 as zigzag varints and a vector as its varint length.
 
-def zigzag(n):
-    n = (n << 1) ^ (n >> 31)
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
 def internal(sock, key, version, body, correlation_id=9):
     import struct
     from brokerproc import frame, read_response
@@ -336,12 +324,12 @@ def test_update_metadata_from_a_stale_controller_is_refused(cluster):
     import socket
     from brokerproc import closed_by_peer
     _, broker = cluster(brokers=1, **CONFIG)
-    update = lambda epoch: zigzag(1) + zigzag(epoch) + b"\x00"  # noqa: E731 - no partitions
+    update = lambda epoch: zigzag_varint(1) + zigzag_varint(epoch) + b"\x00"  # noqa: E731 - no partitions
     with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
         s.settimeout(10)
         assert internal(s, 6, 0, update(1000)) == b"\x00"
         assert internal(s, 4, 0, update(1000)) == b"\x00"
-        assert internal(s, 6, 0, update(999)) == zigzag(11)  # STALE_CONTROLLER_EPOCH
+        assert internal(s, 6, 0, update(999)) == zigzag_varint(11)  # STALE_CONTROLLER_EPOCH
     for key, version, body in [(6, 0, b"\xff\xff\xff"), (6, 1, update(1000)),
                                (4, 0, update(1000) + b"\x00"), (7, 0, b"")]:
         with socket.create_connection(("127.0.0.1", broker.port), timeout=10) as s:
@@ -354,10 +342,7 @@ def test_update_metadata_from_a_stale_controller_is_refused(cluster):
 def test_deleting_controller_znode_forces_a_new_election(cluster, zk):
     """Kafka's way to move the controller: delete /controller. Whoever wins
     has a higher epoch; a loser that held the role leaves office."""
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "re", 3, 3)
-    wait_for(lambda: states(z, "re", 3), timeout=10, desc="states")
+    brokers, z, _ = three_brokers_with_topic(cluster, zk, "re", 3)
     epoch = controller_epoch(z)
     z.delete("/controller")
     new = wait_for(lambda: controller(z) != -1 and controller(z), timeout=10,
@@ -377,17 +362,13 @@ def test_deleting_controller_znode_forces_a_new_election(cluster, zk):
 
 
 def test_paused_controller_loses_its_session_and_the_role(cluster, zk):
-    coord, brokers = cluster(brokers=3, **CONFIG)
-    z = zk(coord)
-    create(brokers[0], "ps", 3, 3)
-    before = wait_for(lambda: states(z, "ps", 3), timeout=10, desc="states")
+    brokers, z, before = three_brokers_with_topic(cluster, zk, "ps", 3)
     epoch = controller_epoch(z)
     old = controller(z)
     victim = next(b for b in brokers if b.broker_id == old)
     victim.pause()
     try:
-        new = wait_for(lambda: controller(z) not in (-1, old) and controller(z),
-                       timeout=SESSION_MS / 1000 + 10, desc="new controller")
+        new = wait_new_controller(z, old)
         wait_for(lambda: all(st["leader"] != old and old not in st["isr"]
                              for st in states(z, "ps", 3).values()),
                  timeout=10, desc="elections without the paused broker")

@@ -26,39 +26,12 @@ import pytest
 
 from procutil import wait_for
 from replication_util import (LAG_MS, LEADER_NOT_AVAILABLE, NOT_ENOUGH_REPLICAS,
-                              NOT_ENOUGH_REPLICAS_AFTER_APPEND, RepCluster,
-                              Sent, Workload, check_acknowledged, check_replicas_identical, dump_state,
-                              log_end, metadata, read_all, replica_batches, topic_name)
+                              NOT_ENOUGH_REPLICAS_AFTER_APPEND, Sent, Workload, check_replicas_identical,
+                              dump_state, log_end, metadata, read_back_and_check, replica_batches, topic_name,
+                              topic_with_workload)
+from replication_util import cl, shared  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    c = RepCluster(tmp_path_factory.mktemp("replication")).start()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def cl(shared):
-    """The module's cluster with every broker running; healed afterwards."""
-    shared.heal()
-    yield shared
-    shared.heal()
-
-
-def finish(cl, topic, partitions, workloads, others=(), same_end=False):
-    """Read everything back and run check C; returns the records."""
-    cl.wait_full_isr(topic, partitions)
-    records = read_all(cl.bootstrap, topic, partitions)
-    dups = check_acknowledged(records, workloads, others)
-    wait_for(lambda: check_replicas_identical(cl, topic, partitions, same_end=same_end) or True,
-             timeout=20, interval=0.2, desc="replicas identical up to the high watermark")
-    check_replicas_identical(cl, topic, partitions, same_end=same_end)
-    print("check C: %s; %d retry duplicates" % ("; ".join(w.summary() for w in workloads
-                                                         if hasattr(w, "summary")), dups))
-    return records
 
 
 def wait_new_leader(cl, topic, p, old_leader, old_epoch, timeout=30):
@@ -89,10 +62,7 @@ def test_leader_hard_bounce_five_times(cl):
     time a new leader with a higher epoch takes over and acks=all writes
     continue on it. Then check C."""
     P = 3
-    topic = topic_name("bounce")
-    cl.create_topic(topic, P)
-    w = Workload(cl.bootstrap, topic, P)
-    w.start()
+    topic, w = topic_with_workload(cl, "bounce", P)
     leaders = []
     try:
         w.wait_acks(150)
@@ -112,7 +82,7 @@ def test_leader_hard_bounce_five_times(cl):
     print("leader changes (killed, new, epoch):", leaders)
     epochs = [e for _, _, e in leaders]
     assert epochs == sorted(set(epochs)), "leader epochs did not grow: %s" % leaders
-    finish(cl, topic, P, [w])
+    read_back_and_check(cl, topic, P, [w])
 
 
 # ---------------------------------------------------------------- 2
@@ -158,7 +128,7 @@ def test_followers_paused_acks_all_refused_acks1_served(cl):
     wait_ack_after(w, 0, resumed_at)
     w.wait_acks(50)
     w.stop()
-    records = finish(cl, topic, 1, [w, ones], [strict])
+    records = read_back_and_check(cl, topic, 1, [w, ones], [strict])
     present = {v for recs in records.values() for _, v in recs}
     refused_before_append = [v for v, c in strict.failed.items() if c == NOT_ENOUGH_REPLICAS]
     assert not present & set(refused_before_append), \
@@ -221,7 +191,7 @@ def test_isr_of_one_leader_killed_stays_offline_until_it_returns(cl):
              desc="partition offline (%s)" % dump_state(cl, topic, 1))
     # It stays so: no stale replica is elected.
     seen = []
-    deadline = time.monotonic() + 2 * cl_session_s(cl)
+    deadline = time.monotonic() + 2 * cl.session_s()
     while time.monotonic() < deadline:
         s = cl.state(topic, 0)
         seen.append(s["leader"])
@@ -237,12 +207,8 @@ def test_isr_of_one_leader_killed_stays_offline_until_it_returns(cl):
     s = wait_for(lambda: cl.state(topic, 0)["leader"] == leader and cl.state(topic, 0), timeout=30,
                  interval=0.05, desc="broker %d leads again (%s)" % (leader, dump_state(cl, topic, 1)))
     assert s["leader_epoch"] > s0["leader_epoch"]
-    finish(cl, topic, 1, [w])
+    read_back_and_check(cl, topic, 1, [w])
     print("%d acks=all records acknowledged by the leader alone survived" % only_on_leader)
-
-
-def cl_session_s(cl):
-    return int(cl.config["zookeeper.session.timeout.ms"]) / 1000
 
 
 # ---------------------------------------------------------------- 4
@@ -308,7 +274,7 @@ def test_double_failover_divergent_tails_converge(cl):
     again.stop()
     wait_for(lambda: check_replicas_identical(cl, topic, 1, same_end=True), timeout=30, interval=0.2,
              desc="replicas converged")
-    records = finish(cl, topic, 1, [committed, survivors, again], [tails], same_end=True)
+    records = read_back_and_check(cl, topic, 1, [committed, survivors, again], [tails], same_end=True)
     present = {v for recs in records.values() for _, v in recs}
     lost_tail = sorted(set(tails.sent) - present)
     print("acks=1 tail records of the dead leaders dropped by the truncation: %s" % lost_tail)

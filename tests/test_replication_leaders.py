@@ -25,40 +25,12 @@ import pytest
 
 from brokerproc import frame, read_response
 from procutil import wait_for
-from replication_util import (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, RepCluster, Sent, Workload,
-                              check_acknowledged, check_replicas_identical, dump_state, list_offsets,
-                              metadata, parse_produce_response, produce_request, read_all, topic_name)
+from replication_util import (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, Sent, Workload, dump_state, led_by,
+                              list_offsets, metadata, parse_produce_response, produce_request,
+                              read_back_and_check, topic_name, topic_with_workload)
+from replication_util import cl, shared  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory):
-    c = RepCluster(tmp_path_factory.mktemp("leaders")).start()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def cl(shared):
-    shared.heal()
-    yield shared
-    shared.heal()
-
-
-def session_s(cl):
-    return int(cl.config["zookeeper.session.timeout.ms"]) / 1000
-
-
-def finish(cl, topic, partitions, workloads, others=()):
-    cl.wait_full_isr(topic, partitions)
-    records = read_all(cl.bootstrap, topic, partitions)
-    dups = check_acknowledged(records, workloads, others)
-    wait_for(lambda: check_replicas_identical(cl, topic, partitions), timeout=20, interval=0.2,
-             desc="replicas identical up to the high watermark")
-    print("check C: %s; %d retry duplicates" % ("; ".join(w.summary() for w in workloads
-                                                         if hasattr(w, "summary")), dups))
-    return records
 
 
 # ---------------------------------------------------------------- 5
@@ -132,7 +104,7 @@ def test_stale_leader_never_acknowledges_after_newer_leader(cl):
         if cl.paused(old):
             cl.resume(old)
         w.stop()
-    records = finish(cl, topic, 1, [w], [zombie])
+    records = read_back_and_check(cl, topic, 1, [w], [zombie])
     present = {v for recs in records.values() for _, v in recs}
     assert not present & set(zombie.sent), "writes refused by the stale leader are in the log: %s" % sorted(
         present & set(zombie.sent))
@@ -198,17 +170,14 @@ class EpochWatch(threading.Thread):
 
 def test_controller_killed_during_elections(cl):
     P = 6
-    topic = topic_name("ctrl")
-    cl.create_topic(topic, P)
-    w = Workload(cl.bootstrap, topic, P)
-    w.start()
+    topic, w = topic_with_workload(cl, "ctrl", P)
     watch = EpochWatch(cl, topic, P)
     try:
         w.wait_acks(200)
         before = cl.states(topic, P)
         ctrl = wait_for(cl.controller, timeout=10, desc="a controller")
         cepoch = cl.controller_epoch()
-        led = {k: [p for p, s in before.items() if s["leader"] == k] for k in cl.brokers}
+        led = led_by(before, cl.brokers)
         others = [k for k in cl.brokers if k != ctrl]
         x = max(others, key=lambda k: len(led[k]))
         y = [k for k in others if k != x][0]
@@ -253,21 +222,18 @@ def test_controller_killed_during_elections(cl):
         assert len(leaders) == 1 and all(err == NOT_LEADER_OR_FOLLOWER for k, err in answers.items()
                                          if k not in leaders), "partition %d: %s" % (p, answers)
         assert leaders == [cl.leader(topic, p)]
-    finish(cl, topic, P, [w])
+    read_back_and_check(cl, topic, P, [w])
 
 
 # ---------------------------------------------------------------- 7
 
 def test_sigterm_moves_leaderships_before_exit(cl):
     P = 6
-    topic = topic_name("sigterm")
-    cl.create_topic(topic, P)
-    w = Workload(cl.bootstrap, topic, P)
-    w.start()
+    topic, w = topic_with_workload(cl, "sigterm", P)
     try:
         w.wait_acks(200)
         before = cl.states(topic, P)
-        led = {k: [p for p, s in before.items() if s["leader"] == k] for k in cl.brokers}
+        led = led_by(before, cl.brokers)
         x = max(cl.brokers, key=lambda k: len(led[k]))
         assert led[x]
         t_sig, t_exit, rc = cl.terminate(x)
@@ -301,10 +267,10 @@ def test_sigterm_moves_leaderships_before_exit(cl):
                   first_ack - t_exit, pause))
         assert not w.failed, "deliveries failed: %s" % w.summary()
         # Not a crash: the producer did not wait for a session to expire.
-        assert pause < session_s(cl), "producer paused %.2fs, more than the session timeout" % pause
+        assert pause < cl.session_s(), "producer paused %.2fs, more than the session timeout" % pause
         cl.start_broker(x)
         cl.wait_full_isr(topic, P)
         w.wait_acks(50)
     finally:
         w.stop()
-    finish(cl, topic, P, [w])
+    read_back_and_check(cl, topic, P, [w])

@@ -59,14 +59,7 @@ PY="$(venv_python)"
 if ! { [[ -x "$PY" ]] && "$PY" -c 'import confluent_kafka' 2>/dev/null; }; then
     die "no Python with confluent-kafka at $PY: run scripts/test.sh once (it creates .venv)"
 fi
-if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ]]; then
-    say "cargo build --release (runnel, runnel-broker, runnel-coord)"
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord) || die "build failed"
-fi
-REL="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-export RUNNEL_BIN="${RUNNEL_BIN:-$REL/runnel}"
-export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$REL/runnel-broker}"
-export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$REL/runnel-coord}"
+export_runnel_bins
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/runnel-failover.XXXXXX")"
 dir="$work/cluster"

@@ -72,7 +72,9 @@
 #                       instead of building target/release/*.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PROG=produce-consume
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 RF3=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -103,18 +105,9 @@ CLIENT_TIMEOUT="${BENCH_CLIENT_TIMEOUT:-60}"
 RDKAFKA_SYS_VERSION="4.10.0"
 BENCH_VAR="$ROOT/var/bench"
 
-die() { echo "produce-consume: $*" >&2; exit 1; }
-say() { echo "produce-consume: $*" >&2; }
 script_start=$SECONDS
 
-if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ]]; then
-    say "cargo build --release (runnel, runnel-broker, runnel-coord)"
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord) || die "build failed"
-fi
-REL="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-export RUNNEL_BIN="${RUNNEL_BIN:-$REL/runnel}"
-export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$REL/runnel-broker}"
-export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$REL/runnel-coord}"
+export_runnel_bins
 
 # ---- rdkafka_performance: built once from rdkafka-sys's librdkafka, cached
 RDKAFKA_PERF=""
@@ -320,6 +313,21 @@ rdkafka_consume_row() { # FILE -> "rec/s|MB/s|msgs|secs"
         awk '{ printf "%d|%.2f|%d|%.2f\n", $1, $2 * 1e6 / 1048576, $3, $4 / 1000 }'
 }
 
+# consume_back CASE TOPIC N: `runnel perf consume` of the N records of TOPIC
+# from the start (output in $out/CASE.consume); sets c_rs, c_mb, c_lat,
+# c_secs and ccpu, "–" each when N is 0.
+consume_back() {
+    local name="$1" topic="$2" n="$3"
+    c_rs="–"; c_mb="–"; c_lat="–"; c_secs="–"; ccpu="–"
+    [[ "$n" -gt 0 ]] || return 0
+    say "== $name: runnel perf consume of $n records"
+    run_client "$out/$name.consume" "$RUNNEL_BIN" perf consume --bootstrap-server "$bs" \
+        --topic "$topic" --messages "$n" --fetch-size "$FETCH" --reporting-interval 5000
+    ccpu="$cpu_broker / $cpu_client"
+    IFS='|' read -r c_rs c_mb c_lat c_secs <<<"$(runnel_consume_row "$out/$name.consume")"
+    tail -n 1 "$out/$name.consume" >&2
+}
+
 # ---- max-rate cases
 rows=()
 declare -A max_rate
@@ -342,15 +350,7 @@ for parts in 1 6; do
             by_sec="$(runnel_rate_by_second "$out/$case.produce")"
             tail -n 1 "$out/$case.produce" >&2
             max_rate[$case]="${p_rs//–/0}"
-            c_rs="–"; c_mb="–"; c_lat="–"; c_secs="–"; ccpu="–"
-            if [[ "$n" -gt 0 ]]; then
-                say "== $case: runnel perf consume of $n records"
-                run_client "$out/$case.consume" "$RUNNEL_BIN" perf consume --bootstrap-server "$bs" \
-                    --topic "$topic" --messages "$n" --fetch-size "$FETCH" --reporting-interval 5000
-                ccpu="$cpu_broker / $cpu_client"
-                IFS='|' read -r c_rs c_mb c_lat c_secs <<<"$(runnel_consume_row "$out/$case.consume")"
-                tail -n 1 "$out/$case.consume" >&2
-            fi
+            consume_back "$case" "$topic" "$n"
             delete_topic "$topic"
             rows+=("| $parts | $size B | $acks | runnel perf | $n in ${SECS} s | $p_rs | $p_mb | $by_sec | $p_lat | $pcpu | $c_rs | $c_mb | $c_lat | $c_secs | $ccpu |")
 
@@ -468,15 +468,7 @@ if [[ "$RF3" == 1 ]]; then
             tail -n 1 "$out/$case.produce" >&2
             base="${max_rate[p$parts-s$size-a1]:-0}"
             ratio="$(awk -v a="${p_rs//–/0}" -v b="$base" 'BEGIN { if (b > 0) printf "%.0f %%", 100 * a / b; else printf "–" }')"
-            c_rs="–"; c_mb="–"; c_lat="–"; c_secs="–"; ccpu="–"
-            if [[ "$n" -gt 0 ]]; then
-                say "== $case: runnel perf consume of $n records"
-                run_client "$out/$case.consume" "$RUNNEL_BIN" perf consume --bootstrap-server "$bs" \
-                    --topic "$topic" --messages "$n" --fetch-size "$FETCH" --reporting-interval 5000
-                ccpu="$cpu_broker / $cpu_client"
-                IFS='|' read -r c_rs c_mb c_lat c_secs <<<"$(runnel_consume_row "$out/$case.consume")"
-                tail -n 1 "$out/$case.consume" >&2
-            fi
+            consume_back "$case" "$topic" "$n"
             delete_topic "$topic"
             rf3_rows+=("| $parts | $size B | $n in ${SECS} s | $p_rs | $p_mb | $p_lat | $base | $ratio | $pcpu | $c_rs | $c_mb | $c_lat | $c_secs | $ccpu |")
         done

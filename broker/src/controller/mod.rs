@@ -42,6 +42,9 @@ pub mod election;
 pub mod rebalance;
 pub mod shutdown;
 
+#[cfg(test)]
+mod test_util;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};

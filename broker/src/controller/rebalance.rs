@@ -80,15 +80,23 @@ pub fn preferred_moves<K: Clone>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::test_util::state;
 
-    fn st(leader: i32, isr: &[i32]) -> LeaderAndIsr {
-        LeaderAndIsr {
-            leader,
-            leader_epoch: 3,
-            isr: isr.to_vec(),
-            controller_epoch: 1,
-            zk_version: 2,
-        }
+    /// Partition i of `replicas` and `states`, keyed by i.
+    fn placements<'a>(
+        replicas: &'a [Vec<i32>],
+        states: &'a [LeaderAndIsr],
+    ) -> Vec<Placement<'a, usize>> {
+        replicas
+            .iter()
+            .zip(states)
+            .enumerate()
+            .map(|(key, (replicas, state))| Placement {
+                key,
+                replicas,
+                state,
+            })
+            .collect()
     }
 
     fn brokers(ids: &[i32]) -> Brokers {
@@ -101,14 +109,13 @@ mod tests {
     #[test]
     fn moves_leadership_back_to_the_preferred_replica() {
         let r = [vec![1, 2], vec![2, 1], vec![1, 2], vec![2, 1]];
-        let s = [st(2, &[1, 2]), st(2, &[1, 2]), st(1, &[1, 2]), st(2, &[2])];
-        let parts: Vec<_> = (0..4)
-            .map(|i| Placement {
-                key: i,
-                replicas: &r[i],
-                state: &s[i],
-            })
-            .collect();
+        let s = [
+            state(2, &[1, 2]),
+            state(2, &[1, 2]),
+            state(1, &[1, 2]),
+            state(2, &[2]),
+        ];
+        let parts = placements(&r, &s);
         assert_eq!(imbalance(&parts)[&1], (1, 2));
         assert_eq!(imbalance(&parts)[&2], (0, 2));
         let moves = preferred_moves(&parts, &brokers(&[1, 2]), 10, 9);
@@ -125,39 +132,23 @@ mod tests {
     #[test]
     fn below_threshold_or_not_in_isr_or_dead_is_not_moved() {
         let r: Vec<Vec<i32>> = (0..10).map(|_| vec![1, 2]).collect();
-        let mut s: Vec<LeaderAndIsr> = (0..10).map(|_| st(1, &[1, 2])).collect();
-        s[0] = st(2, &[1, 2]);
-        let parts: Vec<_> = (0..10)
-            .map(|i| Placement {
-                key: i,
-                replicas: &r[i],
-                state: &s[i],
-            })
-            .collect();
+        let mut s: Vec<LeaderAndIsr> = (0..10).map(|_| state(1, &[1, 2])).collect();
+        s[0] = state(2, &[1, 2]);
+        let parts = placements(&r, &s);
         // 1 of 10 = 10%, not above 10%.
         assert!(preferred_moves(&parts, &brokers(&[1, 2]), 10, 9).is_empty());
         assert_eq!(preferred_moves(&parts, &brokers(&[1, 2]), 5, 9).len(), 1);
         assert!(preferred_moves(&parts, &brokers(&[2]), 5, 9).is_empty());
-        s[0] = st(2, &[2]);
-        let parts: Vec<_> = (0..10)
-            .map(|i| Placement {
-                key: i,
-                replicas: &r[i],
-                state: &s[i],
-            })
-            .collect();
+        s[0] = state(2, &[2]);
+        let parts = placements(&r, &s);
         assert!(preferred_moves(&parts, &brokers(&[1, 2]), 5, 9).is_empty());
     }
 
     #[test]
     fn shutting_down_preferred_replica_is_not_chosen() {
         let r = [vec![1, 2]];
-        let s = [st(2, &[1, 2])];
-        let parts = [Placement {
-            key: 0,
-            replicas: &r[0],
-            state: &s[0],
-        }];
+        let s = [state(2, &[1, 2])];
+        let parts = placements(&r, &s);
         let mut b = brokers(&[1, 2]);
         b.shutting_down.insert(1);
         assert!(preferred_moves(&parts, &b, 10, 9).is_empty());

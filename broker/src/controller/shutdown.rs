@@ -47,12 +47,7 @@ pub fn decide(
             Some(leader) => Decision::Write(LeaderAndIsr {
                 leader,
                 leader_epoch: current.leader_epoch + 1,
-                isr: current
-                    .isr
-                    .iter()
-                    .copied()
-                    .filter(|r| *r != broker)
-                    .collect(),
+                isr: isr_without(&current.isr, broker),
                 controller_epoch,
                 zk_version: current.zk_version,
             }),
@@ -67,12 +62,7 @@ pub fn decide(
     }
     if current.leader >= 0 && current.isr.contains(&broker) {
         return Decision::Write(LeaderAndIsr {
-            isr: current
-                .isr
-                .iter()
-                .copied()
-                .filter(|r| *r != broker)
-                .collect(),
+            isr: isr_without(&current.isr, broker),
             controller_epoch,
             ..current.clone()
         });
@@ -80,19 +70,15 @@ pub fn decide(
     Decision::Untouched
 }
 
+/// `isr` with `broker` taken out, order kept.
+fn isr_without(isr: &[i32], broker: i32) -> Vec<i32> {
+    isr.iter().copied().filter(|r| *r != broker).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn st(leader: i32, isr: &[i32]) -> LeaderAndIsr {
-        LeaderAndIsr {
-            leader,
-            leader_epoch: 3,
-            isr: isr.to_vec(),
-            controller_epoch: 1,
-            zk_version: 2,
-        }
-    }
+    use crate::controller::test_util::state;
 
     fn brokers(live: &[i32], shutting: &[i32]) -> Brokers {
         Brokers {
@@ -104,7 +90,7 @@ mod tests {
     #[test]
     fn leadership_moves_to_next_isr_member() {
         let b = brokers(&[1, 2, 3], &[1]);
-        let d = decide(1, &[1, 2, 3], &st(1, &[1, 3, 2]), &b, 4);
+        let d = decide(1, &[1, 2, 3], &state(1, &[1, 3, 2]), &b, 4);
         let Decision::Write(new) = d else {
             panic!("{d:?}")
         };
@@ -118,7 +104,7 @@ mod tests {
     #[test]
     fn follower_leaves_the_isr_without_epoch_bump() {
         let b = brokers(&[1, 2, 3], &[1]);
-        let d = decide(1, &[2, 1, 3], &st(2, &[2, 1, 3]), &b, 4);
+        let d = decide(1, &[2, 1, 3], &state(2, &[2, 1, 3]), &b, 4);
         assert_eq!(
             d,
             Decision::Write(LeaderAndIsr {
@@ -129,9 +115,12 @@ mod tests {
                 zk_version: 2
             })
         );
-        assert_eq!(decide(1, &[2, 1], &st(2, &[2]), &b, 4), Decision::Untouched);
         assert_eq!(
-            decide(1, &[2, 3], &st(2, &[2, 3]), &b, 4),
+            decide(1, &[2, 1], &state(2, &[2]), &b, 4),
+            Decision::Untouched
+        );
+        assert_eq!(
+            decide(1, &[2, 3], &state(2, &[2, 3]), &b, 4),
             Decision::Untouched
         );
     }
@@ -139,16 +128,19 @@ mod tests {
     #[test]
     fn no_other_isr_member_remains_or_is_stranded() {
         let b = brokers(&[1, 2], &[1]);
-        assert_eq!(decide(1, &[1, 2], &st(1, &[1]), &b, 4), Decision::Remaining);
         assert_eq!(
-            decide(1, &[1, 3], &st(1, &[1, 3]), &b, 4),
+            decide(1, &[1, 2], &state(1, &[1]), &b, 4),
+            Decision::Remaining
+        );
+        assert_eq!(
+            decide(1, &[1, 3], &state(1, &[1, 3]), &b, 4),
             Decision::Stranded
         );
-        assert_eq!(decide(1, &[1], &st(1, &[1]), &b, 4), Decision::Stranded);
+        assert_eq!(decide(1, &[1], &state(1, &[1]), &b, 4), Decision::Stranded);
         // Another broker shutting down too is no successor.
         let b = brokers(&[1, 2], &[1, 2]);
         assert_eq!(
-            decide(1, &[1, 2], &st(1, &[1, 2]), &b, 4),
+            decide(1, &[1, 2], &state(1, &[1, 2]), &b, 4),
             Decision::Stranded
         );
     }
