@@ -285,3 +285,49 @@ def test_hostile_array_count_closes_connection_not_broker(broker, count):
         assert closed_by_peer(s)
     assert broker.alive()
     still_serves(broker)
+
+
+def offset_for_leader_epoch_v0_1(topic, partitions, version, correlation_id=11):
+    """OffsetForLeaderEpoch v0/v1: [topic [partition leader_epoch]]."""
+    body = struct.pack(">i", 1) + string(topic) + struct.pack(">i", len(partitions))
+    for partition, epoch in partitions:
+        body += struct.pack(">ii", partition, epoch)
+    return frame(request_header(23, version, correlation_id) + body)
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_offset_for_leader_epoch_old_versions(broker, version):
+    """v0-1 sit below the protocol crate's range and are coded by hand: the
+    end of epoch 0 is the log end; an unknown partition gets its error; a
+    truncated body closes the connection only."""
+    topic = "ofle-" + uuid.uuid4().hex[:6]
+    create_topic(broker, topic)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    for v in (b"a", b"b", b"c"):
+        p.produce(topic, value=v, partition=0)
+    assert p.flush(20) == 0
+    with connect(broker) as s:
+        s.sendall(offset_for_leader_epoch_v0_1(topic, [(0, 0), (7, 0)], version))
+        resp = read_response(s)
+        assert struct.unpack(">i", resp[:4])[0] == 11
+        pos = 4 + 4 + 2 + len(topic)
+        assert struct.unpack(">i", resp[pos:pos + 4])[0] == 2
+        pos += 4
+        answers = []
+        for _ in range(2):
+            err, partition = struct.unpack(">hi", resp[pos:pos + 6]); pos += 6
+            epoch = None
+            if version >= 1:
+                epoch = struct.unpack(">i", resp[pos:pos + 4])[0]; pos += 4
+            end = struct.unpack(">q", resp[pos:pos + 8])[0]; pos += 8
+            answers.append((err, partition, epoch, end))
+        assert pos == len(resp)
+        assert answers[0] == (0, 0, 0 if version else None, 3)
+        assert answers[1][:2] == (UNKNOWN_TOPIC_OR_PARTITION, 7)
+        assert answers[1][3] == -1
+    with connect(broker) as s:
+        # A well-framed body cut short.
+        good = offset_for_leader_epoch_v0_1(topic, [(0, 0)], version)[4:]
+        s.sendall(frame(good[:-2]))
+        assert closed_by_peer(s)
+    still_serves(broker)

@@ -9,8 +9,9 @@ use crate::server::Broker;
 /// Advertised ranges. Produce is advertised from v0 because librdkafka
 /// before 2.x only compresses when v0 is in range; v0–2 are answered with
 /// UNSUPPORTED_VERSION (see [`super::produce::is_legacy`]), as Kafka 4 does.
-/// Fetch stops at 12: v13+ address topics by id. OffsetForLeaderEpoch
-/// starts at 2, where the protocol crate does (Kafka 4 also dropped 0–1).
+/// Fetch stops at 12: v13+ address topics by id. OffsetForLeaderEpoch v0–1,
+/// below the protocol crate's range, are coded by hand
+/// ([`super::offset_for_leader_epoch::handle_legacy`]).
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 0, 12),
     (ApiKey::Fetch, 4, 12),
@@ -34,7 +35,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ListGroups, 0, 5),
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
-    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::OffsetForLeaderEpoch, 0, 4),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -118,8 +119,13 @@ mod tests {
         };
         for (k, min, max) in SUPPORTED {
             let r = crate_range(*k);
-            // Produce v0-2 are handled by hand (answered UNSUPPORTED_VERSION).
-            let min = if *k == ApiKey::Produce { 3 } else { *min };
+            // Produce v0-2 (answered UNSUPPORTED_VERSION) and
+            // OffsetForLeaderEpoch v0-1 are handled by hand.
+            let min = match k {
+                ApiKey::Produce => 3,
+                ApiKey::OffsetForLeaderEpoch => 2,
+                _ => *min,
+            };
             assert!(r.min <= min && *max <= r.max, "{k:?}");
         }
     }

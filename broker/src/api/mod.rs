@@ -85,6 +85,9 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
     if key == ApiKey::Produce && produce::is_legacy(version) {
         return produce::handle_legacy(&req);
     }
+    if key == ApiKey::OffsetForLeaderEpoch && offset_for_leader_epoch::is_legacy(version) {
+        return offset_for_leader_epoch::handle_legacy(broker, &req);
+    }
     if !api_versions::is_supported(key, version) {
         return Reply::Close(format!("unsupported {key:?} version {version}"));
     }
