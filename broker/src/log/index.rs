@@ -1,27 +1,14 @@
 //! The sparse offset index of a segment (`<base>.index`), Kafka's format:
 //! 8-byte entries of a 4-byte offset relative to the segment's base and the
-//! 4-byte file position of the batch whose last offset that is.
-//!
-//! Choice (documented in `mod.rs`): index files are not preallocated to
-//! `segment.index.bytes` and not memory-mapped. Entries are appended with
-//! positional writes and looked up with a binary search of positional reads
-//! (about 18 reads of 8 bytes for a full 1 GiB segment, all from the page
-//! cache), so memory stays flat however many segments a broker holds, a file
-//! never carries a zero-filled tail that recovery would have to tell from
-//! entries, and nothing needs trimming on roll or close. A Kafka broker reads
-//! these files unchanged (they look like Kafka's trimmed indexes).
-//!
-//! Concurrency: one writer (the partition's append lock) and any number of
-//! readers. The writer writes the entry, then publishes the new count; a
-//! reader reads the count, then only entries below it.
+//! 4-byte file position of the batch whose last offset that is. The file
+//! handling (positional reads and writes, no preallocation, one writer and
+//! lock-free readers) is [`super::index_file`]'s.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use super::error::LogError;
+use super::index_file::IndexFile;
 
 const ENTRY_SIZE: usize = 8;
 
@@ -37,74 +24,52 @@ pub struct OffsetPosition {
 /// One segment's offset index.
 #[derive(Debug)]
 pub struct OffsetIndex {
-    path: PathBuf,
-    file: File,
-    base_offset: i64,
-    max_entries: usize,
-    entries: AtomicUsize,
+    file: IndexFile<ENTRY_SIZE>,
 }
 
 impl OffsetIndex {
     /// Opens (creating if absent) the index at `path`. A trailing partial
     /// entry (torn write) is cut off.
     pub fn open(path: &Path, base_offset: i64, max_entries: usize) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| LogError::io(path, e))?;
-        let len = file.metadata().map_err(|e| LogError::io(path, e))?.len() as usize;
-        let entries = len / ENTRY_SIZE;
-        if entries * ENTRY_SIZE != len {
-            file.set_len((entries * ENTRY_SIZE) as u64)
-                .map_err(|e| LogError::io(path, e))?;
-        }
         Ok(OffsetIndex {
-            path: path.to_path_buf(),
-            file,
-            base_offset,
-            max_entries,
-            entries: AtomicUsize::new(entries),
+            file: IndexFile::open(path, base_offset, max_entries)?,
         })
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Number of entries.
     pub fn entries(&self) -> usize {
-        self.entries.load(Ordering::Acquire)
+        self.file.entries()
     }
 
     /// Whether another entry would exceed `segment.index.bytes` (the
     /// segment must roll first).
     pub fn is_full(&self) -> bool {
-        self.entries() >= self.max_entries
+        self.file.is_full()
+    }
+
+    fn decode(&self, b: &[u8; ENTRY_SIZE]) -> OffsetPosition {
+        OffsetPosition {
+            offset: self
+                .file
+                .absolute(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            position: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        }
     }
 
     fn entry(&self, n: usize) -> io::Result<OffsetPosition> {
-        let mut b = [0u8; ENTRY_SIZE];
-        self.file.read_exact_at(&mut b, (n * ENTRY_SIZE) as u64)?;
-        let rel = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-        let pos = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-        Ok(OffsetPosition {
-            offset: self.base_offset + i64::from(rel),
-            position: pos,
-        })
+        Ok(self.decode(&self.file.read(n)?))
     }
 
     /// The last entry, if any.
     pub fn last_entry(&self) -> Result<Option<OffsetPosition>, LogError> {
         match self.entries() {
             0 => Ok(None),
-            n => self
-                .entry(n - 1)
-                .map(Some)
-                .map_err(|e| LogError::io(&self.path, e)),
+            n => self.entry(n - 1).map(Some).map_err(|e| self.file.error(e)),
         }
     }
 
@@ -112,11 +77,12 @@ impl OffsetIndex {
     /// (offset not below the base, position not past the log's size).
     /// A failure means the index is rebuilt from the log.
     pub fn sanity_check(&self, log_size: u64) -> Result<(), String> {
+        let base = self.file.base_offset();
         match self.last_entry() {
             Ok(None) => Ok(()),
-            Ok(Some(e)) if e.offset < self.base_offset => Err(format!(
-                "last offset {} is below the base offset {}",
-                e.offset, self.base_offset
+            Ok(Some(e)) if e.offset < base => Err(format!(
+                "last offset {} is below the base offset {base}",
+                e.offset
             )),
             Ok(Some(e)) if u64::from(e.position) > log_size => Err(format!(
                 "last position {} is past the log size {log_size}",
@@ -130,39 +96,17 @@ impl OffsetIndex {
     /// Appends an entry; `offset` must be above the last entry's and within
     /// `i32` of the base (the segment rolls before that is exceeded).
     pub fn append(&self, offset: i64, position: u32) -> Result<(), LogError> {
-        let n = self.entries();
-        let rel = offset - self.base_offset;
-        if !(0..=i64::from(i32::MAX)).contains(&rel) {
-            return Err(LogError::MalformedFile {
-                path: self.path.clone(),
-                reason: format!(
-                    "offset {offset} is not within i32 of base {}",
-                    self.base_offset
-                ),
-            });
-        }
+        let rel = self.file.relative(offset)?;
         let mut b = [0u8; ENTRY_SIZE];
-        b[..4].copy_from_slice(&(rel as i32).to_be_bytes());
+        b[..4].copy_from_slice(&rel.to_be_bytes());
         b[4..].copy_from_slice(&position.to_be_bytes());
-        self.file
-            .write_all_at(&b, (n * ENTRY_SIZE) as u64)
-            .map_err(|e| LogError::io(&self.path, e))?;
-        self.entries.store(n + 1, Ordering::Release);
-        Ok(())
+        self.file.append(b)
     }
 
-    /// Number of entries whose offset is `<= target` (binary search).
+    /// Number of entries whose offset is `<= target`.
     fn count_at_or_below(&self, target: i64, n: usize) -> io::Result<usize> {
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.entry(mid)?.offset <= target {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo)
+        self.file
+            .partition_point(n, |b| self.decode(b).offset <= target)
     }
 
     /// The entry with the largest offset `<= target`, or the segment start
@@ -170,7 +114,7 @@ impl OffsetIndex {
     /// finds the batch holding `target`.
     pub fn lookup(&self, target: i64) -> Result<OffsetPosition, LogError> {
         let start = OffsetPosition {
-            offset: self.base_offset,
+            offset: self.file.base_offset(),
             position: 0,
         };
         let n = self.entries();
@@ -179,12 +123,12 @@ impl OffsetIndex {
             Ok(k) => match self.entry(k - 1) {
                 Ok(e) => Ok(e),
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(start),
-                Err(e) => Err(LogError::io(&self.path, e)),
+                Err(e) => Err(self.file.error(e)),
             },
             // A concurrent truncation shrank the file under us: scanning
             // from the segment start is always correct, only slower.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(start),
-            Err(e) => Err(LogError::io(&self.path, e)),
+            Err(e) => Err(self.file.error(e)),
         }
     }
 
@@ -193,29 +137,18 @@ impl OffsetIndex {
         let n = self.entries();
         let keep = self
             .count_at_or_below(offset - 1, n)
-            .map_err(|e| LogError::io(&self.path, e))?;
-        self.truncate_entries(keep)
+            .map_err(|e| self.file.error(e))?;
+        self.file.truncate_entries(keep)
     }
 
     /// Removes every entry.
     pub fn reset(&self) -> Result<(), LogError> {
-        self.truncate_entries(0)
-    }
-
-    fn truncate_entries(&self, keep: usize) -> Result<(), LogError> {
-        // Publish the smaller count first so that readers stop looking at
-        // entries about to disappear.
-        self.entries.store(keep, Ordering::Release);
-        self.file
-            .set_len((keep * ENTRY_SIZE) as u64)
-            .map_err(|e| LogError::io(&self.path, e))
+        self.file.truncate_entries(0)
     }
 
     /// fsync.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.file
-            .sync_data()
-            .map_err(|e| LogError::io(&self.path, e))
+        self.file.flush()
     }
 }
 

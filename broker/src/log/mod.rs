@@ -12,7 +12,8 @@
 //!   LogAppendTime. Records are never decoded on the hot path.
 //! * [`segment`]: one `<base>.log` with its indexes: append, lookup, read,
 //!   truncation, recovery of a single segment.
-//! * [`index`], [`time_index`]: the sparse `.index` and `.timeindex` files.
+//! * [`index`], [`time_index`]: the sparse `.index` and `.timeindex` files,
+//!   over [`index_file`] (fixed-size entries, positional I/O).
 //! * [`scan`]: walking batches in a segment file with chunked positional reads.
 //! * [`recovery`]: loading a partition directory, re-scanning after an
 //!   unclean stop.
@@ -32,7 +33,7 @@
 //! stopped cleanly, `.kafka_cleanshutdown`. All byte-compatible with Kafka.
 //! One deliberate difference: index files are not preallocated to
 //! `segment.index.bytes` and not memory-mapped; they grow by appended entries
-//! and are searched with positional reads (see [`index`]), which is what
+//! and are searched with positional reads (see [`index_file`]), which is what
 //! Kafka's files look like after it trims them on roll and close.
 
 pub mod batch;
@@ -40,6 +41,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod index_file;
 pub mod leader_epoch;
 pub mod log_dir;
 pub mod partition_log;

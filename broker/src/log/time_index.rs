@@ -5,17 +5,14 @@
 //! segment stops being active, so the last entry is always the segment's
 //! largest timestamp (what retention and `segment.ms` read after a restart).
 //!
-//! Same file handling as [`super::index`]: positional writes, binary search
-//! with positional reads, no preallocation.
+//! The file handling is [`super::index_file`]'s, as for the offset index.
 
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::Mutex;
 
 use super::error::LogError;
+use super::index_file::IndexFile;
 
 const ENTRY_SIZE: usize = 12;
 
@@ -25,22 +22,16 @@ pub const NO_TIMESTAMP: i64 = -1;
 /// A timestamp and the offset of the batch it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimestampOffset {
-    /// Milliseconds since the epoch.
     pub timestamp: i64,
-    /// Absolute offset.
     pub offset: i64,
 }
 
 /// One segment's time index.
 #[derive(Debug)]
 pub struct TimeIndex {
-    path: PathBuf,
-    file: File,
-    base_offset: i64,
-    max_entries: usize,
-    entries: AtomicUsize,
-    /// The last entry, or `(NO_TIMESTAMP, base)` when empty; kept so the
-    /// writer can compare without a read.
+    file: IndexFile<ENTRY_SIZE>,
+    /// The last entry (or none: NO_TIMESTAMP at the base), kept in memory
+    /// because every append compares with it.
     last: Mutex<TimestampOffset>,
 }
 
@@ -48,25 +39,8 @@ impl TimeIndex {
     /// Opens (creating if absent) the time index at `path`, cutting a torn
     /// trailing entry.
     pub fn open(path: &Path, base_offset: i64, max_entries: usize) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| LogError::io(path, e))?;
-        let len = file.metadata().map_err(|e| LogError::io(path, e))?.len() as usize;
-        let entries = len / ENTRY_SIZE;
-        if entries * ENTRY_SIZE != len {
-            file.set_len((entries * ENTRY_SIZE) as u64)
-                .map_err(|e| LogError::io(path, e))?;
-        }
         let idx = TimeIndex {
-            path: path.to_path_buf(),
-            file,
-            base_offset,
-            max_entries,
-            entries: AtomicUsize::new(entries),
+            file: IndexFile::open(path, base_offset, max_entries)?,
             last: Mutex::new(TimestampOffset {
                 timestamp: NO_TIMESTAMP,
                 offset: base_offset,
@@ -76,15 +50,17 @@ impl TimeIndex {
         Ok(idx)
     }
 
+    fn none(&self) -> TimestampOffset {
+        TimestampOffset {
+            timestamp: NO_TIMESTAMP,
+            offset: self.file.base_offset(),
+        }
+    }
+
     fn reload_last(&self) -> Result<(), LogError> {
-        let n = self.entries();
-        let last = if n == 0 {
-            TimestampOffset {
-                timestamp: NO_TIMESTAMP,
-                offset: self.base_offset,
-            }
-        } else {
-            self.entry(n - 1).map_err(|e| LogError::io(&self.path, e))?
+        let last = match self.entries() {
+            0 => self.none(),
+            n => self.entry(n - 1).map_err(|e| self.file.error(e))?,
         };
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = last;
         Ok(())
@@ -92,17 +68,17 @@ impl TimeIndex {
 
     /// The file's path.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Number of entries.
     pub fn entries(&self) -> usize {
-        self.entries.load(Ordering::Acquire)
+        self.file.entries()
     }
 
     /// Whether another entry would exceed `segment.index.bytes`.
     pub fn is_full(&self) -> bool {
-        self.entries() >= self.max_entries
+        self.file.is_full()
     }
 
     /// The last entry, `(NO_TIMESTAMP, base)` when empty: after a roll or a
@@ -111,25 +87,29 @@ impl TimeIndex {
         *self.last.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn entry(&self, n: usize) -> io::Result<TimestampOffset> {
-        let mut b = [0u8; ENTRY_SIZE];
-        self.file.read_exact_at(&mut b, (n * ENTRY_SIZE) as u64)?;
+    fn decode(&self, b: &[u8; ENTRY_SIZE]) -> TimestampOffset {
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&b[..8]);
-        let rel = i32::from_be_bytes([b[8], b[9], b[10], b[11]]);
-        Ok(TimestampOffset {
+        TimestampOffset {
             timestamp: i64::from_be_bytes(ts),
-            offset: self.base_offset + i64::from(rel),
-        })
+            offset: self
+                .file
+                .absolute(i32::from_be_bytes([b[8], b[9], b[10], b[11]])),
+        }
+    }
+
+    fn entry(&self, n: usize) -> io::Result<TimestampOffset> {
+        Ok(self.decode(&self.file.read(n)?))
     }
 
     /// Kafka's load-time check: the last entry's offset is not below the base.
     pub fn sanity_check(&self) -> Result<(), String> {
         let last = self.last_entry();
-        if self.entries() > 0 && last.offset < self.base_offset {
+        let base = self.file.base_offset();
+        if self.entries() > 0 && last.offset < base {
             return Err(format!(
-                "last offset {} is below the base offset {}",
-                last.offset, self.base_offset
+                "last offset {} is below the base offset {base}",
+                last.offset
             ));
         }
         Ok(())
@@ -149,26 +129,14 @@ impl TimeIndex {
             return Ok(());
         }
         let n = self.entries();
-        if (!skip_full_check && n >= self.max_entries) || (n > 0 && offset < last.offset) {
+        if (!skip_full_check && self.is_full()) || (n > 0 && offset < last.offset) {
             return Ok(());
         }
-        let rel = offset - self.base_offset;
-        if !(0..=i64::from(i32::MAX)).contains(&rel) {
-            return Err(LogError::MalformedFile {
-                path: self.path.clone(),
-                reason: format!(
-                    "offset {offset} is not within i32 of base {}",
-                    self.base_offset
-                ),
-            });
-        }
+        let rel = self.file.relative(offset)?;
         let mut b = [0u8; ENTRY_SIZE];
         b[..8].copy_from_slice(&timestamp.to_be_bytes());
-        b[8..].copy_from_slice(&(rel as i32).to_be_bytes());
-        self.file
-            .write_all_at(&b, (n * ENTRY_SIZE) as u64)
-            .map_err(|e| LogError::io(&self.path, e))?;
-        self.entries.store(n + 1, Ordering::Release);
+        b[8..].copy_from_slice(&rel.to_be_bytes());
+        self.file.append(b)?;
         *last = TimestampOffset { timestamp, offset };
         Ok(())
     }
@@ -177,45 +145,30 @@ impl TimeIndex {
     /// `(NO_TIMESTAMP, base)`: every batch before its offset is older than
     /// `target`, so a search for `target` may start there.
     pub fn lookup(&self, target: i64) -> Result<TimestampOffset, LogError> {
-        let none = TimestampOffset {
-            timestamp: NO_TIMESTAMP,
-            offset: self.base_offset,
-        };
         let n = self.entries();
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match self.entry(mid) {
-                Ok(e) if e.timestamp <= target => lo = mid + 1,
-                Ok(_) => hi = mid,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(none),
-                Err(e) => return Err(LogError::io(&self.path, e)),
-            }
-        }
-        if lo == 0 {
-            return Ok(none);
-        }
-        match self.entry(lo - 1) {
+        let found = self
+            .file
+            .partition_point(n, |b| self.decode(b).timestamp <= target)
+            .and_then(|k| match k {
+                0 => Ok(self.none()),
+                k => self.entry(k - 1),
+            });
+        match found {
             Ok(e) => Ok(e),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(none),
-            Err(e) => Err(LogError::io(&self.path, e)),
+            // A concurrent truncation shrank the file under us.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(self.none()),
+            Err(e) => Err(self.file.error(e)),
         }
     }
 
     /// Removes every entry with an offset `>= offset`.
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
         let n = self.entries();
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let e = self.entry(mid).map_err(|e| LogError::io(&self.path, e))?;
-            if e.offset < offset {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        self.truncate_entries(lo)
+        let keep = self
+            .file
+            .partition_point(n, |b| self.decode(b).offset < offset)
+            .map_err(|e| self.file.error(e))?;
+        self.truncate_entries(keep)
     }
 
     /// Removes every entry.
@@ -224,18 +177,13 @@ impl TimeIndex {
     }
 
     fn truncate_entries(&self, keep: usize) -> Result<(), LogError> {
-        self.entries.store(keep, Ordering::Release);
-        self.file
-            .set_len((keep * ENTRY_SIZE) as u64)
-            .map_err(|e| LogError::io(&self.path, e))?;
+        self.file.truncate_entries(keep)?;
         self.reload_last()
     }
 
     /// fsync.
     pub fn flush(&self) -> Result<(), LogError> {
-        self.file
-            .sync_data()
-            .map_err(|e| LogError::io(&self.path, e))
+        self.file.flush()
     }
 }
 
