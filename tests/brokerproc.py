@@ -9,6 +9,7 @@ Environment:
 import os
 import socket
 import struct
+import subprocess
 
 import pytest
 
@@ -179,3 +180,22 @@ def cluster(tmp_path):
 def wait_topic(admin, topic, timeout=10.0):
     return wait_for(lambda: topic in admin.list_topics(timeout=5).topics, timeout=timeout,
                     desc="topic %s" % topic)
+
+
+def groups_sh(bootstrap, *args):
+    """scripts/consumer-groups.sh against `bootstrap`; the CompletedProcess."""
+    return subprocess.run(["bash", os.path.join(REPO, "scripts", "consumer-groups.sh"),
+                           "--bootstrap-server", bootstrap, *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def describe_rows(bootstrap, group):
+    """consumer-groups.sh --describe: its rows by partition, after checking
+    the header is kafka-consumer-groups.sh's."""
+    r = groups_sh(bootstrap, "--describe", "--group", group)
+    assert r.returncode == 0, r.stderr
+    lines = [l.split() for l in r.stdout.splitlines() if l.strip()]
+    header = next(l for l in lines if l[0] == "GROUP")
+    assert header == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
+                      "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    return {int(l[2]): l for l in lines if l[0] == group}

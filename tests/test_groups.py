@@ -3,7 +3,6 @@ kafka-python, kcat) in one group, a member SIGKILLed, restarts resuming from
 committed offsets, scripts/consumer-groups.sh, and Kafka's error codes for
 bad group requests (raw protocol)."""
 
-import os
 import signal
 import socket
 import struct
@@ -16,13 +15,12 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from brokerproc import Broker, frame, read_response
+from brokerproc import Broker, describe_rows, frame, groups_sh, read_response
 from coordproc import CoordServer, wait_for
 from procutil import ScriptWorker
 
 pytestmark = pytest.mark.timeout(180)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SESSION_MS = 6000
 
 
@@ -189,23 +187,6 @@ def test_killed_member_partitions_move_and_resume_from_committed(broker, tmp_pat
     assert sorted(int(v[1:]) for _, _, v in fresh.records()) == list(range(600, 660))
 
 
-def groups_sh(b, *args):
-    r = subprocess.run(["bash", os.path.join(REPO, "scripts", "consumer-groups.sh"),
-                        "--bootstrap-server", b.bootstrap, *args],
-                       capture_output=True, text=True, timeout=60)
-    return r
-
-
-def describe_rows(b, group):
-    r = groups_sh(b, "--describe", "--group", group)
-    assert r.returncode == 0, r.stderr
-    lines = [l.split() for l in r.stdout.splitlines() if l.strip()]
-    header = next(l for l in lines if l[0] == "GROUP")
-    assert header == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                      "CONSUMER-ID", "HOST", "CLIENT-ID"]
-    return {int(l[2]): l for l in lines if l[0] == group}
-
-
 def test_consumer_groups_script_describe_reset_delete(broker):
     from kafka import KafkaConsumer, TopicPartition as KTP
     topic = new_topic(broker, partitions=3)
@@ -222,32 +203,32 @@ def test_consumer_groups_script_describe_reset_delete(broker):
     c.commit({KTP(topic, 0): __import__("kafka").OffsetAndMetadata(4, "", -1),
               KTP(topic, 1): __import__("kafka").OffsetAndMetadata(10, "", -1),
               KTP(topic, 2): __import__("kafka").OffsetAndMetadata(7, "", -1)})
-    rows = describe_rows(broker, group)
+    rows = describe_rows(broker.bootstrap, group)
     assert [rows[p][3:6] for p in range(3)] == [["4", "10", "6"], ["10", "10", "0"], ["7", "10", "3"]]
     assert rows[0][6] != "-" and rows[0][7] == "/127.0.0.1"
     c.close()
 
-    r = groups_sh(broker, "--list")
+    r = groups_sh(broker.bootstrap, "--list")
     assert r.returncode == 0 and group in r.stdout.split(), r
     # A reset is refused while members are active; the group is empty now.
     wait_for(lambda: str(describe(broker, group).state).endswith("EMPTY"), timeout=20)
-    r = groups_sh(broker, "--reset-offsets", "--group", group, "--topic", topic, "--to-earliest")
+    r = groups_sh(broker.bootstrap, "--reset-offsets", "--group", group, "--topic", topic, "--to-earliest")
     assert r.returncode == 0 and "No action will be performed" in r.stdout
-    assert describe_rows(broker, group)[0][3] == "4", "dry run changes nothing"
-    r = groups_sh(broker, "--reset-offsets", "--group", group, "--topic", topic, "--to-earliest", "--execute")
+    assert describe_rows(broker.bootstrap, group)[0][3] == "4", "dry run changes nothing"
+    r = groups_sh(broker.bootstrap, "--reset-offsets", "--group", group, "--topic", topic, "--to-earliest", "--execute")
     assert r.returncode == 0, r.stderr
-    assert [describe_rows(broker, group)[p][3] for p in range(3)] == ["0", "0", "0"]
-    r = groups_sh(broker, "--reset-offsets", "--group", group, "--topic", topic + ":1", "--to-offset", "6",
+    assert [describe_rows(broker.bootstrap, group)[p][3] for p in range(3)] == ["0", "0", "0"]
+    r = groups_sh(broker.bootstrap, "--reset-offsets", "--group", group, "--topic", topic + ":1", "--to-offset", "6",
                   "--execute")
     assert r.returncode == 0, r.stderr
-    r = groups_sh(broker, "--reset-offsets", "--group", group, "--topic", topic + ":2", "--to-latest", "--execute")
+    r = groups_sh(broker.bootstrap, "--reset-offsets", "--group", group, "--topic", topic + ":2", "--to-latest", "--execute")
     assert r.returncode == 0, r.stderr
-    rows = describe_rows(broker, group)
+    rows = describe_rows(broker.bootstrap, group)
     assert [rows[p][3] for p in range(3)] == ["0", "6", "10"]
     assert [rows[p][5] for p in range(3)] == ["10", "4", "0"]
-    r = groups_sh(broker, "--reset-offsets", "--group", group, "--topic", topic + ":0",
+    r = groups_sh(broker.bootstrap, "--reset-offsets", "--group", group, "--topic", topic + ":0",
                   "--to-datetime", "2000-01-01T00:00:00.000", "--execute")
-    assert r.returncode == 0 and describe_rows(broker, group)[0][3] == "0"
+    assert r.returncode == 0 and describe_rows(broker.bootstrap, group)[0][3] == "0"
 
     # The next consumer starts where the group was moved to.
     c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
@@ -261,11 +242,11 @@ def test_consumer_groups_script_describe_reset_delete(broker):
     assert firsts == {0: 0, 1: 6}
 
     wait_for(lambda: str(describe(broker, group).state).endswith("EMPTY"), timeout=20)
-    r = groups_sh(broker, "--delete", "--group", group)
+    r = groups_sh(broker.bootstrap, "--delete", "--group", group)
     assert r.returncode == 0 and "was successful" in r.stdout, r
-    r = groups_sh(broker, "--list")
+    r = groups_sh(broker.bootstrap, "--list")
     assert group not in r.stdout.split()
-    r = groups_sh(broker, "--delete", "--group", group)
+    r = groups_sh(broker.bootstrap, "--delete", "--group", group)
     assert r.returncode != 0 and "GROUP_ID_NOT_FOUND" in r.stdout
 
 

@@ -5,10 +5,8 @@ group (two AIOKafkaConsumer members) reading every record once with its
 commits visible to scripts/consumer-groups.sh."""
 
 import asyncio
-import os
 import socket
 import struct
-import subprocess
 import textwrap
 import time
 import uuid
@@ -17,13 +15,12 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from brokerproc import cluster, frame, read_response  # noqa: F401 - cluster is a fixture
+from brokerproc import cluster, describe_rows, frame, read_response  # noqa: F401 - cluster is a fixture
 from coordproc import wait_for
 from procutil import ScriptWorker
 
 pytestmark = pytest.mark.timeout(150)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SESSION_MS = 6000
 # The failover test's members get a longer session. Broker 2 answers
 # FindCoordinator with itself ~4 s after the kill (broker 1's coord session
@@ -269,22 +266,6 @@ def test_coordinator_broker_killed_group_moves_and_resumes_from_committed(cluste
 
 
 # ------------------------------------------------------------------- aiokafka
-
-def groups_sh(bootstrap, *args):
-    return subprocess.run(["bash", os.path.join(REPO, "scripts", "consumer-groups.sh"),
-                           "--bootstrap-server", bootstrap, *args],
-                          capture_output=True, text=True, timeout=60)
-
-
-def describe_rows(bootstrap, group):
-    r = groups_sh(bootstrap, "--describe", "--group", group)
-    assert r.returncode == 0, r.stderr
-    lines = [l.split() for l in r.stdout.splitlines() if l.strip()]
-    header = next(l for l in lines if l[0] == "GROUP")
-    assert header == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
-                      "CONSUMER-ID", "HOST", "CLIENT-ID"]
-    return {int(l[2]): l for l in lines if l[0] == group}
-
 
 def test_aiokafka_group_reads_each_record_once_and_commits(cluster):
     from aiokafka import AIOKafkaConsumer
