@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use clap::Args;
 use kafka_protocol::messages::FetchRequest;
 use runnel_common::kafka::fetch::{self, FetchPosition, EARLIEST, FETCH_VERSIONS, LATEST};
@@ -166,14 +166,7 @@ async fn consume(
     count: &mut u64,
 ) -> anyhow::Result<()> {
     let topic = a.topic.as_str();
-    let md = client.metadata(Some(&[topic]), false).await?;
-    let t = md
-        .topics
-        .get(topic)
-        .ok_or_else(|| anyhow!("topic {topic} does not exist"))?;
-    if let Some(code) = t.error {
-        bail!("topic {topic}: {code}");
-    }
+    let (mut md, t) = super::existing_topic(client, topic).await?;
     let partitions: Vec<i32> = match a.partition {
         Some(p) if t.partitions.iter().any(|x| x.partition == p) => vec![p],
         Some(p) => bail!("partition {p} of {topic} does not exist"),
@@ -211,7 +204,6 @@ async fn consume(
     let timeout = a.timeout_ms.map(Duration::from_millis);
     let mut last_record = Instant::now();
     let max = a.max_messages.unwrap_or(u64::MAX);
-    let mut md = md;
     loop {
         if *count >= max {
             return Ok(());

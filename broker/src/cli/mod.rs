@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use runnel_common::kafka::{Client, ConnectionConfig};
+use runnel_common::kafka::{Client, ClusterMetadata, ConnectionConfig, TopicMetadata};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -87,6 +87,24 @@ pub async fn connect(bootstrap: &str, request_timeout: Duration) -> anyhow::Resu
 
 /// Parses repeated `key=value` flags (`--property`, `--config`,
 /// `--producer-props`); a later key wins, as in Kafka's tools.
+/// Cluster metadata and that of an existing topic, or an error naming what
+/// is wrong with the topic (the consumers start with this).
+pub async fn existing_topic(
+    client: &Client,
+    topic: &str,
+) -> anyhow::Result<(ClusterMetadata, TopicMetadata)> {
+    let md = client.metadata(Some(&[topic]), false).await?;
+    let t = md
+        .topics
+        .get(topic)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("topic {topic} does not exist"))?;
+    if let Some(code) = t.error {
+        bail!("topic {topic}: {code}");
+    }
+    Ok((md, t))
+}
+
 pub fn parse_key_values(items: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in items {

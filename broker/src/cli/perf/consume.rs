@@ -108,14 +108,7 @@ struct Measured {
 pub async fn run(a: PerfConsumeArgs) -> anyhow::Result<()> {
     let client = connect(&a.bootstrap_server, Duration::from_secs(30)).await?;
     let topic = a.topic.as_str();
-    let md = client.metadata(Some(&[topic]), false).await?;
-    let t = md
-        .topics
-        .get(topic)
-        .ok_or_else(|| anyhow!("topic {topic} does not exist"))?;
-    if let Some(code) = t.error {
-        bail!("topic {topic}: {code}");
-    }
+    let (md, t) = crate::cli::existing_topic(&client, topic).await?;
     let partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition).collect();
     let mut by_leader: BTreeMap<i32, Vec<FetchPosition>> = BTreeMap::new();
     for (p, off) in client.list_offsets(topic, &partitions, EARLIEST).await? {
