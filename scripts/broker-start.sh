@@ -56,17 +56,10 @@ done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
 [[ -z "$config" || ( -z "$port" && -z "$zk" ) ]] || die "--config excludes --port and --zookeeper"
-dir="${dir:-$ROOT/var/broker-$id}"
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-pidfile="$dir/broker.pid"
-log="$dir/broker.log"
-
-check_pidfile runnel-broker "$pidfile" "$dir" broker-stop.sh
+member_files broker "$id" "$dir"
 
 if [[ -n "$config" ]]; then
-    [[ -f "$config" ]] || die "no such config file: $config"
-    config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+    config="$(absolute_config "$config")"
     listener="$(cfg_value "$config" listeners 2>/dev/null)"
 else
     port="${port:-9092}"

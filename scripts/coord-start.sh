@@ -77,17 +77,10 @@ if [[ -n "$servers" ]]; then
     done
     grep -q "^server\\.$id=" <<<"$server_lines" || die "--servers has no entry for --id $id"
 fi
-dir="${dir:-$ROOT/var/coord-$id}"
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-pidfile="$dir/coord.pid"
-log="$dir/coord.log"
-
-check_pidfile runnel-coord "$pidfile" "$dir" coord-stop.sh
+member_files coord "$id" "$dir"
 
 if [[ -n "$config" ]]; then
-    [[ -f "$config" ]] || die "no such config file: $config"
-    config="$(cd "$(dirname "$config")" && pwd)/$(basename "$config")"
+    config="$(absolute_config "$config")"
     port="$(cfg_value "$config" clientPort)"
     host="$(cfg_value "$config" clientPortAddress)"
     port="${port:-2181}"

@@ -91,6 +91,26 @@ check_pidfile() {
     rm -f "$pidfile"
 }
 
+# A member's folder before a start (KIND is broker or coord): sets `dir`
+# (DIR, default <repo>/var/KIND-ID, created, made absolute), `pidfile` and
+# `log`, and dies if the member already runs there.
+member_files() {
+    local kind="$1" id="$2"
+    dir="${3:-$ROOT/var/$kind-$id}"
+    mkdir -p "$dir"
+    dir="$(cd "$dir" && pwd)"
+    pidfile="$dir/$kind.pid"
+    log="$dir/$kind.log"
+    check_pidfile "runnel-$kind" "$pidfile" "$dir" "$kind-stop.sh"
+}
+
+# A --config FILE checked to exist, printed as an absolute path (the member
+# runs from another folder).
+absolute_config() {
+    [[ -f "$1" ]] || die "no such config file: $1"
+    echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+
 # Starts CMD... in the background in a session of its own (so that it does
 # not die with the terminal's Ctrl-C), output appended to LOG, and writes
 # its pid to PIDFILE; sets `pid`.
