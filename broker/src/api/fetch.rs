@@ -1,5 +1,8 @@
 //! Fetch: read whole batches from leader logs — up to the high watermark
-//! for consumers, up to the log end for followers (`replica_id` set).
+//! for consumers, up to the log end for followers (`replica_id` set), and
+//! up to the last stable offset for consumers reading committed data
+//! (`isolation_level` 1), who also get the aborted transactions that
+//! overlap what they read so they can drop those records.
 //!
 //! A follower's fetch offset is its log end offset: the leader records it
 //! (moving the high watermark and perhaps adding the follower back to the
@@ -20,14 +23,29 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, RequestHeader};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::replica::partition::Progress;
 use crate::replica::Partition;
 use crate::server::Broker;
+
+/// Fetch's `isolation_level` for committed data only (READ_COMMITTED).
+const READ_COMMITTED: i8 = 1;
+
+/// What a partition read returns.
+struct Read {
+    records: Bytes,
+    high_watermark: i64,
+    last_stable_offset: i64,
+    log_start_offset: i64,
+    /// For read_committed consumers: aborted transactions in the range read.
+    aborted: Option<Vec<AbortedTransaction>>,
+}
 
 /// What a waiting fetch wakes on.
 enum Waker {
@@ -125,14 +143,22 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
             }
             let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
             let min_one = total == 0;
-            match read_partition(&partition, fp.fetch_offset, max, min_one, replica >= 0) {
-                Ok((records, hw, lso, start)) => {
-                    pd.high_watermark = hw;
-                    pd.last_stable_offset = lso;
-                    pd.log_start_offset = start;
-                    total += records.len();
-                    remaining = remaining.saturating_sub(records.len());
-                    pd.records = Some(records);
+            let bound = if replica >= 0 {
+                Bound::LogEnd
+            } else if request.isolation_level == READ_COMMITTED {
+                Bound::LastStable
+            } else {
+                Bound::HighWatermark
+            };
+            match read_partition(&partition, fp.fetch_offset, max, min_one, bound) {
+                Ok(read) => {
+                    pd.high_watermark = read.high_watermark;
+                    pd.last_stable_offset = read.last_stable_offset;
+                    pd.log_start_offset = read.log_start_offset;
+                    pd.aborted_transactions = read.aborted;
+                    total += read.records.len();
+                    remaining = remaining.saturating_sub(read.records.len());
+                    pd.records = Some(read.records);
                     wakers.push(if replica >= 0 {
                         Waker::LogEnd(partition.subscribe_log_end())
                     } else {
@@ -162,28 +188,67 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
     (response, total, has_error, wakers)
 }
 
-/// Reads from `offset` up to the high watermark (consumers) or the log
-/// end (`follower`). Returns records, high watermark, last stable offset,
-/// log start offset.
+/// How far a fetch may read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// Followers: everything written.
+    LogEnd,
+    /// read_uncommitted consumers.
+    HighWatermark,
+    /// read_committed consumers.
+    LastStable,
+}
+
+/// Reads from `offset` up to the bound.
 fn read_partition(
     p: &Partition,
     offset: i64,
     max_bytes: usize,
     min_one_batch: bool,
-    follower: bool,
-) -> Result<(Bytes, i64, i64, i64), ResponseError> {
+    bound: Bound,
+) -> Result<Read, ResponseError> {
     let hw = p.high_watermark();
+    let lso = p.log.last_stable_offset(hw);
     let start = p.log.log_start_offset();
     let end = p.log.log_end_offset();
     if offset < start || offset > end {
         return Err(ResponseError::OffsetOutOfRange);
     }
-    let limit = if follower { end } else { hw };
+    let limit = match bound {
+        Bound::LogEnd => end,
+        Bound::HighWatermark => hw,
+        Bound::LastStable => lso,
+    };
+    let mut read = Read {
+        records: Bytes::new(),
+        high_watermark: hw,
+        last_stable_offset: lso,
+        log_start_offset: start,
+        aborted: (bound == Bound::LastStable).then(Vec::new),
+    };
     if offset >= limit {
-        return Ok((Bytes::new(), hw, hw, start));
+        return Ok(read);
     }
     match p.log.read(offset, max_bytes, Some(limit), min_one_batch) {
-        Ok(info) => Ok((info.records, hw, hw, p.log.log_start_offset())),
+        Ok(info) => {
+            if bound == Bound::LastStable && !info.records.is_empty() {
+                let upper = last_offset_read(&info.records).map_or(offset, |o| o + 1);
+                read.aborted = Some(
+                    p.log
+                        .aborted_transactions(offset, upper)
+                        .into_iter()
+                        .map(|a| {
+                            AbortedTransaction::default()
+                                .with_producer_id(ProducerId(a.producer_id))
+                                .with_first_offset(a.first_offset)
+                        })
+                        .collect(),
+                );
+            }
+            read.records = info.records;
+            read.log_start_offset = p.log.log_start_offset();
+            Ok(read)
+        }
         Err(e) => {
             if e.is_storage() {
                 tracing::error!(topic = %p.topic, partition = p.index, "read failed: {e}");
@@ -191,6 +256,18 @@ fn read_partition(
             Err(e.response_error())
         }
     }
+}
+
+/// The last offset of the last whole batch in `records`.
+fn last_offset_read(records: &[u8]) -> Option<i64> {
+    use crate::log::batch::{frame, Frame};
+    let mut pos = 0;
+    let mut last = None;
+    while let Frame::Complete(h) = frame(&records[pos..]) {
+        last = Some(h.last_offset());
+        pos += h.size();
+    }
+    last
 }
 
 /// Kafka's check of a client's `current_leader_epoch` (-1: not given).

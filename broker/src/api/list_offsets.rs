@@ -1,5 +1,7 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3) or the first
-//! offset whose timestamp is at least the one given.
+//! offset whose timestamp is at least the one given. With `isolation_level`
+//! 1 (read_committed) "latest" is the last stable offset and nothing at or
+//! above it is visible, as in Kafka.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
@@ -20,6 +22,7 @@ pub async fn handle(
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let version = header.request_api_version;
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -41,6 +44,7 @@ pub async fn handle(
                         lp.timestamp,
                         lp.current_leader_epoch,
                         version,
+                        read_committed,
                     ) {
                         Ok((ts, offset, epoch)) => {
                             r.timestamp = ts;
@@ -70,6 +74,7 @@ fn lookup(
     timestamp: i64,
     current_leader_epoch: i32,
     version: i16,
+    read_committed: bool,
 ) -> Result<(i64, i64, i32), ResponseError> {
     let p = broker.replicas.leader_partition(topic, partition)?;
     let epoch = p.leader_epoch();
@@ -77,6 +82,12 @@ fn lookup(
         return Err(e);
     }
     let hw = p.high_watermark();
+    // The highest offset a consumer of this isolation level may see.
+    let hw = if read_committed {
+        p.log.last_stable_offset(hw)
+    } else {
+        hw
+    };
     match timestamp {
         LATEST => Ok((-1, hw, epoch)),
         MAX_TIMESTAMP if version < 7 => Err(ResponseError::UnsupportedVersion),

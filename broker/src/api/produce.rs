@@ -122,19 +122,27 @@ struct Appended {
     partition: Arc<Partition>,
 }
 
-type Refusal = (ResponseError, Option<String>);
+pub(crate) type Refusal = (ResponseError, Option<String>);
 
-/// `acks=all`: waits until the ISR has the records (the high watermark
-/// passed them), leadership moved (NOT_LEADER_OR_FOLLOWER: the records may
-/// be lost) or the request's timeout (REQUEST_TIMED_OUT). Committed with an
-/// ISR below `min.insync.replicas`: NOT_ENOUGH_REPLICAS_AFTER_APPEND, as
-/// Kafka answers.
 async fn wait_for_isr(a: &Appended, deadline: tokio::time::Instant) -> Result<(), Refusal> {
-    let p = &a.partition;
+    wait_replicated(&a.partition, a.required, a.leader_epoch, deadline).await
+}
+
+/// `acks=all`: waits until the ISR has everything below `required` (the
+/// high watermark passed it), leadership moved (NOT_LEADER_OR_FOLLOWER: the
+/// records may be lost) or the deadline (REQUEST_TIMED_OUT). Committed with
+/// an ISR below `min.insync.replicas`: NOT_ENOUGH_REPLICAS_AFTER_APPEND, as
+/// Kafka answers.
+pub(crate) async fn wait_replicated(
+    p: &Partition,
+    required: i64,
+    leader_epoch: i32,
+    deadline: tokio::time::Instant,
+) -> Result<(), Refusal> {
     let mut progress = p.subscribe();
     loop {
         let now = *progress.borrow_and_update();
-        if !now.leader || now.leader_epoch != a.leader_epoch {
+        if !now.leader || now.leader_epoch != leader_epoch {
             return Err((
                 ResponseError::NotLeaderOrFollower,
                 Some(format!(
@@ -143,7 +151,7 @@ async fn wait_for_isr(a: &Appended, deadline: tokio::time::Instant) -> Result<()
                 )),
             ));
         }
-        if now.high_watermark >= a.required {
+        if now.high_watermark >= required {
             let isr = p.state().isr.len() as i32;
             let min_isr = p.settings().min_insync_replicas;
             if isr < min_isr {

@@ -293,7 +293,7 @@ pub fn leader_header(
 }
 
 /// Reads a zig-zag varint (Kafka's varint/varlong) at `*pos`.
-fn read_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+pub(crate) fn read_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
     let mut value: u64 = 0;
     let mut shift = 0;
     loop {

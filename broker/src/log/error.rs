@@ -85,6 +85,26 @@ pub enum LogError {
         reason: String,
     },
 
+    /// A producer batch or marker carries an epoch older than the one the
+    /// partition knows for its producer id. INVALID_PRODUCER_EPOCH.
+    #[error("invalid producer epoch: {0}")]
+    InvalidProducerEpoch(String),
+
+    /// A producer batch's first sequence does not follow the producer's
+    /// last one (a lost batch). OUT_OF_ORDER_SEQUENCE_NUMBER.
+    #[error("{0}")]
+    OutOfOrderSequence(String),
+
+    /// A write that contradicts the producer's transaction state (a plain
+    /// write while its transaction is open). INVALID_TXN_STATE.
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(String),
+
+    /// A transaction marker from a coordinator older than the last one
+    /// seen for the producer. TRANSACTION_COORDINATOR_FENCED.
+    #[error("{0}")]
+    CoordinatorFenced(String),
+
     /// A file the log owns (checkpoint, index) does not parse. The log
     /// recovers from this where it can (indexes are rebuilt); it is only
     /// returned when it cannot. KAFKA_STORAGE_ERROR.
@@ -119,6 +139,10 @@ impl LogError {
             LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
             LogError::OffsetsOutOfOrder(_) => ResponseError::UnknownServerError,
             LogError::InvalidConfig { .. } => ResponseError::InvalidConfig,
+            LogError::InvalidProducerEpoch(_) => ResponseError::InvalidProducerEpoch,
+            LogError::OutOfOrderSequence(_) => ResponseError::OutOfOrderSequenceNumber,
+            LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
+            LogError::CoordinatorFenced(_) => ResponseError::TransactionCoordinatorFenced,
         }
     }
 

@@ -15,6 +15,9 @@
 //! * [`index`], [`time_index`]: the sparse `.index` and `.timeindex` files,
 //!   over [`index_file`] (fixed-size entries, positional I/O).
 //! * [`scan`]: walking batches in a segment file with chunked positional reads.
+//! * [`producer_state`]: idempotent and transactional producers per
+//!   partition: sequence and epoch checks, open and aborted transactions,
+//!   the last stable offset, `.snapshot` files.
 //! * [`recovery`]: loading a partition directory, re-scanning after an
 //!   unclean stop.
 //! * [`retention`]: which old segments `retention.ms` / `retention.bytes` /
@@ -45,6 +48,7 @@ pub mod index_file;
 pub mod leader_epoch;
 pub mod log_dir;
 pub mod partition_log;
+pub mod producer_state;
 pub mod recovery;
 pub mod retention;
 pub mod scan;

@@ -30,6 +30,9 @@ use super::checkpoint;
 use super::config::{LogConfig, TimestampType};
 use super::error::LogError;
 use super::leader_epoch::{EpochEntry, LeaderEpochCache};
+use super::producer_state::{
+    self, AbortedTxn, Checked, Marker, ProducerEntry, ProducerStateManager,
+};
 use super::recovery::{self, LoadHints};
 use super::retention::{self, Reason};
 use super::segment::{OutBatch, Segment, TimestampAndOffset};
@@ -98,6 +101,8 @@ pub struct PartitionLog {
     append: Mutex<()>,
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
     epochs: Mutex<LeaderEpochCache>,
+    /// Idempotent and transactional producers; changed only under `append`.
+    producers: Mutex<ProducerStateManager>,
     flush_lock: Mutex<()>,
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
@@ -146,12 +151,13 @@ impl PartitionLog {
             log_end_offset = loaded.log_end_offset,
             "opened partition log"
         );
-        Ok(PartitionLog {
+        let log = PartitionLog {
             dir: dir.to_path_buf(),
             config: RwLock::new(Arc::new(config)),
             append: Mutex::new(()),
             segments: RwLock::new(Arc::new(loaded.segments)),
             epochs: Mutex::new(loaded.epochs),
+            producers: Mutex::new(ProducerStateManager::default()),
             flush_lock: Mutex::new(()),
             log_start_offset: AtomicI64::new(loaded.log_start_offset),
             log_end_offset: AtomicI64::new(loaded.log_end_offset),
@@ -160,7 +166,145 @@ impl PartitionLog {
             unflushed: AtomicU64::new(0),
             state: AtomicU8::new(OPEN),
             end_tx,
-        })
+        };
+        {
+            let _state = lock(&log.append);
+            log.rebuild_producer_state_locked()?;
+        }
+        Ok(log)
+    }
+
+    /// Rebuilds the producer state for the whole log: the newest snapshot
+    /// at or below the log end, then every batch after it. Caller holds the
+    /// append lock.
+    fn rebuild_producer_state_locked(&self) -> Result<(), LogError> {
+        let start = self.log_start_offset();
+        let end = self.log_end_offset();
+        producer_state::ProducerStateManager::delete_snapshots_above(&self.dir, end)?;
+        let mut state = match ProducerStateManager::load_snapshot(&self.dir, end)? {
+            Some(s) if s.end_offset() >= start => s,
+            _ => {
+                let mut s = ProducerStateManager::default();
+                s.reset(start);
+                s
+            }
+        };
+        let mut offset = state.end_offset();
+        let mut scanned = 0usize;
+        while offset < end {
+            let read = self.read(offset, 4 << 20, None, true)?;
+            if read.records.is_empty() {
+                break;
+            }
+            let mut pos = 0;
+            while let batch::Frame::Complete(h) = batch::frame(&read.records[pos..]) {
+                let bytes = &read.records[pos..pos + h.size()];
+                let marker = if h.is_control() {
+                    producer_state::parse_marker(bytes)
+                } else {
+                    None
+                };
+                state.apply(&h, marker);
+                offset = h.next_offset();
+                pos += h.size();
+                scanned += 1;
+            }
+            if pos == 0 {
+                break;
+            }
+        }
+        state.truncate_head(start);
+        if scanned > 0 {
+            tracing::debug!(dir = %self.dir.display(), batches = scanned, "rebuilt producer state from the log");
+        }
+        *lock(&self.producers) = state;
+        Ok(())
+    }
+
+    /// Writes a producer state snapshot at the current log end. Caller
+    /// holds the append lock.
+    fn snapshot_producers_locked(&self) -> Result<(), LogError> {
+        let producers = lock(&self.producers);
+        producers.write_snapshot(&self.dir)
+    }
+
+    /// The last stable offset given the partition's high watermark: below
+    /// it every transaction is decided (read_committed consumers stop here).
+    pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
+        lock(&self.producers).last_stable_offset(high_watermark)
+    }
+
+    /// Aborted transactions overlapping `[from, to)` (Fetch's
+    /// `aborted_transactions` for read_committed consumers).
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        lock(&self.producers).aborted_between(from, to)
+    }
+
+    /// Every producer this partition knows (DescribeProducers).
+    pub fn producer_entries(&self) -> Vec<ProducerEntry> {
+        lock(&self.producers).producers().cloned().collect()
+    }
+
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`).
+    pub fn remove_expired_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        let _state = lock(&self.append);
+        lock(&self.producers).remove_expired(now_ms, expiration_ms)
+    }
+
+    /// Writes a transaction marker (a control batch) as the leader in
+    /// `leader_epoch`, after checking it against the producer's epoch and
+    /// the coordinator epoch of its last marker.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        marker: Marker,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        self.check_open()?;
+        let now = now_ms();
+        let records = producer_state::marker_batch(producer_id, producer_epoch, marker, now)?;
+        let config = self.config();
+        let valid = batch::validate_batches(&records, usize::MAX, Origin::Replication, false)?;
+        let state = lock(&self.append);
+        self.check_open()?;
+        lock(&self.producers).check_marker(
+            producer_id,
+            producer_epoch,
+            marker.coordinator_epoch,
+        )?;
+        let base = self.log_end_offset();
+        let out: Vec<OutBatch<'_>> = valid
+            .iter()
+            .map(|v| OutBatch {
+                header: batch::leader_header(
+                    &records,
+                    v,
+                    base,
+                    leader_epoch,
+                    TimestampType::CreateTime,
+                    now,
+                ),
+                body: &records[v.position + HEADER_SIZE..v.position + v.header.size()],
+                base_offset: base,
+                last_offset: base,
+                max_timestamp: v.header.max_timestamp,
+            })
+            .collect();
+        if leader_epoch >= 0 {
+            lock(&self.epochs).assign(leader_epoch, base)?;
+        }
+        let mut info = self.append_locked(&config, &out, now)?;
+        if let Some(h) = out
+            .first()
+            .and_then(|b| batch::BatchHeader::parse(&b.header))
+        {
+            lock(&self.producers).apply(&h, Some(marker));
+        }
+        drop(state);
+        info.record_count = 1;
+        self.after_append(&config, 1)?;
+        Ok(info)
     }
 
     /// The partition directory.
@@ -275,6 +419,24 @@ impl PartitionLog {
         )?;
         let state = lock(&self.append);
         self.check_open()?;
+        if valid.iter().any(|v| v.header.producer_id >= 0) {
+            let headers: Vec<batch::BatchHeader> = valid.iter().map(|v| v.header).collect();
+            if let Checked::Duplicate(d) = lock(&self.producers).check(&headers)? {
+                // A retry of a batch already written: its original offsets,
+                // nothing appended (Kafka's duplicate handling).
+                drop(state);
+                return Ok(AppendInfo {
+                    first_offset: d.first_offset,
+                    last_offset: d.last_offset,
+                    log_append_time: -1,
+                    log_start_offset: self.log_start_offset(),
+                    max_timestamp: d.timestamp,
+                    batch_count: 0,
+                    record_count: 0,
+                    size_in_bytes: 0,
+                });
+            }
+        }
         let mut next = self.log_end_offset();
         let mut out = Vec::with_capacity(valid.len());
         for v in &valid {
@@ -306,6 +468,7 @@ impl PartitionLog {
             }
         }
         let mut info = self.append_locked(&config, &out, now_ms)?;
+        self.apply_producer_batches(&out, |_| None);
         drop(state);
         info.log_append_time = if log_append { now_ms } else { -1 };
         info.record_count = valid
@@ -357,6 +520,14 @@ impl PartitionLog {
         }
         let now = now_ms();
         let mut info = self.append_locked(&config, &out, now)?;
+        self.apply_producer_batches(&out, |i| {
+            let v = &valid[i];
+            if v.header.is_control() {
+                producer_state::parse_marker(&records[v.position..v.position + v.header.size()])
+            } else {
+                None
+            }
+        });
         drop(state);
         info.record_count = valid
             .iter()
@@ -364,6 +535,22 @@ impl PartitionLog {
             .sum();
         self.after_append(&config, info.record_count)?;
         Ok(info)
+    }
+
+    /// Applies written batches to the producer state (`marker(i)`: the
+    /// marker of the i-th batch if it is a control batch). Caller holds the
+    /// append lock.
+    fn apply_producer_batches(
+        &self,
+        out: &[OutBatch<'_>],
+        marker: impl Fn(usize) -> Option<Marker>,
+    ) {
+        let mut producers = lock(&self.producers);
+        for (i, b) in out.iter().enumerate() {
+            if let Some(h) = batch::BatchHeader::parse(&b.header) {
+                producers.apply(&h, if h.is_control() { marker(i) } else { None });
+            }
+        }
     }
 
     /// Rolls if due, writes, publishes. Caller holds the append lock.
@@ -448,6 +635,11 @@ impl PartitionLog {
                 }
             } else {
                 active.on_become_inactive()?;
+                // The state as of the new segment's base: recovery after a
+                // crash scans only from here.
+                if self.log_end_offset() == base {
+                    self.snapshot_producers_locked()?;
+                }
             }
         }
         let segment = Arc::new(Segment::create(&self.dir, base, config, now_ms)?);
@@ -672,7 +864,7 @@ impl PartitionLog {
             return Err(e);
         }
         lock(&self.epochs).truncate_from_end(end)?;
-        Ok(())
+        self.rebuild_producer_state_locked()
     }
 
     /// Empties the log and restarts it at `offset` (a follower whose log
@@ -702,6 +894,8 @@ impl PartitionLog {
         self.log_start_offset.store(offset, Ordering::Release);
         self.recovery_point.store(offset, Ordering::Release);
         self.publish_end(offset);
+        ProducerStateManager::delete_snapshots_above(&self.dir, -1)?;
+        lock(&self.producers).reset(offset);
         lock(&self.epochs).clear()
     }
 
@@ -752,6 +946,7 @@ impl PartitionLog {
         self.set_segments(keep.to_vec());
         self.log_start_offset.store(new_start, Ordering::Release);
         lock(&self.epochs).truncate_from_start(new_start)?;
+        lock(&self.producers).truncate_head(new_start);
         for seg in gone {
             seg.delete_files()?;
         }
@@ -818,6 +1013,7 @@ impl PartitionLog {
         self.active()?.on_become_inactive()?;
         let end = self.log_end_offset();
         self.flush_up_to(end)?;
+        self.snapshot_producers_locked()?;
         self.state.store(CLOSED, Ordering::Release);
         Ok(())
     }

@@ -114,7 +114,8 @@ impl Codec {
 /// Builds one v2 batch, record by record.
 ///
 /// Offsets are relative (the broker assigns the base offset); the producer
-/// fields say "not idempotent" (-1), as a plain Kafka producer sends them.
+/// fields say "not idempotent" (-1), as a plain Kafka producer sends them,
+/// unless [`BatchBuilder::producer`] sets them.
 #[derive(Debug)]
 pub struct BatchBuilder {
     codec: Codec,
@@ -122,6 +123,11 @@ pub struct BatchBuilder {
     count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    /// Transactional and control bits (see [`crate::record_batch`]).
+    flags: i16,
 }
 
 impl BatchBuilder {
@@ -137,7 +143,32 @@ impl BatchBuilder {
             count: 0,
             base_timestamp: 0,
             max_timestamp: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            flags: 0,
         }
+    }
+
+    /// Marks the batch as written by an idempotent producer: its id, epoch
+    /// and the sequence number of the first record.
+    pub fn producer(mut self, id: i64, epoch: i16, base_sequence: i32) -> Self {
+        self.producer_id = id;
+        self.producer_epoch = epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction.
+    pub fn transactional(mut self) -> Self {
+        self.flags |= crate::record_batch::TRANSACTIONAL_FLAG;
+        self
+    }
+
+    /// Marks the batch as a control batch (transaction markers; brokers only).
+    pub fn control(mut self) -> Self {
+        self.flags |= crate::record_batch::CONTROL_FLAG;
+        self
     }
 
     /// Records appended so far.
@@ -201,13 +232,13 @@ impl BatchBuilder {
         out.put_i32(-1); // partition leader epoch: the broker sets it
         out.put_i8(2); // magic
         out.put_u32(0); // CRC, filled in below
-        out.put_i16(self.codec as i16);
+        out.put_i16(self.codec as i16 | self.flags);
         out.put_i32((self.count - 1).max(0)); // last offset delta
         out.put_i64(self.base_timestamp);
         out.put_i64(self.max_timestamp);
-        out.put_i64(-1); // producer id
-        out.put_i16(-1); // producer epoch
-        out.put_i32(-1); // base sequence
+        out.put_i64(self.producer_id);
+        out.put_i16(self.producer_epoch);
+        out.put_i32(self.base_sequence);
         out.put_i32(self.count);
         self.codec.compress(&self.records, &mut out)?;
         let batch_length = (out.len() - LOG_OVERHEAD) as i32;
