@@ -36,6 +36,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::OffsetForLeaderEpoch, 0, 4),
+    (ApiKey::InitProducerId, 0, 4),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -115,6 +116,7 @@ mod tests {
             ApiKey::DeleteGroups => m::DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => m::OffsetDeleteRequest::VERSIONS,
             ApiKey::OffsetForLeaderEpoch => m::OffsetForLeaderEpochRequest::VERSIONS,
+            ApiKey::InitProducerId => m::InitProducerIdRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

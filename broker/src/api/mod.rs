@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
@@ -161,6 +162,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::OffsetForLeaderEpoch => {
             run!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
         }
+        ApiKey::InitProducerId => run!(m::InitProducerIdRequest, init_producer_id),
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }

@@ -23,7 +23,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
-use super::assignment::coordinator_for;
+use super::assignment::coordinator_in;
 use super::member::{JoinRequest, JoinResult, SyncResult};
 use super::state::{Committed, Group, GroupState, Reply, StoreKind};
 use super::GroupConfig;
@@ -131,9 +131,7 @@ impl GroupCoordinator {
 
     /// The broker coordinating `group` (None: no live broker known).
     pub fn coordinator_of(&self, group: &str) -> Option<i32> {
-        let snapshot = self.metadata.snapshot();
-        let live: Vec<i32> = snapshot.brokers.keys().copied().collect();
-        coordinator_for(group, &live, self.config.slots)
+        coordinator_in(&self.metadata.snapshot(), group, self.config.slots)
     }
 
     pub fn is_coordinator(&self, group: &str) -> bool {
