@@ -276,7 +276,12 @@ impl Server {
 
         let groups = GroupCoordinator::new(id, GroupConfig::from_broker(&config), metadata.clone());
         let controller = Controller::new(id, config.clone(), metadata.clone());
-        let txn = TransactionCoordinator::new(id, config.transactions.clone(), metadata.clone());
+        let txn = TransactionCoordinator::new(
+            id,
+            config.transactions.clone(),
+            config.offsets_topic_num_partitions,
+            metadata.clone(),
+        );
         let broker = Arc::new(Broker {
             config,
             id,
@@ -294,6 +299,7 @@ impl Server {
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
+            tokio::spawn(txn.run(shutdown_rx.clone())),
             tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,

@@ -22,6 +22,7 @@
 //! PrepareCommit or PrepareAbort that the next coordinator finishes.
 
 pub mod coordinator;
+pub mod markers;
 pub mod producer_id;
 pub mod state;
 

@@ -27,7 +27,7 @@ pub fn is_epoch_exhausted(epoch: i16) -> bool {
 }
 
 /// Kafka's `TransactionState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TxnState {
     Empty,
     Ongoing,
