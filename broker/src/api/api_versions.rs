@@ -42,6 +42,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndTxn, 0, 3),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 0),
+    (ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -127,6 +128,7 @@ mod tests {
             ApiKey::EndTxn => m::EndTxnRequest::VERSIONS,
             ApiKey::DescribeTransactions => m::DescribeTransactionsRequest::VERSIONS,
             ApiKey::ListTransactions => m::ListTransactionsRequest::VERSIONS,
+            ApiKey::TxnOffsetCommit => m::TxnOffsetCommitRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

@@ -36,6 +36,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod topic_names;
+pub mod txn_offset_commit;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
@@ -175,6 +176,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             run!(m::DescribeTransactionsRequest, describe_transactions)
         }
         ApiKey::ListTransactions => run!(m::ListTransactionsRequest, list_transactions),
+        ApiKey::TxnOffsetCommit => run!(m::TxnOffsetCommitRequest, txn_offset_commit),
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }
