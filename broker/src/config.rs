@@ -249,6 +249,18 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("transaction.state.log.replication.factor", Short, Some("3")),
     key("transaction.state.log.min.isr", Int, Some("2")),
     key("transaction.state.log.num.partitions", Int, Some("50")),
+    key("transaction.max.timeout.ms", Int, Some("900000")),
+    key(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        Int,
+        Some("10000"),
+    ),
+    key("transactional.id.expiration.ms", Int, Some("604800000")),
+    key(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        Int,
+        Some("3600000"),
+    ),
     key("group.initial.rebalance.delay.ms", Int, Some("3000")),
     key("group.min.session.timeout.ms", Int, Some("6000")),
     key("group.max.session.timeout.ms", Int, Some("1800000")),
@@ -353,6 +365,8 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// How followers fetch and when the leader drops them from the ISR.
     pub replication: ReplicationConfig,
+    /// The transaction coordinator's limits and timers.
+    pub transactions: TransactionConfig,
     /// `controlled.shutdown.enable`: ask the controller to move leaderships
     /// away before stopping.
     pub controlled_shutdown_enable: bool,
@@ -392,6 +406,48 @@ pub struct ReplicationConfig {
     pub socket_timeout: Duration,
     /// `replica.high.watermark.checkpoint.interval.ms`.
     pub hw_checkpoint_interval: Duration,
+}
+
+/// Transaction coordinator settings (Kafka's `transaction.*` keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionConfig {
+    /// `transaction.max.timeout.ms`: the longest timeout a producer may ask
+    /// for (INVALID_TRANSACTION_TIMEOUT above it).
+    pub max_timeout_ms: i32,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how
+    /// often open transactions are checked against their timeout.
+    pub abort_timed_out_interval: Duration,
+    /// `transactional.id.expiration.ms`: an id idle this long is forgotten.
+    pub id_expiration: Duration,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    pub remove_expired_interval: Duration,
+    /// `transaction.state.log.num.partitions`: the hash slots transactional
+    /// ids map to when choosing their coordinator.
+    pub slots: i32,
+}
+
+impl TransactionConfig {
+    fn from_getter(get: &Getter<'_>) -> Result<TransactionConfig, ConfigError> {
+        let positive = |name: &str| -> Result<i32, ConfigError> {
+            let v = get.int(name);
+            if v < 1 {
+                return Err(get.error(name, "must be at least 1"));
+            }
+            Ok(v)
+        };
+        let ms = |name: &str| positive(name).map(|v| Duration::from_millis(v as u64));
+        Ok(TransactionConfig {
+            max_timeout_ms: positive("transaction.max.timeout.ms")?,
+            abort_timed_out_interval: ms(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            )?,
+            id_expiration: ms("transactional.id.expiration.ms")?,
+            remove_expired_interval: ms(
+                "transaction.remove.expired.transaction.cleanup.interval.ms",
+            )?,
+            slots: positive("transaction.state.log.num.partitions")?,
+        })
+    }
 }
 
 impl ReplicationConfig {
@@ -621,6 +677,7 @@ impl BrokerConfig {
         }
 
         let replication = ReplicationConfig::from_getter(&get)?;
+        let transactions = TransactionConfig::from_getter(&get)?;
         let shutdown_retries = get.int("controlled.shutdown.max.retries");
         if shutdown_retries < 0 {
             return Err(get.error("controlled.shutdown.max.retries", "must not be negative"));
@@ -682,6 +739,7 @@ impl BrokerConfig {
             offset_metadata_max_bytes: metadata_max as usize,
             offsets_topic_num_partitions: offsets_partitions,
             replication,
+            transactions,
             controlled_shutdown_enable: get.bool("controlled.shutdown.enable"),
             controlled_shutdown_max_retries: shutdown_retries as u32,
             controlled_shutdown_retry_backoff: Duration::from_millis(shutdown_backoff as u64),

@@ -23,6 +23,8 @@
 //! * [`log`]: a partition's durable log: segments, indexes, recovery,
 //!   retention. Record batches are validated by header and CRC and kept as
 //!   the client sent them.
+//! * [`txn`]: exactly-once: producer ids and the transaction coordinator
+//!   (state in coord through [`metadata::transactions`]).
 //! * [`server`]: start-up, shutdown, and the state handlers share.
 
 pub mod alloc;
@@ -39,3 +41,4 @@ pub mod replica;
 pub mod server;
 pub mod topic_admin;
 pub mod topic_config;
+pub mod txn;

@@ -22,6 +22,7 @@ use crate::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
 use crate::replica::ReplicaManager;
+use crate::txn::TransactionCoordinator;
 
 /// Why the broker cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ pub struct Broker {
     pub groups: Arc<GroupCoordinator>,
     /// The controller role (active only while this broker holds `/controller`).
     pub controller: Arc<Controller>,
+    /// Producer ids and the transaction coordinator.
+    pub txn: Arc<TransactionCoordinator>,
     /// The advertised PLAINTEXT endpoint (real port when configured as 0).
     pub advertised: Listener,
 }
@@ -273,6 +276,12 @@ impl Server {
 
         let groups = GroupCoordinator::new(id, GroupConfig::from_broker(&config), metadata.clone());
         let controller = Controller::new(id, config.clone(), metadata.clone());
+        let txn = TransactionCoordinator::new(
+            id,
+            config.transactions.clone(),
+            config.offsets_topic_num_partitions,
+            metadata.clone(),
+        );
         let broker = Arc::new(Broker {
             config,
             id,
@@ -281,6 +290,7 @@ impl Server {
             replicas: replicas.clone(),
             groups: groups.clone(),
             controller: controller.clone(),
+            txn: txn.clone(),
             advertised,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -289,6 +299,7 @@ impl Server {
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
+            tokio::spawn(txn.run(shutdown_rx.clone())),
             tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,

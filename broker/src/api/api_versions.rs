@@ -36,6 +36,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteGroups, 0, 2),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::OffsetForLeaderEpoch, 0, 4),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 3),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 0),
+    (ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -115,6 +122,13 @@ mod tests {
             ApiKey::DeleteGroups => m::DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => m::OffsetDeleteRequest::VERSIONS,
             ApiKey::OffsetForLeaderEpoch => m::OffsetForLeaderEpochRequest::VERSIONS,
+            ApiKey::InitProducerId => m::InitProducerIdRequest::VERSIONS,
+            ApiKey::AddPartitionsToTxn => m::AddPartitionsToTxnRequest::VERSIONS,
+            ApiKey::AddOffsetsToTxn => m::AddOffsetsToTxnRequest::VERSIONS,
+            ApiKey::EndTxn => m::EndTxnRequest::VERSIONS,
+            ApiKey::DescribeTransactions => m::DescribeTransactionsRequest::VERSIONS,
+            ApiKey::ListTransactions => m::ListTransactionsRequest::VERSIONS,
+            ApiKey::TxnOffsetCommit => m::TxnOffsetCommitRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

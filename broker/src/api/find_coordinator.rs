@@ -1,5 +1,5 @@
 //! FindCoordinator: which broker coordinates a group (v0–3: one key;
-//! v4+: a batch of keys). Transactions have no coordinator yet.
+//! v4+: a batch of keys), and which coordinates a transactional id.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -43,7 +43,11 @@ fn lookup(broker: &Broker, key: &StrBytes, key_type: i8) -> Coordinator {
             .coordinator_of(key)
             .and_then(|id| broker.metadata.snapshot().brokers.get(&id).cloned())
             .ok_or(ResponseError::CoordinatorNotAvailable),
-        TRANSACTION => Err(ResponseError::CoordinatorNotAvailable),
+        TRANSACTION => broker
+            .txn
+            .coordinator_of(key)
+            .and_then(|id| broker.metadata.snapshot().brokers.get(&id).cloned())
+            .ok_or(ResponseError::CoordinatorNotAvailable),
         _ => Err(ResponseError::InvalidRequest),
     };
     let c = Coordinator::default().with_key(key.clone());

@@ -6,6 +6,8 @@
 //! undecodable body or an unsupported version closes the connection, as in
 //! Kafka's `SocketServer`.
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -14,14 +16,18 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_transactions;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -30,6 +36,7 @@ pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
 pub mod topic_names;
+pub mod txn_offset_commit;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
@@ -161,6 +168,15 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::OffsetForLeaderEpoch => {
             run!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
         }
+        ApiKey::InitProducerId => run!(m::InitProducerIdRequest, init_producer_id),
+        ApiKey::AddPartitionsToTxn => run!(m::AddPartitionsToTxnRequest, add_partitions_to_txn),
+        ApiKey::AddOffsetsToTxn => run!(m::AddOffsetsToTxnRequest, add_offsets_to_txn),
+        ApiKey::EndTxn => run!(m::EndTxnRequest, end_txn),
+        ApiKey::DescribeTransactions => {
+            run!(m::DescribeTransactionsRequest, describe_transactions)
+        }
+        ApiKey::ListTransactions => run!(m::ListTransactionsRequest, list_transactions),
+        ApiKey::TxnOffsetCommit => run!(m::TxnOffsetCommitRequest, txn_offset_commit),
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }

@@ -1,6 +1,8 @@
 //! OffsetFetch: committed offsets of one group (v1–7) or several (v8+);
 //! `topics` null (v2+) means every partition the group has committed.
-//! A partition without a commit answers offset -1 and no error, as Kafka.
+//! A partition without a commit answers offset -1 and no error, as Kafka;
+//! with `require_stable` (v7+), a partition with an offset of an open
+//! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries).
 
 use std::collections::BTreeMap;
 
@@ -18,12 +20,18 @@ use crate::group::state::Committed;
 use crate::server::Broker;
 
 /// topic → [(partition, committed)] in request (or name) order.
-type Fetched = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+type Fetched = Vec<(String, Vec<(i32, PartitionAnswer)>)>;
+
+/// The answer for one partition: its committed offset, or
+/// UNSTABLE_OFFSET_COMMIT when `require_stable` (v7+) asks and an open
+/// transaction has committed an offset for it.
+type PartitionAnswer = Result<Option<Committed>, ResponseError>;
 
 async fn fetch_group(
     broker: &Broker,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Result<Fetched, ResponseError> {
     let wanted = topics.as_ref().map(|ts| {
         ts.iter()
@@ -31,9 +39,19 @@ async fn fetch_group(
             .collect::<Vec<_>>()
     });
     let found = broker.groups.fetch_offsets(group, wanted).await?;
-    let mut by_topic: BTreeMap<String, Vec<(i32, Option<Committed>)>> = BTreeMap::new();
+    let unstable = if require_stable {
+        broker.groups.unstable_partitions(group).await?
+    } else {
+        Default::default()
+    };
+    let mut by_topic: BTreeMap<String, Vec<(i32, PartitionAnswer)>> = BTreeMap::new();
     for ((t, p), c) in found {
-        by_topic.entry(t).or_default().push((p, c));
+        let answer = if unstable.contains(&(t.clone(), p)) {
+            Err(ResponseError::UnstableOffsetCommit)
+        } else {
+            Ok(c)
+        };
+        by_topic.entry(t).or_default().push((p, answer));
     }
     Ok(match topics {
         // Keep the request's topic order.
@@ -55,19 +73,23 @@ fn failed(topics: &Option<Vec<(String, Vec<i32>)>>) -> Fetched {
         .clone()
         .unwrap_or_default()
         .into_iter()
-        .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+        .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, Ok(None))).collect()))
         .collect()
 }
 
-fn parts(c: &Option<Committed>, version: i16) -> (i64, i32, String) {
+fn parts(c: &PartitionAnswer, version: i16) -> (i64, i32, String) {
     match c {
-        Some(c) => (
+        Ok(Some(c)) => (
             c.offset,
             if version >= 5 { c.leader_epoch } else { -1 },
             c.metadata.clone(),
         ),
-        None => (-1, -1, String::new()),
+        Ok(None) | Err(_) => (-1, -1, String::new()),
     }
+}
+
+fn unstable_code(c: &PartitionAnswer) -> Option<i16> {
+    c.as_ref().err().map(|e| e.code())
 }
 
 pub async fn handle(
@@ -84,7 +106,8 @@ pub async fn handle(
                     .map(|t| (t.name.to_string(), t.partition_indexes))
                     .collect()
             });
-            let (fetched, code) = match fetch_group(broker, &g.group_id, topics).await {
+            let stable = request.require_stable;
+            let (fetched, code) = match fetch_group(broker, &g.group_id, topics, stable).await {
                 Ok(f) => (f, 0),
                 Err(e) => (Vec::new(), e.code()),
             };
@@ -102,6 +125,7 @@ pub async fn handle(
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(StrBytes::from_string(meta)))
+                                        .with_error_code(unstable_code(c).unwrap_or(0))
                                 })
                                 .collect(),
                         )
@@ -121,11 +145,12 @@ pub async fn handle(
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    let (fetched, group_error) = match fetch_group(broker, &request.group_id, topics.clone()).await
-    {
-        Ok(f) => (f, None),
-        Err(e) => (failed(&topics), Some(e)),
-    };
+    let stable = version >= 7 && request.require_stable;
+    let (fetched, group_error) =
+        match fetch_group(broker, &request.group_id, topics.clone(), stable).await {
+            Ok(f) => (f, None),
+            Err(e) => (failed(&topics), Some(e)),
+        };
     let partition_error = if version < 2 {
         group_error.map_or(0, |e| e.code())
     } else {
@@ -145,7 +170,7 @@ pub async fn handle(
                                 .with_committed_offset(offset)
                                 .with_committed_leader_epoch(epoch)
                                 .with_metadata(Some(StrBytes::from_string(meta)))
-                                .with_error_code(partition_error)
+                                .with_error_code(unstable_code(c).unwrap_or(partition_error))
                         })
                         .collect(),
                 )

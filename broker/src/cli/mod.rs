@@ -12,6 +12,8 @@
 //! * [`topics`]: `runnel topics` (create, list, describe, delete, alter).
 //! * [`produce`]: `runnel produce`, the console producer (lines on stdin).
 //! * [`consume`]: `runnel consume`, the console consumer.
+//! * [`transactions`]: `runnel transactions` (list, describe,
+//!   describe-producers, find-hanging, abort; kafka-transactions.sh).
 //! * [`perf`]: `runnel perf produce|consume`, load generators with a
 //!   latency histogram.
 //! * [`partitioner`]: Kafka's murmur2 key partitioner.
@@ -24,6 +26,7 @@ pub mod partitioner;
 pub mod perf;
 pub mod produce;
 pub mod topics;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,7 +39,7 @@ use runnel_common::kafka::{Client, ClusterMetadata, ConnectionConfig, TopicMetad
 #[command(
     name = "runnel",
     version,
-    about = "Runnel's command line: topics, console clients, perf"
+    about = "Runnel's command line: topics, console clients, perf, transactions"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -54,6 +57,8 @@ pub enum Command {
     /// Load generators (kafka-producer-perf-test.sh, kafka-consumer-perf-test.sh).
     #[command(subcommand)]
     Perf(perf::PerfCommand),
+    /// List, describe and abort transactions (kafka-transactions.sh).
+    Transactions(transactions::TransactionsArgs),
 }
 
 /// Runs one command to completion on a fresh runtime.
@@ -69,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Produce(a) => produce::run(a).await,
             Command::Consume(a) => consume::run(a).await,
             Command::Perf(p) => perf::run(p).await,
+            Command::Transactions(a) => transactions::run(a).await,
         }
     })
 }

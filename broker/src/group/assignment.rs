@@ -32,6 +32,14 @@ pub fn coordinator_for(group: &str, live: &[i32], slots: i32) -> Option<i32> {
     Some(ids[slot % ids.len()])
 }
 
+/// The coordinator of `key` among the brokers live in `snapshot`: groups
+/// (`offsets.topic.num.partitions` slots) and transactional ids
+/// (`transaction.state.log.num.partitions` slots) both use it.
+pub fn coordinator_in(snapshot: &crate::metadata::Snapshot, key: &str, slots: i32) -> Option<i32> {
+    let live: Vec<i32> = snapshot.brokers.keys().copied().collect();
+    coordinator_for(key, &live, slots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
-use super::assignment::coordinator_for;
+use super::assignment::coordinator_in;
 use super::member::{JoinRequest, JoinResult, SyncResult};
 use super::state::{Committed, Group, GroupState, Reply, StoreKind};
 use super::GroupConfig;
@@ -131,9 +131,7 @@ impl GroupCoordinator {
 
     /// The broker coordinating `group` (None: no live broker known).
     pub fn coordinator_of(&self, group: &str) -> Option<i32> {
-        let snapshot = self.metadata.snapshot();
-        let live: Vec<i32> = snapshot.brokers.keys().copied().collect();
-        coordinator_for(group, &live, self.config.slots)
+        coordinator_in(&self.metadata.snapshot(), group, self.config.slots)
     }
 
     pub fn is_coordinator(&self, group: &str) -> bool {
@@ -410,6 +408,156 @@ impl GroupCoordinator {
             .unwrap_or(Err(ResponseError::CoordinatorNotAvailable))
     }
 
+    /// TxnOffsetCommit: offsets held for `producer_id`'s open transaction
+    /// until its marker ([`Self::complete_transaction`]); stored in coord
+    /// before the answer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn commit_txn_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        member_id: &str,
+        instance: Option<&str>,
+        generation: i32,
+        offsets: Vec<OffsetToCommit>,
+    ) -> Result<(), ResponseError> {
+        let shared = self.group(group_id, GroupApi::EmptyIdAllowed).await?;
+        let rx = {
+            let mut g = lock(&shared);
+            g.validate_txn_commit(member_id, instance, generation)?;
+            if offsets.is_empty() {
+                return Ok(());
+            }
+            let now = now_ms();
+            let committed = offsets
+                .into_iter()
+                .map(|o| {
+                    (
+                        (o.topic, o.partition),
+                        Committed {
+                            offset: o.offset,
+                            leader_epoch: o.leader_epoch,
+                            metadata: o.metadata,
+                            commit_timestamp: now,
+                            expire_timestamp: None,
+                            seq: 0,
+                        },
+                    )
+                })
+                .collect();
+            // Held in memory at once: the producer ends its transaction
+            // only after this answer, so no marker can overtake the write.
+            let json = g.pending_txns.add(producer_id, producer_epoch, committed)?;
+            g.stored = true;
+            let (tx, rx) = oneshot::channel();
+            self.store.submit(
+                group_id,
+                GroupWrite::PendingTxn(json),
+                Box::new(move |result| {
+                    let _ = tx.send(result.map_err(|e| {
+                        warn!("storing transactional offsets: {e}");
+                        ResponseError::CoordinatorNotAvailable
+                    }));
+                }),
+            );
+            rx
+        };
+        rx.await
+            .unwrap_or(Err(ResponseError::CoordinatorNotAvailable))
+    }
+
+    /// A transaction's marker reached this group coordinator (the
+    /// WriteTxnMarkers handler calls this for `__consumer_offsets`): the
+    /// offsets `producer_id` committed in it, in every group this broker
+    /// coordinates, become committed offsets (`commit`) or are dropped.
+    /// Returns once coord has stored the outcome; an error means the
+    /// marker must be retried.
+    pub async fn complete_transaction(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), ResponseError> {
+        // Groups this broker took over may not be loaded yet.
+        let ids = self.store.list_groups().await.map_err(|e| {
+            warn!("listing groups for a transaction marker: {e}");
+            ResponseError::CoordinatorNotAvailable
+        })?;
+        let mut waits = Vec::new();
+        for id in ids.iter().filter(|id| self.is_coordinator(id)) {
+            let shared = self.group(id, GroupApi::EmptyIdAllowed).await?;
+            let mut g = lock(&shared);
+            let Some(pending) = g.pending_txns.get(producer_id).cloned() else {
+                continue;
+            };
+            let seq = g.next_seq();
+            let committed: Vec<((String, i32), Committed)> = if commit {
+                pending
+                    .offsets
+                    .into_iter()
+                    .map(|(k, c)| (k, Committed { seq, ..c }))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let write = committed
+                .iter()
+                .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
+                .collect();
+            let (tx, rx) = oneshot::channel();
+            let weak = Arc::downgrade(&shared);
+            self.store.submit(
+                id,
+                GroupWrite::CompleteTxn {
+                    producer_id,
+                    commit: write,
+                },
+                Box::new(move |result| {
+                    let ok = match result {
+                        Ok(()) => {
+                            if let Some(shared) = weak.upgrade() {
+                                let mut g = lock(&shared);
+                                g.pending_txns.remove(producer_id);
+                                g.apply_offsets(committed);
+                            }
+                            Ok(())
+                        }
+                        Err(e) => {
+                            warn!("completing transactional offsets: {e}");
+                            Err(ResponseError::CoordinatorNotAvailable)
+                        }
+                    };
+                    let _ = tx.send(ok);
+                }),
+            );
+            info!(
+                group = %id,
+                producer_id,
+                producer_epoch,
+                "transactional offsets {}",
+                if commit { "committed" } else { "aborted" }
+            );
+            waits.push(rx);
+        }
+        for rx in waits {
+            rx.await
+                .unwrap_or(Err(ResponseError::CoordinatorNotAvailable))?;
+        }
+        Ok(())
+    }
+
+    /// Partitions of `group_id` with offsets of an open transaction
+    /// (OffsetFetch `require_stable`).
+    pub async fn unstable_partitions(
+        &self,
+        group_id: &str,
+    ) -> Result<std::collections::BTreeSet<(String, i32)>, ResponseError> {
+        let shared = self.group(group_id, GroupApi::EmptyIdAllowed).await?;
+        let g = lock(&shared);
+        Ok(g.pending_txns.partitions())
+    }
+
     /// OffsetFetch: the committed offsets of `partitions` (None: all).
     #[allow(clippy::type_complexity)]
     pub async fn fetch_offsets(
@@ -683,7 +831,7 @@ impl GroupCoordinator {
             if !expired.is_empty() {
                 info!(group = %id, offsets = expired.len(), "expired committed offsets");
             }
-            if g.state() == GroupState::Empty && g.offsets.is_empty() {
+            if g.state() == GroupState::Empty && g.offsets.is_empty() && g.pending_txns.is_empty() {
                 // Kafka: an empty group without offsets is removed.
                 g.mark_dead(ResponseError::CoordinatorNotAvailable);
                 self.store

@@ -9,6 +9,8 @@
 //! * [`state`]: one group: Empty → PreparingRebalance → CompletingRebalance
 //!   → Stable (and Dead), generations, the leader, committed offsets.
 //! * [`member`]: one member and the requests it has parked.
+//! * [`txn_offsets`]: offsets committed inside transactions, pending until
+//!   the transaction's marker.
 //!
 //! Membership lives in memory on the coordinator; each group's generation
 //! and protocol, and its committed offsets, live in coord under
@@ -18,6 +20,7 @@ pub mod assignment;
 pub mod coordinator;
 pub mod member;
 pub mod state;
+pub mod txn_offsets;
 
 use std::time::Duration;
 

@@ -19,6 +19,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 
 use super::member::{JoinRequest, JoinResult, JoinedMember, Member, SyncResult};
+use super::txn_offsets::PendingTxnOffsets;
 use crate::metadata::groups::{GroupRecordJson, MemberRecordJson, OffsetJson, StoredGroup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,8 @@ pub struct Group {
     /// Whether coord has a node for the group (record or offsets).
     pub stored: bool,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// Offsets of open transactions, by producer id.
+    pub pending_txns: PendingTxnOffsets,
     next_seq: u64,
     stores: Vec<(StoreKind, GroupRecordJson)>,
 }
@@ -143,6 +146,7 @@ impl Group {
             initial_delay,
             stored: false,
             offsets: BTreeMap::new(),
+            pending_txns: PendingTxnOffsets::default(),
             next_seq: 0,
             stores: Vec::new(),
         }
@@ -158,6 +162,7 @@ impl Group {
     ) -> Group {
         let mut g = Group::new(id, initial_delay, now_ms);
         g.stored = true;
+        g.pending_txns = PendingTxnOffsets::from_stored(&stored.pending_txns);
         if let Some(r) = stored.record {
             g.generation = r.generation;
             g.protocol_type = r.protocol_type;
@@ -217,6 +222,7 @@ impl Group {
         self.members.is_empty()
             && self.pending.is_empty()
             && self.offsets.is_empty()
+            && self.pending_txns.is_empty()
             && !self.stored
             && self.generation == 0
             && self.state == GroupState::Empty
@@ -898,6 +904,30 @@ impl Group {
     }
 
     /// Records offsets whose write has been acknowledged.
+    /// Kafka's TxnOffsetCommit checks (`doTxnCommitOffsets`): looser than
+    /// OffsetCommit's, since a transactional producer may commit for a
+    /// group it is not a member of (no member id, generation -1).
+    pub fn validate_txn_commit(
+        &self,
+        member_id: &str,
+        instance: Option<&str>,
+        generation: i32,
+    ) -> Result<(), ResponseError> {
+        if self.state == GroupState::Dead {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if self.is_fenced(member_id, instance) {
+            return Err(ResponseError::FencedInstanceId);
+        }
+        if !member_id.is_empty() && !self.members.contains_key(member_id) {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation >= 0 && generation != self.generation {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     pub fn apply_offsets(&mut self, offsets: Vec<((String, i32), Committed)>) {
         self.stored = true;
         for (k, c) in offsets {

@@ -7,6 +7,10 @@
 //! * `/consumers/<group>`: [`GroupRecordJson`] (empty until the group first
 //!   completes a rebalance or empties).
 //! * `/consumers/<group>/offsets/<topic>/<partition>`: [`OffsetJson`].
+//! * `/consumers/<group>/pending_txn/<producer_id>`: [`PendingTxnJson`], the
+//!   offsets a transactional producer committed (TxnOffsetCommit) that wait
+//!   for its transaction's marker: moved to `offsets` at commit, dropped
+//!   at abort, in one `multi` either way.
 //!
 //! Reads ([`GroupStore::list_groups`], [`GroupStore::load_group`]) go
 //! straight to coord. Writes go through one writer task
@@ -52,6 +56,14 @@ pub fn offset_path(group: &str, topic: &str, partition: i32) -> String {
     format!("{CONSUMERS}/{group}/offsets/{topic}/{partition}")
 }
 
+pub fn pending_txns_path(group: &str) -> String {
+    format!("{CONSUMERS}/{group}/pending_txn")
+}
+
+pub fn pending_txn_path(group: &str, producer_id: i64) -> String {
+    format!("{CONSUMERS}/{group}/pending_txn/{producer_id}")
+}
+
 /// One member as the group record keeps it (no subscription bytes: a new
 /// coordinator makes members rejoin).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -95,6 +107,26 @@ pub struct OffsetJson {
     pub commit_timestamp: i64,
 }
 
+/// One offset of a [`PendingTxnJson`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingOffsetJson {
+    pub topic: String,
+    pub partition: i32,
+    #[serde(flatten)]
+    pub offset: OffsetJson,
+}
+
+/// `/consumers/<group>/pending_txn/<producer_id>`: every offset the
+/// producer's open transaction committed so far for the group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingTxnJson {
+    pub version: i32,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    #[serde(default)]
+    pub offsets: Vec<PendingOffsetJson>,
+}
+
 fn no_epoch() -> i32 {
     -1
 }
@@ -104,6 +136,8 @@ fn no_epoch() -> i32 {
 pub struct StoredGroup {
     pub record: Option<GroupRecordJson>,
     pub offsets: BTreeMap<(String, i32), OffsetJson>,
+    /// Transactional offsets waiting for their marker, by producer id.
+    pub pending_txns: BTreeMap<i64, PendingTxnJson>,
 }
 
 /// One write for one group; the writer turns it into a single `multi`.
@@ -117,6 +151,14 @@ pub enum GroupWrite {
     DeleteOffsets(Vec<(String, i32)>),
     /// Remove the group and everything under it (DeleteGroups, expiry).
     DeleteGroup,
+    /// Replace a producer's pending transactional offsets (TxnOffsetCommit).
+    PendingTxn(PendingTxnJson),
+    /// A producer's transaction ended: drop its pending offsets and, at
+    /// commit, store these as the group's offsets, atomically.
+    CompleteTxn {
+        producer_id: i64,
+        commit: Vec<(String, i32, OffsetJson)>,
+    },
 }
 
 /// Called with the write's outcome, on the writer task. Must not block.
@@ -217,6 +259,28 @@ impl GroupStore {
                     Err(zk::Error::NoNode) => {}
                     Err(e) => return Err(zkerr("get", &offset_path(group, &topic, p))(e)),
                 }
+            }
+        }
+        let pending = pending_txns_path(group);
+        let producers = match client.list_children(&pending).await {
+            Ok(p) => p,
+            Err(zk::Error::NoNode) => Vec::new(),
+            Err(e) => return Err(zkerr("children", &pending)(e)),
+        };
+        for name in producers {
+            let Ok(pid) = name.parse::<i64>() else {
+                continue;
+            };
+            let path = pending_txn_path(group, pid);
+            match client.get_data(&path).await {
+                Ok((data, _)) => match serde_json::from_slice::<PendingTxnJson>(&data) {
+                    Ok(p) => {
+                        stored.pending_txns.insert(pid, p);
+                    }
+                    Err(e) => warn!("bad JSON in {path}: {e}; ignoring"),
+                },
+                Err(zk::Error::NoNode) => {}
+                Err(e) => return Err(zkerr("get", &path)(e)),
             }
         }
         Ok(Some(stored))
@@ -327,6 +391,17 @@ async fn existing_nodes(
         Ok(None) => return Ok(set),
         Err(e) => return Err(zkerr("exists", &path)(e)),
     }
+    let pending = pending_txns_path(group);
+    match client.list_children(&pending).await {
+        Ok(producers) => {
+            for p in producers {
+                set.insert(format!("{pending}/{p}"));
+            }
+            set.insert(pending);
+        }
+        Err(zk::Error::NoNode) => {}
+        Err(e) => return Err(zkerr("children", &pending)(e)),
+    }
     let offsets = offsets_path(group);
     let topics = match client.list_children(&offsets).await {
         Ok(t) => t,
@@ -425,6 +500,28 @@ fn write_future<'c>(
             for (topic, partition) in partitions {
                 b.delete(offset_path(group, &topic, partition));
             }
+        }
+        GroupWrite::PendingTxn(pending) => {
+            b.ensure(group_path(group));
+            b.ensure(pending_txns_path(group));
+            b.upsert(
+                pending_txn_path(group, pending.producer_id),
+                &to_json(&pending),
+            );
+        }
+        GroupWrite::CompleteTxn {
+            producer_id,
+            commit,
+        } => {
+            if !commit.is_empty() {
+                b.ensure(group_path(group));
+                b.ensure(offsets_path(group));
+            }
+            for (topic, partition, json) in &commit {
+                b.ensure(offset_topic_path(group, topic));
+                b.upsert(offset_path(group, topic, *partition), &to_json(json));
+            }
+            b.delete(pending_txn_path(group, producer_id));
         }
     }
     if let Some(e) = b.error {

@@ -8,6 +8,8 @@
 //!   writes, and applying the states it pushes to brokers.
 //! * [`groups`]: consumer groups' records and committed offsets under
 //!   `/consumers` (the only other `zookeeper-client` user).
+//! * [`transactions`]: producer-id blocks (`/latest_producer_id_block`)
+//!   and the transaction coordinator's records under `/transactions`.
 //! * [`cache`]: the snapshot request handlers read.
 //! * [`assignment`]: replica placement for new topics and partitions.
 
@@ -17,6 +19,7 @@ pub mod controller_store;
 pub mod groups;
 pub mod layout;
 pub mod store;
+pub mod transactions;
 
 pub use cache::{BrokerInfo, MetadataCache, PartitionInfo, Snapshot, TopicInfo};
 pub use store::{CoordSettings, MetadataError, MetadataStore, NewTopic};
