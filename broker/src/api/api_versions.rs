@@ -43,6 +43,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 0),
     (ApiKey::TxnOffsetCommit, 0, 3),
+    (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -129,6 +131,8 @@ mod tests {
             ApiKey::DescribeTransactions => m::DescribeTransactionsRequest::VERSIONS,
             ApiKey::ListTransactions => m::ListTransactionsRequest::VERSIONS,
             ApiKey::TxnOffsetCommit => m::TxnOffsetCommitRequest::VERSIONS,
+            ApiKey::WriteTxnMarkers => m::WriteTxnMarkersRequest::VERSIONS,
+            ApiKey::DescribeProducers => m::DescribeProducersRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

@@ -16,6 +16,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_producers;
 pub mod describe_transactions;
 pub mod end_txn;
 pub mod fetch;
@@ -37,6 +38,7 @@ pub mod produce;
 pub mod sync_group;
 pub mod topic_names;
 pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ResponseHeader};
@@ -169,6 +171,8 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             run!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
         }
         ApiKey::InitProducerId => run!(m::InitProducerIdRequest, init_producer_id),
+        ApiKey::WriteTxnMarkers => run!(m::WriteTxnMarkersRequest, write_txn_markers),
+        ApiKey::DescribeProducers => run!(m::DescribeProducersRequest, describe_producers),
         ApiKey::AddPartitionsToTxn => run!(m::AddPartitionsToTxnRequest, add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => run!(m::AddOffsetsToTxnRequest, add_offsets_to_txn),
         ApiKey::EndTxn => run!(m::EndTxnRequest, end_txn),
