@@ -256,6 +256,12 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("10000"),
     ),
     key("transactional.id.expiration.ms", Int, Some("604800000")),
+    key("producer.id.expiration.ms", Int, Some("86400000")),
+    key(
+        "producer.id.expiration.check.interval.ms",
+        Int,
+        Some("600000"),
+    ),
     key(
         "transaction.remove.expired.transaction.cleanup.interval.ms",
         Int,
@@ -424,6 +430,11 @@ pub struct TransactionConfig {
     /// `transaction.state.log.num.partitions`: the hash slots transactional
     /// ids map to when choosing their coordinator.
     pub slots: i32,
+    /// `producer.id.expiration.ms`: a partition forgets a producer idle this
+    /// long (no open transaction), and with it its duplicate window.
+    pub producer_id_expiration: Duration,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_check_interval: Duration,
 }
 
 impl TransactionConfig {
@@ -446,6 +457,8 @@ impl TransactionConfig {
                 "transaction.remove.expired.transaction.cleanup.interval.ms",
             )?,
             slots: positive("transaction.state.log.num.partitions")?,
+            producer_id_expiration: ms("producer.id.expiration.ms")?,
+            producer_id_expiration_check_interval: ms("producer.id.expiration.check.interval.ms")?,
         })
     }
 }

@@ -42,7 +42,7 @@ async fn init(broker: &Broker, r: InitProducerIdRequest) -> Result<(i64, i16), R
         _ => return Err(ResponseError::InvalidRequest),
     };
     match r.transactional_id {
-        None => broker.txn.init_idempotent(expected).await,
+        None => broker.txn.init_idempotent().await,
         Some(id) => {
             broker
                 .txn

@@ -501,6 +501,12 @@ impl ReplicaManager {
         // Kafka checks for lagging followers every half lag time.
         let mut isr_check = tokio::time::interval(self.config.replication.lag_time_max / 2);
         isr_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut producer_expiry = tokio::time::interval(
+            self.config
+                .transactions
+                .producer_id_expiration_check_interval,
+        );
+        producer_expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = changes.changed() => {
@@ -513,6 +519,7 @@ impl ReplicaManager {
                 _ = flush.tick() => self.maybe_flush().await,
                 _ = checkpoints.tick() => self.checkpoint().await,
                 _ = isr_check.tick() => self.shrink_lagging_isrs(),
+                _ = producer_expiry.tick() => self.remove_expired_producers(),
                 _ = shutdown.changed() => return,
             }
         }
@@ -527,6 +534,19 @@ impl ReplicaManager {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => warn!(topic = %key.0, partition = key.1, "retention: {e}"),
                 Err(e) => warn!(topic = %key.0, partition = key.1, "retention: {e}"),
+            }
+        }
+    }
+
+    /// Forgets producers idle for `producer.id.expiration.ms` in every
+    /// hosted partition (leaders and followers alike, as Kafka).
+    fn remove_expired_producers(&self) {
+        let now = crate::server::now_ms();
+        let expiration = self.config.transactions.producer_id_expiration.as_millis() as i64;
+        for (key, p) in self.hosted() {
+            let n = p.log.remove_expired_producers(now, expiration);
+            if n > 0 {
+                debug!(topic = %key.0, partition = key.1, producers = n, "expired idle producer ids");
             }
         }
     }

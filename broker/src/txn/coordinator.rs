@@ -124,21 +124,14 @@ impl TransactionCoordinator {
         })
     }
 
-    /// InitProducerId without a transactional id: a new producer id at
-    /// epoch 0; with the id and epoch a KIP-360 client sends after losing
-    /// its state, the same id one epoch up (a new id once the epoch is used
-    /// up). Idempotent producers have no record here, so the bump is not
-    /// checked against one: partitions check epochs themselves.
-    pub async fn init_idempotent(
-        &self,
-        expected: Option<(i64, i16)>,
-    ) -> Result<(i64, i16), ResponseError> {
-        match expected {
-            Some((pid, epoch)) if !is_epoch_exhausted(epoch.saturating_add(1)) => {
-                Ok((pid, epoch + 1))
-            }
-            _ => Ok((self.new_producer_id().await?, 0)),
-        }
+    /// InitProducerId without a transactional id: always a new producer id
+    /// at epoch 0, as Kafka's coordinator answers — also for a KIP-360
+    /// client that sends its old id and epoch after losing its state. An
+    /// idempotent id has no record here to check a bump against, so handing
+    /// the same id back would let any client take over (and fence) any
+    /// producer id, transactional ones included.
+    pub async fn init_idempotent(&self) -> Result<(i64, i16), ResponseError> {
+        Ok((self.new_producer_id().await?, 0))
     }
 
     /// The id's lock, with its record loaded. NOT_COORDINATOR if another
