@@ -1061,4 +1061,27 @@ mod tests {
         assert_eq!(split_chroot("a:1/"), ("a:1", None));
         assert_eq!(split_chroot("a:1/x/y"), ("a:1", Some("/x/y")));
     }
+
+    #[test]
+    fn transaction_keys_have_kafkas_defaults_and_are_checked() {
+        let c = BrokerConfig::from_text(MINIMAL, &[]).unwrap();
+        let t = &c.transactions;
+        assert_eq!(t.max_timeout_ms, 900_000);
+        assert_eq!(t.abort_timed_out_interval, Duration::from_millis(10_000));
+        assert_eq!(t.id_expiration, Duration::from_millis(604_800_000));
+        assert_eq!(t.slots, 50);
+        let c =
+            BrokerConfig::from_text(MINIMAL, &["transaction.max.timeout.ms=5000".into()]).unwrap();
+        assert_eq!(c.transactions.max_timeout_ms, 5000);
+        let err = BrokerConfig::from_text(
+            MINIMAL,
+            &["transaction.abort.timed.out.transaction.cleanup.interval.ms=0".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+            "{err}"
+        );
+    }
 }

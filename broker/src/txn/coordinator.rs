@@ -15,7 +15,7 @@
 //! A request whose future is dropped mid-write leaves its id unloaded, so
 //! the next request reads coord again instead of trusting memory.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -54,7 +54,26 @@ pub struct TransactionCoordinator {
     producer_ids: ProducerIdManager,
     markers: MarkerSender,
     ids: Mutex<HashMap<String, Slot>>,
+    /// Ids being read from coord: requests for them meanwhile get
+    /// COORDINATOR_LOAD_IN_PROGRESS, as Kafka answers while it loads.
+    loading: Arc<Mutex<HashSet<String>>>,
     stopping: AtomicBool,
+}
+
+/// Marks an id as loading until dropped (also when the loading request's
+/// future is dropped).
+struct LoadingMark {
+    set: Arc<Mutex<HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for LoadingMark {
+    fn drop(&mut self) {
+        match self.set.lock() {
+            Ok(mut s) => s.remove(&self.id),
+            Err(p) => p.into_inner().remove(&self.id),
+        };
+    }
 }
 
 fn coord_error(id: &str, e: TxnStoreError) -> ResponseError {
@@ -89,6 +108,7 @@ impl TransactionCoordinator {
             producer_ids: ProducerIdManager::new(broker_id, store.clone()),
             store,
             ids: Mutex::new(HashMap::new()),
+            loading: Arc::new(Mutex::new(HashSet::new())),
             stopping: AtomicBool::new(false),
         })
     }
@@ -140,6 +160,9 @@ impl TransactionCoordinator {
         if !self.is_coordinator(id) {
             return Err(ResponseError::NotCoordinator);
         }
+        if self.is_loading(id) {
+            return Err(ResponseError::CoordinatorLoadInProgress);
+        }
         let slot = self
             .map()
             .entry(id.to_string())
@@ -147,9 +170,28 @@ impl TransactionCoordinator {
             .clone();
         let mut guard = slot.lock_owned().await;
         if matches!(*guard, Known::Unloaded) {
+            let _mark = self.mark_loading(id);
             self.load(id, &mut guard).await?;
         }
         Ok(guard)
+    }
+
+    fn is_loading(&self, id: &str) -> bool {
+        match self.loading.lock() {
+            Ok(s) => s.contains(id),
+            Err(p) => p.into_inner().contains(id),
+        }
+    }
+
+    fn mark_loading(&self, id: &str) -> LoadingMark {
+        match self.loading.lock() {
+            Ok(mut s) => s.insert(id.to_string()),
+            Err(p) => p.into_inner().insert(id.to_string()),
+        };
+        LoadingMark {
+            set: self.loading.clone(),
+            id: id.to_string(),
+        }
     }
 
     /// Reads the id from coord and claims it with a new coordinator epoch;
