@@ -244,7 +244,15 @@ def test_double_failover_divergent_tails_converge(cl):
             cl.pause(f)
         try:
             for n in (1, 2):
-                err, _ = tails.raw(cl.brokers[a], 0, n, acks=1)
+                # Coord may name the new leader before the broker has taken
+                # up the leadership: NOT_LEADER_OR_FOLLOWER (6) appends
+                # nothing, so the first write is retried until it leads.
+                deadline = time.monotonic() + 20
+                while True:
+                    err, _ = tails.raw(cl.brokers[a], 0, n, acks=1)
+                    if err != 6 or n != 1 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.02)
                 assert err == 0, "acks=1 write to leader %d: error %d" % (a, err)
             cl.kill(a)
         finally:

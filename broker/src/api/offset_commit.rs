@@ -10,27 +10,39 @@ use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, Reques
 use crate::group::coordinator::OffsetToCommit;
 use crate::server::{now_ms, Broker};
 
-pub async fn handle(
-    broker: &Broker,
-    header: &RequestHeader,
-    request: OffsetCommitRequest,
-) -> OffsetCommitResponse {
-    let version = header.request_api_version;
+/// One partition of an OffsetCommit or TxnOffsetCommit request.
+pub(crate) struct CommitEntry<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// -1 where the request version has no leader epoch.
+    pub leader_epoch: i32,
+    pub metadata: Option<&'a str>,
+}
+
+/// Per (topic index, partition index): an early error (unknown partition,
+/// metadata over `offset.metadata.max.bytes`) or `None`; and the offsets
+/// that passed, to hand to the group coordinator.
+pub(crate) type Checked = (Vec<Vec<Option<ResponseError>>>, Vec<OffsetToCommit>);
+
+/// The checks both commit APIs make before the group stores anything.
+pub(crate) fn check_offsets<'a, T, P>(broker: &Broker, topics: T) -> Checked
+where
+    T: Iterator<Item = P>,
+    P: Iterator<Item = CommitEntry<'a>>,
+{
     let snapshot = broker.metadata.snapshot();
     let max_metadata = broker.groups.config().offset_metadata_max_bytes;
-    // Per (topic index, partition index): an early error, or None to commit.
-    let mut early: Vec<Vec<Option<ResponseError>>> = Vec::new();
+    let mut early = Vec::new();
     let mut to_commit = Vec::new();
-    for t in &request.topics {
-        let topic = snapshot.topics.get(t.name.as_str());
+    for partitions in topics {
         let mut errors = Vec::new();
-        for p in &t.partitions {
-            let known = topic.is_some_and(|tp| tp.partitions.contains_key(&p.partition_index));
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
+        for p in partitions {
+            let known = snapshot
+                .topics
+                .get(p.topic)
+                .is_some_and(|tp| tp.partitions.contains_key(&p.partition));
+            let metadata = p.metadata.unwrap_or_default().to_string();
             if !known {
                 errors.push(Some(ResponseError::UnknownTopicOrPartition));
             } else if metadata.len() > max_metadata {
@@ -38,20 +50,41 @@ pub async fn handle(
             } else {
                 errors.push(None);
                 to_commit.push(OffsetToCommit {
-                    topic: t.name.to_string(),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 6 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    },
+                    topic: p.topic.to_string(),
+                    partition: p.partition,
+                    offset: p.offset,
+                    leader_epoch: p.leader_epoch,
                     metadata,
                 });
             }
         }
         early.push(errors);
     }
+    (early, to_commit)
+}
+
+pub async fn handle(
+    broker: &Broker,
+    header: &RequestHeader,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let version = header.request_api_version;
+    let (early, to_commit) = check_offsets(
+        broker,
+        request.topics.iter().map(|t| {
+            t.partitions.iter().map(|p| CommitEntry {
+                topic: t.name.as_str(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 6 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
+                metadata: p.committed_metadata.as_deref(),
+            })
+        }),
+    );
     // v2–4 may ask for an explicit retention time.
     let expire = (version <= 4 && request.retention_time_ms >= 0)
         .then(|| now_ms() + request.retention_time_ms);

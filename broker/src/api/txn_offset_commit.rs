@@ -8,7 +8,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use crate::group::coordinator::OffsetToCommit;
+use super::offset_commit::{check_offsets, CommitEntry};
 use crate::server::Broker;
 
 pub async fn handle(
@@ -17,41 +17,22 @@ pub async fn handle(
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
     let version = header.request_api_version;
-    let snapshot = broker.metadata.snapshot();
-    let max_metadata = broker.groups.config().offset_metadata_max_bytes;
-    let mut early: Vec<Vec<Option<ResponseError>>> = Vec::new();
-    let mut to_commit = Vec::new();
-    for t in &request.topics {
-        let topic = snapshot.topics.get(t.name.as_str());
-        let mut errors = Vec::new();
-        for p in &t.partitions {
-            let known = topic.is_some_and(|tp| tp.partitions.contains_key(&p.partition_index));
-            let metadata = p
-                .committed_metadata
-                .as_ref()
-                .map(|m| m.to_string())
-                .unwrap_or_default();
-            if !known {
-                errors.push(Some(ResponseError::UnknownTopicOrPartition));
-            } else if metadata.len() > max_metadata {
-                errors.push(Some(ResponseError::OffsetMetadataTooLarge));
-            } else {
-                errors.push(None);
-                to_commit.push(OffsetToCommit {
-                    topic: t.name.to_string(),
-                    partition: p.partition_index,
-                    offset: p.committed_offset,
-                    leader_epoch: if version >= 2 {
-                        p.committed_leader_epoch
-                    } else {
-                        -1
-                    },
-                    metadata,
-                });
-            }
-        }
-        early.push(errors);
-    }
+    let (early, to_commit) = check_offsets(
+        broker,
+        request.topics.iter().map(|t| {
+            t.partitions.iter().map(|p| CommitEntry {
+                topic: t.name.as_str(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: if version >= 2 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                },
+                metadata: p.committed_metadata.as_deref(),
+            })
+        }),
+    );
     let result = if to_commit.is_empty() {
         Ok(())
     } else {

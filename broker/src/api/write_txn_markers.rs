@@ -2,8 +2,9 @@
 //! or abort marker for a producer into each listed partition this broker
 //! leads, and answer once the ISR has it (Kafka appends markers with
 //! `acks=all`). The pseudo-topic `__consumer_offsets` stands for the
-//! transaction's consumer-group offsets: the group coordinator makes them
-//! visible (commit) or drops them (abort).
+//! transaction's consumer-group offsets, one partition per group slot as in
+//! Kafka: the group coordinator of that slot makes them visible (commit) or
+//! drops them (abort), and any other broker answers NOT_COORDINATOR.
 //!
 //! Errors are per partition: NOT_LEADER_OR_FOLLOWER (the coordinator finds
 //! the new leader and retries), UNKNOWN_TOPIC_OR_PARTITION,
@@ -54,7 +55,7 @@ async fn write_marker(broker: &Broker, m: WritableTxnMarker) -> WritableTxnMarke
             let result = if name == GROUP_OFFSETS_TOPIC {
                 broker
                     .groups
-                    .complete_transaction(m.producer_id.0, m.producer_epoch, marker.commit)
+                    .complete_transaction(m.producer_id.0, m.producer_epoch, marker.commit, index)
                     .await
                     .map_err(|e| (e, None))
             } else {

@@ -25,11 +25,18 @@ pub fn coordinator_for(group: &str, live: &[i32], slots: i32) -> Option<i32> {
     if live.is_empty() {
         return None;
     }
+    coordinator_for_slot(slot_for(group, slots), live)
+}
+
+/// The broker that owns `slot` among `live` broker ids (any order).
+pub fn coordinator_for_slot(slot: i32, live: &[i32]) -> Option<i32> {
+    if live.is_empty() {
+        return None;
+    }
     let mut ids = live.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let slot = slot_for(group, slots) as usize;
-    Some(ids[slot % ids.len()])
+    Some(ids[slot.max(0) as usize % ids.len()])
 }
 
 /// The coordinator of `key` among the brokers live in `snapshot`: groups

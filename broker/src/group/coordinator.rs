@@ -23,7 +23,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{oneshot, watch};
 use tracing::{info, warn};
 
-use super::assignment::coordinator_in;
+use super::assignment::{coordinator_for_slot, coordinator_in, slot_for};
 use super::member::{JoinRequest, JoinResult, SyncResult};
 use super::state::{Committed, Group, GroupState, Reply, StoreKind};
 use super::GroupConfig;
@@ -65,6 +65,20 @@ pub struct OffsetToCommit {
     pub offset: i64,
     pub leader_epoch: i32,
     pub metadata: String,
+}
+
+impl OffsetToCommit {
+    /// The offset as the group keeps it once committed at `now`.
+    fn committed(&self, now: i64, expire_timestamp: Option<i64>, seq: u64) -> Committed {
+        Committed {
+            offset: self.offset,
+            leader_epoch: self.leader_epoch,
+            metadata: self.metadata.clone(),
+            commit_timestamp: now,
+            expire_timestamp,
+            seq,
+        }
+    }
 }
 
 /// One group in ListGroups.
@@ -364,15 +378,8 @@ impl GroupCoordinator {
                 .into_iter()
                 .map(|o| {
                     (
-                        (o.topic, o.partition),
-                        Committed {
-                            offset: o.offset,
-                            leader_epoch: o.leader_epoch,
-                            metadata: o.metadata,
-                            commit_timestamp: now,
-                            expire_timestamp,
-                            seq,
-                        },
+                        (o.topic.clone(), o.partition),
+                        o.committed(now, expire_timestamp, seq),
                     )
                 })
                 .collect();
@@ -432,19 +439,7 @@ impl GroupCoordinator {
             let now = now_ms();
             let committed = offsets
                 .into_iter()
-                .map(|o| {
-                    (
-                        (o.topic, o.partition),
-                        Committed {
-                            offset: o.offset,
-                            leader_epoch: o.leader_epoch,
-                            metadata: o.metadata,
-                            commit_timestamp: now,
-                            expire_timestamp: None,
-                            seq: 0,
-                        },
-                    )
-                })
+                .map(|o| ((o.topic.clone(), o.partition), o.committed(now, None, 0)))
                 .collect();
             // Held in memory at once: the producer ends its transaction
             // only after this answer, so no marker can overtake the write.
@@ -478,14 +473,24 @@ impl GroupCoordinator {
         producer_id: i64,
         producer_epoch: i16,
         commit: bool,
+        slot: i32,
     ) -> Result<(), ResponseError> {
+        // The marker names a slot of the offsets topic, as in Kafka: a broker
+        // that no longer owns it says so and the coordinator asks the new one.
+        let live: Vec<i32> = self.metadata.snapshot().brokers.keys().copied().collect();
+        if coordinator_for_slot(slot, &live) != Some(self.broker_id) {
+            return Err(ResponseError::NotCoordinator);
+        }
         // Groups this broker took over may not be loaded yet.
         let ids = self.store.list_groups().await.map_err(|e| {
             warn!("listing groups for a transaction marker: {e}");
             ResponseError::CoordinatorNotAvailable
         })?;
         let mut waits = Vec::new();
-        for id in ids.iter().filter(|id| self.is_coordinator(id)) {
+        for id in ids
+            .iter()
+            .filter(|id| slot_for(id, self.config.slots) == slot && self.is_coordinator(id))
+        {
             let shared = self.group(id, GroupApi::EmptyIdAllowed).await?;
             let mut g = lock(&shared);
             let Some(pending) = g.pending_txns.get(producer_id).cloned() else {
@@ -775,7 +780,9 @@ impl GroupCoordinator {
                 g.tick(now);
                 self.flush_stores(shared, &mut g);
             }
-            if now.duration_since(last_ownership) >= Duration::from_secs(1) {
+            // Every tick: a group that moved away must not be served from
+            // this copy if it comes back (it reloads from coord then).
+            if now.duration_since(last_ownership) >= TICK {
                 last_ownership = now;
                 for (id, shared) in &groups {
                     if !self.is_coordinator(id) && !self.metadata.snapshot().brokers.is_empty() {

@@ -201,11 +201,14 @@ impl ProducerStateManager {
             .map_or(high_watermark, |f| f.min(high_watermark))
     }
 
-    /// Aborted transactions that overlap `[from, to)`.
+    /// Aborted transactions that overlap `[from, to)`. Markers are written
+    /// in offset order, so `aborted` is sorted by `last_offset`: a binary
+    /// search skips everything a consumer has already read past.
     pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
-        self.aborted
+        let start = self.aborted.partition_point(|a| a.last_offset < from);
+        self.aborted[start..]
             .iter()
-            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .filter(|a| a.first_offset < to)
             .copied()
             .collect()
     }

@@ -475,16 +475,21 @@ impl TransactionCoordinator {
         }
     }
 
+    /// Every id this coordinator knows, with its slot (a copy, so the map
+    /// is not held while a slot is worked on).
+    fn slots(&self) -> Vec<(String, Slot)> {
+        self.map()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Kafka's `abortTimedOutTransactions`: an open transaction past its
     /// timeout is aborted under a bumped epoch, so the producer that opened
     /// it is fenced.
     async fn abort_timed_out(self: &Arc<Self>) {
         let now = now_ms();
-        let slots: Vec<(String, Slot)> = self
-            .map()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let slots = self.slots();
         for (id, slot) in slots {
             let Ok(mut guard) = slot.try_lock_owned() else {
                 continue;
@@ -514,11 +519,7 @@ impl TransactionCoordinator {
     async fn expire_ids(self: &Arc<Self>) {
         let now = now_ms();
         let expiration = self.config.id_expiration.as_millis() as i64;
-        let slots: Vec<(String, Slot)> = self
-            .map()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let slots = self.slots();
         for (id, slot) in slots {
             let Ok(mut guard) = slot.try_lock_owned() else {
                 continue;

@@ -1,7 +1,7 @@
 //! Commit and abort markers (Kafka's `TransactionMarkerChannelManager`):
 //! WriteTxnMarkers v1 to the current leader of every partition of a
 //! transaction, and to the coordinator of every group whose offsets are in
-//! it (topic `__consumer_offsets`, partition 0: that broker's group
+//! it (topic `__consumer_offsets`, one partition per group slot: that broker's group
 //! coordinator then makes the offsets visible or drops them).
 //!
 //! Markers are retried until acknowledged: leaders move, brokers restart,
@@ -23,7 +23,7 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_common::kafka::connection::{Connection, ConnectionConfig};
 use tracing::{debug, info, warn};
 
-use crate::group::assignment::coordinator_in;
+use crate::group::assignment::{coordinator_in, slot_for};
 use crate::metadata::{BrokerInfo, MetadataStore, Snapshot};
 
 /// The topic group markers name (Kafka's offsets topic).
@@ -109,14 +109,19 @@ fn plan(
 fn request(
     m: &Markers,
     partitions: Option<&BTreeSet<(String, i32)>>,
-    with_groups: bool,
+    group_slots: &BTreeSet<i32>,
 ) -> WriteTxnMarkersRequest {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (topic, partition) in partitions.into_iter().flatten() {
         by_topic.entry(topic).or_default().push(*partition);
     }
-    if with_groups {
-        by_topic.entry(GROUP_MARKER_TOPIC).or_default().push(0);
+    // Kafka's way: one partition of the offsets topic per group slot, so
+    // the receiver can tell whether it still coordinates those groups.
+    if !group_slots.is_empty() {
+        by_topic
+            .entry(GROUP_MARKER_TOPIC)
+            .or_default()
+            .extend(group_slots.iter().copied());
     }
     let topics = by_topic
         .into_iter()
@@ -237,7 +242,12 @@ impl MarkerSender {
                     continue;
                 };
                 let group_set = round.groups.get(&b);
-                let req = request(m, round.partitions.get(&b), group_set.is_some());
+                let group_slots: BTreeSet<i32> = group_set
+                    .iter()
+                    .flat_map(|gs| gs.iter())
+                    .map(|g| slot_for(g, self.group_slots))
+                    .collect();
+                let req = request(m, round.partitions.get(&b), &group_slots);
                 match conn.send(&req, VERSION).await {
                     Ok(pending) => waiting.push((b, pending, group_set.cloned())),
                     Err(e) => debug!(broker = b, "sending markers: {e}"),
@@ -257,7 +267,9 @@ impl MarkerSender {
                             match outcome(p.error_code) {
                                 Outcome::Done if topic.name.as_str() == GROUP_MARKER_TOPIC => {
                                     for g in group_set.iter().flatten() {
-                                        groups.remove(g);
+                                        if slot_for(g, self.group_slots) == p.partition_index {
+                                            groups.remove(g);
+                                        }
                                     }
                                 }
                                 Outcome::Done => {
@@ -373,13 +385,14 @@ mod tests {
             groups: BTreeSet::new(),
         };
         let parts: BTreeSet<(String, i32)> = [("a".to_string(), 1)].into();
-        let r = request(&m, Some(&parts), true);
+        let r = request(&m, Some(&parts), &[7].into());
         let marker = &r.markers[0];
         assert_eq!(marker.producer_id.0, 5);
         assert!(marker.transaction_result);
         assert_eq!(marker.coordinator_epoch, 3);
         let names: Vec<&str> = marker.topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec![GROUP_MARKER_TOPIC, "a"]);
+        assert_eq!(marker.topics[0].partition_indexes, vec![7]);
     }
 
     #[test]
