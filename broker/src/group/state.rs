@@ -903,7 +903,6 @@ impl Group {
         }
     }
 
-    /// Records offsets whose write has been acknowledged.
     /// Kafka's TxnOffsetCommit checks (`doTxnCommitOffsets`): looser than
     /// OffsetCommit's, since a transactional producer may commit for a
     /// group it is not a member of (no member id, generation -1).
@@ -928,6 +927,7 @@ impl Group {
         Ok(())
     }
 
+    /// Records offsets whose write has been acknowledged.
     pub fn apply_offsets(&mut self, offsets: Vec<((String, i32), Committed)>) {
         self.stored = true;
         for (k, c) in offsets {
