@@ -6,6 +6,11 @@
   register: afterwards every member holds the same tree, every acknowledged
   write is in it, zxids only grow, writes resumed within a bound after
   every kill, and the register's history is linearizable.
+* Many sessions (RUNNEL_ENSEMBLE_MANY_WRITERS, default 64) write at once
+  through all three members, so the leader groups their proposals into
+  shared Raft entries, while the leader is killed: every acknowledged write
+  is on every member and acknowledged writes have distinct zxids in
+  real-time order (so each session's writes are in its order).
 * A client connected to a follower keeps its session, its ephemeral node
   and its watches while the leader is killed.
 
@@ -31,6 +36,7 @@ WRITERS = 4
 # Writes must resume this soon after the leader is killed (tickTime 200 ms;
 # the runnel-coord target is ~2 s with the default tickTime of 2000 ms).
 RESUME_BOUND_S = float(os.environ.get("RUNNEL_ENSEMBLE_RESUME_S", "6"))
+MANY_WRITERS = int(os.environ.get("RUNNEL_ENSEMBLE_MANY_WRITERS", "64"))
 
 
 def test_concurrent_workload_without_faults(make_ensemble, root):
@@ -90,6 +96,32 @@ def test_leader_sigkill_under_load(make_ensemble, root):
                ("zxids only grow", wl.check_zxids),
                ("register history linearizable", linearizable))
     print("register history: %s" % results["lin"].explain())
+
+
+def test_many_sessions_through_all_members_leader_sigkill(make_ensemble, root):
+    ens = make_ensemble(3)
+    seed = int(os.environ.get("RUNNEL_ENSEMBLE_SEED", "0")) or int(time.time())
+    wl = Workload(ens.hosts, root, writers=MANY_WRITERS, register=False, seed=seed).start()
+    try:
+        wl.wait_acks(500, timeout=120)
+        leader = ens.leader()
+        t_kill = time.monotonic()
+        ens.kill(leader)
+        got = poll_until(lambda: wl.first_ack_after(t_kill) is not None, timeout=RESUME_BOUND_S + 20,
+                         interval=0.01)
+        assert got, "no write was acknowledged within %.0fs after killing leader %d (%s)" % (
+            RESUME_BOUND_S + 20, leader, wl.summary())
+        wl.wait_acks(300, timeout=120, desc="300 writes with member %d down" % leader)
+        ens.start_member(leader)
+        ens.wait_ready()
+        wl.wait_acks(300, timeout=120, desc="300 writes after member %d rejoined" % leader)
+    finally:
+        wl.stop()
+    print("seed %d; %s" % (seed, wl.summary()))
+    tree = converged_trees(ens, root, timeout=30)
+    run_checks(("no unexpected error replies", wl.check_no_errors),
+               ("acknowledged writes on every member", lambda: wl.check_tree(tree)),
+               ("zxids only grow and are distinct in real-time order", wl.check_zxids))
 
 
 class RawSession:

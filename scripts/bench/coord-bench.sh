@@ -13,7 +13,7 @@ ZK_SERVER_SH=/usr/share/zookeeper/bin/zkServer.sh
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") [--members N] [--sessions N] [--duration SECS] [--value-size BYTES]
+usage: $(basename "$0") [--members N] [--sessions N] [--outstanding N] [--duration SECS] [--value-size BYTES]
                         [--fanout-rounds R] [--settle SECS] [--only zk|runnel]
 
 Builds release binaries, then for each server: starts it on free 127.0.0.1
@@ -25,6 +25,7 @@ stops it. Prints one table at the end.
   --members N         1 (default): standalone servers; 3 or 5: ensembles
 
   --sessions N        concurrent sessions (default 16)
+  --outstanding N     write requests in flight per session (default 1)
   --duration SECS     seconds per phase (default 10)
   --value-size BYTES  data per node (default 128)
   --fanout-rounds R   watch fan-out rounds (default 50)
@@ -38,6 +39,7 @@ EOF
 
 members=1
 sessions=16
+outstanding=1
 duration=10
 value_size=128
 fanout_rounds=50
@@ -47,6 +49,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --members) members="${2:?}"; shift 2 ;;
         --sessions) sessions="${2:?}"; shift 2 ;;
+        --outstanding) outstanding="${2:?}"; shift 2 ;;
         --duration) duration="${2:?}"; shift 2 ;;
         --value-size) value_size="${2:?}"; shift 2 ;;
         --fanout-rounds) fanout_rounds="${2:?}"; shift 2 ;;
@@ -56,7 +59,7 @@ while [[ $# -gt 0 ]]; do
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
-for n in "$members" "$sessions" "$duration" "$value_size" "$fanout_rounds" "$settle"; do
+for n in "$members" "$sessions" "$outstanding" "$duration" "$value_size" "$fanout_rounds" "$settle"; do
     [[ "$n" =~ ^[0-9]+$ ]] || die "expected a whole number, got '$n'"
 done
 [[ -z "$only" || "$only" == zk || "$only" == runnel ]] || die "--only takes zk or runnel"
@@ -194,7 +197,7 @@ run_bench() {
     local name="$1" connect
     connect="$(connect_string)"
     echo "== $name: runnel-bench coord on $connect" >&2
-    "$target/runnel-bench" coord --server "$connect" --sessions "$sessions" \
+    "$target/runnel-bench" coord --server "$connect" --sessions "$sessions" --outstanding "$outstanding" \
         --duration "$duration" --value-size "$value_size" --fanout-rounds "$fanout_rounds" \
         | tee "$work/$name.out" >&2
 }
@@ -269,7 +272,7 @@ if ((members == 1)); then
 else
     shape="$members-member ensembles, client connected to all members"
 fi
-echo "coord-bench: $shape; sessions=$sessions duration=${duration}s value_size=$value_size fanout_rounds=$fanout_rounds ($(nproc) CPUs)"
+echo "coord-bench: $shape; sessions=$sessions outstanding=$outstanding duration=${duration}s value_size=$value_size fanout_rounds=$fanout_rounds ($(nproc) CPUs)"
 printf '%-8s %12s %14s %7s %18s %20s\n' phase "ZK ops/s" "runnel ops/s" ratio "ZK p50/p99 us" "runnel p50/p99 us"
 for phase in writes reads fanout; do
     read -r zk_ops zk_p50 zk_p99 <<<"$(figures zk "$phase")"

@@ -1,6 +1,6 @@
-//! The write and read phases: every session runs a closed loop (one request
-//! in flight), which is how ZooKeeper's own clients use a session, so the
-//! throughput figure comes from concurrency across sessions.
+//! The write and read phases: every session runs closed loops (one request
+//! in flight each; `--outstanding` loops per session for writes), so the
+//! throughput figure comes from concurrency across and within sessions.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,45 +37,70 @@ where
 }
 
 /// Phase 1: create a node, set its data, next node; until the deadline or
-/// `max_ops`. Returns the result and how many nodes each session created.
+/// `max_ops`. Each session runs `outstanding` such loops at once (loop `j`
+/// takes nodes `j`, `j + outstanding`, …), so that many requests are in
+/// flight on it. Returns the result and how many nodes each session created
+/// without a gap (`n0..n{created}`).
 pub async fn writes(clients: &[Client], plan: &Plan) -> anyhow::Result<(PhaseResult, Vec<u64>)> {
     let plan = Arc::new(plan.clone());
     let start = Instant::now();
     let deadline = start + plan.deadline_per_phase;
+    let window = plan.outstanding.max(1);
     let mut tasks = JoinSet::new();
     for (i, client) in clients.iter().enumerate() {
         let (client, plan) = (client.clone(), Arc::clone(&plan));
         tasks.spawn(async move {
             let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-            let capacity = usize::try_from(plan.max_ops)
+            let capacity = usize::try_from(plan.max_ops / window)
                 .unwrap_or(usize::MAX)
                 .min(1 << 20);
-            let mut load = SessionLoad {
+            let mut loops = JoinSet::new();
+            for j in 0..window {
+                let (client, plan, options) = (client.clone(), Arc::clone(&plan), options.clone());
+                loops.spawn(async move {
+                    let mut load = SessionLoad {
+                        ops: 0,
+                        samples: Samples::with_capacity(capacity),
+                        created: 0,
+                        finished: start,
+                    };
+                    // At least one pair, so the read phase always has a node.
+                    loop {
+                        let path = node_path(&plan, i, j + load.created * window);
+                        timed(
+                            &mut load.samples,
+                            client.create(&path, &plan.value, &options),
+                        )
+                        .await
+                        .with_context(|| format!("create {path}"))?;
+                        load.created += 1;
+                        timed(&mut load.samples, client.set_data(&path, &plan.value, None))
+                            .await
+                            .with_context(|| format!("setData {path}"))?;
+                        load.ops += 2;
+                        if Instant::now() >= deadline || (load.ops + 2) * window > plan.max_ops {
+                            break;
+                        }
+                    }
+                    load.finished = Instant::now();
+                    anyhow::Ok(load)
+                });
+            }
+            let mut total = SessionLoad {
                 ops: 0,
-                samples: Samples::with_capacity(capacity),
-                created: 0,
+                samples: Samples::default(),
+                created: u64::MAX,
                 finished: start,
             };
-            // At least one pair, so the read phase always has a node.
-            loop {
-                let path = node_path(&plan, i, load.created);
-                timed(
-                    &mut load.samples,
-                    client.create(&path, &plan.value, &options),
-                )
-                .await
-                .with_context(|| format!("create {path}"))?;
-                load.created += 1;
-                timed(&mut load.samples, client.set_data(&path, &plan.value, None))
-                    .await
-                    .with_context(|| format!("setData {path}"))?;
-                load.ops += 2;
-                if Instant::now() >= deadline || load.ops + 2 > plan.max_ops {
-                    break;
-                }
+            while let Some(joined) = loops.join_next().await {
+                let load = joined.context("write loop failed")??;
+                total.ops += load.ops;
+                total.created = total.created.min(load.created);
+                total.finished = total.finished.max(load.finished);
+                total.samples.merge(load.samples);
             }
-            load.finished = Instant::now();
-            anyhow::Ok((i, load))
+            total.created = total.created.saturating_mul(window);
+            anyhow::Ok((i, total))
         });
     }
     let (result, created) = collect("writes", clients.len(), start, tasks).await?;

@@ -33,9 +33,13 @@ pub struct CoordArgs {
     /// load a shared server by mistake).
     #[arg(long, default_value = "127.0.0.1:2181")]
     pub server: String,
-    /// Concurrent sessions, each with one request in flight.
+    /// Concurrent sessions.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub sessions: u32,
+    /// Write requests each session keeps in flight (pipelined on the
+    /// session, as kazoo's async API, Curator and the broker's client do).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub outstanding: u32,
     /// Seconds per phase (writes, reads; fan-out stops earlier when its rounds are done).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub duration: u64,
@@ -64,6 +68,7 @@ struct Plan {
     max_ops: u64,
     value: Vec<u8>,
     fanout_rounds: u32,
+    outstanding: u64,
 }
 
 impl Plan {
@@ -81,11 +86,18 @@ pub async fn run(args: CoordArgs) -> anyhow::Result<()> {
         max_ops: args.max_ops,
         value: vec![b'v'; args.value_size as usize],
         fanout_rounds: args.fanout_rounds,
+        outstanding: u64::from(args.outstanding),
     };
     let timeout = Duration::from_millis(args.session_timeout_ms);
     println!(
-        "runnel-bench coord: server={} sessions={} duration={}s value_size={} max_ops={} fanout_rounds={}",
-        args.server, args.sessions, args.duration, args.value_size, args.max_ops, args.fanout_rounds
+        "runnel-bench coord: server={} sessions={} outstanding={} duration={}s value_size={} max_ops={} fanout_rounds={}",
+        args.server,
+        args.sessions,
+        args.outstanding,
+        args.duration,
+        args.value_size,
+        args.max_ops,
+        args.fanout_rounds
     );
 
     let admin = connect(&args.server, timeout).await?;

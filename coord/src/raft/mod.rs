@@ -15,9 +15,13 @@
 //! connection). The leader checks it against its private copy of the tree
 //! (which already includes every proposal it has accepted), appends the
 //! resulting transactions to the Raft log, and answers once the entry is
-//! committed and applied. The follower then waits until it has applied that
-//! zxid itself before replying, so the client reads its own write there.
-//! zxid is the Raft log index: it grows across leaders.
+//! committed and applied. Every proposal waiting when the leader appends
+//! goes into one entry (one log flush and one replication round trip for
+//! all of them); each gets its own zxid when applied. The follower then
+//! waits until it has applied that zxid itself before replying, so the
+//! client reads its own write there. zxid counts applied proposals (and
+//! entries without any): every member applies the same log, so every
+//! member gives the same zxids, and they grow across leaders.
 
 // openraft's storage traits return its own (large) StorageError; our helpers
 // return the same type rather than boxing and unboxing it at every call.
@@ -40,7 +44,7 @@ use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::server::commit::{prepare_proposal, Outcome, Proposal};
+use crate::server::commit::{prepare_proposal, Outcome, Proposal, ProposalKind};
 use crate::server::Shared;
 use crate::storage::SledStore;
 use crate::tree::{DataTree, OpResult};
@@ -50,19 +54,28 @@ use network::NetworkFactory;
 use peer::{Forwarded, PeerClient, PeerRequest, PeerResponse};
 use state_machine::StateMachine;
 
-/// What the log carries: the transactions one proposal became.
+/// What one proposal became: its session and transactions (none for a
+/// refusal that must be answered in log order).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Command {
-    pub time: i64,
+pub struct Proposed {
     pub session: i64,
     pub txns: Vec<Txn>,
 }
 
-/// What applying one entry produced: its zxid and the per-op results.
+/// What the log carries: the proposals the leader had waiting when it
+/// appended, in order (group commit: one entry, one flush, one round trip
+/// for all of them). Each proposal gets its own zxid when applied.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Command {
+    pub time: i64,
+    pub proposals: Vec<Proposed>,
+}
+
+/// What applying one entry produced: per proposal, its zxid and the
+/// per-op results.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Applied {
-    pub zxid: i64,
-    pub results: Vec<OpResult>,
+    pub each: Vec<(i64, Vec<OpResult>)>,
 }
 
 openraft::declare_raft_types!(
@@ -168,6 +181,21 @@ struct LeaderShared {
     stale: Arc<AtomicBool>,
 }
 
+impl LeaderShared {
+    /// Waits until fewer than `most` entries are on their way.
+    async fn wait_inflight_below(&self, most: usize) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.inflight.load(SeqCst) < most {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -205,6 +233,9 @@ impl Ensemble {
             election_timeout_max: timing.election_max.as_millis() as u64,
             install_snapshot_timeout: 10_000,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(5000),
+            // An entry holds up to about MAX_ENTRY_BYTES (plus one proposal):
+            // keep an AppendEntries frame well under the peer frame limit.
+            max_payload_entries: 16,
             max_in_snapshot_log_to_keep: 1000,
             ..Default::default()
         }
@@ -380,15 +411,39 @@ impl Ensemble {
         }
     }
 
-    /// Routes every proposal of this member: lead it, or forward it.
+    /// Routes every proposal of this member: lead it, or forward it. The
+    /// proposals waiting together are led together, as one Raft entry.
     async fn route(self: Arc<Self>, shared: Arc<Shared>, mut rx: mpsc::Receiver<Proposal>) {
         let mut lead = LeaderState {
             private: None,
             term: 0,
             shared: LeaderShared::default(),
         };
-        while let Some(p) = rx.recv().await {
-            self.dispatch(&shared, &mut lead, p).await;
+        while let Some(first) = rx.recv().await {
+            if self.metrics().current_leader == Some(self.my_id) {
+                // While the log is busy with earlier entries, let the
+                // proposals gather: they go into the next entry together.
+                lead.shared.wait_inflight_below(MAX_INFLIGHT_ENTRIES).await;
+            }
+            let mut size = proposal_size(&first);
+            let mut batch = vec![first];
+            while batch.len() < MAX_ENTRY_PROPOSALS && size < MAX_ENTRY_BYTES {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        size += proposal_size(&p);
+                        batch.push(p);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let leading = self.metrics().current_leader == Some(self.my_id);
+            if leading {
+                self.lead(&shared, &mut lead, batch).await;
+            } else {
+                for p in batch {
+                    self.dispatch(&shared, &mut lead, p).await;
+                }
+            }
         }
     }
 
@@ -398,7 +453,9 @@ impl Ensemble {
     async fn dispatch(&self, shared: &Arc<Shared>, lead: &mut LeaderState, mut p: Proposal) {
         for attempt in 0..2 {
             match self.leader().await {
-                Some(leader) if leader == self.my_id => return self.lead(shared, lead, p).await,
+                Some(leader) if leader == self.my_id => {
+                    return self.lead(shared, lead, vec![p]).await
+                }
                 Some(_) if p.forwarded => break,
                 Some(leader) => {
                     lead.private = None;
@@ -416,8 +473,10 @@ impl Ensemble {
         answer(p.reply, Outcome::Unavailable);
     }
 
-    /// As leader: check the proposal against the private tree and append it.
-    async fn lead(&self, shared: &Shared, lead: &mut LeaderState, p: Proposal) {
+    /// As leader: check each proposal, in order, against the private tree
+    /// and append the accepted ones (and the refusals that must wait for
+    /// them) as one entry.
+    async fn lead(&self, shared: &Shared, lead: &mut LeaderState, batch: Vec<Proposal>) {
         let term = self.metrics().current_term;
         if lead.private.is_none() || lead.term != term || lead.shared.stale.swap(false, SeqCst) {
             // Let what is in flight settle, then start again from what is
@@ -428,59 +487,72 @@ impl Ensemble {
                         .await;
             }
             if self.raft.ensure_linearizable().await.is_err() {
-                answer(p.reply, Outcome::Unavailable);
+                for p in batch {
+                    answer(p.reply, Outcome::Unavailable);
+                }
                 return;
             }
             lead.private = Some(shared.tree().untracked_clone());
             lead.term = term;
         }
         let Some(private) = lead.private.as_mut() else {
-            answer(p.reply, Outcome::Unavailable);
+            for p in batch {
+                answer(p.reply, Outcome::Unavailable);
+            }
             return;
         };
-        let (txns, refused) = match prepare_proposal(private, &p) {
-            Ok(txns) => (txns, None),
-            Err(refused) => (Vec::new(), Some(refused)),
-        };
-        if txns.is_empty() && lead.shared.inflight.load(SeqCst) == 0 {
-            // Nothing accepted is still on its way: the private tree is the
-            // published one, so the answer can go now.
-            let zxid = shared.tree().last_zxid();
-            let outcome = refused.map_or(
-                Outcome::Done {
-                    zxid,
-                    results: Vec::new(),
-                },
-                |r| with_zxid(r, zxid),
-            );
-            return answer(p.reply, outcome);
-        }
         let time = now_ms();
-        for txn in &txns {
-            let entry = TxnEntry {
-                zxid: private.last_zxid() + 1,
-                time,
-                session: p.session,
-                txn: txn.clone(),
+        let mut proposals = Vec::with_capacity(batch.len());
+        let mut waiting = Vec::with_capacity(batch.len());
+        for p in batch {
+            let (txns, refused) = match prepare_proposal(private, &p) {
+                Ok(txns) => (txns, None),
+                Err(refused) => (Vec::new(), Some(refused)),
             };
-            private.apply(&entry, &mut Vec::new());
+            if txns.is_empty() && proposals.is_empty() && lead.shared.inflight.load(SeqCst) == 0 {
+                // Nothing accepted is still on its way: the private tree is
+                // the published one, so the answer can go now.
+                let zxid = shared.tree().last_zxid();
+                let outcome = refused.map_or(
+                    Outcome::Done {
+                        zxid,
+                        results: Vec::new(),
+                    },
+                    |r| with_zxid(r, zxid),
+                );
+                answer(p.reply, outcome);
+                continue;
+            }
+            for txn in &txns {
+                let entry = TxnEntry {
+                    zxid: private.last_zxid() + 1,
+                    time,
+                    session: p.session,
+                    txn: txn.clone(),
+                };
+                private.apply(&entry, &mut Vec::new());
+            }
+            // A refusal (or a sweep with nothing to do) while accepted
+            // writes are in flight was decided against state not yet
+            // applied: it goes through the log without transactions, like
+            // ZooKeeper's error transactions, so its answer — and its zxid —
+            // come after theirs.
+            proposals.push(Proposed {
+                session: p.session,
+                txns,
+            });
+            waiting.push((p.reply, refused));
         }
-        // A refusal (or a sweep with nothing to do) while accepted writes
-        // are in flight was decided against state not yet applied: it goes
-        // through the log as an empty entry, like ZooKeeper's error
-        // transactions, so its answer — and its zxid — come after theirs.
-        let command = Command {
-            time,
-            session: p.session,
-            txns,
-        };
+        if proposals.is_empty() {
+            return;
+        }
+        let command = Command { time, proposals };
         match self.raft.client_write_ff(command).await {
             Ok(receiver) => {
                 lead.shared.inflight.fetch_add(1, SeqCst);
                 tokio::spawn(complete(
                     receiver,
-                    p.reply,
-                    refused,
+                    waiting,
                     lead.shared.clone(),
                     self.timing.request,
                 ));
@@ -488,9 +560,39 @@ impl Ensemble {
             Err(error) => {
                 tracing::warn!(%error, "raft refused a proposal");
                 lead.private = None;
-                answer(p.reply, Outcome::Unavailable);
+                for (reply, _) in waiting {
+                    answer(reply, Outcome::Unavailable);
+                }
             }
         }
+    }
+}
+
+/// Most leader entries appended and not yet applied: more proposals wait
+/// for the next entry rather than each paying its own log flush.
+const MAX_INFLIGHT_ENTRIES: usize = 2;
+/// Most proposals in one Raft entry.
+const MAX_ENTRY_PROPOSALS: usize = 1024;
+/// Roughly the most bytes of client data in one Raft entry (an entry holds
+/// at least one proposal, whatever its size).
+const MAX_ENTRY_BYTES: usize = 1 << 20;
+
+/// About how many bytes a proposal adds to a Raft entry.
+fn proposal_size(p: &Proposal) -> usize {
+    use crate::proto::request::WriteOp;
+    fn op_size(op: &WriteOp) -> usize {
+        let data = |d: &Option<bytes::Bytes>| d.as_ref().map_or(0, |d| d.len());
+        64 + match op {
+            WriteOp::Create(c) => c.path.len() + data(&c.data) + 32 * c.acl.len(),
+            WriteOp::SetData(r) => r.path.len() + data(&r.data),
+            WriteOp::SetAcl(r) => r.path.len() + 32 * r.acl.len(),
+            WriteOp::Delete(r) | WriteOp::Check(r) => r.path.len(),
+        }
+    }
+    match &p.kind {
+        ProposalKind::Write(op) => op_size(op),
+        ProposalKind::Multi(ops) => ops.iter().map(op_size).sum(),
+        _ => 64,
     }
 }
 
@@ -706,38 +808,50 @@ fn with_zxid(outcome: Outcome, zxid: i64) -> Outcome {
     }
 }
 
-/// Answers one leader proposal once it is applied. A proposal that is not
-/// committed in time (this leader lost its quorum) is answered Unavailable:
-/// its client sees a lost connection and does not know whether it
-/// happened, exactly as with ZooKeeper.
+/// Answers the proposals of one leader entry, in order, once it is applied.
+/// An entry that is not committed in time (this leader lost its quorum) is
+/// answered Unavailable: its clients see a lost connection and do not know
+/// whether their writes happened, exactly as with ZooKeeper.
 async fn complete(
     receiver: oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>,
-    reply: Option<oneshot::Sender<Outcome>>,
-    refused: Option<Outcome>,
+    waiting: Vec<(Option<oneshot::Sender<Outcome>>, Option<Outcome>)>,
     lead: LeaderShared,
     wait: Duration,
 ) {
-    let outcome = match tokio::time::timeout(wait, receiver).await {
-        Ok(Ok(Ok(response))) => match refused {
-            Some(refused) => with_zxid(refused, response.data.zxid),
-            None => Outcome::Done {
-                zxid: response.data.zxid,
-                results: response.data.results,
-            },
-        },
+    let applied = match tokio::time::timeout(wait, receiver).await {
+        Ok(Ok(Ok(response))) => Some(response.data),
         Ok(Ok(Err(error))) => {
             tracing::info!(%error, "proposal not committed");
-            lead.stale.store(true, SeqCst);
-            Outcome::Unavailable
+            None
         }
-        _ => {
+        _ => None,
+    };
+    let mut each = match applied {
+        Some(applied) if applied.each.len() == waiting.len() => applied.each.into_iter(),
+        Some(applied) => {
+            tracing::error!(
+                applied = applied.each.len(),
+                proposed = waiting.len(),
+                "an entry applied as a different number of proposals"
+            );
             lead.stale.store(true, SeqCst);
-            Outcome::Unavailable
+            Vec::new().into_iter()
+        }
+        None => {
+            lead.stale.store(true, SeqCst);
+            Vec::new().into_iter()
         }
     };
     lead.inflight.fetch_sub(1, SeqCst);
     lead.drained.notify_waiters();
-    answer(reply, outcome);
+    for (reply, refused) in waiting {
+        let outcome = match (each.next(), refused) {
+            (Some((zxid, _)), Some(refused)) => with_zxid(refused, zxid),
+            (Some((zxid, results)), None) => Outcome::Done { zxid, results },
+            (None, _) => Outcome::Unavailable,
+        };
+        answer(reply, outcome);
+    }
 }
 
 #[cfg(test)]

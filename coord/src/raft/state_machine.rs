@@ -146,45 +146,58 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let mut txn_entries = Vec::new();
-        // For each log entry: its zxid and how many transactions it holds.
-        let mut shape = Vec::new();
+        // zxids count proposals: each proposal of an entry takes the next
+        // one (its transactions share it), an entry without proposals
+        // (blank, membership) takes one too. Every member applies the same
+        // log from the same state, so every member gives the same zxids.
+        let mut zxid = self.shared.tree().last_zxid();
+        // For each log entry: per proposal, its zxid and how many
+        // transactions it holds.
+        let mut shape: Vec<Vec<(i64, usize)>> = Vec::new();
         for entry in entries {
-            let zxid = entry.log_id.index as i64;
             self.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => shape.push((zxid, 0)),
+                EntryPayload::Blank => {
+                    zxid += 1;
+                    shape.push(Vec::new());
+                }
                 EntryPayload::Membership(membership) => {
+                    zxid += 1;
                     self.membership = StoredMembership::new(Some(entry.log_id), membership);
-                    shape.push((zxid, 0));
+                    shape.push(Vec::new());
                 }
                 EntryPayload::Normal(command) => {
-                    shape.push((zxid, command.txns.len()));
-                    for txn in command.txns {
-                        txn_entries.push(TxnEntry {
-                            zxid,
-                            time: command.time,
-                            session: command.session,
-                            txn,
-                        });
+                    if command.proposals.is_empty() {
+                        zxid += 1;
                     }
+                    let mut each = Vec::with_capacity(command.proposals.len());
+                    for proposed in command.proposals {
+                        zxid += 1;
+                        each.push((zxid, proposed.txns.len()));
+                        for txn in proposed.txns {
+                            txn_entries.push(TxnEntry {
+                                zxid,
+                                time: command.time,
+                                session: proposed.session,
+                                txn,
+                            });
+                        }
+                    }
+                    shape.push(each);
                 }
             }
         }
         let mut results = publish(&self.shared, &txn_entries).into_iter();
         let dirty = {
-            // Every entry moves the zxid, empty ones too (blank, membership,
-            // a refusal's marker): zxid is the last applied log index.
+            // Every proposal moves the zxid, empty ones too (blank,
+            // membership, a refusal's marker).
             let mut tree = self.shared.tree_mut();
-            if let Some(last) = self.last_applied {
-                if last.index as i64 > tree.last_zxid() {
-                    tree.set_last_zxid(last.index as i64);
-                }
+            if zxid > tree.last_zxid() {
+                tree.set_last_zxid(zxid);
             }
             tree.take_dirty()
         };
-        if let Some(last) = self.last_applied {
-            self.shared.note_applied(last.index as i64);
-        }
+        self.shared.note_applied(zxid);
         let meta = self.meta_entries()?;
         {
             let tree = self.shared.tree();
@@ -192,9 +205,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }
         Ok(shape
             .into_iter()
-            .map(|(zxid, count)| Applied {
-                zxid,
-                results: results.by_ref().take(count).flatten().collect(),
+            .map(|each| Applied {
+                each: each
+                    .into_iter()
+                    .map(|(zxid, count)| (zxid, results.by_ref().take(count).flatten().collect()))
+                    .collect(),
             })
             .collect())
     }
