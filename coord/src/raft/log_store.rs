@@ -7,10 +7,14 @@ use std::ops::{Bound, RangeBounds};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
+use sled::Transactional;
 
+use super::log_format::{self, FormatError};
 use super::{Entry, NodeId, TypeConfig};
 
 const VOTE: &[u8] = b"vote";
+/// Which [`log_format`] the stored entries are in (absent: version 1).
+const FORMAT: &[u8] = b"format";
 const COMMITTED: &[u8] = b"committed";
 const PURGED: &[u8] = b"purged";
 
@@ -21,6 +25,32 @@ pub struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+}
+
+/// Makes appended entries durable off the Raft task, many appends per
+/// flush: `append` puts entries into sled (readable at once, so openraft
+/// can already send them to followers while they are being flushed here —
+/// the leader's disk write overlaps the followers') and hands over its
+/// callback; this thread takes every callback waiting, flushes once, and
+/// reports each one stored, in append order.
+fn run_flusher(db: sled::Db, waiting: std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>) {
+    while let Ok(first) = waiting.recv() {
+        let mut callbacks = vec![first];
+        callbacks.extend(waiting.try_iter());
+        let result = db.flush();
+        if let Err(error) = &result {
+            tracing::error!(%error, "cannot flush the raft log");
+        }
+        for callback in callbacks {
+            callback.log_io_completed(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| std::io::Error::other(e.to_string())),
+            );
+        }
+    }
 }
 
 fn io_read(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
@@ -31,13 +61,94 @@ fn io_write(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
     StorageIOError::write_logs(&e).into()
 }
 
+/// Why the log could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("raft log storage: {0}")]
+    Sled(#[from] sled::Error),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("cannot start the raft log flush thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("raft log format version has {0} bytes, not 4")]
+    FormatKey(usize),
+}
+
 impl LogStore {
-    pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
-        Ok(LogStore {
+    /// Opens the log, first bringing entries stored in an older
+    /// [`log_format`] up to the current one (in one atomic step).
+    pub fn open(db: &sled::Db) -> Result<LogStore, OpenError> {
+        let (flusher, waiting) = std::sync::mpsc::channel();
+        let flush_db = db.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || run_flusher(flush_db, waiting))
+            .map_err(OpenError::Thread)?;
+        let store = LogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
-        })
+            flusher,
+        };
+        let found = match store.meta.get(FORMAT)? {
+            Some(bytes) => bytes[..]
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| OpenError::FormatKey(bytes.len()))?,
+            None if store.log.is_empty() => log_format::CURRENT,
+            None => 1,
+        };
+        match found {
+            log_format::CURRENT => {}
+            found if found > log_format::CURRENT => Err(FormatError::Newer { found })?,
+            found => store.upgrade(found)?,
+        }
+        store
+            .meta
+            .insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
+        db.flush()?;
+        Ok(store)
+    }
+
+    /// Rewrites every stored entry from format `from` to the current one
+    /// and records the new format, atomically: a crash leaves either the
+    /// old log and no new format key, or the new log and the key.
+    fn upgrade(&self, from: u32) -> Result<(), OpenError> {
+        let mut rewritten = Vec::new();
+        for item in self.log.iter() {
+            let (key, bytes) = item?;
+            let index = key[..].try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let entry = log_format::decode(index, from, &bytes)?;
+            let encoded = postcard::to_stdvec(&entry).map_err(|source| FormatError::Decode {
+                index,
+                version: log_format::CURRENT,
+                source,
+            })?;
+            rewritten.push((key, encoded));
+        }
+        let count = rewritten.len();
+        (&self.log, &self.meta)
+            .transaction(|(log, meta)| {
+                for (key, bytes) in &rewritten {
+                    log.insert(key, bytes.as_slice())?;
+                }
+                meta.insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => e,
+                sled::transaction::TransactionError::Abort(()) => {
+                    sled::Error::Unsupported("raft log upgrade aborted".into())
+                }
+            })?;
+        self.db.flush()?;
+        tracing::info!(
+            entries = count,
+            from,
+            to = log_format::CURRENT,
+            "raft log upgraded to the current format"
+        );
+        Ok(())
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -144,17 +255,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = postcard::to_stdvec(&entry).map_err(io_write)?;
             batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
         }
-        let result = self
-            .log
-            .apply_batch(batch)
-            .and_then(|()| self.db.flush().map(|_| ()))
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        let failed = result.as_ref().err().map(|e| e.to_string());
-        callback.log_io_completed(result);
-        match failed {
-            Some(reason) => Err(io_write(std::io::Error::other(reason))),
-            None => Ok(()),
+        if let Err(error) = self.log.apply_batch(batch) {
+            callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
+            return Err(io_write(error));
         }
+        if let Err(std::sync::mpsc::SendError(callback)) = self.flusher.send(callback) {
+            // The flush thread is gone (it only ends with the store): flush
+            // here rather than never reporting the entries stored.
+            let result = self.db.flush().map(|_| ());
+            let failed = result.as_ref().err().map(|e| e.to_string());
+            callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
+            if let Some(reason) = failed {
+                return Err(io_write(std::io::Error::other(reason)));
+            }
+        }
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! * [`log_store`]: the Raft log and vote in sled.
+//! * [`log_store`]: the Raft log and vote in sled; [`log_format`]: its
+//!   versioned entry encoding.
 //! * [`state_machine`]: committed entries applied to the published tree.
 //! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
 //! * [`network`]: openraft's RPCs over those connections.
@@ -27,6 +28,7 @@
 // return the same type rather than boxing and unboxing it at every call.
 #![allow(clippy::result_large_err)]
 
+pub mod log_format;
 pub mod log_store;
 pub mod network;
 pub mod peer;

@@ -41,3 +41,69 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
 fn sled_store_passes_openraft_suite() -> Result<(), StorageError<NodeId>> {
     Suite::test_all(SledBuilder)
 }
+
+/// A log written by a version-1 member (one proposal per entry, no format
+/// key) reads back as one-proposal commands after the upgrade on open, and
+/// a log from a newer format is refused rather than misread.
+#[tokio::test]
+async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error::Error>> {
+    use openraft::{CommittedLeaderId, EntryPayload, LogId, RaftLogReader};
+
+    use super::log_format::{CommandV1, V1Config};
+    use crate::txn::Txn;
+
+    let dir = tempfile::tempdir()?;
+    let db = sled::open(dir.path())?;
+    let log = db.open_tree("raft_log")?;
+    let log_id = |index| LogId::new(CommittedLeaderId::new(1, 1), index);
+    let old = [
+        openraft::Entry::<V1Config> {
+            log_id: log_id(1),
+            payload: EntryPayload::Blank,
+        },
+        openraft::Entry::<V1Config> {
+            log_id: log_id(2),
+            payload: EntryPayload::Normal(CommandV1 {
+                time: 7,
+                session: 42,
+                txns: vec![Txn::Delete { path: "/a".into() }],
+            }),
+        },
+    ];
+    for entry in &old {
+        log.insert(
+            entry.log_id.index.to_be_bytes(),
+            postcard::to_stdvec(entry)?,
+        )?;
+    }
+    let mut store = LogStore::open(&db)?;
+    let entries = store.try_get_log_entries(0..10).await?;
+    assert_eq!(entries.len(), 2);
+    assert!(matches!(entries[0].payload, EntryPayload::Blank));
+    match &entries[1].payload {
+        EntryPayload::Normal(command) => {
+            assert_eq!(command.time, 7);
+            assert_eq!(command.proposals.len(), 1);
+            assert_eq!(command.proposals[0].session, 42);
+            assert_eq!(
+                command.proposals[0].txns,
+                vec![Txn::Delete { path: "/a".into() }]
+            );
+        }
+        other => panic!("expected a command, got {other:?}"),
+    }
+    drop(store);
+    // Opened again: already current, read the same.
+    let mut store = LogStore::open(&db)?;
+    assert_eq!(store.try_get_log_entries(0..10).await?.len(), 2);
+    drop(store);
+
+    db.open_tree("raft_meta")?
+        .insert("format", &3u32.to_be_bytes()[..])?;
+    let refused = LogStore::open(&db).err().map(|e| e.to_string());
+    assert!(
+        refused.as_deref().is_some_and(|e| e.contains("newer")),
+        "{refused:?}"
+    );
+    Ok(())
+}
