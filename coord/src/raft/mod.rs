@@ -8,6 +8,8 @@
 //! * [`state_machine`]: committed entries applied to the published tree.
 //! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
 //! * [`network`]: openraft's RPCs over those connections.
+//! * [`Host`]: what a member needs from its server (the published tree,
+//!   publishing committed transactions, sessions, clients).
 //!
 //! # How a write travels
 //!
@@ -28,6 +30,7 @@
 // return the same type rather than boxing and unboxing it at every call.
 #![allow(clippy::result_large_err)]
 
+mod host;
 pub mod log_format;
 pub mod log_store;
 pub mod network;
@@ -40,14 +43,14 @@ use std::io::Cursor;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::server::commit::{prepare_proposal, Outcome, Proposal, ProposalKind};
-use crate::server::Shared;
+use crate::config::Config;
+use crate::proposal::{now_ms, prepare_proposal, Outcome, Proposal, ProposalKind};
 use crate::storage::SledStore;
 use crate::tree::{DataTree, OpResult};
 use crate::txn::{Txn, TxnEntry};
@@ -55,6 +58,8 @@ use log_store::LogStore;
 use network::NetworkFactory;
 use peer::{Forwarded, PeerClient, PeerRequest, PeerResponse};
 use state_machine::StateMachine;
+
+pub use host::Host;
 
 /// What one proposal became: its session and transactions (none for a
 /// refusal that must be answered in log order).
@@ -147,7 +152,7 @@ pub struct Ensemble {
     raft: Raft<TypeConfig>,
     my_id: NodeId,
     peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
-    shared: Weak<Shared>,
+    host: Weak<dyn Host>,
     proposals: mpsc::Sender<Proposal>,
     timing: Timing,
     /// A follower's view of its leader.
@@ -198,13 +203,6 @@ impl LeaderShared {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 fn answer(reply: Option<oneshot::Sender<Outcome>>, outcome: Outcome) {
     if let Some(reply) = reply {
         let _ = reply.send(outcome);
@@ -214,19 +212,22 @@ fn answer(reply: Option<oneshot::Sender<Outcome>>, outcome: Outcome) {
 impl Ensemble {
     /// Starts this member: Raft on the stored log, the peer listener, and the
     /// tasks that route proposals and relay session heartbeats.
+    /// `proposals` is where this member's proposals arrive (`proposals_rx`
+    /// its other end): forwarded proposals join them there.
     pub async fn start(
-        shared: Arc<Shared>,
+        host: Arc<dyn Host>,
+        config: &Config,
         store: SledStore,
+        proposals: mpsc::Sender<Proposal>,
         proposals_rx: mpsc::Receiver<Proposal>,
     ) -> Result<Arc<Ensemble>, EnsembleError> {
-        let config = &shared.config;
         let my_id = config.my_id;
         let timing = Timing::from_tick(config.tick_time_ms);
         let store = Arc::new(store);
         let log_store =
             LogStore::open(store.db()).map_err(|e| EnsembleError::Storage(e.to_string()))?;
-        shared.tree_mut().track_dirty();
-        let state_machine = StateMachine::open(shared.clone(), store.clone())
+        host.tree_mut().track_dirty();
+        let state_machine = StateMachine::open(host.clone(), store.clone())
             .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let raft_config = openraft::Config {
             cluster_name: "runnel-coord".into(),
@@ -296,15 +297,15 @@ impl Ensemble {
             raft,
             my_id,
             peers,
-            shared: Arc::downgrade(&shared),
-            proposals: shared.commit_tx.clone(),
+            host: Arc::downgrade(&host),
+            proposals,
             timing,
             contact: Mutex::new(Contact::default()),
         });
         tracing::info!(my_id, peer_addr = %own_addr, members = members.len(), "ensemble member started");
         tokio::spawn(peer::serve(listener, ensemble.clone()));
-        tokio::spawn(ensemble.clone().route(shared.clone(), proposals_rx));
-        tokio::spawn(ensemble.clone().relay(shared));
+        tokio::spawn(ensemble.clone().route(host.clone(), proposals_rx));
+        tokio::spawn(ensemble.clone().relay(host));
         Ok(ensemble)
     }
 
@@ -392,7 +393,7 @@ impl Ensemble {
 
     /// `sync`: returns once this member has applied everything committed
     /// before the call, confirmed by a quorum (a read index).
-    pub async fn read_barrier(self: Arc<Self>, shared: &Shared) -> bool {
+    pub async fn read_barrier(self: Arc<Self>, host: &dyn Host) -> bool {
         match self.leader().await {
             Some(leader) if leader == self.my_id => self.raft.ensure_linearizable().await.is_ok(),
             Some(leader) => {
@@ -404,7 +405,7 @@ impl Ensemble {
                     .await
                 {
                     Ok(PeerResponse::ReadIndex(Some(zxid))) => {
-                        shared.wait_applied(zxid, self.timing.request).await
+                        host.wait_applied(zxid, self.timing.request).await
                     }
                     _ => false,
                 }
@@ -415,7 +416,7 @@ impl Ensemble {
 
     /// Routes every proposal of this member: lead it, or forward it. The
     /// proposals waiting together are led together, as one Raft entry.
-    async fn route(self: Arc<Self>, shared: Arc<Shared>, mut rx: mpsc::Receiver<Proposal>) {
+    async fn route(self: Arc<Self>, host: Arc<dyn Host>, mut rx: mpsc::Receiver<Proposal>) {
         let mut lead = LeaderState {
             private: None,
             term: 0,
@@ -440,10 +441,10 @@ impl Ensemble {
             }
             let leading = self.metrics().current_leader == Some(self.my_id);
             if leading {
-                self.lead(&shared, &mut lead, batch).await;
+                self.lead(host.as_ref(), &mut lead, batch).await;
             } else {
                 for p in batch {
-                    self.dispatch(&shared, &mut lead, p).await;
+                    self.dispatch(&host, &mut lead, p).await;
                 }
             }
         }
@@ -452,16 +453,16 @@ impl Ensemble {
     /// Leads or forwards one proposal. If the leader cannot be reached, waits
     /// for the next one and tries once more, so a failover costs the client
     /// a pause rather than a lost connection.
-    async fn dispatch(&self, shared: &Arc<Shared>, lead: &mut LeaderState, mut p: Proposal) {
+    async fn dispatch(&self, host: &Arc<dyn Host>, lead: &mut LeaderState, mut p: Proposal) {
         for attempt in 0..2 {
             match self.leader().await {
                 Some(leader) if leader == self.my_id => {
-                    return self.lead(shared, lead, vec![p]).await
+                    return self.lead(host.as_ref(), lead, vec![p]).await
                 }
                 Some(_) if p.forwarded => break,
                 Some(leader) => {
                     lead.private = None;
-                    match self.forward(shared, leader, p).await {
+                    match self.forward(host, leader, p).await {
                         Ok(()) => return,
                         Err(back) => p = back,
                     }
@@ -478,7 +479,7 @@ impl Ensemble {
     /// As leader: check each proposal, in order, against the private tree
     /// and append the accepted ones (and the refusals that must wait for
     /// them) as one entry.
-    async fn lead(&self, shared: &Shared, lead: &mut LeaderState, batch: Vec<Proposal>) {
+    async fn lead(&self, host: &dyn Host, lead: &mut LeaderState, batch: Vec<Proposal>) {
         let term = self.metrics().current_term;
         if lead.private.is_none() || lead.term != term || lead.shared.stale.swap(false, SeqCst) {
             // Let what is in flight settle, then start again from what is
@@ -494,7 +495,7 @@ impl Ensemble {
                 }
                 return;
             }
-            lead.private = Some(shared.tree().untracked_clone());
+            lead.private = Some(host.tree().untracked_clone());
             lead.term = term;
         }
         let Some(private) = lead.private.as_mut() else {
@@ -514,7 +515,7 @@ impl Ensemble {
             if txns.is_empty() && proposals.is_empty() && lead.shared.inflight.load(SeqCst) == 0 {
                 // Nothing accepted is still on its way: the private tree is
                 // the published one, so the answer can go now.
-                let zxid = shared.tree().last_zxid();
+                let zxid = host.tree().last_zxid();
                 let outcome = refused.map_or(
                     Outcome::Done {
                         zxid,
@@ -606,7 +607,7 @@ impl Ensemble {
     /// it may be retried).
     async fn forward(
         &self,
-        shared: &Arc<Shared>,
+        host: &Arc<dyn Host>,
         leader: NodeId,
         p: Proposal,
     ) -> Result<(), Proposal> {
@@ -625,7 +626,7 @@ impl Ensemble {
                 return Err(p);
             }
         };
-        let shared = shared.clone();
+        let host = host.clone();
         let wait = self.timing.request;
         let reply = p.reply;
         tokio::spawn(async move {
@@ -636,7 +637,7 @@ impl Ensemble {
             // Whatever the leader answered, this member answers only once it
             // has applied as far: a read here afterwards is no older.
             let outcome = match outcome_zxid(&outcome) {
-                Some(zxid) if !shared.wait_applied(zxid, wait).await => Outcome::Unavailable,
+                Some(zxid) if !host.wait_applied(zxid, wait).await => Outcome::Unavailable,
                 _ => outcome,
             };
             answer(reply, outcome);
@@ -699,22 +700,23 @@ impl Ensemble {
                 )
             }
             PeerRequest::ReadIndex => {
-                let shared = self.shared.clone();
+                let host = self.host.clone();
                 Box::pin(async move {
-                    let zxid = match (raft.ensure_linearizable().await, shared.upgrade()) {
-                        (Ok(_), Some(shared)) => Some(shared.tree().last_zxid()),
+                    let zxid = match (raft.ensure_linearizable().await, host.upgrade()) {
+                        (Ok(_), Some(host)) => Some(host.tree().last_zxid()),
                         _ => None,
                     };
                     PeerResponse::ReadIndex(zxid)
                 })
             }
             PeerRequest::Touch(sessions) => {
-                if let Some(shared) = self.shared.upgrade() {
+                let host = self.host.upgrade();
+                if let Some(host) = &host {
                     for session in sessions {
-                        shared.sessions.touch(session);
+                        host.touch_session(session);
                     }
                 }
-                let zxid = self.shared.upgrade().map_or(0, |s| s.tree().last_zxid());
+                let zxid = host.map_or(0, |h| h.tree().last_zxid());
                 Box::pin(async move { PeerResponse::Touched(zxid) })
             }
         }
@@ -724,7 +726,7 @@ impl Ensemble {
     /// followers relay which sessions their clients were heard from; a new
     /// leader gives every session a fresh timeout; a member that lost touch
     /// with the majority drops its clients so they move to another member.
-    async fn relay(self: Arc<Self>, shared: Arc<Shared>) {
+    async fn relay(self: Arc<Self>, host: Arc<dyn Host>) {
         let mut ticker = tokio::time::interval(self.timing.heartbeat);
         let mut was_leader = false;
         let mut was_serving = false;
@@ -737,17 +739,17 @@ impl Ensemble {
                     my_id = self.my_id,
                     "became leader; sessions get a fresh timeout"
                 );
-                shared.sessions.refresh_all();
+                host.refresh_sessions();
             }
             was_leader = leading;
             match leader {
                 Some(l) if l != self.my_id => {
-                    let touched = shared.sessions.take_touched();
+                    let touched = host.take_touched_sessions();
                     if let Some(peer) = self.peers.get(&l) {
                         let request = PeerRequest::Touch(touched.clone());
                         let call = peer.call(&request, self.timing.heartbeat * 4);
                         if let Ok(PeerResponse::Touched(leader_zxid)) = call.await {
-                            let applied = shared.tree().last_zxid();
+                            let applied = host.tree().last_zxid();
                             let mut contact = self.contact();
                             contact.at = Some(Instant::now());
                             // Caught up once this member has applied what the
@@ -758,13 +760,13 @@ impl Ensemble {
                             contact.leader_zxid = leader_zxid;
                         } else {
                             for session in touched {
-                                shared.sessions.touch(session);
+                                host.touch_session(session);
                             }
                         }
                     }
                 }
                 _ => {
-                    shared.sessions.take_touched();
+                    host.take_touched_sessions();
                 }
             }
             let serving = self.serving();
@@ -782,7 +784,7 @@ impl Ensemble {
                     my_id = self.my_id,
                     "lost the majority: dropping client connections"
                 );
-                shared.watches().close_all();
+                host.drop_clients();
             } else if serving && !was_serving {
                 tracing::info!(my_id = self.my_id, "serving clients again");
             }

@@ -22,8 +22,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{NodeId, TypeConfig};
+use crate::proposal::{Outcome, ProposalKind};
 use crate::proto::records::Id;
-use crate::server::commit::{Outcome, ProposalKind};
 
 /// Largest peer frame accepted (snapshot chunks are far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;

@@ -14,9 +14,8 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::Host;
 use super::{Applied, Entry, Node, NodeId, TypeConfig};
-use crate::server::publish::publish;
-use crate::server::Shared;
 use crate::storage::SledStore;
 use crate::tree::{DataTree, SessionRecord};
 use crate::txn::TxnEntry;
@@ -50,7 +49,7 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
 
 /// The data tree as openraft's state machine.
 pub struct StateMachine {
-    shared: Arc<Shared>,
+    host: Arc<dyn Host>,
     store: Arc<SledStore>,
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
@@ -70,13 +69,13 @@ fn decode_meta<T: serde::de::DeserializeOwned>(
 impl StateMachine {
     /// Resumes from what sled holds (the published tree was loaded from it).
     pub fn open(
-        shared: Arc<Shared>,
+        host: Arc<dyn Host>,
         store: Arc<SledStore>,
     ) -> Result<StateMachine, StorageError<NodeId>> {
         let last_applied = decode_meta::<Option<LogId<NodeId>>>(&store, APPLIED)?.flatten();
         let membership = decode_meta(&store, MEMBERSHIP)?.unwrap_or_default();
         Ok(StateMachine {
-            shared,
+            host,
             store,
             last_applied,
             membership,
@@ -150,7 +149,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // one (its transactions share it), an entry without proposals
         // (blank, membership) takes one too. Every member applies the same
         // log from the same state, so every member gives the same zxids.
-        let mut zxid = self.shared.tree().last_zxid();
+        let mut zxid = self.host.tree().last_zxid();
         // For each log entry: per proposal, its zxid and how many
         // transactions it holds.
         let mut shape: Vec<Vec<(i64, usize)>> = Vec::new();
@@ -187,20 +186,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
         }
-        let mut results = publish(&self.shared, &txn_entries).into_iter();
+        let mut results = self.host.publish(&txn_entries).into_iter();
         let dirty = {
             // Every proposal moves the zxid, empty ones too (blank,
             // membership, a refusal's marker).
-            let mut tree = self.shared.tree_mut();
+            let mut tree = self.host.tree_mut();
             if zxid > tree.last_zxid() {
                 tree.set_last_zxid(zxid);
             }
             tree.take_dirty()
         };
-        self.shared.note_applied(zxid);
+        self.host.note_applied(zxid);
         let meta = self.meta_entries()?;
         {
-            let tree = self.shared.tree();
+            let tree = self.host.tree();
             self.store.write(&tree, &dirty, &meta).map_err(sm_err)?;
         }
         Ok(shape
@@ -216,7 +215,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshots_built += 1;
-        let tree = self.shared.tree();
+        let tree = self.host.tree();
         let body = SnapshotBody {
             last_zxid: tree.last_zxid(),
             nodes: tree
@@ -276,12 +275,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .replace_all(&tree, &meta_entries)
             .map_err(sm_err)?;
         for (id, record) in &body.sessions {
-            self.shared.sessions.track_if_absent(*id, record.timeout_ms);
+            self.host.track_session(*id, record.timeout_ms);
         }
         tree.track_dirty();
         let zxid = tree.last_zxid();
-        *self.shared.tree_mut() = tree;
-        self.shared.note_applied(zxid);
+        *self.host.tree_mut() = tree;
+        self.host.note_applied(zxid);
         tracing::info!(
             zxid = format_args!("0x{zxid:x}"),
             "installed a snapshot from the leader"

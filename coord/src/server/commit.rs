@@ -11,119 +11,19 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::publish::publish;
 use super::Shared;
-use crate::proto::records::Id;
-use crate::proto::request::WriteOp;
+use crate::proposal::{now_ms, prepare_proposal, Outcome, Proposal};
 use crate::proto::ErrorCode;
 use crate::storage::{Store, WriteSet};
-use crate::tree::prepare::{prepare, prepare_expiry, prepare_multi, Caller};
-use crate::tree::{DataTree, Dirty, OpResult};
+use crate::tree::{DataTree, Dirty};
 use crate::txn::{Txn, TxnEntry};
 
 /// Most proposals written in one flush.
 const MAX_BATCH: usize = 1024;
-
-/// What a proposal asks for.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub enum ProposalKind {
-    Write(WriteOp),
-    Multi(Vec<WriteOp>),
-    CreateSession {
-        timeout_ms: i32,
-        password: [u8; 16],
-    },
-    CloseSession,
-    /// Remove empty containers and expired TTL nodes (server housekeeping).
-    SweepExpirable,
-}
-
-/// A change asked of the commit thread, with where to send the outcome.
-pub struct Proposal {
-    /// Sent by another ensemble member: never forwarded again.
-    pub forwarded: bool,
-    pub session: i64,
-    pub ids: Arc<Vec<Id>>,
-    pub kind: ProposalKind,
-    pub reply: Option<oneshot::Sender<Outcome>>,
-}
-
-/// How a proposal ended.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub enum Outcome {
-    /// Committed as `zxid`, with one result per (sub-)operation.
-    Done { zxid: i64, results: Vec<OpResult> },
-    /// Refused; nothing changed.
-    Failed { zxid: i64, code: ErrorCode },
-    /// A multi refused, with ZooKeeper's per-op codes.
-    MultiFailed { zxid: i64, codes: Vec<ErrorCode> },
-    /// No quorum can be reached from here: the client must try another
-    /// member (its connection is closed, which it sees as connection loss).
-    Unavailable,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-/// Prepares one proposal against `tree` (the tree as it will be once every
-/// accepted change is applied) into zero or more transactions, or the
-/// refusal to send back. Shared by the standalone commit thread and an
-/// ensemble leader.
-pub fn prepare_proposal(tree: &DataTree, p: &Proposal) -> Result<Vec<Txn>, Outcome> {
-    let caller = Caller {
-        session: p.session,
-        ids: &p.ids,
-    };
-    let zxid = tree.last_zxid();
-    let needs_session = matches!(p.kind, ProposalKind::Write(_) | ProposalKind::Multi(_));
-    if needs_session && tree.session(p.session).is_none() {
-        // The session expired while this request was on its way.
-        return Err(Outcome::Failed {
-            zxid,
-            code: ErrorCode::SessionExpired,
-        });
-    }
-    match &p.kind {
-        ProposalKind::Write(op) => prepare(tree, &caller, op)
-            .map(|t| vec![t])
-            .map_err(|code| Outcome::Failed { zxid, code }),
-        ProposalKind::Multi(ops) => prepare_multi(tree, &caller, ops)
-            .map(|t| vec![t])
-            .map_err(|codes| Outcome::MultiFailed { zxid, codes }),
-        ProposalKind::CreateSession {
-            timeout_ms,
-            password,
-        } => Ok(vec![Txn::CreateSession {
-            timeout_ms: *timeout_ms,
-            password: *password,
-        }]),
-        ProposalKind::CloseSession => {
-            if tree.session(p.session).is_some() {
-                Ok(vec![Txn::CloseSession])
-            } else {
-                Err(Outcome::Failed {
-                    zxid,
-                    code: ErrorCode::SessionExpired,
-                })
-            }
-        }
-        ProposalKind::SweepExpirable => {
-            let now = now_ms();
-            Ok(tree
-                .expirable()
-                .filter_map(|path| prepare_expiry(tree, path, now))
-                .collect())
-        }
-    }
-}
 
 /// Most batches waiting for the storage thread before the commit thread
 /// waits too (backpressure).

@@ -19,13 +19,13 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::commit::{Outcome, Proposal, ProposalKind};
 use super::four_letter;
 use super::reads::{self, Reader as ReadCaller};
 use super::reply::{multi_body, multi_error_body, write_body, Reply};
 use super::stats::ConnStats;
 use super::watches::Outbound;
 use super::Shared;
+use crate::proposal::{Outcome, Proposal, ProposalKind};
 use crate::proto::frame::{take_frame, MAX_PACKET};
 use crate::proto::jute::{Decode, Encode, Reader};
 use crate::proto::opcode::AUTH_XID;

@@ -2,12 +2,18 @@
 //! tasks (session expiry, container/TTL sweep).
 //!
 //! A request's path: [`connection`] (frames, handshake, ordering) →
-//! [`reads`] for reads, or [`commit`] for writes (prepare → apply →
-//! store → publish → watches) → [`reply`] encodes the answer.
+//! [`reads`] for reads, or for writes a [`crate::proposal::Proposal`] made
+//! durable by one of two replication paths — standalone, [`commit`]
+//! (prepare → store and flush → publish); in an ensemble, [`crate::raft`]
+//! (prepare on the leader → Raft log on a majority → publish on every
+//! member, through this server's `raft::Host` implementation in `host.rs`)
+//! — then [`publish`] applies to the published tree and fires [`watches`]
+//! → [`reply`] encodes the answer.
 
 pub mod commit;
 pub mod connection;
 pub mod four_letter;
+mod host;
 pub mod publish;
 pub mod reads;
 pub mod reply;
@@ -25,10 +31,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
+use crate::proposal::{Outcome, Proposal, ProposalKind};
 use crate::raft::Ensemble;
 use crate::storage::{SledStore, StorageError, Store};
 use crate::tree::DataTree;
-use commit::{Committer, Proposal, ProposalKind};
+use commit::Committer;
 use sessions::SessionTracker;
 use stats::{ConnStats, ServerStats};
 use watches::WatchManager;
@@ -243,7 +250,15 @@ impl Server {
                     source,
                 })?;
         } else {
-            let ensemble = Ensemble::start(shared.clone(), store, commit_rx).await?;
+            let host: Arc<dyn crate::raft::Host> = shared.clone();
+            let ensemble = Ensemble::start(
+                host,
+                &shared.config,
+                store,
+                shared.commit_tx.clone(),
+                commit_rx,
+            )
+            .await?;
             let _ = shared.ensemble.set(ensemble);
         }
         Ok(Server {
@@ -285,7 +300,7 @@ impl Server {
 }
 
 /// Sends a housekeeping proposal and waits for it to be committed.
-async fn propose(shared: &Shared, session: i64, kind: ProposalKind) -> Option<commit::Outcome> {
+async fn propose(shared: &Shared, session: i64, kind: ProposalKind) -> Option<Outcome> {
     let (tx, rx) = oneshot::channel();
     let proposal = Proposal {
         forwarded: false,
@@ -316,7 +331,7 @@ async fn expire_sessions(shared: Arc<Shared>) {
         for session in shared.sessions.take_expired(Instant::now()) {
             tracing::info!(session = format_args!("0x{session:x}"), "session expired");
             match propose(&shared, session, ProposalKind::CloseSession).await {
-                Some(commit::Outcome::Done { .. }) => {}
+                Some(Outcome::Done { .. }) => {}
                 _ => shared.sessions.abort_close(session),
             }
         }
