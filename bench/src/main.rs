@@ -6,10 +6,13 @@
 //!   reads, watch fan-out) for runnel-coord and Apache ZooKeeper alike.
 //! * [`writer`]: `runnel-bench coord-writer`, one session writing in a loop
 //!   and timing how long writes stop after a member is killed (failover).
+//! * [`offsets`]: `runnel-bench offset-commit`, OffsetCommit requests per
+//!   second on the brokers coordinating a set of groups (offsets in coord).
 //! * [`stats`]: latency samples, percentiles, and the `RESULT` lines that
 //!   `scripts/bench/*.sh` parse.
 
 mod coord;
+mod offsets;
 mod stats;
 mod writer;
 
@@ -30,6 +33,9 @@ enum Bench {
     Coord(coord::CoordArgs),
     /// One session writing in a loop; measures recovery after marks on stdin.
     CoordWriter(writer::WriterArgs),
+    /// OffsetCommit requests/s: several connections, several requests in
+    /// flight each; verified with OffsetFetch.
+    OffsetCommit(offsets::OffsetCommitArgs),
 }
 
 #[tokio::main]
@@ -38,6 +44,7 @@ async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Bench::Coord(args) => coord::run(args).await,
         Bench::CoordWriter(args) => writer::run(args).await,
+        Bench::OffsetCommit(args) => offsets::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

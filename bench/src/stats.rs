@@ -37,12 +37,15 @@ impl Samples {
     }
 }
 
-/// Nearest-rank percentile (`p` in 0..=100) of sorted samples; 0 when empty.
+/// Nearest-rank percentile (`p` in 0..=100, to a tenth of a percent) of
+/// sorted samples; 0 when empty. The rank is computed in whole tenths so
+/// that float rounding cannot move it (99.9 % of 1000 samples is rank 999).
 pub fn percentile(sorted: &[u32], p: f64) -> u32 {
     if sorted.is_empty() {
         return 0;
     }
-    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    let tenths = (p * 10.0).round().clamp(0.0, 1000.0) as u64;
+    let rank = (tenths * sorted.len() as u64).div_ceil(1000) as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
@@ -56,6 +59,7 @@ pub struct PhaseResult {
     pub elapsed: Duration,
     pub p50_us: u32,
     pub p99_us: u32,
+    pub p999_us: u32,
 }
 
 impl PhaseResult {
@@ -75,6 +79,7 @@ impl PhaseResult {
             elapsed,
             p50_us: percentile(&sorted, 50.0),
             p99_us: percentile(&sorted, 99.0),
+            p999_us: percentile(&sorted, 99.9),
         }
     }
 
@@ -90,11 +95,12 @@ impl PhaseResult {
     /// A line for people.
     pub fn human_line(&self) -> String {
         format!(
-            "{:<8} {:>10.0} ops/s   p50 {:>7} us   p99 {:>7} us   ({} ops in {:.2}s, {} sessions)",
+            "{:<8} {:>10.0} ops/s   p50 {:>7} us   p99 {:>7} us   p99.9 {:>7} us   ({} ops in {:.2}s, {} sessions)",
             self.phase,
             self.ops_per_s(),
             self.p50_us,
             self.p99_us,
+            self.p999_us,
             self.ops,
             self.elapsed.as_secs_f64(),
             self.sessions
@@ -105,14 +111,15 @@ impl PhaseResult {
     /// keys never renamed, new keys only appended.
     pub fn result_line(&self) -> String {
         format!(
-            "RESULT phase={} ops_per_s={:.0} p50_us={} p99_us={} ops={} secs={:.3} sessions={}",
+            "RESULT phase={} ops_per_s={:.0} p50_us={} p99_us={} ops={} secs={:.3} sessions={} p999_us={}",
             self.phase,
             self.ops_per_s(),
             self.p50_us,
             self.p99_us,
             self.ops,
             self.elapsed.as_secs_f64(),
-            self.sessions
+            self.sessions,
+            self.p999_us
         )
     }
 }
@@ -126,10 +133,15 @@ mod tests {
         let sorted: Vec<u32> = (1..=100).collect();
         assert_eq!(percentile(&sorted, 50.0), 50);
         assert_eq!(percentile(&sorted, 99.0), 99);
+        assert_eq!(percentile(&sorted, 99.9), 100);
         assert_eq!(percentile(&sorted, 100.0), 100);
         assert_eq!(percentile(&sorted, 0.0), 1);
         assert_eq!(percentile(&[7], 99.0), 7);
         assert_eq!(percentile(&[], 50.0), 0);
+        let thousand: Vec<u32> = (1..=1000).collect();
+        assert_eq!(percentile(&thousand, 99.9), 999);
+        assert_eq!(percentile(&thousand, 99.0), 990);
+        assert_eq!(percentile(&thousand[..10], 99.9), 10);
     }
 
     #[test]
@@ -141,7 +153,7 @@ mod tests {
         let result = PhaseResult::new("writes", 4, 2000, Duration::from_secs(2), &samples);
         assert_eq!(
             result.result_line(),
-            "RESULT phase=writes ops_per_s=1000 p50_us=200 p99_us=4000 ops=2000 secs=2.000 sessions=4"
+            "RESULT phase=writes ops_per_s=1000 p50_us=200 p99_us=4000 ops=2000 secs=2.000 sessions=4 p999_us=4000"
         );
         assert!(result.human_line().starts_with("writes         1000 ops/s"));
     }
