@@ -161,7 +161,17 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::SyncGroup => run!(m::SyncGroupRequest, sync_group),
         ApiKey::Heartbeat => run!(m::HeartbeatRequest, heartbeat),
         ApiKey::LeaveGroup => run!(m::LeaveGroupRequest, leave_group),
-        ApiKey::OffsetCommit => run!(m::OffsetCommitRequest, offset_commit),
+        ApiKey::OffsetCommit => {
+            let request = match m::OffsetCommitRequest::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable OffsetCommit v{version}: {e}")),
+            };
+            let answer = offset_commit::start(broker, &req.header, request).await;
+            Reply::Later(Box::pin(async move {
+                let response = answer.await;
+                encode(key, version, correlation_id, &response, false)
+            }))
+        }
         ApiKey::OffsetFetch => run!(m::OffsetFetchRequest, offset_fetch),
         ApiKey::DescribeGroups => run!(m::DescribeGroupsRequest, describe_groups),
         ApiKey::ListGroups => run!(m::ListGroupsRequest, list_groups),

@@ -63,11 +63,14 @@ where
     (early, to_commit)
 }
 
-pub async fn handle(
+/// Checks the commit and sends it to coord in request order; the returned
+/// future answers once coord has stored it (the connection sends that
+/// answer in its turn, so a client's pipelined commits share round trips).
+pub async fn start(
     broker: &Broker,
     header: &RequestHeader,
     request: OffsetCommitRequest,
-) -> OffsetCommitResponse {
+) -> impl std::future::Future<Output = OffsetCommitResponse> + Send + 'static {
     let version = header.request_api_version;
     let (early, to_commit) = check_offsets(
         broker,
@@ -88,12 +91,12 @@ pub async fn handle(
     // v2–4 may ask for an explicit retention time.
     let expire = (version <= 4 && request.retention_time_ms >= 0)
         .then(|| now_ms() + request.retention_time_ms);
-    let group_result = if to_commit.is_empty() && !early.iter().flatten().any(Option::is_none) {
-        Ok(())
+    let started = if to_commit.is_empty() && !early.iter().flatten().any(Option::is_none) {
+        Ok(None)
     } else {
         broker
             .groups
-            .commit_offsets(
+            .start_commit_offsets(
                 &request.group_id,
                 &request.member_id,
                 request.group_instance_id.as_deref(),
@@ -103,29 +106,38 @@ pub async fn handle(
             )
             .await
     };
-    let topics = request
-        .topics
-        .into_iter()
-        .zip(early)
-        .map(|(t, errors)| {
-            let partitions = t
-                .partitions
-                .iter()
-                .zip(errors)
-                .map(|(p, e)| {
-                    let code = match e {
-                        Some(e) => e.code(),
-                        None => group_result.err().map_or(0, |e| e.code()),
-                    };
-                    OffsetCommitResponsePartition::default()
-                        .with_partition_index(p.partition_index)
-                        .with_error_code(code)
-                })
-                .collect();
-            OffsetCommitResponseTopic::default()
-                .with_name(t.name)
-                .with_partitions(partitions)
-        })
-        .collect();
-    OffsetCommitResponse::default().with_topics(topics)
+    async move {
+        let group_result = match started {
+            Ok(Some(rx)) => rx
+                .await
+                .unwrap_or(Err(ResponseError::CoordinatorNotAvailable)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let topics = request
+            .topics
+            .into_iter()
+            .zip(early)
+            .map(|(t, errors)| {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .zip(errors)
+                    .map(|(p, e)| {
+                        let code = match e {
+                            Some(e) => e.code(),
+                            None => group_result.err().map_or(0, |e| e.code()),
+                        };
+                        OffsetCommitResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                    })
+                    .collect();
+                OffsetCommitResponseTopic::default()
+                    .with_name(t.name)
+                    .with_partitions(partitions)
+            })
+            .collect();
+        OffsetCommitResponse::default().with_topics(topics)
+    }
 }

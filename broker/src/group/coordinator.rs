@@ -365,54 +365,82 @@ impl GroupCoordinator {
         expire_timestamp: Option<i64>,
         offsets: Vec<OffsetToCommit>,
     ) -> Result<(), ResponseError> {
-        let shared = self.group(group_id, GroupApi::EmptyIdAllowed).await?;
-        let rx = {
-            let mut g = lock(&shared);
-            g.validate_commit(member_id, instance, generation, Instant::now())?;
-            if offsets.is_empty() {
-                return Ok(());
-            }
-            let seq = g.next_seq();
-            let now = now_ms();
-            let committed: Vec<((String, i32), Committed)> = offsets
-                .into_iter()
-                .map(|o| {
-                    (
-                        (o.topic.clone(), o.partition),
-                        o.committed(now, expire_timestamp, seq),
-                    )
-                })
-                .collect();
-            let write = committed
-                .iter()
-                .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
-                .collect();
-            let (tx, rx) = oneshot::channel();
-            let weak = Arc::downgrade(&shared);
-            self.store.submit(
+        match self
+            .start_commit_offsets(
                 group_id,
-                GroupWrite::Offsets(write),
-                Box::new(move |result| {
-                    let ok = match result {
-                        Ok(()) => {
-                            if let Some(shared) = weak.upgrade() {
-                                lock(&shared).apply_offsets(committed);
-                            }
-                            Ok(())
-                        }
-                        Err(e) => {
-                            warn!("committing offsets: {e}");
-                            Err(ResponseError::CoordinatorNotAvailable)
-                        }
-                    };
-                    let _ = tx.send(ok);
-                }),
-            );
-            self.flush_stores(&shared, &mut g);
-            rx
-        };
-        rx.await
-            .unwrap_or(Err(ResponseError::CoordinatorNotAvailable))
+                member_id,
+                instance,
+                generation,
+                expire_timestamp,
+                offsets,
+            )
+            .await
+        {
+            Ok(Some(rx)) => rx
+                .await
+                .unwrap_or(Err(ResponseError::CoordinatorNotAvailable)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Validates and queues the commit; the receiver answers once coord stored it.
+    pub async fn start_commit_offsets(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance: Option<&str>,
+        generation: i32,
+        expire_timestamp: Option<i64>,
+        offsets: Vec<OffsetToCommit>,
+    ) -> Result<Option<oneshot::Receiver<Result<(), ResponseError>>>, ResponseError> {
+        let shared = self.group(group_id, GroupApi::EmptyIdAllowed).await?;
+        let mut g = lock(&shared);
+        g.validate_commit(member_id, instance, generation, Instant::now())?;
+        if offsets.is_empty() {
+            return Ok(None);
+        }
+        let seq = g.next_seq();
+        let now = now_ms();
+        let committed: Vec<((String, i32), Committed)> = offsets
+            .into_iter()
+            .map(|o| {
+                (
+                    (o.topic.clone(), o.partition),
+                    o.committed(now, expire_timestamp, seq),
+                )
+            })
+            .collect();
+        let write = committed
+            .iter()
+            .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
+            .collect();
+        let (tx, rx) = oneshot::channel();
+        let weak = Arc::downgrade(&shared);
+        let n = g.commit_sent();
+        self.store.submit(
+            group_id,
+            GroupWrite::Offsets(write),
+            Box::new(move |result| {
+                let ok = match &result {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        warn!("committing offsets: {e}");
+                        Err(ResponseError::CoordinatorNotAvailable)
+                    }
+                };
+                if let Some(shared) = weak.upgrade() {
+                    let mut g = lock(&shared);
+                    if result.is_ok() {
+                        g.apply_offsets(committed);
+                    }
+                    g.commit_answered(n);
+                }
+                let _ = tx.send(ok);
+            }),
+        );
+        self.flush_stores(&shared, &mut g);
+        Ok(Some(rx))
     }
 
     /// TxnOffsetCommit: offsets held for `producer_id`'s open transaction
@@ -571,6 +599,12 @@ impl GroupCoordinator {
         partitions: Option<Vec<(String, i32)>>,
     ) -> Result<Vec<((String, i32), Option<Committed>)>, ResponseError> {
         let shared = self.group(group_id, GroupApi::EmptyIdAllowed).await?;
+        // OffsetCommits are answered asynchronously: read after the ones
+        // already sent, so a fetch sees every commit that came before it.
+        let settled = lock(&shared).commits_settled();
+        if let Some(rx) = settled {
+            let _ = rx.await;
+        }
         let g = lock(&shared);
         Ok(match partitions {
             Some(list) => list

@@ -120,6 +120,11 @@ pub struct Group {
     pub pending_txns: PendingTxnOffsets,
     next_seq: u64,
     stores: Vec<(StoreKind, GroupRecordJson)>,
+    /// OffsetCommits numbered as they are sent to coord; those not yet
+    /// answered; OffsetFetches waiting for the commits sent before them.
+    commits_sent: u64,
+    commits_in_flight: BTreeSet<u64>,
+    commit_waiters: Vec<(u64, oneshot::Sender<()>)>,
 }
 
 fn new_member_id(prefix: &str) -> String {
@@ -149,6 +154,9 @@ impl Group {
             pending_txns: PendingTxnOffsets::default(),
             next_seq: 0,
             stores: Vec::new(),
+            commits_sent: 0,
+            commits_in_flight: BTreeSet::new(),
+            commit_waiters: Vec::new(),
         }
     }
 
@@ -925,6 +933,41 @@ impl Group {
             return Err(ResponseError::IllegalGeneration);
         }
         Ok(())
+    }
+
+    /// An OffsetCommit is being sent to coord: its number, for
+    /// [`Self::commit_answered`].
+    pub fn commit_sent(&mut self) -> u64 {
+        self.commits_sent += 1;
+        self.commits_in_flight.insert(self.commits_sent);
+        self.commits_sent
+    }
+
+    /// Coord answered commit `n` (stored or failed); wakes the fetches that
+    /// waited for it and every commit before it.
+    pub fn commit_answered(&mut self, n: u64) {
+        self.commits_in_flight.remove(&n);
+        let oldest = self.commits_in_flight.first().copied().unwrap_or(u64::MAX);
+        let (ready, waiting) = std::mem::take(&mut self.commit_waiters)
+            .into_iter()
+            .partition(|(target, _)| *target < oldest);
+        self.commit_waiters = waiting;
+        for (_, tx) in ready {
+            let _ = tx.send(());
+        }
+    }
+
+    /// For an OffsetFetch: `None` if every commit sent so far is answered,
+    /// else a receiver that fires once they are (commits sent later are not
+    /// waited for). So a fetch that follows a commit on one connection sees
+    /// it, as with Kafka, although the commit is answered asynchronously.
+    pub fn commits_settled(&mut self) -> Option<oneshot::Receiver<()>> {
+        let oldest = *self.commits_in_flight.first()?;
+        let target = self.commits_sent;
+        debug_assert!(oldest <= target);
+        let (tx, rx) = oneshot::channel();
+        self.commit_waiters.push((target, tx));
+        Some(rx)
     }
 
     /// Records offsets whose write has been acknowledged.
