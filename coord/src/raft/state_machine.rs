@@ -1,11 +1,18 @@
 //! The replicated state machine: committed log entries applied to the
-//! published data tree (the one reads see), then written to sled with the
-//! last applied log id in one atomic batch. No flush is needed here: the log
-//! itself is durable, and a restart re-applies from the stored last-applied
-//! id. Snapshots are the whole tree, postcard-encoded.
+//! published data tree (the one reads see), and from time to time written
+//! to sled with the last applied log id in one atomic batch. No flush is
+//! needed here and no apply has to wait for a write: the log itself is
+//! durable, and a restart re-applies it from the stored last-applied id. So
+//! the tree is written at most every [`STORE_EVERY`] (or once
+//! [`STORE_MAX_DIRTY`] keys changed), and a key changed many times in
+//! between — an offset, an ISR — is written once. Before a snapshot lets
+//! openraft purge log entries, everything applied is written, so the stored
+//! tree never needs a purged entry. Snapshots are the whole tree,
+//! postcard-encoded.
 
 use std::io::Cursor;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -23,6 +30,11 @@ use crate::txn::TxnEntry;
 const APPLIED: &str = "raft_applied";
 const MEMBERSHIP: &str = "raft_membership";
 const SNAPSHOT: &str = "raft_snapshot";
+
+/// Most time applied changes wait before they are written to sled.
+const STORE_EVERY: Duration = Duration::from_millis(500);
+/// Most changed keys waiting to be written to sled.
+const STORE_MAX_DIRTY: usize = 50_000;
 
 /// A snapshot's contents: every node and session.
 #[derive(Serialize, Deserialize)]
@@ -54,6 +66,8 @@ pub struct StateMachine {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
     snapshots_built: u64,
+    /// When applied changes were last written to sled.
+    stored_at: Instant,
 }
 
 fn decode_meta<T: serde::de::DeserializeOwned>(
@@ -80,6 +94,7 @@ impl StateMachine {
             last_applied,
             membership,
             snapshots_built: 0,
+            stored_at: Instant::now(),
         })
     }
 
@@ -96,6 +111,16 @@ impl StateMachine {
         ])
     }
 
+    /// Writes every change applied so far, with the last applied id.
+    fn store_applied(&mut self) -> Result<(), StorageError<NodeId>> {
+        let meta = self.meta_entries()?;
+        let dirty = self.host.tree_mut().take_dirty();
+        let tree = self.host.tree();
+        self.store.write(&tree, &dirty, &meta).map_err(sm_err)?;
+        self.stored_at = Instant::now();
+        Ok(())
+    }
+
     fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
         decode_meta(&self.store, SNAPSHOT)
     }
@@ -106,10 +131,18 @@ pub struct SnapshotBuilder {
     store: Arc<SledStore>,
     meta: SnapshotMeta<NodeId, Node>,
     data: Vec<u8>,
+    /// Why the applied changes could not be written first, if they could
+    /// not: then no snapshot is built, so no log entry is purged.
+    unstored: Option<String>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        if let Some(reason) = &self.unstored {
+            return Err(sm_err(std::io::Error::other(format!(
+                "applied changes not written before the snapshot: {reason}"
+            ))));
+        }
         let stored = StoredSnapshot {
             meta: self.meta.clone(),
             data: std::mem::take(&mut self.data),
@@ -194,13 +227,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             if zxid > tree.last_zxid() {
                 tree.set_last_zxid(zxid);
             }
-            tree.take_dirty()
+            tree.dirty_len()
         };
         self.host.note_applied(zxid);
-        let meta = self.meta_entries()?;
-        {
-            let tree = self.host.tree();
-            self.store.write(&tree, &dirty, &meta).map_err(sm_err)?;
+        if dirty >= STORE_MAX_DIRTY || self.stored_at.elapsed() >= STORE_EVERY {
+            self.store_applied()?;
         }
         Ok(shape
             .into_iter()
@@ -215,6 +246,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshots_built += 1;
+        // The snapshot lets openraft purge the log up to it: the stored
+        // tree must not need those entries on a restart.
+        let stored = self.store_applied().map_err(|e| e.to_string());
         let tree = self.host.tree();
         let body = SnapshotBody {
             last_zxid: tree.last_zxid(),
@@ -239,6 +273,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // An encoding failure leaves the data empty; installing it then
             // fails loudly instead of silently wiping a follower.
             data: postcard::to_stdvec(&body).unwrap_or_default(),
+            unstored: stored.err(),
         }
     }
 

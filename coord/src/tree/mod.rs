@@ -123,6 +123,13 @@ impl DataTree {
         copy
     }
 
+    /// How many keys changed since the last [`DataTree::take_dirty`].
+    pub fn dirty_len(&self) -> usize {
+        self.dirty
+            .as_ref()
+            .map_or(0, |d| d.nodes.len() + d.sessions.len())
+    }
+
     /// The keys changed since the last call.
     pub fn take_dirty(&mut self) -> Dirty {
         self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
