@@ -275,6 +275,7 @@ impl Ensemble {
             my_id,
             Arc::new(raft_config),
             NetworkFactory {
+                my_id,
                 peers: peers.clone(),
             },
             log_store,

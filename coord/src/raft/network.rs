@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -18,10 +18,12 @@ use super::{Node, NodeId, TypeConfig};
 /// Hands openraft a client per target member, sharing the peer connections.
 #[derive(Clone)]
 pub struct NetworkFactory {
+    pub my_id: NodeId,
     pub peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
 }
 
 pub struct Network {
+    my_id: NodeId,
     target: NodeId,
     client: Arc<PeerClient>,
 }
@@ -35,7 +37,11 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             .get(&target)
             .cloned()
             .unwrap_or_else(|| Arc::new(PeerClient::new(node.addr.clone())));
-        Network { target, client }
+        Network {
+            my_id: self.my_id,
+            target,
+            client,
+        }
     }
 }
 
@@ -45,8 +51,28 @@ fn unexpected<E: std::error::Error>() -> RPCError<NodeId, Node, E> {
     )))
 }
 
-fn unreachable<E: std::error::Error>(error: PeerError) -> RPCError<NodeId, Node, E> {
-    RPCError::Unreachable(Unreachable::new(&error))
+impl Network {
+    /// A failed call as openraft should see it. A peer that answers too
+    /// slowly (a large AppendEntries behind a busy disk) timed out and is
+    /// tried again at once; only a peer that cannot be reached is
+    /// Unreachable, which makes openraft back off for half a second — as a
+    /// slow answer under load, that backoff stalled every write for 0.5 s.
+    fn failed<E: std::error::Error>(
+        &self,
+        error: PeerError,
+        action: RPCTypes,
+        option: &RPCOption,
+    ) -> RPCError<NodeId, Node, E> {
+        match error {
+            PeerError::Timeout(_) => RPCError::Timeout(Timeout {
+                action,
+                id: self.my_id,
+                target: self.target,
+                timeout: option.hard_ttl(),
+            }),
+            other => RPCError::Unreachable(Unreachable::new(&other)),
+        }
+    }
 }
 
 impl RaftNetwork<TypeConfig> for Network {
@@ -65,7 +91,7 @@ impl RaftNetwork<TypeConfig> for Network {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
             Ok(_) => Err(unexpected()),
-            Err(e) => Err(unreachable(e)),
+            Err(e) => Err(self.failed(e, RPCTypes::AppendEntries, &option)),
         }
     }
 
@@ -87,7 +113,7 @@ impl RaftNetwork<TypeConfig> for Network {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
             Ok(_) => Err(unexpected()),
-            Err(e) => Err(unreachable(e)),
+            Err(e) => Err(self.failed(e, RPCTypes::InstallSnapshot, &option)),
         }
     }
 
@@ -106,7 +132,7 @@ impl RaftNetwork<TypeConfig> for Network {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
             }
             Ok(_) => Err(unexpected()),
-            Err(e) => Err(unreachable(e)),
+            Err(e) => Err(self.failed(e, RPCTypes::Vote, &option)),
         }
     }
 }
