@@ -466,6 +466,11 @@ impl DataTree {
             tracing::error!(%path, zxid, "delete of a missing node skipped");
             return;
         };
+        // Give memory back once most of the tree is gone (a map keeps its
+        // largest size otherwise); halving at a quarter keeps it amortised.
+        if self.nodes.capacity() > 4096 && self.nodes.len() < self.nodes.capacity() / 4 {
+            self.nodes.shrink_to(self.nodes.len() * 2);
+        }
         self.unindex_kind(path, node.stat.ephemeral_owner);
         self.mark_node(path);
         let parent_path = path::parent(path).unwrap_or("/").to_string();

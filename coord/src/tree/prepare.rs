@@ -169,7 +169,7 @@ fn prepare_create(o: &mut Overlay, caller: &Caller, op: &CreateOp) -> Result<Txn
     );
     Ok(Txn::Create {
         path: node_path,
-        data: op.data.clone(),
+        data: owned(&op.data),
         acl,
         ephemeral_owner,
         parent_cversion,
@@ -202,7 +202,7 @@ fn prepare_op(o: &mut Overlay, caller: &Caller, op: &WriteOp) -> Result<Txn, Err
             o.update(&req.path, |m| m.stat.version = version);
             Ok(Txn::SetData {
                 path: req.path.clone(),
-                data: req.data.clone(),
+                data: owned(&req.data),
                 version,
             })
         }
@@ -285,4 +285,12 @@ pub fn prepare_expiry(tree: &DataTree, p: &str, now_ms: i64) -> Option<Txn> {
     due.then(|| Txn::Delete {
         path: p.to_string(),
     })
+}
+
+/// A node's data in an allocation of its own. A request's data is a slice
+/// of the connection's read buffer; kept in the tree as such, every znode
+/// would pin a piece of that buffer, and memory would not come back when
+/// the znodes are deleted.
+fn owned(data: &Option<bytes::Bytes>) -> Option<bytes::Bytes> {
+    data.as_deref().map(bytes::Bytes::copy_from_slice)
 }
