@@ -25,6 +25,21 @@ pub(crate) struct CommitEntry<'a> {
 /// that passed, to hand to the group coordinator.
 pub(crate) type Checked = (Vec<Vec<Option<ResponseError>>>, Vec<OffsetToCommit>);
 
+/// The error code of every partition of a commit request, in request
+/// order: its early error if it had one, else the group's result.
+pub(crate) fn error_codes(
+    early: Vec<Vec<Option<ResponseError>>>,
+    result: Result<(), ResponseError>,
+) -> impl Iterator<Item = Vec<i16>> {
+    let stored = result.err().map_or(0, |e| e.code());
+    early.into_iter().map(move |errors| {
+        errors
+            .into_iter()
+            .map(|e| e.map_or(stored, |e| e.code()))
+            .collect()
+    })
+}
+
 /// The checks both commit APIs make before the group stores anything.
 pub(crate) fn check_offsets<'a, T, P>(broker: &Broker, topics: T) -> Checked
 where
@@ -117,17 +132,13 @@ pub async fn start(
         let topics = request
             .topics
             .into_iter()
-            .zip(early)
-            .map(|(t, errors)| {
+            .zip(error_codes(early, group_result))
+            .map(|(t, codes)| {
                 let partitions = t
                     .partitions
                     .iter()
-                    .zip(errors)
-                    .map(|(p, e)| {
-                        let code = match e {
-                            Some(e) => e.code(),
-                            None => group_result.err().map_or(0, |e| e.code()),
-                        };
+                    .zip(codes)
+                    .map(|(p, code)| {
                         OffsetCommitResponsePartition::default()
                             .with_partition_index(p.partition_index)
                             .with_error_code(code)

@@ -8,7 +8,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use super::offset_commit::{check_offsets, CommitEntry};
+use super::offset_commit::{check_offsets, error_codes, CommitEntry};
 use crate::server::Broker;
 
 pub async fn handle(
@@ -58,17 +58,13 @@ pub async fn handle(
     let topics = request
         .topics
         .into_iter()
-        .zip(early)
-        .map(|(t, errors)| {
+        .zip(error_codes(early, result))
+        .map(|(t, codes)| {
             let partitions = t
                 .partitions
                 .iter()
-                .zip(errors)
-                .map(|(p, e)| {
-                    let code = match e {
-                        Some(e) => e.code(),
-                        None => result.err().map_or(0, |e| e.code()),
-                    };
+                .zip(codes)
+                .map(|(p, code)| {
                     TxnOffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code)

@@ -355,36 +355,9 @@ impl GroupCoordinator {
     }
 
     /// OffsetCommit for the partitions that passed the handler's checks:
-    /// one coord `multi` for the whole request.
-    pub async fn commit_offsets(
-        &self,
-        group_id: &str,
-        member_id: &str,
-        instance: Option<&str>,
-        generation: i32,
-        expire_timestamp: Option<i64>,
-        offsets: Vec<OffsetToCommit>,
-    ) -> Result<(), ResponseError> {
-        match self
-            .start_commit_offsets(
-                group_id,
-                member_id,
-                instance,
-                generation,
-                expire_timestamp,
-                offsets,
-            )
-            .await
-        {
-            Ok(Some(rx)) => rx
-                .await
-                .unwrap_or(Err(ResponseError::CoordinatorNotAvailable)),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Validates and queues the commit; the receiver answers once coord stored it.
+    /// validated and queued in request order, one coord `multi` for the
+    /// whole request; the receiver answers once coord stored it (`None`:
+    /// nothing to store).
     pub async fn start_commit_offsets(
         &self,
         group_id: &str,

@@ -70,6 +70,8 @@ pub enum OpenError {
     Format(#[from] FormatError),
     #[error("cannot start the raft log flush thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error("a raft log key has {0} bytes, not 8")]
+    Key(usize),
     #[error("raft log format version has {0} bytes, not 4")]
     FormatKey(usize),
 }
@@ -117,7 +119,10 @@ impl LogStore {
         let mut rewritten = Vec::new();
         for item in self.log.iter() {
             let (key, bytes) = item?;
-            let index = key[..].try_into().map(u64::from_be_bytes).unwrap_or(0);
+            let index = key[..]
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| OpenError::Key(key.len()))?;
             let entry = log_format::decode(index, from, &bytes)?;
             let encoded = postcard::to_stdvec(&entry).map_err(|source| FormatError::Decode {
                 index,

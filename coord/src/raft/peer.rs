@@ -142,8 +142,17 @@ async fn write_frames(
 ) {
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
+        let Ok(second) = rx.try_recv() else {
+            // Alone: written as it is, without copying it (an
+            // AppendEntries frame may be megabytes).
+            if wr.write_all(&first).await.is_err() {
+                break;
+            }
+            continue;
+        };
         buf.clear();
         buf.extend_from_slice(&first);
+        buf.extend_from_slice(&second);
         while buf.len() < MAX_WRITE {
             match rx.try_recv() {
                 Ok(frame) => buf.extend_from_slice(&frame),
