@@ -1,18 +1,16 @@
 //! The replicated state machine: committed log entries applied to the
-//! published data tree (the one reads see), and from time to time written
-//! to sled with the last applied log id in one atomic batch. No flush is
-//! needed here and no apply has to wait for a write: the log itself is
-//! durable, and a restart re-applies it from the stored last-applied id. So
-//! the tree is written at most every [`STORE_EVERY`] (or once
-//! [`STORE_MAX_DIRTY`] keys changed), and a key changed many times in
-//! between — an offset, an ISR — is written once. Before a snapshot lets
-//! openraft purge log entries, everything applied is written, so the stored
-//! tree never needs a purged entry. Snapshots are the whole tree,
-//! postcard-encoded.
+//! published data tree (the one reads see), whose changed keys the
+//! [`Checkpointer`] writes to sled from time to time, with the last applied
+//! log id in the same atomic batch. No flush is needed here and no apply
+//! waits for a write: the Raft log itself is durable, and a restart
+//! re-applies it from the stored last-applied id. A key changed many times
+//! between two checkpoints — an offset, an ISR — is written once. Before a
+//! snapshot lets openraft purge log entries, everything applied is written,
+//! so the stored tree never needs a purged entry. Snapshots are the whole
+//! tree, postcard-encoded.
 
 use std::io::Cursor;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -23,18 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Host;
 use super::{Applied, Entry, Node, NodeId, TypeConfig};
-use crate::storage::SledStore;
+use crate::storage::{Checkpointer, SledStore, Store};
 use crate::tree::{DataTree, SessionRecord};
 use crate::txn::TxnEntry;
 
 const APPLIED: &str = "raft_applied";
 const MEMBERSHIP: &str = "raft_membership";
 const SNAPSHOT: &str = "raft_snapshot";
-
-/// Most time applied changes wait before they are written to sled.
-const STORE_EVERY: Duration = Duration::from_millis(500);
-/// Most changed keys waiting to be written to sled.
-const STORE_MAX_DIRTY: usize = 50_000;
 
 /// A snapshot's contents: every node and session.
 #[derive(Serialize, Deserialize)]
@@ -66,8 +59,7 @@ pub struct StateMachine {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
     snapshots_built: u64,
-    /// When applied changes were last written to sled.
-    stored_at: Instant,
+    checkpointer: Checkpointer,
 }
 
 fn decode_meta<T: serde::de::DeserializeOwned>(
@@ -88,13 +80,14 @@ impl StateMachine {
     ) -> Result<StateMachine, StorageError<NodeId>> {
         let last_applied = decode_meta::<Option<LogId<NodeId>>>(&store, APPLIED)?.flatten();
         let membership = decode_meta(&store, MEMBERSHIP)?.unwrap_or_default();
+        let checkpointer = Checkpointer::start(store.clone(), None).map_err(sm_err)?;
         Ok(StateMachine {
             host,
             store,
             last_applied,
             membership,
             snapshots_built: 0,
-            stored_at: Instant::now(),
+            checkpointer,
         })
     }
 
@@ -111,14 +104,15 @@ impl StateMachine {
         ])
     }
 
-    /// Writes every change applied so far, with the last applied id.
-    fn store_applied(&mut self) -> Result<(), StorageError<NodeId>> {
+    /// Hands every change applied so far, with the last applied id, to
+    /// the checkpoint thread (`wait`: and waits until it is written).
+    fn store_applied(&mut self, wait: bool) -> Result<(), StorageError<NodeId>> {
         let meta = self.meta_entries()?;
-        let dirty = self.host.tree_mut().take_dirty();
+        let keys = self.host.tree_mut().take_dirty();
         let tree = self.host.tree();
-        self.store.write(&tree, &dirty, &meta).map_err(sm_err)?;
-        self.stored_at = Instant::now();
-        Ok(())
+        self.checkpointer
+            .checkpoint(&tree, keys, &meta, wait)
+            .map_err(sm_err)
     }
 
     fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
@@ -151,7 +145,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             store.write_meta(SNAPSHOT, bytes)?;
-            store.flush()
+            Store::flush(&*store)
         })
         .await
         .map_err(sm_err)?
@@ -230,8 +224,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             tree.dirty_len()
         };
         self.host.note_applied(zxid);
-        if dirty >= STORE_MAX_DIRTY || self.stored_at.elapsed() >= STORE_EVERY {
-            self.store_applied()?;
+        if self.checkpointer.due(dirty) {
+            self.store_applied(false)?;
         }
         Ok(shape
             .into_iter()
@@ -248,7 +242,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshots_built += 1;
         // The snapshot lets openraft purge the log up to it: the stored
         // tree must not need those entries on a restart.
-        let stored = self.store_applied().map_err(|e| e.to_string());
+        let stored = self.store_applied(true).map_err(|e| e.to_string());
         let tree = self.host.tree();
         let body = SnapshotBody {
             last_zxid: tree.last_zxid(),
@@ -306,6 +300,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             data,
         };
         meta_entries.push((SNAPSHOT, postcard::to_stdvec(&stored).map_err(sm_err)?));
+        // A checkpoint of the old tree must not land on top of the new one.
+        self.checkpointer
+            .settle_and_forget_failures()
+            .map_err(sm_err)?;
         self.store
             .replace_all(&tree, &meta_entries)
             .map_err(sm_err)?;

@@ -3,11 +3,12 @@
 //! A dedicated thread takes proposals in arrival order, checks each against a
 //! private copy of the tree that already includes every accepted change
 //! ([`prepare`]), and applies it there. When no more proposals are waiting
-//! (or a batch is full) it writes everything the batch changed to storage in
-//! one atomic batch and one flush (group commit), then applies the same
-//! transactions to the published tree that reads see, fires the watches, and
-//! only then answers. So a reply, an event, or a read never shows anything
-//! that a crash could take back.
+//! (or a batch is full) it encodes the batch's transactions as one log
+//! record; the storage thread appends every record waiting with one flush
+//! (group commit), then applies the same transactions to the published tree
+//! that reads see, fires the watches, and only then answers. So a reply, an
+//! event, or a read never shows anything that a crash could take back. The
+//! changed znodes themselves are written behind, by the [`Checkpointer`].
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use super::publish::publish;
 use super::Shared;
 use crate::proposal::{now_ms, prepare_proposal, Outcome, Proposal};
 use crate::proto::ErrorCode;
-use crate::storage::{Store, WriteSet};
-use crate::tree::{DataTree, Dirty};
+use crate::storage::{Checkpointer, LogRecord, StorageError, TxnLog};
+use crate::tree::DataTree;
 use crate::txn::{Txn, TxnEntry};
 
 /// Most proposals written in one flush.
@@ -36,8 +37,8 @@ struct Encoded {
     /// The storage epoch the batch was prepared in (see [`Flusher`]).
     epoch: u64,
     entries: Vec<TxnEntry>,
-    dirty: Dirty,
-    set: WriteSet,
+    /// The entries encoded for the log (`None` when there are none).
+    log: Option<LogRecord>,
     answers: Vec<Answer>,
 }
 
@@ -54,7 +55,8 @@ struct PipelineState {
 pub struct Committer {
     shared: Arc<Shared>,
     private: DataTree,
-    store: Arc<dyn Store>,
+    log: Arc<TxnLog>,
+    checkpointer: Arc<Checkpointer>,
     pipeline: Arc<PipelineState>,
     epoch: u64,
 }
@@ -63,18 +65,25 @@ pub struct Committer {
 #[derive(Clone)]
 struct Flusher {
     shared: Arc<Shared>,
-    store: Arc<dyn Store>,
+    log: Arc<TxnLog>,
+    checkpointer: Arc<Checkpointer>,
     pipeline: Arc<PipelineState>,
 }
 
 impl Committer {
-    /// `private` must equal the published tree; it starts recording changes here.
-    pub fn new(shared: Arc<Shared>, mut private: DataTree, store: Box<dyn Store>) -> Committer {
-        private.track_dirty();
+    /// `private` must equal the published tree, which records its changed
+    /// keys for `checkpointer`.
+    pub fn new(
+        shared: Arc<Shared>,
+        private: DataTree,
+        log: Arc<TxnLog>,
+        checkpointer: Arc<Checkpointer>,
+    ) -> Committer {
         Committer {
             shared,
-            private,
-            store: Arc::from(store),
+            private: private.untracked_clone(),
+            log,
+            checkpointer,
             pipeline: Arc::default(),
             epoch: 0,
         }
@@ -87,7 +96,8 @@ impl Committer {
         let (to_flusher, from_committer) = std::sync::mpsc::sync_channel(MAX_QUEUED_BATCHES);
         let flusher = Flusher {
             shared: self.shared.clone(),
-            store: self.store.clone(),
+            log: self.log.clone(),
+            checkpointer: self.checkpointer.clone(),
             pipeline: self.pipeline.clone(),
         };
         let inline = flusher.clone();
@@ -135,7 +145,6 @@ impl Committer {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         self.private = self.shared.tree().untracked_clone();
-        self.private.track_dirty();
         self.epoch = epoch;
     }
 
@@ -148,8 +157,8 @@ impl Committer {
         }
     }
 
-    /// Prepares each proposal against the private tree and applies it there,
-    /// then encodes what the batch changed.
+    /// Prepares each proposal against the private tree and applies it
+    /// there, then encodes the batch's transactions for the log.
     fn prepare_batch(&mut self, batch: Vec<Proposal>) -> Encoded {
         let mut entries = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
@@ -171,24 +180,25 @@ impl Committer {
             };
             answers.push((outcome, p.reply));
         }
-        let dirty = self.private.take_dirty();
-        let set = if entries.is_empty() {
-            Ok(WriteSet::default())
+        let log = if entries.is_empty() {
+            None
         } else {
-            self.store.encode(&self.private, &dirty)
+            match LogRecord::encode(&entries) {
+                Ok(record) => Some(record),
+                Err(error) => {
+                    // Cannot happen with postcard and in-memory values;
+                    // treated like a storage failure so nothing of the
+                    // batch is acknowledged.
+                    tracing::error!(%error, "cannot encode a batch");
+                    self.pipeline.epoch.fetch_add(1, SeqCst);
+                    None
+                }
+            }
         };
-        let set = set.unwrap_or_else(|error| {
-            // Cannot happen with postcard and in-memory values; treated like
-            // a storage failure so nothing of the batch is acknowledged.
-            tracing::error!(%error, "cannot encode a batch");
-            self.pipeline.epoch.fetch_add(1, SeqCst);
-            WriteSet::default()
-        });
         Encoded {
             epoch: self.epoch,
             entries,
-            dirty,
-            set,
+            log,
             answers,
         }
     }
@@ -209,7 +219,7 @@ impl Flusher {
 
     fn store_and_publish(&self, batches: Vec<Encoded>) {
         let epoch = self.pipeline.epoch.load(SeqCst);
-        let (current, stale): (Vec<Encoded>, Vec<Encoded>) =
+        let (mut current, stale): (Vec<Encoded>, Vec<Encoded>) =
             batches.into_iter().partition(|b| b.epoch == epoch);
         for batch in stale {
             refuse(batch.answers, self.shared.tree().last_zxid());
@@ -217,21 +227,16 @@ impl Flusher {
         if current.is_empty() {
             return;
         }
-        let mut current = current;
-        let sets: Vec<WriteSet> = current
-            .iter_mut()
-            .filter(|b| !b.entries.is_empty())
-            .map(|b| std::mem::take(&mut b.set))
-            .collect();
-        if !sets.is_empty() {
-            if let Err(error) = self.store.commit(&sets) {
-                self.abandon(current, &error);
+        let records: Vec<LogRecord> = current.iter_mut().filter_map(|b| b.log.take()).collect();
+        if !records.is_empty() {
+            if let Err(error) = self.log.append(&records) {
+                self.abandon(current, &error.into());
                 return;
             }
         }
         let entries: Vec<TxnEntry> = current
-            .iter()
-            .flat_map(|b| b.entries.iter().cloned())
+            .iter_mut()
+            .flat_map(|b| std::mem::take(&mut b.entries))
             .collect();
         if !entries.is_empty() {
             publish(&self.shared, &entries);
@@ -243,27 +248,33 @@ impl Flusher {
                 }
             }
         }
+        if !entries.is_empty() {
+            self.checkpoint_if_due();
+        }
     }
 
-    /// Storage failed: nothing of these batches may be acknowledged or seen.
-    /// Every batch prepared so far is refused (the epoch moves on), and
-    /// storage is rewritten from the published tree for the keys they
-    /// touched (best effort: sled may hold them in memory although the flush
-    /// failed).
-    fn abandon(&self, batches: Vec<Encoded>, error: &crate::storage::StorageError) {
+    /// Hands the published tree's changed keys to the checkpoint thread
+    /// when it is time (everything published is in the log already).
+    fn checkpoint_if_due(&self) {
+        if !self.checkpointer.due(self.shared.tree().dirty_len()) {
+            return;
+        }
+        let keys = self.shared.tree_mut().take_dirty();
+        let tree = self.shared.tree();
+        if let Err(error) = self.checkpointer.checkpoint(&tree, keys, &[], false) {
+            tracing::error!(%error, "cannot start a checkpoint");
+        }
+    }
+
+    /// Appending failed: nothing of these batches may be acknowledged or
+    /// seen. Every batch prepared so far is refused (the epoch moves on, so
+    /// the commit thread starts again from the published tree).
+    fn abandon(&self, batches: Vec<Encoded>, error: &StorageError) {
         tracing::error!(%error, "storage failed: refusing the pending writes");
         self.pipeline.epoch.fetch_add(1, SeqCst);
-        let published = self.shared.tree().untracked_clone();
-        let mut dirty = Dirty::default();
-        for batch in &batches {
-            dirty.nodes.extend(batch.dirty.nodes.iter().cloned());
-            dirty.sessions.extend(batch.dirty.sessions.iter().copied());
-        }
-        if let Err(error) = self.store.persist(&published, &dirty) {
-            tracing::error!(%error, "storage still failing while restoring the last good state");
-        }
+        let zxid = self.shared.tree().last_zxid();
         for batch in batches {
-            refuse(batch.answers, published.last_zxid());
+            refuse(batch.answers, zxid);
         }
     }
 }

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Config;
 use crate::proposal::{Outcome, Proposal, ProposalKind};
 use crate::raft::Ensemble;
-use crate::storage::{SledStore, StorageError, Store};
+use crate::storage::{self, Checkpointer, SledStore, StorageError, Store, TxnLog};
 use crate::tree::DataTree;
 use commit::Committer;
 use sessions::SessionTracker;
@@ -225,7 +225,19 @@ impl Server {
             source,
         };
         let store = SledStore::open(&store_dir).map_err(store_err)?;
-        let tree = store.load().map_err(store_err)?;
+        let standalone = config.servers.is_empty();
+        let (tree, log) = if standalone {
+            let log_dir = config.data_dir.join("txnlog");
+            let log_err = |source: crate::storage::txn_log::LogError| ServerError::Store {
+                path: log_dir.display().to_string(),
+                source: source.into(),
+            };
+            let (log, logged) = TxnLog::open(&log_dir).map_err(log_err)?;
+            let tree = storage::recover(&store, &log, logged).map_err(store_err)?;
+            (tree, Some(Arc::new(log)))
+        } else {
+            (store.load().map_err(store_err)?, None)
+        };
         let addr = SocketAddr::new(config.client_port_address, config.client_port);
         let listener = TcpListener::bind(addr)
             .await
@@ -240,8 +252,16 @@ impl Server {
             "data tree loaded"
         );
         let (shared, commit_rx) = Shared::new(config, &tree);
-        if shared.config.servers.is_empty() {
-            let committer = Committer::new(shared.clone(), tree, Box::new(store));
+        if let Some(log) = log {
+            let store: Arc<dyn Store> = Arc::new(store);
+            let checkpointer = Checkpointer::start(store, Some(log.clone())).map_err(|source| {
+                ServerError::DataDir {
+                    path: "checkpoint thread".into(),
+                    source,
+                }
+            })?;
+            shared.tree_mut().track_dirty();
+            let committer = Committer::new(shared.clone(), tree, log, Arc::new(checkpointer));
             std::thread::Builder::new()
                 .name("commit".into())
                 .spawn(move || committer.run(commit_rx))

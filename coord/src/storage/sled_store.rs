@@ -1,7 +1,8 @@
 //! The data tree in sled: one sled tree, keys by prefix —
 //! `n<path>` → node (postcard), `s<session id>` → session record,
-//! `m:zxid` → last applied zxid. Each persist is one atomic batch plus one
-//! flush, however many transactions it covers (group commit).
+//! `m:zxid` → the zxid the stored nodes and sessions reflect, `m:<name>` →
+//! other metadata. One sled tree, so a checkpoint (new node values and the
+//! zxid they reflect) is one atomic batch.
 
 use std::path::Path;
 
@@ -44,6 +45,10 @@ fn session_key(id: i64) -> Vec<u8> {
     key
 }
 
+fn meta_key(key: &str) -> Vec<u8> {
+    format!("m:{key}").into_bytes()
+}
+
 fn corrupt(key: &[u8], reason: impl ToString) -> StorageError {
     StorageError::Corrupt {
         key: String::from_utf8_lossy(key).into_owned(),
@@ -79,8 +84,16 @@ impl Store for SledStore {
         Ok(tree)
     }
 
-    fn encode(&self, tree: &DataTree, dirty: &Dirty) -> Result<WriteSet, StorageError> {
-        let mut set = WriteSet::default();
+    fn encode(
+        &self,
+        tree: &DataTree,
+        dirty: &Dirty,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<WriteSet, StorageError> {
+        let mut set = WriteSet {
+            writes: Vec::with_capacity(dirty.len() + 1 + meta.len()),
+            zxid: tree.last_zxid(),
+        };
         for path in &dirty.nodes {
             let value = tree.node(path).map(postcard::to_stdvec).transpose()?;
             set.writes.push((node_key(path), value));
@@ -89,15 +102,27 @@ impl Store for SledStore {
             let value = tree.session(*id).map(postcard::to_stdvec).transpose()?;
             set.writes.push((session_key(*id), value));
         }
-        set.writes.push((
-            ZXID_KEY.to_vec(),
-            Some(tree.last_zxid().to_be_bytes().to_vec()),
-        ));
+        set.writes
+            .push((ZXID_KEY.to_vec(), Some(set.zxid.to_be_bytes().to_vec())));
+        for (key, value) in meta {
+            set.writes.push((meta_key(key), Some(value.clone())));
+        }
         Ok(set)
     }
 
-    fn commit(&self, sets: &[WriteSet]) -> Result<(), StorageError> {
-        self.apply(sets)?;
+    fn write(&self, set: &WriteSet) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in &set.writes {
+            match value {
+                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        self.state.apply_batch(batch)?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;
         Ok(())
     }
@@ -109,37 +134,9 @@ impl SledStore {
         &self.db
     }
 
-    /// Reads a metadata value stored with [`SledStore::write`].
+    /// Reads a metadata value stored through [`Store::encode`]'s `meta`.
     pub fn meta(&self, key: &str) -> Result<Option<sled::IVec>, StorageError> {
         Ok(self.state.get(meta_key(key))?)
-    }
-
-    /// Stores `sets` as one atomic batch, without flushing.
-    fn apply(&self, sets: &[WriteSet]) -> Result<(), StorageError> {
-        let mut batch = sled::Batch::default();
-        for (key, value) in sets.iter().flat_map(|s| &s.writes) {
-            match value {
-                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
-        }
-        self.state.apply_batch(batch)?;
-        Ok(())
-    }
-
-    /// Writes the dirty keys, the last zxid and `meta` entries in one atomic
-    /// batch, without flushing (the caller decides when durability is due).
-    pub fn write(
-        &self,
-        tree: &DataTree,
-        dirty: &Dirty,
-        meta: &[(&str, Vec<u8>)],
-    ) -> Result<(), StorageError> {
-        let mut set = self.encode(tree, dirty)?;
-        for (key, value) in meta {
-            set.writes.push((meta_key(key), Some(value.clone())));
-        }
-        self.apply(&[set])
     }
 
     /// Replaces the whole stored state with `tree` (installing a snapshot)
@@ -153,9 +150,8 @@ impl SledStore {
         let mut dirty = Dirty::default();
         dirty.nodes.extend(tree.paths().cloned());
         dirty.sessions.extend(tree.sessions().map(|(id, _)| id));
-        self.write(tree, &dirty, meta)?;
-        self.db.flush()?;
-        Ok(())
+        self.write(&self.encode(tree, &dirty, meta)?)?;
+        self.flush()
     }
 
     /// Writes one metadata value (not flushed).
@@ -163,13 +159,4 @@ impl SledStore {
         self.state.insert(meta_key(key), value)?;
         Ok(())
     }
-
-    pub fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
-        Ok(())
-    }
-}
-
-fn meta_key(key: &str) -> Vec<u8> {
-    format!("m:{key}").into_bytes()
 }

@@ -73,10 +73,31 @@ pub struct Dirty {
     pub sessions: HashSet<i64>,
 }
 
+impl Dirty {
+    pub fn len(&self) -> usize {
+        self.nodes.len() + self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds `other`'s keys to these.
+    pub fn merge(&mut self, other: Dirty) {
+        self.nodes.extend(other.nodes);
+        self.sessions.extend(other.sessions);
+    }
+}
+
 /// The whole tree in memory.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    /// A B-tree, not a hash map: a hash map doubles in one step, and at a
+    /// few hundred thousand znodes that rehash stalled every write for tens
+    /// of milliseconds (twice: the commit pipeline keeps two trees); a
+    /// B-tree grows and shrinks a node at a time, so memory also comes back
+    /// as znodes go.
+    nodes: BTreeMap<String, Node>,
     sessions: BTreeMap<i64, SessionRecord>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     /// Container and TTL nodes: candidates for automatic removal.
@@ -98,7 +119,7 @@ impl DataTree {
     /// An empty tree holding only the root and ZooKeeper's `/zookeeper` nodes.
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: HashMap::new(),
+            nodes: BTreeMap::new(),
             sessions: BTreeMap::new(),
             ephemerals: HashMap::new(),
             expirable: BTreeSet::new(),
@@ -116,6 +137,11 @@ impl DataTree {
         self.dirty = Some(Dirty::default());
     }
 
+    /// Stops recording changed keys.
+    pub fn untrack_dirty(&mut self) {
+        self.dirty = None;
+    }
+
     /// A copy that records no changes (the ensemble leader's private tree).
     pub fn untracked_clone(&self) -> DataTree {
         let mut copy = self.clone();
@@ -125,9 +151,7 @@ impl DataTree {
 
     /// How many keys changed since the last [`DataTree::take_dirty`].
     pub fn dirty_len(&self) -> usize {
-        self.dirty
-            .as_ref()
-            .map_or(0, |d| d.nodes.len() + d.sessions.len())
+        self.dirty.as_ref().map_or(0, Dirty::len)
     }
 
     /// The keys changed since the last call.
@@ -466,11 +490,6 @@ impl DataTree {
             tracing::error!(%path, zxid, "delete of a missing node skipped");
             return;
         };
-        // Give memory back once most of the tree is gone (a map keeps its
-        // largest size otherwise); halving at a quarter keeps it amortised.
-        if self.nodes.capacity() > 4096 && self.nodes.len() < self.nodes.capacity() / 4 {
-            self.nodes.shrink_to(self.nodes.len() * 2);
-        }
         self.unindex_kind(path, node.stat.ephemeral_owner);
         self.mark_node(path);
         let parent_path = path::parent(path).unwrap_or("/").to_string();

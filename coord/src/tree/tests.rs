@@ -15,6 +15,8 @@ const SESSION: i64 = 0x1234;
 struct Harness {
     tree: DataTree,
     triggers: Vec<Trigger>,
+    /// Every transaction committed through [`Harness::commit`].
+    log: Vec<TxnEntry>,
 }
 
 impl Harness {
@@ -33,6 +35,7 @@ impl Harness {
         Harness {
             tree,
             triggers: Vec::new(),
+            log: Vec::new(),
         }
     }
 
@@ -43,7 +46,9 @@ impl Harness {
             session: SESSION,
             txn,
         };
-        self.tree.apply(&entry, &mut self.triggers)
+        let results = self.tree.apply(&entry, &mut self.triggers);
+        self.log.push(entry);
+        results
     }
 
     fn run(&mut self, op: WriteOp) -> Result<Vec<OpResult>, ErrorCode> {
@@ -286,7 +291,10 @@ fn storage_round_trip_keeps_nodes_sessions_and_zxid() {
     h.create("/a/b", 1).unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let dirty = h.tree.take_dirty();
-    store.persist(&h.tree, &dirty).unwrap();
+    store
+        .write(&store.encode(&h.tree, &dirty, &[]).unwrap())
+        .unwrap();
+    store.flush().unwrap();
     drop(store);
     let loaded = SledStore::open(dir.path()).unwrap().load().unwrap();
     assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
@@ -294,4 +302,50 @@ fn storage_round_trip_keeps_nodes_sessions_and_zxid() {
     assert_eq!(DataTree::stat(loaded.node("/a").unwrap()), h.stat("/a"));
     assert_eq!(loaded.session(SESSION).map(|s| s.password), Some([7; 16]));
     assert_eq!(loaded.ephemerals(SESSION).count(), 1);
+}
+
+/// A standalone server's durable record is the log; the state catches up
+/// behind it. Whatever was appended survives a restart whether or not a
+/// checkpoint covered it, and once recovery folded it into the state the
+/// old log files are gone.
+#[test]
+fn logged_batches_are_replayed_until_a_checkpoint_covers_them() {
+    use crate::storage::{recover, LogRecord, SledStore, Store, TxnLog};
+    let dir = tempfile::tempdir().unwrap();
+    let (state_dir, log_dir) = (dir.path().join("store"), dir.path().join("txnlog"));
+    let mut h = Harness::new();
+    h.tree.track_dirty();
+    let store = SledStore::open(&state_dir).unwrap();
+    let (log, _) = TxnLog::open(&log_dir).unwrap();
+    let append = |h: &mut Harness, path: &str| {
+        h.create(path, 0).unwrap();
+        let entries: Vec<TxnEntry> = h.log.drain(..).collect();
+        log.append(&[LogRecord::encode(&entries).unwrap()]).unwrap();
+    };
+    append(&mut h, "/a");
+    // A checkpoint of the tree as it is now: covers "/a" only.
+    let dirty = h.tree.take_dirty();
+    let set = store.encode(&h.tree, &dirty, &[]).unwrap();
+    append(&mut h, "/b");
+    append(&mut h, "/b/c");
+    store.write(&set).unwrap();
+    store.flush().unwrap();
+    drop((store, log));
+
+    let store = SledStore::open(&state_dir).unwrap();
+    let (log, logged) = TxnLog::open(&log_dir).unwrap();
+    assert_eq!(logged.len(), 3);
+    let loaded = recover(&store, &log, logged).unwrap();
+    assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
+    for path in ["/a", "/b", "/b/c"] {
+        assert_eq!(loaded.node(path), h.tree.node(path), "{path}");
+    }
+    drop((store, log));
+    // The replay is in the state now and the log files it came from gone.
+    let store = SledStore::open(&state_dir).unwrap();
+    let (log, logged) = TxnLog::open(&log_dir).unwrap();
+    assert!(logged.is_empty());
+    let again = recover(&store, &log, logged).unwrap();
+    assert_eq!(again.node("/b/c"), h.tree.node("/b/c"));
+    assert_eq!(again.last_zxid(), h.tree.last_zxid());
 }
