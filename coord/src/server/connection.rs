@@ -432,14 +432,24 @@ async fn write_loop(
                         let who = ReadCaller { conn, session, ids: &ids };
                         reads::answer(&shared, &who, xid, &request)
                     }
-                    Pending::Write { xid, shape, outcome } => {
-                        if !out.is_empty() && wr.write_all(&out).await.is_err() {
-                            break;
-                        }
-                        out.clear();
-                        let outcome = match outcome.await {
+                    Pending::Write { xid, shape, mut outcome } => {
+                        let outcome = match outcome.try_recv() {
                             Ok(outcome) => outcome,
-                            Err(_) => break,
+                            Err(oneshot::error::TryRecvError::Closed) => break,
+                            Err(oneshot::error::TryRecvError::Empty) => {
+                                // Not answered yet: send what is queued
+                                // before waiting. (A group commit answers
+                                // a session's writes together: the rest are
+                                // ready by then and share one send.)
+                                if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                                    break;
+                                }
+                                out.clear();
+                                match outcome.await {
+                                    Ok(outcome) => outcome,
+                                    Err(_) => break,
+                                }
+                            }
                         };
                         stats.last_xid.store(xid.into(), Relaxed);
                         if let WriteShape::CloseSession = shape {
