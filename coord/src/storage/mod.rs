@@ -34,6 +34,12 @@ pub enum StorageError {
     Encode(#[from] postcard::Error),
     #[error(transparent)]
     Log(#[from] txn_log::LogError),
+    #[error("cannot sync {path}: {source}")]
+    Sync {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the checkpoint thread is gone")]
     CheckpointerGone,
 }
@@ -67,7 +73,8 @@ pub trait Store: Send + Sync {
     /// Writes `set` as one atomic write, without flushing.
     fn write(&self, set: &WriteSet) -> Result<(), StorageError>;
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable (on disk, not only handed
+    /// to the kernel).
     fn flush(&self) -> Result<(), StorageError>;
 }
 

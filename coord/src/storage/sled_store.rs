@@ -17,6 +17,8 @@ const ZXID_KEY: &[u8] = b"m:zxid";
 pub struct SledStore {
     db: sled::Db,
     state: sled::Tree,
+    /// sled's data file, synced by [`Store::flush`].
+    data_file: std::path::PathBuf,
 }
 
 impl SledStore {
@@ -28,7 +30,11 @@ impl SledStore {
             .mode(sled::Mode::LowSpace)
             .open()?;
         let state = db.open_tree("state")?;
-        Ok(SledStore { db, state })
+        Ok(SledStore {
+            db,
+            state,
+            data_file: dir.join("db"),
+        })
     }
 }
 
@@ -124,7 +130,15 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;
-        Ok(())
+        // sled's flush waits for its writes with sync_file_range, which
+        // neither flushes the drive's cache nor the file's metadata; a
+        // checkpoint lets log files go, so it must be on disk for real.
+        std::fs::File::open(&self.data_file)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| StorageError::Sync {
+                path: self.data_file.display().to_string(),
+                source,
+            })
     }
 }
 
