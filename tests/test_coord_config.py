@@ -76,3 +76,29 @@ def test_full_standalone_config_is_accepted(tmp_path):
     finally:
         srv.close()
     assert os.listdir(srv.data_dir), "nothing stored under dataDir"
+
+
+def test_datalogdir_holds_the_transaction_log_across_a_sigkill(tmp_path, kazoo):
+    """ZooKeeper's dataLogDir: a standalone server's transaction log goes
+    there (a disk of its own), and writes acknowledged before a SIGKILL are
+    read back from it."""
+    log_dir = tmp_path / "txlog-disk"
+    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"dataLogDir": str(log_dir)})
+    try:
+        srv.start()
+        conf = dict(l.split("=", 1) for l in srv.four("conf").splitlines() if "=" in l)
+        assert conf["dataLogDir"] == str(log_dir)
+        zk = kazoo(srv)
+        for i in range(50):
+            zk.create("/logged-%d" % i, b"v%d" % i)
+        zk.set("/logged-7", b"changed")
+        logs = sorted(os.listdir(log_dir / "txnlog"))
+        assert logs and all(name.startswith("log.") for name in logs), logs
+        zk.stop()
+        srv.restart(hard=True)
+        zk = kazoo(srv)
+        assert zk.get("/logged-49")[0] == b"v49"
+        assert zk.get("/logged-7")[0] == b"changed"
+        assert len([c for c in zk.get_children("/") if c.startswith("logged-")]) == 50
+    finally:
+        srv.close()

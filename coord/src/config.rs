@@ -23,6 +23,10 @@ pub struct Peer {
 pub struct Config {
     pub tick_time_ms: u32,
     pub data_dir: PathBuf,
+    /// ZooKeeper's `dataLogDir`: where a standalone server keeps its
+    /// transaction log (its `txnlog/` folder), for a disk of its own.
+    /// Unset: `dataDir`.
+    pub data_log_dir: Option<PathBuf>,
     pub client_port: u16,
     pub client_port_address: IpAddr,
     /// Most concurrent connections from one IP address (0 = no limit).
@@ -98,10 +102,19 @@ impl Config {
         Ok(config)
     }
 
+    /// Where a standalone server's transaction log lives.
+    pub fn txn_log_dir(&self) -> PathBuf {
+        self.data_log_dir
+            .as_ref()
+            .unwrap_or(&self.data_dir)
+            .join("txnlog")
+    }
+
     /// Validates parsed entries; `origin` names the file in messages.
     pub fn from_entries(entries: &[Entry], origin: &str) -> Result<Config, ConfigError> {
         let mut tick_time_ms = 2000u32;
         let mut data_dir = None;
+        let mut data_log_dir = None;
         let mut client_port = None;
         let mut client_port_address: IpAddr = [0, 0, 0, 0].into();
         let mut max_client_cnxns = 60u32;
@@ -133,6 +146,12 @@ impl Config {
                         return Err(bad("must not be empty"));
                     }
                     data_dir = Some(PathBuf::from(&e.value))
+                }
+                "dataLogDir" => {
+                    if e.value.is_empty() {
+                        return Err(bad("must not be empty"));
+                    }
+                    data_log_dir = Some(PathBuf::from(&e.value))
                 }
                 "clientPort" => client_port = Some(number(0, 65535)? as u16),
                 "clientPortAddress" => {
@@ -203,6 +222,7 @@ impl Config {
         Ok(Config {
             tick_time_ms,
             data_dir,
+            data_log_dir,
             client_port,
             client_port_address,
             max_client_cnxns,

@@ -109,10 +109,11 @@ impl StateMachine {
     fn store_applied(&mut self, wait: bool) -> Result<(), StorageError<NodeId>> {
         let meta = self.meta_entries()?;
         let keys = self.host.tree_mut().take_dirty();
-        let tree = self.host.tree();
-        self.checkpointer
-            .checkpoint(&tree, keys, &meta, wait)
-            .map_err(sm_err)
+        let encoded = self
+            .checkpointer
+            .encode(&self.host.tree(), keys, &meta)
+            .map_err(sm_err)?;
+        self.checkpointer.queue(encoded, wait).map_err(sm_err)
     }
 
     fn stored_snapshot(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {

@@ -260,8 +260,8 @@ impl Flusher {
             return;
         }
         let keys = self.shared.tree_mut().take_dirty();
-        let tree = self.shared.tree();
-        if let Err(error) = self.checkpointer.checkpoint(&tree, keys, &[], false) {
+        let encoded = self.checkpointer.encode(&self.shared.tree(), keys, &[]);
+        if let Err(error) = encoded.and_then(|e| self.checkpointer.queue(e, false)) {
             tracing::error!(%error, "cannot start a checkpoint");
         }
     }

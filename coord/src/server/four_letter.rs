@@ -114,7 +114,8 @@ pub fn answer(shared: &Shared, word: &str) -> String {
             let _ = writeln!(out, "clientPort={}", c.client_port);
             let _ = writeln!(out, "secureClientPort=-1");
             let _ = writeln!(out, "dataDir={}", c.data_dir.display());
-            let _ = writeln!(out, "dataLogDir={}", c.data_dir.display());
+            let log_dir = c.data_log_dir.as_ref().unwrap_or(&c.data_dir);
+            let _ = writeln!(out, "dataLogDir={}", log_dir.display());
             let _ = writeln!(out, "tickTime={}", c.tick_time_ms);
             let _ = writeln!(out, "maxClientCnxns={}", c.max_client_cnxns);
             let _ = writeln!(out, "minSessionTimeout={}", c.min_session_timeout_ms);

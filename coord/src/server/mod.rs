@@ -23,6 +23,7 @@ pub mod watches;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -195,6 +196,18 @@ impl Shared {
     }
 }
 
+/// Opens a standalone server's transaction log and recovers the tree:
+/// the stored state plus every logged write after it.
+fn open_txn_log(store: &SledStore, dir: &Path) -> Result<(TxnLog, DataTree), ServerError> {
+    let failed = |source: StorageError| ServerError::Store {
+        path: dir.display().to_string(),
+        source,
+    };
+    let (log, logged) = TxnLog::open(dir).map_err(|e| failed(e.into()))?;
+    let tree = storage::recover(store, &log, logged).map_err(failed)?;
+    Ok((log, tree))
+}
+
 fn initial_session_id(my_id: u64, tree: &DataTree) -> i64 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -227,15 +240,24 @@ impl Server {
         let store = SledStore::open(&store_dir).map_err(store_err)?;
         let standalone = config.servers.is_empty();
         let (tree, log) = if standalone {
-            let log_dir = config.data_dir.join("txnlog");
-            let log_err = |source: crate::storage::txn_log::LogError| ServerError::Store {
-                path: log_dir.display().to_string(),
-                source: source.into(),
-            };
-            let (log, logged) = TxnLog::open(&log_dir).map_err(log_err)?;
-            let tree = storage::recover(&store, &log, logged).map_err(store_err)?;
+            let (log, tree) = open_txn_log(&store, &config.txn_log_dir())?;
             (tree, Some(Arc::new(log)))
         } else {
+            if let Some(dir) = &config.data_log_dir {
+                tracing::warn!(dataLogDir = %dir.display(),
+                    "dataLogDir is not used by an ensemble member: its Raft log is kept with its state in dataDir");
+            }
+            let log_dir = config.txn_log_dir();
+            if log_dir.exists() {
+                // This data was a standalone server's: its last writes may
+                // be only in the transaction log. Fold them into the state
+                // before the ensemble takes it over.
+                drop(open_txn_log(&store, &log_dir)?);
+                std::fs::remove_dir_all(&log_dir).map_err(|source| ServerError::DataDir {
+                    path: log_dir.display().to_string(),
+                    source,
+                })?;
+            }
             (store.load().map_err(store_err)?, None)
         };
         let addr = SocketAddr::new(config.client_port_address, config.client_port);

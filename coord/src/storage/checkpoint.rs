@@ -27,18 +27,30 @@ pub const MAX_DIRTY: usize = 5_000;
 struct Job {
     set: WriteSet,
     keys: Dirty,
+    /// How many checkpoints had failed when this one was encoded: a later
+    /// failure means it lacks keys the failed one held, so it must not be
+    /// written either (its zxid would claim changes sled does not have).
+    generation: u64,
     done: Option<Sender<Result<(), StorageError>>>,
 }
 
+/// A checkpoint encoded under the tree's lock, to be queued once the lock
+/// is released.
+pub struct Encoded(Job);
+
 #[derive(Default)]
 struct State {
-    /// A checkpoint is queued or being written.
-    busy: bool,
-    /// Keys of a failed write, to be written with the next checkpoint.
+    /// Checkpoints queued or being written.
+    queued: usize,
+    /// Keys of failed writes, to be written with the next checkpoint.
     failed: Dirty,
+    /// How many checkpoint writes failed so far.
+    failures: u64,
+    /// The thread ended (it panicked): no checkpoint will be written.
+    gone: bool,
 }
 
-/// Handle to the checkpoint thread (cheap to share: clone the `Arc`).
+/// Handle to the checkpoint thread.
 pub struct Checkpointer {
     store: Arc<dyn Store>,
     jobs: SyncSender<Job>,
@@ -52,7 +64,7 @@ impl Checkpointer {
     /// each checkpoint is flushed and then lets the log drop the files it
     /// covers.
     pub fn start(store: Arc<dyn Store>, log: Option<Arc<TxnLog>>) -> std::io::Result<Checkpointer> {
-        let (jobs, rx) = mpsc::sync_channel(2);
+        let (jobs, rx) = mpsc::sync_channel(4);
         let state: Arc<Mutex<State>> = Arc::default();
         let writer = (store.clone(), state.clone());
         std::thread::Builder::new()
@@ -72,42 +84,67 @@ impl Checkpointer {
 
     /// Whether a checkpoint should start now, with `dirty` keys changed.
     pub fn due(&self, dirty: usize) -> bool {
-        if self.state().busy {
+        let state = self.state();
+        if state.queued > 0 || state.gone {
             return false;
         }
+        drop(state);
         dirty >= MAX_DIRTY || lock(&self.started).elapsed() >= EVERY
     }
 
     /// Encodes `keys` (taken from `tree`'s changed keys since the last
-    /// checkpoint; those of a failed write are added) as `tree` holds them
-    /// now, with `meta`, and queues them for the thread (`wait`: and waits
-    /// until they are written).
-    pub fn checkpoint(
+    /// checkpoint; those of failed writes are added) as `tree` holds them
+    /// now, with `meta`. Queue the result with [`Checkpointer::queue`]
+    /// after releasing the tree's lock.
+    pub fn encode(
         &self,
         tree: &DataTree,
         mut keys: Dirty,
         meta: &[(&str, Vec<u8>)],
-        wait: bool,
-    ) -> Result<(), StorageError> {
-        keys.merge(std::mem::take(&mut self.state().failed));
-        let set = match self.store.encode(tree, &keys, meta) {
-            Ok(set) => set,
+    ) -> Result<Encoded, StorageError> {
+        let generation = {
+            let mut state = self.state();
+            keys.merge(std::mem::take(&mut state.failed));
+            state.failures
+        };
+        match self.store.encode(tree, &keys, meta) {
+            Ok(set) => Ok(Encoded(Job {
+                set,
+                keys,
+                generation,
+                done: None,
+            })),
             Err(error) => {
                 self.state().failed.merge(keys);
-                return Err(error);
+                Err(error)
             }
-        };
-        *lock(&self.started) = Instant::now();
-        self.state().busy = true;
-        let (done, finished) = if wait {
+        }
+    }
+
+    /// Hands an encoded checkpoint to the thread (`wait`: and waits until
+    /// it is written, or refused).
+    pub fn queue(&self, encoded: Encoded, wait: bool) -> Result<(), StorageError> {
+        let mut job = encoded.0;
+        let finished = wait.then(|| {
             let (tx, rx) = mpsc::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        self.jobs
-            .send(Job { set, keys, done })
-            .map_err(|_| StorageError::CheckpointerGone)?;
+            job.done = Some(tx);
+            rx
+        });
+        *lock(&self.started) = Instant::now();
+        {
+            let mut state = self.state();
+            if state.gone {
+                state.failed.merge(job.keys);
+                return Err(StorageError::CheckpointerGone);
+            }
+            state.queued += 1;
+        }
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
+            let mut state = self.state();
+            state.queued -= 1;
+            state.failed.merge(job.keys);
+            return Err(StorageError::CheckpointerGone);
+        }
         match finished {
             Some(rx) => rx.recv().map_err(|_| StorageError::CheckpointerGone)?,
             None => Ok(()),
@@ -117,17 +154,21 @@ impl Checkpointer {
     /// Waits until every queued checkpoint is written, and forgets the keys
     /// of failed ones (the caller is about to replace the whole state).
     pub fn settle_and_forget_failures(&self) -> Result<(), StorageError> {
-        let (tx, rx) = mpsc::channel();
-        let job = Job {
+        let generation = self.state().failures;
+        let marker = Encoded(Job {
             set: WriteSet::default(),
             keys: Dirty::default(),
-            done: Some(tx),
-        };
-        self.jobs
-            .send(job)
-            .map_err(|_| StorageError::CheckpointerGone)?;
-        rx.recv().map_err(|_| StorageError::CheckpointerGone)??;
-        self.state().failed = Dirty::default();
+            generation,
+            done: None,
+        });
+        // A failure of a job queued before the marker refuses the marker
+        // too; either way everything before it is settled.
+        let _ = self.queue(marker, true);
+        let mut state = self.state();
+        if state.gone {
+            return Err(StorageError::CheckpointerGone);
+        }
+        state.failed = Dirty::default();
         Ok(())
     }
 }
@@ -144,18 +185,41 @@ fn write(store: &dyn Store, log: Option<&TxnLog>, set: &WriteSet) -> Result<(), 
     Ok(())
 }
 
+/// Marks the thread gone if it unwinds, so callers stop waiting for it.
+struct Exit<'a>(&'a Mutex<State>);
+
+impl Drop for Exit<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                "the checkpoint thread failed; no more checkpoints (the log keeps every write)"
+            );
+            lock(self.0).gone = true;
+        }
+    }
+}
+
 fn run(store: &dyn Store, log: Option<&TxnLog>, state: &Mutex<State>, jobs: Receiver<Job>) {
+    let _exit = Exit(state);
     while let Ok(job) = jobs.recv() {
         let started = Instant::now();
-        let result = write(store, log, &job.set);
+        let stale = lock(state).failures > job.generation;
+        let result = if stale {
+            Err(StorageError::EarlierCheckpointFailed)
+        } else {
+            write(store, log, &job.set)
+        };
         tracing::debug!(keys = job.set.writes.len(), took = ?started.elapsed(), "checkpoint written");
         {
             let mut state = lock(state);
             if let Err(error) = &result {
-                tracing::error!(%error, keys = job.keys.len(), "checkpoint failed; its keys wait for the next one");
+                if !stale {
+                    tracing::error!(%error, keys = job.keys.len(), "checkpoint failed; its keys wait for the next one");
+                    state.failures += 1;
+                }
                 state.failed.merge(job.keys);
             }
-            state.busy = false;
+            state.queued -= 1;
         }
         if let Some(done) = job.done {
             let _ = done.send(result);

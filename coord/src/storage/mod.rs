@@ -40,6 +40,8 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("an earlier checkpoint failed; this one waits for its keys")]
+    EarlierCheckpointFailed,
     #[error("the checkpoint thread is gone")]
     CheckpointerGone,
 }
@@ -91,6 +93,18 @@ pub fn recover(
     tree.track_dirty();
     let mut replayed = 0usize;
     for entry in logged.iter().flatten().filter(|e| e.zxid > stored) {
+        // A standalone server's zxids have no gaps: a jump means a lost log
+        // file or a stale frame, and applying past it would be wrong.
+        if entry.zxid != tree.last_zxid() + 1 {
+            return Err(StorageError::Corrupt {
+                key: "transaction log".into(),
+                reason: format!(
+                    "zxid 0x{:x} follows 0x{:x} (state stored up to 0x{stored:x})",
+                    entry.zxid,
+                    tree.last_zxid()
+                ),
+            });
+        }
         tree.apply(entry, &mut Vec::new());
         replayed += 1;
     }

@@ -10,7 +10,7 @@
 //! a file is deleted once a checkpoint that covers all of it is flushed.
 //!
 //! Frame: `length u32 BE | crc32c u32 BE | postcard Vec<TxnEntry>`. Only the
-//! newest file can end in a torn frame (a crash during an append that was
+//! newest file that holds anything can end in a torn frame (a crash during an append that was
 //! never acknowledged): reading stops there and the file is cut back to its
 //! last whole frame. A bad frame in an older file is corruption.
 //!
@@ -52,6 +52,10 @@ pub enum LogError {
     },
     #[error("cannot encode a log record: {0}")]
     Encode(#[from] postcard::Error),
+    #[error("a batch of {0} bytes is larger than a log frame may be")]
+    TooLarge(usize),
+    #[error("transaction log {path}: an append failed and could not be cut off again; no more writes until a restart")]
+    Broken { path: PathBuf },
 }
 
 /// One batch of committed transactions, encoded as a frame.
@@ -66,6 +70,9 @@ impl LogRecord {
     /// Encodes `entries` (in zxid order).
     pub fn encode(entries: &[TxnEntry]) -> Result<LogRecord, LogError> {
         let mut frame = postcard::to_extend(entries, vec![0; HEADER])?;
+        if frame.len() - HEADER > MAX_FRAME {
+            return Err(LogError::TooLarge(frame.len() - HEADER));
+        }
         let len = (frame.len() - HEADER) as u32;
         let crc = crc32c::crc32c(&frame[HEADER..]);
         frame[..4].copy_from_slice(&len.to_be_bytes());
@@ -85,6 +92,9 @@ struct Current {
     len: u64,
     /// The last zxid appended to it (0: none yet).
     last_zxid: i64,
+    /// An append failed and its bytes could not be cut off: appending
+    /// after them would hide acknowledged frames behind garbage.
+    broken: bool,
 }
 
 /// Files that can be deleted once a checkpoint covers them.
@@ -178,15 +188,18 @@ impl TxnLog {
     /// off. Appends go to a fresh file.
     pub fn open(dir: &Path) -> Result<(TxnLog, Vec<Vec<TxnEntry>>), LogError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-            .map_err(io_err(dir))?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let seq = parse_seq(e.file_name().to_str()?)?;
-                Some((seq, e.path()))
-            })
-            .collect();
+        let mut files: Vec<(u64, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            if let Some(seq) = entry.file_name().to_str().and_then(parse_seq) {
+                files.push((seq, entry.path()));
+            }
+        }
         files.sort();
+        let mut sizes = Vec::with_capacity(files.len());
+        for (_, path) in &files {
+            sizes.push(std::fs::metadata(path).map_err(io_err(path))?.len());
+        }
         let mut batches = Vec::new();
         let mut sealed = Vec::new();
         for (i, (_, path)) in files.iter().enumerate() {
@@ -196,7 +209,10 @@ impl TxnLog {
                 .map_err(io_err(path))?;
             let (read, whole, stopped) = read_frames(&bytes);
             if let Some(reason) = stopped {
-                if i + 1 < files.len() {
+                // Appends go to one file at a time and later files start
+                // empty (made ahead of time), so a torn tail is only
+                // possible in the last file that holds anything.
+                if sizes[i + 1..].iter().any(|&size| size > 0) {
                     return Err(LogError::Corrupt {
                         path: path.clone(),
                         offset: whole,
@@ -227,6 +243,7 @@ impl TxnLog {
                 path,
                 len: 0,
                 last_zxid: 0,
+                broken: false,
             }),
             sealed: Mutex::new(Sealed {
                 files: sealed,
@@ -245,6 +262,11 @@ impl TxnLog {
             return Ok(());
         };
         let mut current = lock(&self.current);
+        if current.broken {
+            return Err(LogError::Broken {
+                path: current.path.clone(),
+            });
+        }
         self.switch_if_offered(&mut current);
         let mut buf;
         let bytes: &[u8] = if records.len() == 1 {
@@ -263,7 +285,9 @@ impl TxnLog {
         if let Err(source) = written {
             let good = current.len;
             if let Err(error) = current.file.set_len(good) {
-                tracing::error!(%error, path = %current.path.display(), "cannot cut a failed append off the transaction log");
+                tracing::error!(%error, path = %current.path.display(),
+                    "cannot cut a failed append off the transaction log: refusing every write until a restart");
+                current.broken = true;
             }
             return Err(LogError::Io {
                 path: current.path.clone(),
@@ -292,6 +316,7 @@ impl TxnLog {
                 path,
                 len: 0,
                 last_zxid: 0,
+                broken: false,
             },
         );
         sealed.files.push((old.path, old.last_zxid));
@@ -313,8 +338,16 @@ impl TxnLog {
             });
             (doomed, want_next)
         };
-        for (path, _) in doomed {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        let mut doomed = doomed.into_iter();
+        while let Some((path, last)) = doomed.next() {
+            if let Err(source) = std::fs::remove_file(&path) {
+                // Keep what is left for the next checkpoint.
+                let mut sealed = lock(&self.sealed);
+                sealed.files.push((path.clone(), last));
+                sealed.files.extend(doomed);
+                sealed.files.sort();
+                return Err(LogError::Io { path, source });
+            }
         }
         if let Some(seq) = want_next {
             let fresh = create_file(&self.dir, seq)?;
@@ -409,7 +442,8 @@ mod tests {
         let (_, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1, 2]);
 
-        // The same damage in a file followed by another is corruption.
+        // The same damage in a file followed by another that holds frames
+        // is corruption.
         let mut file = OpenOptions::new().append(true).open(&with_data).unwrap();
         file.write_all(&frame[..3]).unwrap();
         drop(file);
@@ -418,5 +452,30 @@ mod tests {
             refused.as_deref().is_some_and(|e| e.contains("bad frame")),
             "{refused:?}"
         );
+    }
+
+    #[test]
+    fn a_torn_tail_before_empty_files_made_ahead_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = TxnLog::open(dir.path()).unwrap();
+        log.append(&[LogRecord::encode(&[entry(1)]).unwrap()])
+            .unwrap();
+        log.covered(0).unwrap();
+        log.append(&[LogRecord::encode(&[entry(2)]).unwrap()])
+            .unwrap();
+        log.covered(0).unwrap(); // an empty file waits after the current one
+        let current = lock(&log.current).path.clone();
+        drop(log);
+        let frame = LogRecord::encode(&[entry(3)]).unwrap().frame;
+        let mut file = OpenOptions::new().append(true).open(&current).unwrap();
+        file.write_all(&frame[..frame.len() - 1]).unwrap();
+        drop(file);
+        let (log, found) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(zxids(&found), [1, 2]);
+        log.append(&[LogRecord::encode(&[entry(3)]).unwrap()])
+            .unwrap();
+        drop(log);
+        let (_, found) = TxnLog::open(dir.path()).unwrap();
+        assert_eq!(zxids(&found), [1, 2, 3]);
     }
 }
