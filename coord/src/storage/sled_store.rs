@@ -100,7 +100,12 @@ impl Store for SledStore {
             writes: Vec::with_capacity(dirty.len() + 1 + meta.len()),
             zxid: tree.last_zxid(),
         };
-        for path in &dirty.nodes {
+        // In key order: neighbouring keys share sled's leaf pages, so a
+        // sorted batch touches each page once instead of paging leaves in
+        // and out at random (the node cache is far smaller than the tree).
+        let mut paths: Vec<&String> = dirty.nodes.iter().collect();
+        paths.sort_unstable();
+        for path in paths {
             let value = tree.node(path).map(postcard::to_stdvec).transpose()?;
             set.writes.push((node_key(path), value));
         }
