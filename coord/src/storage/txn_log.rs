@@ -373,6 +373,17 @@ mod tests {
         }
     }
 
+    fn append_one(log: &TxnLog, zxid: i64) {
+        log.append(&[LogRecord::encode(&[entry(zxid)]).unwrap()])
+            .unwrap();
+    }
+
+    /// Appends `bytes` to `path` as a crash in the middle of an append would.
+    fn tear(path: &Path, bytes: &[u8]) {
+        let mut file = OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
     fn zxids(batches: &[Vec<TxnEntry>]) -> Vec<i64> {
         batches.iter().flatten().map(|e| e.zxid).collect()
     }
@@ -388,8 +399,7 @@ mod tests {
         ];
         log.append(&records).unwrap();
         log.covered(0).unwrap(); // offers a fresh file: the next append seals
-        log.append(&[LogRecord::encode(&[entry(4)]).unwrap()])
-            .unwrap();
+        append_one(&log, 4);
         drop(log);
         let (_, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1, 2, 3, 4]);
@@ -399,14 +409,11 @@ mod tests {
     fn covered_files_are_deleted_and_the_rest_kept() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _) = TxnLog::open(dir.path()).unwrap();
-        log.append(&[LogRecord::encode(&[entry(1)]).unwrap()])
-            .unwrap();
+        append_one(&log, 1);
         log.covered(0).unwrap();
-        log.append(&[LogRecord::encode(&[entry(2)]).unwrap()])
-            .unwrap();
+        append_one(&log, 2);
         log.covered(1).unwrap(); // the file with zxid 1 goes
-        log.append(&[LogRecord::encode(&[entry(3)]).unwrap()])
-            .unwrap();
+        append_one(&log, 3);
         drop(log);
         let (_, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [2, 3]);
@@ -416,8 +423,7 @@ mod tests {
     fn a_torn_tail_is_cut_and_older_corruption_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _) = TxnLog::open(dir.path()).unwrap();
-        log.append(&[LogRecord::encode(&[entry(1)]).unwrap()])
-            .unwrap();
+        append_one(&log, 1);
         drop(log);
         let newest = |dir: &Path| {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -430,23 +436,18 @@ mod tests {
         // A crash in the middle of the next append: half a frame.
         let frame = LogRecord::encode(&[entry(2)]).unwrap().frame;
         let with_data = newest(dir.path())[0].clone();
-        let mut file = OpenOptions::new().append(true).open(&with_data).unwrap();
-        file.write_all(&frame[..frame.len() / 2]).unwrap();
-        drop(file);
+        tear(&with_data, &frame[..frame.len() / 2]);
         assert_eq!(newest(dir.path()).len(), 1);
         let (log, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1]);
-        log.append(&[LogRecord::encode(&[entry(2)]).unwrap()])
-            .unwrap();
+        append_one(&log, 2);
         drop(log);
         let (_, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1, 2]);
 
         // The same damage in a file followed by another that holds frames
         // is corruption.
-        let mut file = OpenOptions::new().append(true).open(&with_data).unwrap();
-        file.write_all(&frame[..3]).unwrap();
-        drop(file);
+        tear(&with_data, &frame[..3]);
         let refused = TxnLog::open(dir.path()).err().map(|e| e.to_string());
         assert!(
             refused.as_deref().is_some_and(|e| e.contains("bad frame")),
@@ -458,22 +459,17 @@ mod tests {
     fn a_torn_tail_before_empty_files_made_ahead_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let (log, _) = TxnLog::open(dir.path()).unwrap();
-        log.append(&[LogRecord::encode(&[entry(1)]).unwrap()])
-            .unwrap();
+        append_one(&log, 1);
         log.covered(0).unwrap();
-        log.append(&[LogRecord::encode(&[entry(2)]).unwrap()])
-            .unwrap();
+        append_one(&log, 2);
         log.covered(0).unwrap(); // an empty file waits after the current one
         let current = lock(&log.current).path.clone();
         drop(log);
         let frame = LogRecord::encode(&[entry(3)]).unwrap().frame;
-        let mut file = OpenOptions::new().append(true).open(&current).unwrap();
-        file.write_all(&frame[..frame.len() - 1]).unwrap();
-        drop(file);
+        tear(&current, &frame[..frame.len() - 1]);
         let (log, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1, 2]);
-        log.append(&[LogRecord::encode(&[entry(3)]).unwrap()])
-            .unwrap();
+        append_one(&log, 3);
         drop(log);
         let (_, found) = TxnLog::open(dir.path()).unwrap();
         assert_eq!(zxids(&found), [1, 2, 3]);
