@@ -9,6 +9,12 @@
 //! only when the previous one is done, so a busy disk makes checkpoints
 //! bigger, never the write path slower. A failed write's keys are kept and
 //! written with the next checkpoint.
+//!
+//! Cost: sled takes 15-20 µs of CPU per key of a batch, and applies a batch
+//! under a process-wide lock, so on an ensemble member (whose Raft log is in
+//! the same sled) a checkpoint holds up log appends while it is written;
+//! [`MAX_DIRTY`] keeps each one short. Whole-tree snapshots, as ZooKeeper
+//! takes, would cost less per write where writes spread over many znodes.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
