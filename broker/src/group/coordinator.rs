@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use super::assignment::{coordinator_for_slot, coordinator_in, slot_for};
 use super::member::{JoinRequest, JoinResult, SyncResult};
-use super::state::{Committed, Group, GroupState, Reply, StoreKind};
+use super::state::{offsets_json, Committed, Group, GroupState, Reply, StoreKind};
 use super::GroupConfig;
 use crate::metadata::groups::{GroupStore, GroupWrite};
 use crate::metadata::MetadataStore;
@@ -384,10 +384,7 @@ impl GroupCoordinator {
                 )
             })
             .collect();
-        let write = committed
-            .iter()
-            .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
-            .collect();
+        let write = offsets_json(&committed);
         let (tx, rx) = oneshot::channel();
         let weak = Arc::downgrade(&shared);
         let n = g.commit_sent();
@@ -507,10 +504,7 @@ impl GroupCoordinator {
             } else {
                 Vec::new()
             };
-            let write = committed
-                .iter()
-                .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
-                .collect();
+            let write = offsets_json(&committed);
             let (tx, rx) = oneshot::channel();
             let weak = Arc::downgrade(&shared);
             self.store.submit(

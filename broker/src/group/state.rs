@@ -63,6 +63,14 @@ pub struct Committed {
     pub seq: u64,
 }
 
+/// Committed offsets as the rows written to coord, one per partition.
+pub fn offsets_json(committed: &[((String, i32), Committed)]) -> Vec<(String, i32, OffsetJson)> {
+    committed
+        .iter()
+        .map(|((t, p), c)| (t.clone(), *p, c.to_json()))
+        .collect()
+}
+
 impl Committed {
     pub fn to_json(&self) -> OffsetJson {
         OffsetJson {
