@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 use zookeeper_client as zk;
 
-use super::cache::{LeaderAndIsr, PartitionInfo};
+use super::cache::{is_newer, LeaderAndIsr, PartitionInfo};
 use super::layout::{
     broker_path, partition_state_path, PartitionStateJson, CONTROLLER, CONTROLLER_EPOCH,
 };
@@ -79,12 +79,6 @@ fn state_json(state: &LeaderAndIsr) -> Vec<u8> {
     };
     // Serialising a plain struct of numbers cannot fail.
     serde_json::to_vec(&json).unwrap_or_default()
-}
-
-/// Whether `new` is later in the state znode's history than `current`:
-/// leader epochs never go back and every write bumps the znode version.
-pub fn is_newer(current: Option<&LeaderAndIsr>, new: &LeaderAndIsr) -> bool {
-    current.is_none_or(|c| (new.leader_epoch, new.zk_version) > (c.leader_epoch, c.zk_version))
 }
 
 impl MetadataStore {
@@ -323,9 +317,10 @@ impl MetadataStore {
     /// know (or knows under another topic id) are skipped: the watch will
     /// bring them. Returns how many states were taken.
     pub fn apply_partition_updates(&self, updates: &[PartitionUpdate]) -> usize {
-        let mut applied = 0;
-        self.cache().update(|snapshot| {
-            for u in updates {
+        let updates = updates.to_vec();
+        let applied = self.cache().edit(move |snapshot| {
+            let mut applied = 0;
+            for u in &updates {
                 let Some(topic) = snapshot.topics.get_mut(&u.topic) else {
                     continue;
                 };
@@ -347,6 +342,7 @@ impl MetadataStore {
                 );
                 applied += 1;
             }
+            applied
         });
         if applied > 0 {
             self.notify_changed();
@@ -357,14 +353,16 @@ impl MetadataStore {
     /// Drops deleted topics (name and id) from the cache so the replica
     /// manager deletes their logs now rather than at the next watch.
     pub fn forget_topics(&self, topics: &[(String, [u8; 16])]) -> usize {
-        let mut removed = 0;
-        self.cache().update(|snapshot| {
-            for (name, id) in topics {
+        let topics = topics.to_vec();
+        let removed = self.cache().edit(move |snapshot| {
+            let mut removed = 0;
+            for (name, id) in &topics {
                 if snapshot.topics.get(name).is_some_and(|t| t.topic_id == *id) {
                     snapshot.topics.remove(name);
                     removed += 1;
                 }
             }
+            removed
         });
         if removed > 0 {
             self.notify_changed();

@@ -19,7 +19,9 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 use zookeeper_client as zk;
 
-use super::cache::{BrokerInfo, LeaderAndIsr, MetadataCache, PartitionInfo, Snapshot, TopicInfo};
+use super::cache::{
+    BrokerInfo, LeaderAndIsr, MetadataCache, OpenRead, PartitionInfo, Snapshot, TopicInfo,
+};
 use super::controller_store::ControllerLease;
 use super::layout::*;
 
@@ -332,14 +334,22 @@ impl MetadataStore {
 
     /// Rebuilds the whole snapshot from coord (no watches).
     pub async fn reload(&self) -> Result<()> {
-        let snapshot = self.read_snapshot(&self.client(), None).await?;
-        self.publish(snapshot);
-        Ok(())
+        loop {
+            let read = self.cache.begin_read();
+            let snapshot = self.read_snapshot(&self.client(), None).await?;
+            if !self.publish(read, snapshot) {
+                return Ok(());
+            }
+        }
     }
 
-    fn publish(&self, snapshot: Snapshot) {
-        self.cache.update(|s| *s = snapshot);
+    /// Installs a full read (with this broker's own edits made meanwhile
+    /// on top); returns whether such edits were replayed, so the caller
+    /// reads again to settle them.
+    fn publish(&self, read: OpenRead<'_>, snapshot: Snapshot) -> bool {
+        let replayed = self.cache.replace(read, snapshot);
         self.changes.send_modify(|v| *v += 1);
+        replayed
     }
 
     /// Reads everything, registering one-shot watches into `watches` if given.
@@ -564,14 +574,21 @@ impl MetadataStore {
 
     /// Re-reads one topic into the cache (after this broker changed it).
     pub async fn reload_topic(&self, name: &str) -> Result<()> {
-        let topic = self.read_topic(&self.client(), name, None).await?;
-        self.cache.update(|s| match topic {
+        let topic = self
+            .read_topic(&self.client(), name, None)
+            .await?
+            .map(Arc::new);
+        let name = name.to_string();
+        self.cache.edit(move |s| match &topic {
             Some(t) => {
-                s.topics.insert(name.to_string(), Arc::new(t));
+                let merged = match s.topics.get(&name) {
+                    Some(cur) => t.keeping_newer_states(cur),
+                    None => t.clone(),
+                };
+                s.topics.insert(name.clone(), merged);
+                1
             }
-            None => {
-                s.topics.remove(name);
-            }
+            None => usize::from(s.topics.remove(&name).is_some()),
         });
         self.changes.send_modify(|v| *v += 1);
         Ok(())
@@ -801,6 +818,7 @@ impl MetadataStore {
     /// registration) after the old one expires.
     pub async fn run_watcher(self: Arc<Self>, broker_id: i32, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Duration::from_millis(100);
+        let mut settle;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -808,10 +826,13 @@ impl MetadataStore {
             let client = self.client();
             let mut state = client.state_watcher();
             let mut watches = JoinSet::new();
+            let read = self.cache.begin_read();
             match self.read_snapshot(&client, Some(&mut watches)).await {
                 Ok(snapshot) => {
                     let leaderless = snapshot.controller_id < 0;
-                    self.publish(snapshot);
+                    // Own edits replayed on a read that missed them are
+                    // settled by reading again at once.
+                    settle = self.publish(read, snapshot);
                     backoff = Duration::from_millis(100);
                     if leaderless {
                         match self.elect_controller(broker_id).await {
@@ -825,6 +846,7 @@ impl MetadataStore {
                     }
                 }
                 Err(e) => {
+                    drop(read);
                     warn!("reading cluster metadata from coord: {e}");
                     watches.abort_all();
                     if client.state().is_terminated() {
@@ -839,6 +861,9 @@ impl MetadataStore {
                 }
             }
             let expired = loop {
+                if settle {
+                    break false;
+                }
                 tokio::select! {
                     _ = watches.join_next() => break false,
                     s = state.changed() => {
