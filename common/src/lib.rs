@@ -9,11 +9,14 @@
 //!   server, used by `runnel-coord shell` and later by `runnel coord shell`.
 //! * [`record_batch`]: the v2 record batch header, shared by the broker's log
 //!   and the client.
+//! * [`metrics`]: the Prometheus HTTP listener of brokers and coord members,
+//!   and helpers for metrics computed when scraped.
 //! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
 //!   produce, fetch, record batches) used by the `runnel` CLI.
 
 pub mod coord_shell;
 pub mod kafka;
 pub mod logging;
+pub mod metrics;
 pub mod properties;
 pub mod record_batch;
