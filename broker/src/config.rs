@@ -118,6 +118,9 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("broker.id.generation.enable", Bool, Some("true")),
     key("reserved.broker.max.id", Int, Some("1000")),
     key("broker.rack", ValueType::String, None),
+    // Runnel's own: where Prometheus scrapes `/metrics` (`host:port` or
+    // `http://host:port`); unset, no metrics listener is opened.
+    key("metrics.listener", ValueType::String, None),
     key("listeners", List, Some("PLAINTEXT://:9092")),
     key("advertised.listeners", List, None),
     key(
@@ -341,6 +344,8 @@ pub struct BrokerConfig {
     pub broker_id_generation_enable: bool,
     pub reserved_broker_max_id: i32,
     pub rack: Option<String>,
+    /// `metrics.listener` as `host:port` (any `http://` prefix removed).
+    pub metrics_listener: Option<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
     /// `log.dirs`, else `log.dir`.
@@ -593,6 +598,18 @@ impl BrokerConfig {
             return Err(get.error("log.dirs", "no directory given"));
         }
 
+        let metrics_listener = match get.raw("metrics.listener").map(str::trim) {
+            None | Some("") => None,
+            Some(v) => {
+                let hostport = v.strip_prefix("http://").unwrap_or(v);
+                let port = hostport.rsplit_once(':').map(|(_, p)| p.parse::<u16>());
+                if !matches!(port, Some(Ok(_))) {
+                    return Err(get.error("metrics.listener", "expected host:port"));
+                }
+                Some(hostport.to_string())
+            }
+        };
+
         let zookeeper_connect = get
             .raw("zookeeper.connect")
             .map(str::to_string)
@@ -727,6 +744,7 @@ impl BrokerConfig {
             broker_id_generation_enable: get.bool("broker.id.generation.enable"),
             reserved_broker_max_id,
             rack: get.raw("broker.rack").map(str::to_string),
+            metrics_listener,
             listeners,
             advertised_listeners,
             log_dirs,

@@ -36,6 +36,7 @@ pub mod controller;
 pub mod group;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod network;
 pub mod replica;
 pub mod server;

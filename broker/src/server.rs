@@ -21,8 +21,11 @@ use crate::controller::Controller;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
+use crate::metrics::collector::BrokerCollector;
+use crate::metrics::BrokerMetrics;
 use crate::replica::ReplicaManager;
 use crate::txn::TransactionCoordinator;
+use runnel_common::metrics::{serve, Prepare, Registry};
 
 /// Why the broker cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,8 @@ pub enum StartError {
     NoBrokerId,
     #[error(transparent)]
     Log(#[from] crate::log::LogError),
+    #[error("{0}")]
+    Metrics(String),
 }
 
 /// What request handlers share.
@@ -64,6 +69,8 @@ pub struct Broker {
     pub txn: Arc<TransactionCoordinator>,
     /// The advertised PLAINTEXT endpoint (real port when configured as 0).
     pub advertised: Listener,
+    /// Counters Prometheus scrapes (kept whether or not it does).
+    pub metrics: Arc<BrokerMetrics>,
 }
 
 impl Broker {
@@ -149,6 +156,40 @@ fn local_hostname() -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// Opens `metrics.listener` and serves the broker's metrics on it.
+async fn serve_metrics(
+    broker: &Arc<Broker>,
+    addr: &str,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StartError> {
+    let listener = runnel_common::metrics::bind("metrics.listener", addr)
+        .await
+        .map_err(|e| StartError::Metrics(e.to_string()))?;
+    let mut registry = Registry::default();
+    broker.metrics.register(&mut registry);
+    let (host, port) = broker.advertised();
+    let collector = BrokerCollector::new(
+        broker.id,
+        broker.replicas.clone(),
+        broker.metadata.clone(),
+        broker.groups.clone(),
+        format!("{host}:{port}"),
+    );
+    registry.register_collector(Box::new(collector.clone()));
+    let prepare: Prepare = Arc::new(move || {
+        let c = collector.clone();
+        Box::pin(async move { c.refresh_lag().await })
+    });
+    if let Ok(a) = listener.local_addr() {
+        info!("metrics at http://{a}/metrics");
+    }
+    Ok(tokio::spawn(async move {
+        if let Err(e) = serve(listener, Arc::new(registry), Some(prepare), shutdown).await {
+            warn!("metrics listener stopped: {e}");
+        }
+    }))
 }
 
 impl Server {
@@ -261,8 +302,14 @@ impl Server {
         // Metadata and local logs before the broker announces itself.
         metadata.finish_pending_deletes().await?;
         metadata.reload().await?;
-        let replicas =
-            ReplicaManager::new(id, cluster_id.clone(), config.clone(), metadata.clone())?;
+        let metrics = BrokerMetrics::new();
+        let replicas = ReplicaManager::new(
+            id,
+            cluster_id.clone(),
+            config.clone(),
+            metadata.clone(),
+            metrics.clone(),
+        )?;
         replicas.startup().await;
 
         let registration = broker_registration(
@@ -292,9 +339,14 @@ impl Server {
             controller: controller.clone(),
             txn: txn.clone(),
             advertised,
+            metrics,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let tasks = vec![
+        let metrics_task = match &broker.config.metrics_listener {
+            Some(addr) => Some(serve_metrics(&broker, addr, shutdown_rx.clone()).await?),
+            None => None,
+        };
+        let mut tasks = vec![
             tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
             tokio::spawn(groups.run(shutdown_rx.clone())),
@@ -306,6 +358,7 @@ impl Server {
                 shutdown_rx,
             )),
         ];
+        tasks.extend(metrics_task);
         info!(
             broker_id = id,
             cluster_id = %broker.cluster_id,

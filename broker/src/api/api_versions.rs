@@ -48,6 +48,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
+/// Whether this broker serves `key` at any version.
+pub fn is_served(key: ApiKey) -> bool {
+    SUPPORTED.iter().any(|(k, _, _)| *k == key)
+}
+
 pub fn is_supported(key: ApiKey, version: i16) -> bool {
     SUPPORTED
         .iter()

@@ -70,6 +70,15 @@ pub async fn handle(
         let (response, bytes, has_error, wakers) = read_once(broker, &request);
         let now = tokio::time::Instant::now();
         if bytes >= min_bytes || has_error || now >= deadline || wakers.is_empty() {
+            if has_error {
+                let errors = response.responses.iter().flat_map(|t| &t.partitions);
+                for pd in errors {
+                    broker
+                        .metrics
+                        .requests
+                        .kafka_error(kafka_protocol::messages::ApiKey::Fetch, pd.error_code);
+                }
+            }
             return response;
         }
         // Wait for any partition's log end offset to move, or the deadline.
@@ -158,6 +167,12 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
                     pd.aborted_transactions = read.aborted;
                     total += read.records.len();
                     remaining = remaining.saturating_sub(read.records.len());
+                    let sent = read.records.len() as u64;
+                    if replica >= 0 {
+                        partition.counters.replication_bytes_out.inc_by(sent);
+                    } else {
+                        partition.counters.bytes_out.inc_by(sent);
+                    }
                     pd.records = Some(read.records);
                     wakers.push(if replica >= 0 {
                         Waker::LogEnd(partition.subscribe_log_end())

@@ -123,8 +123,10 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             };
             let acks = request.acks;
             let pending = produce::append_all(broker, request);
+            let metrics = broker.metrics.clone();
             if pending.is_done() {
                 let response = pending.finish().await;
+                produce::count_errors(&metrics, &response);
                 if acks == 0 {
                     if produce::has_error(&response) {
                         // Kafka closes the connection so the client learns of the failure.
@@ -136,6 +138,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             }
             Reply::Later(Box::pin(async move {
                 let response = pending.finish().await;
+                produce::count_errors(&metrics, &response);
                 encode(key, version, correlation_id, &response, false)
             }))
         }

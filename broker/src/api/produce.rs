@@ -209,8 +209,11 @@ fn append(
             Some("Produce request must have at least one record batch".into()),
         ));
     }
+    let bytes = records.len() as u64;
     match p.log.append_as_leader(records, state.leader_epoch) {
         Ok(info) => {
+            p.counters.messages_in.inc_by(info.record_count);
+            p.counters.bytes_in.inc_by(bytes);
             // A leader alone in its ISR commits at once.
             p.maybe_advance_high_watermark();
             Ok(Appended {
@@ -229,6 +232,17 @@ fn append(
                 tracing::debug!(topic, partition, "append refused: {e}");
             }
             Err((e.response_error(), Some(e.to_string())))
+        }
+    }
+}
+
+/// Counts the response's per-partition error codes in the request metrics.
+pub fn count_errors(metrics: &crate::metrics::BrokerMetrics, response: &ProduceResponse) {
+    for t in &response.responses {
+        for p in &t.partition_responses {
+            metrics
+                .requests
+                .kafka_error(kafka_protocol::messages::ApiKey::Produce, p.error_code);
         }
     }
 }

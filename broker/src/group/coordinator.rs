@@ -633,6 +633,28 @@ impl GroupCoordinator {
         })
     }
 
+    /// Every committed offset of the groups this broker coordinates, as
+    /// (group, topic, partition, offset): what lag is measured from.
+    pub fn committed_offsets(&self) -> Vec<(String, String, i32, i64)> {
+        let shared: Vec<Shared> = self
+            .map()
+            .values()
+            .filter_map(|s| match s {
+                Slot::Ready(g) => Some(g.clone()),
+                Slot::Loading => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for g in &shared {
+            let g = lock(g);
+            for ((topic, partition), c) in &g.offsets {
+                out.push((g.id.clone(), topic.clone(), *partition, c.offset));
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// ListGroups: the groups this broker coordinates.
     pub fn list(&self) -> Result<Vec<GroupOverview>, ResponseError> {
         let shared: Vec<Shared> = self

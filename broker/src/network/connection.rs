@@ -10,6 +10,7 @@
 //! are answered first.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -17,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace};
 
-use super::frame::{self, Request};
+use super::frame::{self, Api, Request};
 use crate::api::{self, Reply};
 use crate::server::Broker;
 
@@ -39,7 +40,8 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
         debug!(%peer, "set_nodelay: {e}");
     }
     let (mut reader, writer) = stream.into_split();
-    let (tx, mut rx) = mpsc::channel::<Request>(READ_AHEAD);
+    // Each request with the time it was read, for its total-time metric.
+    let (tx, mut rx) = mpsc::channel::<(Request, Instant)>(READ_AHEAD);
     let max = broker.config.socket_request_max_bytes;
 
     let reader_peer = peer.clone();
@@ -51,7 +53,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
                     Ok(Some(f)) => match frame::parse_request(f) {
                         Ok(mut req) => {
                             req.peer = peer_ip;
-                            if tx.send(req).await.is_err() {
+                            if tx.send((req, Instant::now())).await.is_err() {
                                 return;
                             }
                         }
@@ -84,12 +86,13 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
     // Answers go to a writer task in request order; an answer that is not
     // ready yet (an acks=all produce waiting for its ISR) is awaited there,
     // so the processor goes on with the next request meanwhile.
-    let (answers_tx, mut answers_rx) = mpsc::channel::<Reply>(READ_AHEAD);
+    let (answers_tx, mut answers_rx) = mpsc::channel::<(Reply, Api, Instant)>(READ_AHEAD);
     let writer_peer = peer.clone();
     let mut writer_shutdown = shutdown.clone();
+    let writer_broker = broker.clone();
     let write_task = tokio::spawn(async move {
         let mut out = BufWriter::with_capacity(WRITE_BUFFER, writer);
-        while let Some(mut reply) = answers_rx.recv().await {
+        while let Some((mut reply, api, read_at)) = answers_rx.recv().await {
             if let Reply::Later(fut) = reply {
                 reply = tokio::select! {
                     r = fut => r,
@@ -109,6 +112,9 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
                     break;
                 }
             }
+            if let Some(m) = writer_broker.metrics.requests.api(api) {
+                m.observe(read_at.elapsed());
+            }
             // Flush once the pipeline is drained, not after every response.
             if answers_rx.is_empty() && out.flush().await.is_err() {
                 break;
@@ -119,17 +125,18 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
     });
 
     loop {
-        let req = tokio::select! {
+        let (req, read_at) = tokio::select! {
             r = rx.recv() => match r {
                 Some(r) => r,
                 None => break,
             },
             _ = shutdown.changed() => break,
         };
+        let api = req.api_key;
         trace!(%peer, api = ?req.api_key, version = req.version(), correlation_id = req.header.correlation_id, "request");
         let reply = api::handle(&broker, req).await;
         let close = matches!(reply, Reply::Close(_));
-        if answers_tx.send(reply).await.is_err() || close {
+        if answers_tx.send((reply, api, read_at)).await.is_err() || close {
             break;
         }
     }

@@ -22,6 +22,7 @@ use crate::config::BrokerConfig;
 use crate::log::{LogConfig, LogDir, LogError, LOG_CONFIG_KEYS};
 use crate::metadata::layout::PartitionStateJson;
 use crate::metadata::{MetadataStore, TopicInfo};
+use crate::metrics::BrokerMetrics;
 use crate::topic_config::{self, TopicConfig};
 
 type Key = (String, i32);
@@ -42,6 +43,7 @@ pub struct ReplicaManager {
     fetchers: FetcherManager,
     /// Stops the fetchers (before the logs close).
     stop_fetchers: watch::Sender<bool>,
+    metrics: Arc<BrokerMetrics>,
 }
 
 /// Settings for a topic: the broker's defaults overlaid with its overrides.
@@ -68,6 +70,7 @@ impl ReplicaManager {
         cluster_id: String,
         config: BrokerConfig,
         metadata: Arc<MetadataStore>,
+        metrics: Arc<BrokerMetrics>,
     ) -> Result<Arc<ReplicaManager>, LogError> {
         let mut log_dirs = Vec::new();
         for d in &config.log_dirs {
@@ -95,10 +98,12 @@ impl ReplicaManager {
             reconciling: Mutex::new(()),
             fetchers,
             stop_fetchers,
+            metrics,
         }))
     }
 
-    fn hosted(&self) -> Vec<(Key, Arc<Partition>)> {
+    /// Every partition with an open log here (leader or follower).
+    pub fn hosted(&self) -> Vec<(Key, Arc<Partition>)> {
         match self.partitions.read() {
             Ok(p) => p.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Err(p) => p
@@ -230,8 +235,13 @@ impl ReplicaManager {
             })
             .await;
             match res {
-                Ok(Ok(())) => info!(topic = %key.0, partition = key.1,
-                                    "{} log", if topic_exists { "closed" } else { "deleted" }),
+                Ok(Ok(())) => {
+                    info!(topic = %key.0, partition = key.1,
+                          "{} log", if topic_exists { "closed" } else { "deleted" });
+                    if !topic_exists {
+                        self.metrics.forget_topic(&key.0);
+                    }
+                }
                 Ok(Err(e)) => error!(topic = %key.0, partition = key.1, "closing log: {e}"),
                 Err(e) => error!(topic = %key.0, partition = key.1, "closing log: {e}"),
             }
@@ -291,15 +301,18 @@ impl ReplicaManager {
                     info!(topic = %key.0, partition = key.1,
                           log_start_offset = log.log_start_offset(),
                           log_end_offset = log.log_end_offset(), high_watermark = hw, "opened log");
-                    let partition = Arc::new(Partition::new(
-                        key.0.clone(),
-                        key.1,
-                        dir_index,
-                        Arc::new(log),
-                        self.broker_id,
-                        hw,
-                        settings,
-                    ));
+                    let partition = Arc::new(
+                        Partition::new(
+                            key.0.clone(),
+                            key.1,
+                            dir_index,
+                            Arc::new(log),
+                            self.broker_id,
+                            hw,
+                            settings,
+                        )
+                        .with_counters(self.metrics.topic(&key.0)),
+                    );
                     if let Ok(mut p) = self.partitions.write() {
                         p.insert(key.clone(), partition.clone());
                     }
@@ -396,6 +409,11 @@ impl ReplicaManager {
                 Ok(version) => {
                     info!(topic = %p.topic, partition = p.index, from = ?state.isr, to = ?isr,
                           leader_epoch = state.leader_epoch, "ISR changed");
+                    if isr.len() < state.isr.len() {
+                        this.metrics.isr_shrinks.inc();
+                    } else if isr.len() > state.isr.len() {
+                        this.metrics.isr_expands.inc();
+                    }
                     p.finish_isr_change(Some((isr, state.leader_epoch, version)));
                 }
                 Err(e) => {

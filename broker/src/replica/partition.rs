@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 use crate::log::{LogConfig, PartitionLog};
+use crate::metrics::TopicCounters;
 use crate::topic_config::TopicConfig;
 
 /// Leader, epoch and ISR of a partition as this broker last learnt them.
@@ -80,6 +81,8 @@ pub struct Partition {
     progress: watch::Sender<Progress>,
     /// An ISR change of this leader is being written to coord.
     isr_change_in_flight: AtomicBool,
+    /// Its topic's metrics, bumped once per batch appended or read.
+    pub counters: TopicCounters,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,7 +128,14 @@ impl Partition {
             followers: Mutex::new(HashMap::new()),
             progress,
             isr_change_in_flight: AtomicBool::new(false),
+            counters: TopicCounters::default(),
         }
+    }
+
+    /// The partition bumping its topic's metrics.
+    pub fn with_counters(mut self, counters: TopicCounters) -> Partition {
+        self.counters = counters;
+        self
     }
 
     pub fn state(&self) -> ReplicaState {

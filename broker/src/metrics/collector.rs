@@ -1,0 +1,332 @@
+//! Gauges read from the broker's state at scrape time: the replica
+//! manager's partitions (counts, under-replicated, log sizes and offsets),
+//! the controller's view (active controller, offline partitions), runtime
+//! busy ratios, and consumer group lag as kafka-exporter reports it.
+//!
+//! Lag needs each partition's end offset from its leader, which may be
+//! another broker: [`BrokerCollector::refresh_lag`] asks for them (as a
+//! Kafka client of the cluster, with ListOffsets) just before a scrape.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::DescriptorEncoder;
+use runnel_common::kafka::fetch::LATEST;
+use runnel_common::kafka::{Client, ConnectionConfig};
+use runnel_common::metrics::{label, Collector, Labels, Scrape};
+use tracing::debug;
+
+use crate::group::GroupCoordinator;
+use crate::metadata::MetadataStore;
+use crate::replica::ReplicaManager;
+
+/// Longest a scrape waits for end offsets; older figures are kept.
+const LAG_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A group's position on one partition.
+#[derive(Debug, Clone)]
+struct LagRow {
+    group: String,
+    topic: String,
+    partition: i32,
+    offset: i64,
+    /// The partition's end offset (high watermark), when its leader answered.
+    end: Option<i64>,
+}
+
+pub struct BrokerCollector {
+    broker_id: i32,
+    replicas: Arc<ReplicaManager>,
+    metadata: Arc<MetadataStore>,
+    groups: Arc<GroupCoordinator>,
+    /// Where this broker is reached, for its own ListOffsets client.
+    bootstrap: String,
+    client: tokio::sync::Mutex<Option<Client>>,
+    lag: Mutex<Vec<LagRow>>,
+    /// Runtime busy time at the previous scrape, for the idle ratio.
+    busy: Mutex<Option<(Instant, Duration)>>,
+}
+
+impl std::fmt::Debug for BrokerCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerCollector")
+            .field("broker_id", &self.broker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerCollector {
+    pub fn new(
+        broker_id: i32,
+        replicas: Arc<ReplicaManager>,
+        metadata: Arc<MetadataStore>,
+        groups: Arc<GroupCoordinator>,
+        bootstrap: String,
+    ) -> Arc<BrokerCollector> {
+        Arc::new(BrokerCollector {
+            broker_id,
+            replicas,
+            metadata,
+            groups,
+            bootstrap,
+            client: tokio::sync::Mutex::new(None),
+            lag: Mutex::new(Vec::new()),
+            busy: Mutex::new(None),
+        })
+    }
+
+    /// Reads the committed offsets of the groups coordinated here and the
+    /// end offsets of their partitions, for the next encode.
+    pub async fn refresh_lag(&self) {
+        let committed = self.groups.committed_offsets();
+        let mut rows: Vec<LagRow> = committed
+            .into_iter()
+            .map(|(group, topic, partition, offset)| LagRow {
+                group,
+                topic,
+                partition,
+                offset,
+                end: None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            match tokio::time::timeout(LAG_TIMEOUT, self.end_offsets(&rows)).await {
+                Ok(ends) => {
+                    for r in &mut rows {
+                        r.end = ends.get(&(r.topic.clone(), r.partition)).copied();
+                    }
+                }
+                Err(_) => debug!("end offsets for lag: no answer within {LAG_TIMEOUT:?}"),
+            }
+        }
+        *self.lag.lock().unwrap_or_else(|p| p.into_inner()) = rows;
+    }
+
+    async fn end_offsets(&self, rows: &[LagRow]) -> BTreeMap<(String, i32), i64> {
+        let mut wanted: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for r in rows {
+            let parts = wanted.entry(r.topic.as_str()).or_default();
+            if !parts.contains(&r.partition) {
+                parts.push(r.partition);
+            }
+        }
+        let mut guard = self.client.lock().await;
+        if guard.is_none() {
+            let config = ConnectionConfig {
+                client_id: format!("runnel-broker-{}-metrics", self.broker_id),
+                connect_timeout: LAG_TIMEOUT,
+                request_timeout: LAG_TIMEOUT,
+            };
+            match Client::connect(&self.bootstrap, config).await {
+                Ok(c) => *guard = Some(c),
+                Err(e) => {
+                    debug!("metrics client: {e}");
+                    return BTreeMap::new();
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        let Some(client) = guard.as_ref() else {
+            return out;
+        };
+        for (topic, parts) in wanted {
+            match client.list_offsets(topic, &parts, LATEST).await {
+                Ok(found) => {
+                    for (p, end) in found {
+                        if let Ok(end) = end {
+                            out.insert((topic.to_string(), p), end);
+                        }
+                    }
+                }
+                Err(e) => {
+                    debug!(topic, "end offsets for lag: {e}");
+                    // A broken connection is opened afresh next time.
+                    *guard = None;
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// The runtime's busy share of its workers' time since the last scrape.
+    fn busy_ratio(&self) -> Option<f64> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let m = handle.metrics();
+        let workers = m.num_workers();
+        let busy: Duration = (0..workers).map(|w| m.worker_total_busy_duration(w)).sum();
+        let now = Instant::now();
+        let mut prev = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let ratio = prev.and_then(|(at, was)| {
+            let wall = now.duration_since(at).as_secs_f64() * workers as f64;
+            (wall > 0.0).then(|| ((busy.saturating_sub(was)).as_secs_f64() / wall).min(1.0))
+        });
+        *prev = Some((now, busy));
+        ratio
+    }
+}
+
+fn tp(topic: &str, partition: i32) -> Labels {
+    vec![
+        ("topic", label(topic.to_string())),
+        ("partition", label(partition.to_string())),
+    ]
+}
+
+impl Collector for BrokerCollector {
+    fn encode(&self, encoder: DescriptorEncoder) -> std::fmt::Result {
+        let mut s = Scrape::new(encoder);
+        let hosted = self.replicas.hosted();
+        let snapshot = self.metadata.snapshot();
+
+        let mut leaders = 0;
+        let mut under_replicated = 0;
+        let mut under_min_isr = 0;
+        let mut sizes = Vec::with_capacity(hosted.len());
+        let mut ends = Vec::with_capacity(hosted.len());
+        let mut starts = Vec::with_capacity(hosted.len());
+        let mut segments = Vec::with_capacity(hosted.len());
+        for ((topic, partition), p) in &hosted {
+            if p.is_leader() {
+                leaders += 1;
+                let state = p.state();
+                if state.isr.len() < state.replicas.len() {
+                    under_replicated += 1;
+                }
+                if (state.isr.len() as i32) < p.settings().min_insync_replicas {
+                    under_min_isr += 1;
+                }
+            }
+            let labels = tp(topic, *partition);
+            sizes.push((labels.clone(), p.log.size_in_bytes() as f64));
+            ends.push((labels.clone(), p.log.log_end_offset() as f64));
+            starts.push((labels.clone(), p.log.log_start_offset() as f64));
+            segments.push((labels, p.log.segment_count() as f64));
+        }
+        s.gauge(
+            "kafka_server_replicamanager_partitioncount",
+            "Partitions with a replica on this broker",
+            hosted.len() as f64,
+        )?;
+        s.gauge(
+            "kafka_server_replicamanager_leadercount",
+            "Partitions led by this broker",
+            f64::from(leaders),
+        )?;
+        s.gauge(
+            "kafka_server_replicamanager_underreplicatedpartitions",
+            "Partitions led here whose ISR is smaller than their replica set",
+            f64::from(under_replicated),
+        )?;
+        s.gauge(
+            "kafka_server_replicamanager_underminisrpartitioncount",
+            "Partitions led here whose ISR is below min.insync.replicas",
+            f64::from(under_min_isr),
+        )?;
+        s.gauges(
+            "kafka_log_log_size",
+            "Bytes of the partition's log on this broker",
+            sizes,
+        )?;
+        s.gauges(
+            "kafka_log_log_logendoffset",
+            "Log end offset of the partition's replica on this broker",
+            ends,
+        )?;
+        s.gauges(
+            "kafka_log_log_logstartoffset",
+            "Log start offset of the partition's replica on this broker",
+            starts,
+        )?;
+        s.gauges(
+            "kafka_log_log_numlogsegments",
+            "Segments of the partition's log on this broker",
+            segments,
+        )?;
+
+        // The controller's figures, as Kafka reports them: on the active
+        // controller only, zero elsewhere.
+        let active = snapshot.controller_id == self.broker_id;
+        let mut offline = 0;
+        let mut total = 0;
+        if active {
+            for t in snapshot.topics.values() {
+                for info in t.partitions.values() {
+                    total += 1;
+                    let leader = info.leader();
+                    if leader < 0 || !snapshot.brokers.contains_key(&leader) {
+                        offline += 1;
+                    }
+                }
+            }
+        }
+        s.gauge(
+            "kafka_controller_kafkacontroller_activecontrollercount",
+            "1 on the broker that is the active controller",
+            if active { 1.0 } else { 0.0 },
+        )?;
+        s.gauge(
+            "kafka_controller_kafkacontroller_offlinepartitionscount",
+            "Partitions without a live leader (on the active controller)",
+            f64::from(offline),
+        )?;
+        s.gauge(
+            "kafka_controller_kafkacontroller_globalpartitioncount",
+            "Partitions in the cluster (on the active controller)",
+            f64::from(total),
+        )?;
+        s.gauge(
+            "kafka_controller_kafkacontroller_globaltopiccount",
+            "Topics in the cluster (on the active controller)",
+            if active {
+                snapshot.topics.len() as f64
+            } else {
+                0.0
+            },
+        )?;
+        s.gauge(
+            "kafka_server_kafkaserver_brokerstate",
+            "3 while the broker runs (Kafka's RunningAsBroker)",
+            3.0,
+        )?;
+
+        if let Some(busy) = self.busy_ratio() {
+            s.gauge(
+                "kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent",
+                "Idle share of the broker's request workers since the previous scrape",
+                1.0 - busy,
+            )?;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            s.gauge(
+                "kafka_network_requestchannel_requestqueuesize",
+                "Tasks waiting in the runtime's global queue",
+                handle.metrics().global_queue_depth() as f64,
+            )?;
+        }
+
+        let lag = self.lag.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let group_tp = |r: &LagRow| -> Labels {
+            vec![
+                ("consumergroup", label(r.group.clone())),
+                ("topic", label(r.topic.clone())),
+                ("partition", label(r.partition.to_string())),
+            ]
+        };
+        s.gauges(
+            "kafka_consumergroup_current_offset",
+            "Committed offset of a consumer group on a partition (groups coordinated here)",
+            lag.iter().map(|r| (group_tp(r), r.offset as f64)),
+        )?;
+        s.gauges(
+            "kafka_consumergroup_lag",
+            "End offset minus committed offset (groups coordinated here)",
+            lag.iter().filter_map(|r| {
+                r.end
+                    .map(|end| (group_tp(r), (end - r.offset).max(0) as f64))
+            }),
+        )?;
+        Ok(())
+    }
+}
