@@ -43,6 +43,42 @@ pub struct Config {
     pub my_id: u64,
     /// Where the config came from, for `conf`.
     pub source: Option<PathBuf>,
+    /// The Prometheus endpoint, when `metricsProvider.className` asks for
+    /// it (`None`: ZooKeeper's default `NullMetricsProvider`, no endpoint).
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// ZooKeeper's `metricsProvider.className` for its Prometheus provider: the
+/// one class name that turns the `/metrics` endpoint on.
+pub const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
+
+/// ZooKeeper's default provider, which exports nothing; naming it is the
+/// same as leaving `metricsProvider.className` out.
+pub const NULL_PROVIDER: &str = "org.apache.zookeeper.metrics.impl.NullMetricsProvider";
+
+/// Where `GET /metrics` is served: ZooKeeper 3.8's
+/// `metricsProvider.httpHost` (default 0.0.0.0) and
+/// `metricsProvider.httpPort` (default 7000).
+///
+/// `metricsProvider.exportJvmInfo` is accepted (as `true` or `false`) and
+/// ignored: it adds the JVM's own figures to ZooKeeper's output, and there
+/// is no JVM here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub http_host: String,
+    pub http_port: u16,
+}
+
+impl MetricsConfig {
+    /// `host:port` to listen on (an IPv6 literal in brackets).
+    pub fn listen_addr(&self) -> String {
+        if self.http_host.contains(':') && !self.http_host.starts_with('[') {
+            format!("[{}]:{}", self.http_host, self.http_port)
+        } else {
+            format!("{}:{}", self.http_host, self.http_port)
+        }
+    }
 }
 
 /// Why a configuration is refused.
@@ -124,6 +160,9 @@ impl Config {
         let mut init_limit = 10u32;
         let mut sync_limit = 5u32;
         let mut servers = BTreeMap::new();
+        let mut metrics_provider = false;
+        let mut metrics_host = "0.0.0.0".to_string();
+        let mut metrics_port = 7000u16;
         for e in entries {
             let bad = |reason: &str| ConfigError::BadValue {
                 origin: origin.to_string(),
@@ -184,6 +223,31 @@ impl Config {
                         words
                     };
                 }
+                "metricsProvider.className" => {
+                    metrics_provider = match e.value.as_str() {
+                        PROMETHEUS_PROVIDER => true,
+                        "" | NULL_PROVIDER => false,
+                        _ => {
+                            return Err(bad(&format!(
+                                "the only metrics provider is {PROMETHEUS_PROVIDER}"
+                            )))
+                        }
+                    }
+                }
+                "metricsProvider.httpHost" => {
+                    if e.value.is_empty() || e.value.contains(char::is_whitespace) {
+                        return Err(bad("not a host name or address"));
+                    }
+                    metrics_host = e.value.clone();
+                }
+                "metricsProvider.httpPort" => metrics_port = number(0, 65535)? as u16,
+                "metricsProvider.exportJvmInfo" => {
+                    if !e.value.eq_ignore_ascii_case("true")
+                        && !e.value.eq_ignore_ascii_case("false")
+                    {
+                        return Err(bad("must be true or false"));
+                    }
+                }
                 key if key.starts_with("server.") => {
                     let id: u64 = key["server.".len()..]
                         .parse()
@@ -234,6 +298,10 @@ impl Config {
             servers,
             my_id: 0,
             source: None,
+            metrics: metrics_provider.then_some(MetricsConfig {
+                http_host: metrics_host,
+                http_port: metrics_port,
+            }),
         })
     }
 
@@ -315,6 +383,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("4lw.commands.whitelist"), "{err}");
+    }
+
+    #[test]
+    fn metrics_provider_keys_as_zookeeper_reads_them() {
+        let off = parse("dataDir=/d\nclientPort=1\nmetricsProvider.httpPort=7001\n").unwrap();
+        assert_eq!(
+            off.metrics, None,
+            "no className: ZooKeeper's NullMetricsProvider"
+        );
+        let null = parse(&format!(
+            "dataDir=/d\nclientPort=1\nmetricsProvider.className={NULL_PROVIDER}\n"
+        ))
+        .unwrap();
+        assert_eq!(null.metrics, None);
+
+        let on = parse(&format!(
+            "dataDir=/d\nclientPort=1\nmetricsProvider.className={PROMETHEUS_PROVIDER}\n"
+        ))
+        .unwrap();
+        let m = on.metrics.expect("prometheus provider");
+        assert_eq!((m.http_host.as_str(), m.http_port), ("0.0.0.0", 7000));
+        assert_eq!(m.listen_addr(), "0.0.0.0:7000");
+
+        let set = parse(&format!(
+            "dataDir=/d\nclientPort=1\nmetricsProvider.className={PROMETHEUS_PROVIDER}\n\
+             metricsProvider.httpHost=::1\nmetricsProvider.httpPort=9141\n\
+             metricsProvider.exportJvmInfo=false\n"
+        ))
+        .unwrap();
+        let m = set.metrics.expect("prometheus provider");
+        assert_eq!((m.http_host.as_str(), m.http_port), ("::1", 9141));
+        assert_eq!(m.listen_addr(), "[::1]:9141");
+    }
+
+    #[test]
+    fn bad_metrics_provider_values_name_the_key() {
+        for (line, key) in [
+            (
+                "metricsProvider.className=com.example.Nope",
+                "metricsProvider.className",
+            ),
+            ("metricsProvider.httpPort=70000", "metricsProvider.httpPort"),
+            ("metricsProvider.httpPort=seven", "metricsProvider.httpPort"),
+            ("metricsProvider.httpHost=", "metricsProvider.httpHost"),
+            (
+                "metricsProvider.exportJvmInfo=maybe",
+                "metricsProvider.exportJvmInfo",
+            ),
+        ] {
+            let err = parse(&format!("dataDir=/d\nclientPort=1\n{line}\n"))
+                .expect_err(line)
+                .to_string();
+            assert!(
+                err.contains(key) && err.contains("zoo.cfg:3"),
+                "{line}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -26,6 +28,27 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+    committed: CommittedIndex,
+}
+
+/// The index of the last committed entry, as openraft last told the log
+/// (`save_committed`, on every member each time the commit point moves).
+/// openraft 0.9's metrics do not carry it; this is for monitoring, read
+/// without a lock.
+#[derive(Clone, Debug, Default)]
+pub struct CommittedIndex(Arc<AtomicU64>);
+
+impl CommittedIndex {
+    /// `None` before anything was committed.
+    pub fn get(&self) -> Option<u64> {
+        // Stored as index + 1: Raft's first entry has index 0.
+        self.0.load(Relaxed).checked_sub(1)
+    }
+
+    fn set(&self, committed: Option<&LogId<NodeId>>) {
+        self.0
+            .store(committed.map_or(0, |c| c.index.saturating_add(1)), Relaxed);
+    }
 }
 
 /// Makes appended entries durable off the Raft task, many appends per
@@ -91,6 +114,7 @@ impl LogStore {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             flusher,
+            committed: CommittedIndex::default(),
         };
         let found = match store.meta.get(FORMAT)? {
             Some(bytes) => bytes[..]
@@ -115,6 +139,11 @@ impl LogStore {
     /// Rewrites every stored entry from format `from` to the current one
     /// and records the new format, atomically: a crash leaves either the
     /// old log and no new format key, or the new log and the key.
+    /// Where the committed index can be read while openraft owns the log.
+    pub fn committed_index(&self) -> CommittedIndex {
+        self.committed.clone()
+    }
+
     fn upgrade(&self, from: u32) -> Result<(), OpenError> {
         let mut rewritten = Vec::new();
         for item in self.log.iter() {
@@ -239,11 +268,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Not flushed on its own: it only lets a restart apply sooner.
         let bytes = postcard::to_stdvec(&committed).map_err(io_write)?;
         self.meta.insert(COMMITTED, bytes).map_err(io_write)?;
+        self.committed.set(committed.as_ref());
         Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten())
+        let committed = self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten();
+        self.committed.set(committed.as_ref());
+        Ok(committed)
     }
 
     async fn append<I>(

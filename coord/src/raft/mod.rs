@@ -157,6 +157,23 @@ pub struct Ensemble {
     timing: Timing,
     /// A follower's view of its leader.
     contact: Mutex<Contact>,
+    /// What the log store last recorded as committed.
+    committed: log_store::CommittedIndex,
+}
+
+/// This member's Raft figures at one moment, for `mntr` and Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftFigures {
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub commit_index: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub leader: Option<NodeId>,
+    /// Voting members, this one included (ZooKeeper's quorum_size).
+    pub members: usize,
+    /// On the leader: (followers, followers whose log matches the leader's
+    /// last entry) — ZooKeeper's learners and synced_followers.
+    pub followers: Option<(usize, usize)>,
 }
 
 /// When a follower last heard from the leader, and whether it has caught up
@@ -226,6 +243,7 @@ impl Ensemble {
         let store = Arc::new(store);
         let log_store =
             LogStore::open(store.db()).map_err(|e| EnsembleError::Storage(e.to_string()))?;
+        let committed = log_store.committed_index();
         host.tree_mut().track_dirty();
         let state_machine = StateMachine::open(host.clone(), store.clone())
             .map_err(|e| EnsembleError::Storage(e.to_string()))?;
@@ -302,6 +320,7 @@ impl Ensemble {
             proposals,
             timing,
             contact: Mutex::new(Contact::default()),
+            committed,
         });
         tracing::info!(my_id, peer_addr = %own_addr, members = members.len(), "ensemble member started");
         tokio::spawn(peer::serve(listener, ensemble.clone()));
@@ -328,12 +347,13 @@ impl Ensemble {
         self.contact.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Members, and (on the leader) followers and followers fully caught
-    /// up — `mntr`'s zk_peers, zk_followers and zk_synced_followers.
-    pub fn peer_counts(&self) -> (usize, Option<(usize, usize)>) {
+    /// Term, log, commit and apply points, leader, members, and (on the
+    /// leader) followers and followers fully caught up — `mntr`'s zk_peers,
+    /// zk_followers and zk_synced_followers. One read of openraft's
+    /// metrics watch (no request to the Raft task) and one atomic load.
+    pub fn figures(&self) -> RaftFigures {
         let m = self.raft.metrics();
         let m = m.borrow();
-        let members = self.peers.len() + 1;
         let followers = m.replication.as_ref().map(|replication| {
             let last = m.last_log_index;
             let synced = replication
@@ -342,7 +362,15 @@ impl Ensemble {
                 .count();
             (replication.len().saturating_sub(1), synced)
         });
-        (members, followers)
+        RaftFigures {
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            commit_index: self.committed.get(),
+            applied_index: m.last_applied.map(|l| l.index),
+            leader: m.current_leader,
+            members: self.peers.len() + 1,
+            followers,
+        }
     }
 
     pub fn mode(&self) -> &'static str {

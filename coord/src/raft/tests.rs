@@ -107,3 +107,32 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
     );
     Ok(())
 }
+
+/// The committed index the metrics read follows `save_committed`, and a
+/// reopened log reports the stored one once openraft reads it back.
+#[tokio::test]
+async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::error::Error>> {
+    use openraft::storage::RaftLogStorage;
+    use openraft::{CommittedLeaderId, LogId};
+
+    let dir = tempfile::tempdir()?;
+    let db = sled::open(dir.path())?;
+    let mut store = LogStore::open(&db)?;
+    let committed = store.committed_index();
+    assert_eq!(committed.get(), None);
+    store
+        .save_committed(Some(LogId::new(CommittedLeaderId::new(1, 1), 0)))
+        .await?;
+    assert_eq!(committed.get(), Some(0));
+    store
+        .save_committed(Some(LogId::new(CommittedLeaderId::new(2, 1), 41)))
+        .await?;
+    assert_eq!(committed.get(), Some(41));
+    drop(store);
+    let mut reopened = LogStore::open(&db)?;
+    let again = reopened.committed_index();
+    assert_eq!(again.get(), None, "not known until openraft reads it");
+    assert_eq!(reopened.read_committed().await?.map(|c| c.index), Some(41));
+    assert_eq!(again.get(), Some(41));
+    Ok(())
+}

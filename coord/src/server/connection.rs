@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::four_letter;
 use super::reads::{self, Reader as ReadCaller};
 use super::reply::{multi_body, multi_error_body, write_body, Reply};
-use super::stats::ConnStats;
+use super::stats::{ConnStats, OpKind};
 use super::watches::Outbound;
 use super::Shared;
 use crate::proposal::{Outcome, Proposal, ProposalKind};
@@ -256,6 +256,7 @@ async fn run_session(
         while let Some(frame) = read_frame(&mut rd, &mut buf).await {
             shared.stats.received.fetch_add(1, Relaxed);
             stats.received.fetch_add(1, Relaxed);
+            stats.queued.fetch_add(1, Relaxed);
             shared.sessions.touch(session);
             let Some(pending) = dispatch(shared, frame, session, &mut ids).await else {
                 break;
@@ -419,6 +420,11 @@ async fn write_loop(
             },
             next = fifo.recv() => {
                 let Some((pending, started)) = next else { break };
+                let kind = match pending {
+                    Pending::Read { .. } => Some(OpKind::Read),
+                    Pending::Write { .. } => Some(OpKind::Update),
+                    Pending::Ready(_) | Pending::Last(_) => None,
+                };
                 let mut close = false;
                 let frame = match pending {
                     Pending::Ready(frame) => frame,
@@ -481,7 +487,8 @@ async fn write_loop(
                 out.extend_from_slice(&frame);
                 shared.stats.sent.fetch_add(1, Relaxed);
                 stats.sent.fetch_add(1, Relaxed);
-                shared.stats.record_latency(started.elapsed().as_millis() as u64);
+                stats.queued.fetch_sub(1, Relaxed);
+                shared.stats.record(started.elapsed(), kind);
                 if close {
                     let _ = wr.write_all(&out).await;
                     break;

@@ -3,10 +3,10 @@
 //! scripts written for ZooKeeper keep working.
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering::Relaxed;
 
+use super::monitor::Monitor;
 use super::Shared;
-use crate::config::FOUR_LETTER_WORDS;
+use crate::config::{FOUR_LETTER_WORDS, PROMETHEUS_PROVIDER};
 
 /// The version string clients see: the ZooKeeper protocol level we serve,
 /// then our own name and version.
@@ -23,10 +23,6 @@ const ALL_WORDS: [&str; 19] = [
 /// The word, if the connection's first four bytes are one.
 pub fn detect(first: &[u8]) -> Option<&'static str> {
     ALL_WORDS.iter().copied().find(|w| w.as_bytes() == first)
-}
-
-fn mode(shared: &Shared) -> &'static str {
-    shared.mode()
 }
 
 /// The text answering `word`.
@@ -50,63 +46,23 @@ pub fn answer(shared: &Shared, word: &str) -> String {
                 }
                 out.push('\n');
             }
-            let (min, avg, max) = shared.stats.latency();
-            let _ = writeln!(out, "Latency min/avg/max: {min}/{avg:.4}/{max}");
-            let _ = writeln!(out, "Received: {}", shared.stats.received.load(Relaxed));
-            let _ = writeln!(out, "Sent: {}", shared.stats.sent.load(Relaxed));
-            let _ = writeln!(out, "Connections: {}", shared.connections().len());
-            let _ = writeln!(out, "Outstanding: 0");
-            let _ = writeln!(out, "Zxid: 0x{:x}", shared.tree().last_zxid());
-            let _ = writeln!(out, "Mode: {}", mode(shared));
-            let _ = writeln!(out, "Node count: {}", shared.tree().node_count());
+            let m = Monitor::read(shared);
+            let _ = writeln!(
+                out,
+                "Latency min/avg/max: {}/{:.4}/{}",
+                m.min_latency_ms, m.avg_latency_ms, m.max_latency_ms
+            );
+            let _ = writeln!(out, "Received: {}", m.packets_received);
+            let _ = writeln!(out, "Sent: {}", m.packets_sent);
+            let _ = writeln!(out, "Connections: {}", m.num_alive_connections);
+            let _ = writeln!(out, "Outstanding: {}", m.outstanding_requests);
+            let _ = writeln!(out, "Zxid: 0x{:x}", m.last_zxid);
+            let _ = writeln!(out, "Mode: {}", m.server_state);
+            let _ = writeln!(out, "Node count: {}", m.znode_count);
         }
         "mntr" => {
-            let (min, avg, max) = shared.stats.latency();
-            let (nodes, ephemerals, data_size) = {
-                let tree = shared.tree();
-                (tree.node_count(), tree.ephemeral_count(), tree.data_size())
-            };
-            let watches = shared.watches().count();
-            let rows: Vec<(&str, String)> = vec![
-                ("zk_version", format!("{VERSION}, built for Runnel")),
-                ("zk_server_state", mode(shared).to_string()),
-                ("zk_avg_latency", format!("{avg:.4}")),
-                ("zk_max_latency", max.to_string()),
-                ("zk_min_latency", min.to_string()),
-                (
-                    "zk_packets_received",
-                    shared.stats.received.load(Relaxed).to_string(),
-                ),
-                (
-                    "zk_packets_sent",
-                    shared.stats.sent.load(Relaxed).to_string(),
-                ),
-                (
-                    "zk_num_alive_connections",
-                    shared.connections().len().to_string(),
-                ),
-                ("zk_outstanding_requests", "0".into()),
-                ("zk_znode_count", nodes.to_string()),
-                ("zk_watch_count", watches.to_string()),
-                ("zk_ephemerals_count", ephemerals.to_string()),
-                ("zk_approximate_data_size", data_size.to_string()),
-                ("zk_global_sessions", shared.sessions.len().to_string()),
-                (
-                    "zk_uptime",
-                    shared.stats.started.elapsed().as_millis().to_string(),
-                ),
-                ("zk_open_file_descriptor_count", open_fds().to_string()),
-            ];
-            for (key, value) in rows {
+            for (key, value) in Monitor::read(shared).mntr_rows(VERSION) {
                 let _ = writeln!(out, "{key}\t{value}");
-            }
-            if let Some(ensemble) = shared.ensemble.get() {
-                let (peers, followers) = ensemble.peer_counts();
-                let _ = writeln!(out, "zk_peers\t{peers}");
-                if let Some((followers, synced)) = followers {
-                    let _ = writeln!(out, "zk_followers\t{followers}");
-                    let _ = writeln!(out, "zk_synced_followers\t{synced}");
-                }
             }
         }
         "conf" => {
@@ -122,6 +78,11 @@ pub fn answer(shared: &Shared, word: &str) -> String {
             let _ = writeln!(out, "maxSessionTimeout={}", c.max_session_timeout_ms);
             let _ = writeln!(out, "clientPortListenBacklog=-1");
             let _ = writeln!(out, "serverId={}", c.my_id);
+            if let Some(m) = &c.metrics {
+                let _ = writeln!(out, "metricsProvider.className={PROMETHEUS_PROVIDER}");
+                let _ = writeln!(out, "metricsProvider.httpHost={}", m.http_host);
+                let _ = writeln!(out, "metricsProvider.httpPort={}", m.http_port);
+            }
         }
         "cons" => {
             for conn in shared.connections() {
@@ -149,10 +110,4 @@ pub fn answer(shared: &Shared, word: &str) -> String {
         _ => {}
     }
     out
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
 }

@@ -14,6 +14,8 @@ pub mod commit;
 pub mod connection;
 pub mod four_letter;
 mod host;
+pub mod metrics;
+pub mod monitor;
 pub mod publish;
 pub mod reads;
 pub mod reply;
@@ -64,6 +66,10 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The Prometheus endpoint cannot listen; the message names the
+    /// zoo.cfg key (`metricsProvider.httpHost` or `metricsProvider.httpPort`).
+    #[error("metrics endpoint: {0}")]
+    Metrics(String),
 }
 
 /// State every connection and task shares.
@@ -182,6 +188,12 @@ impl Shared {
         self.conns().values().cloned().collect()
     }
 
+    /// Client connections, and their requests not answered yet.
+    pub fn connection_totals(&self) -> (usize, u64) {
+        let conns = self.conns();
+        (conns.len(), conns.values().map(|c| c.queued()).sum())
+    }
+
     fn connections_from(&self, ip: IpAddr) -> usize {
         self.conns()
             .values()
@@ -223,6 +235,22 @@ pub struct Server {
     pub shared: Arc<Shared>,
     pub local_addr: SocketAddr,
     listener: TcpListener,
+    /// The Prometheus endpoint's listener, when zoo.cfg asks for one.
+    metrics: Option<TcpListener>,
+    /// Where the endpoint is listening.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Binds the Prometheus endpoint's listener: an unknown host names
+/// `metricsProvider.httpHost`, a port in use `metricsProvider.httpPort`.
+async fn bind_metrics(m: &crate::config::MetricsConfig) -> Result<TcpListener, ServerError> {
+    if let Err(e) = tokio::net::lookup_host((m.http_host.as_str(), m.http_port)).await {
+        let key = metrics::HOST_KEY;
+        return Err(ServerError::Metrics(format!("{key}={}: {e}", m.http_host)));
+    }
+    runnel_common::metrics::bind(metrics::PORT_KEY, &m.listen_addr())
+        .await
+        .map_err(|e| ServerError::Metrics(format!("{e:#}")))
 }
 
 impl Server {
@@ -267,6 +295,11 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let metrics = match &config.metrics {
+            Some(m) => Some(bind_metrics(m).await?),
+            None => None,
+        };
+        let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
         tracing::info!(
             nodes = tree.node_count(),
             sessions = tree.sessions().count(),
@@ -307,11 +340,26 @@ impl Server {
             shared,
             local_addr,
             listener,
+            metrics,
+            metrics_addr,
         })
     }
 
-    /// Serves clients until the process ends.
-    pub async fn run(self) {
+    /// Serves clients until the process ends, or until this future is
+    /// dropped: the Prometheus endpoint stops with it.
+    pub async fn run(mut self) {
+        // Dropped with this future, which tells the endpoint to stop.
+        let (_stop_metrics, stopped) = tokio::sync::watch::channel(false);
+        if let Some(listener) = self.metrics.take() {
+            let registry = Arc::new(metrics::registry(self.shared.clone()));
+            tokio::spawn(async move {
+                if let Err(error) =
+                    runnel_common::metrics::serve(listener, registry, None, stopped).await
+                {
+                    tracing::error!(%error, "Prometheus endpoint failed");
+                }
+            });
+        }
         tokio::spawn(expire_sessions(self.shared.clone()));
         tokio::spawn(sweep_expirable(self.shared.clone()));
         tokio::spawn(return_freed_memory(self.shared.clone()));

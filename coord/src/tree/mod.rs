@@ -102,6 +102,13 @@ pub struct DataTree {
     ephemerals: HashMap<i64, BTreeSet<String>>,
     /// Container and TTL nodes: candidates for automatic removal.
     expirable: BTreeSet<String>,
+    /// Znodes owned by a session: the sum of `ephemerals`' sets, kept as
+    /// they change so `mntr` and a Prometheus scrape need not add them up.
+    ephemeral_nodes: usize,
+    /// Bytes of paths and data in `nodes` (ZooKeeper's
+    /// approximate_data_size), kept as znodes come, go and change, so
+    /// reading it is not a walk over every znode under the tree's lock.
+    data_bytes: usize,
     last_zxid: i64,
     dirty: Option<Dirty>,
 }
@@ -123,6 +130,8 @@ impl DataTree {
             sessions: BTreeMap::new(),
             ephemerals: HashMap::new(),
             expirable: BTreeSet::new(),
+            ephemeral_nodes: 0,
+            data_bytes: 0,
             last_zxid: 0,
             dirty: None,
         };
@@ -164,16 +173,25 @@ impl DataTree {
     pub fn insert_loaded(&mut self, path: String, mut node: Node) {
         if let Some(existing) = self.nodes.get_mut(&path) {
             node.children = std::mem::take(&mut existing.children);
+            let (replaced_size, replaced_owner) =
+                (node_bytes(&path, existing), existing.stat.ephemeral_owner);
+            self.data_bytes -= replaced_size;
+            self.unindex_kind(&path, replaced_owner);
         }
         if let Some(parent) = path::parent(&path) {
             let name = path::name(&path).to_string();
-            self.nodes
-                .entry(parent.to_string())
-                .or_insert_with(placeholder_node)
-                .children
-                .insert(name);
+            let parent = match self.nodes.entry(parent.to_string()) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    let placeholder = placeholder_node();
+                    self.data_bytes += node_bytes(v.key(), &placeholder);
+                    v.insert(placeholder)
+                }
+            };
+            parent.children.insert(name);
         }
         self.index_kind(&path, node.stat.ephemeral_owner);
+        self.data_bytes += node_bytes(&path, &node);
         self.nodes.insert(path, node);
     }
 
@@ -218,7 +236,7 @@ impl DataTree {
     }
 
     pub fn ephemeral_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemeral_nodes
     }
 
     /// Container and TTL nodes, the candidates for automatic removal.
@@ -228,10 +246,7 @@ impl DataTree {
 
     /// Approximate bytes of node data held (for `mntr`).
     pub fn data_size(&self) -> usize {
-        self.nodes
-            .iter()
-            .map(|(p, n)| p.len() + n.data.as_ref().map_or(0, Bytes::len))
-            .sum()
+        self.data_bytes
     }
 
     /// A node's stat as clients see it. Two of ZooKeeper's translations
@@ -279,10 +294,14 @@ impl DataTree {
                 self.expirable.insert(path.to_string());
             }
             NodeKind::Ephemeral(session) => {
-                self.ephemerals
+                if self
+                    .ephemerals
                     .entry(session)
                     .or_default()
-                    .insert(path.to_string());
+                    .insert(path.to_string())
+                {
+                    self.ephemeral_nodes += 1;
+                }
             }
         }
     }
@@ -295,7 +314,9 @@ impl DataTree {
             }
             NodeKind::Ephemeral(session) => {
                 if let Some(set) = self.ephemerals.get_mut(&session) {
-                    set.remove(path);
+                    if set.remove(path) {
+                        self.ephemeral_nodes -= 1;
+                    }
                     if set.is_empty() {
                         self.ephemerals.remove(&session);
                     }
@@ -394,7 +415,10 @@ impl DataTree {
                     tracing::error!(%path, zxid = entry.zxid, "setData of a missing node skipped");
                     return;
                 };
+                let old = node.data.as_ref().map_or(0, Bytes::len);
+                let new = data.as_ref().map_or(0, Bytes::len);
                 node.data = data.clone();
+                self.data_bytes = self.data_bytes - old + new;
                 node.stat.version = *version;
                 node.stat.mzxid = entry.zxid;
                 node.stat.mtime = entry.time;
@@ -471,7 +495,11 @@ impl DataTree {
         };
         let stat = Self::stat(&node);
         self.index_kind(path, ephemeral_owner);
-        self.nodes.insert(path.to_string(), node);
+        self.data_bytes += node_bytes(path, &node);
+        if let Some(replaced) = self.nodes.insert(path.to_string(), node) {
+            // Not reached: prepare refuses a create of an existing path.
+            self.data_bytes -= node_bytes(path, &replaced);
+        }
         self.mark_node(path);
         self.mark_node(&parent_path);
         triggers.push(Trigger {
@@ -490,6 +518,7 @@ impl DataTree {
             tracing::error!(%path, zxid, "delete of a missing node skipped");
             return;
         };
+        self.data_bytes -= node_bytes(path, &node);
         self.unindex_kind(path, node.stat.ephemeral_owner);
         self.mark_node(path);
         let parent_path = path::parent(path).unwrap_or("/").to_string();
@@ -509,6 +538,12 @@ impl DataTree {
             path: parent_path,
         });
     }
+}
+
+/// What a znode adds to approximate_data_size: its path and its data, as
+/// ZooKeeper counts them.
+fn node_bytes(path: &str, node: &Node) -> usize {
+    path.len() + node.data.as_ref().map_or(0, Bytes::len)
 }
 
 fn system_node() -> Node {

@@ -349,3 +349,59 @@ fn logged_batches_are_replayed_until_a_checkpoint_covers_them() {
     assert_eq!(again.node("/b/c"), h.tree.node("/b/c"));
     assert_eq!(again.last_zxid(), h.tree.last_zxid());
 }
+
+/// approximate_data_size and the ephemeral count are kept as the tree
+/// changes; they must equal a recount after every kind of change, and
+/// after a load from storage (parents arriving after their children).
+#[test]
+fn kept_counts_match_a_recount() {
+    fn recount(tree: &DataTree) -> (usize, usize) {
+        let bytes = tree.nodes.iter().map(|(p, n)| node_bytes(p, n)).sum();
+        let ephemerals = tree.ephemerals.values().map(BTreeSet::len).sum();
+        (bytes, ephemerals)
+    }
+    fn kept(tree: &DataTree) -> (usize, usize) {
+        (tree.data_size(), tree.ephemeral_count())
+    }
+    let mut h = Harness::new();
+    assert_eq!(kept(&h.tree), recount(&h.tree));
+    h.create("/app", 0).unwrap();
+    h.create("/app/lock", 1).unwrap();
+    h.create("/app/seq-", 3).unwrap();
+    assert_eq!(kept(&h.tree), recount(&h.tree));
+    assert_eq!(h.tree.ephemeral_count(), 2);
+    h.run(WriteOp::SetData(SetDataRequest {
+        path: "/app".into(),
+        data: Some(Bytes::from_static(b"a longer value")),
+        version: -1,
+    }))
+    .unwrap();
+    h.run(WriteOp::SetData(SetDataRequest {
+        path: "/app/lock".into(),
+        data: None,
+        version: -1,
+    }))
+    .unwrap();
+    assert_eq!(kept(&h.tree), recount(&h.tree));
+    h.run(delete_op("/app/seq-0000000001", -1)).unwrap();
+    assert_eq!(kept(&h.tree), recount(&h.tree));
+    assert_eq!(h.tree.ephemeral_count(), 1);
+
+    let mut loaded = DataTree::new();
+    let mut nodes: Vec<(String, Node)> = h
+        .tree
+        .nodes
+        .iter()
+        .map(|(p, n)| (p.clone(), n.clone()))
+        .collect();
+    nodes.reverse(); // children before their parents: placeholders first
+    for (path, node) in nodes.iter().cloned().chain(nodes.iter().cloned()) {
+        loaded.insert_loaded(path, node);
+    }
+    assert_eq!(kept(&loaded), recount(&loaded));
+    assert_eq!(kept(&loaded), kept(&h.tree));
+
+    h.commit(Txn::CloseSession);
+    assert_eq!(kept(&h.tree), recount(&h.tree));
+    assert_eq!(h.tree.ephemeral_count(), 0);
+}
