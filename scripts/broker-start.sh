@@ -21,6 +21,8 @@ Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stde
                       (default: <repo>/var/broker-N)
   --port PORT         listener port written to server.properties (default 9092)
   --zookeeper C       zookeeper.connect (default 127.0.0.1:2181)
+  --metrics-port P    also write metrics.listener=127.0.0.1:P (Prometheus
+                      metrics at http://127.0.0.1:P/metrics)
   --config FILE       use this server.properties instead of writing one
                       (not with --port/--zookeeper). The one written holds
                       broker.id, listeners, log.dirs, zookeeper.connect and
@@ -38,6 +40,7 @@ dir=""
 port=""
 zk=""
 config=""
+metrics_port=""
 timeout=60
 overrides=()
 while [[ $# -gt 0 ]]; do
@@ -47,6 +50,7 @@ while [[ $# -gt 0 ]]; do
         --port) port="${2:?--port needs a value}"; shift 2 ;;
         --zookeeper) zk="${2:?--zookeeper needs a value}"; shift 2 ;;
         --config) config="${2:?--config needs a value}"; shift 2 ;;
+        --metrics-port) metrics_port="${2:?--metrics-port needs a value}"; shift 2 ;;
         --override) overrides+=(--override "${2:?--override needs KEY=VALUE}"); shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -55,7 +59,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
-[[ -z "$config" || ( -z "$port" && -z "$zk" ) ]] || die "--config excludes --port and --zookeeper"
+[[ -z "$config" || ( -z "$port" && -z "$zk" && -z "$metrics_port" ) ]] ||
+    die "--config excludes --port, --zookeeper and --metrics-port"
+[[ -z "$metrics_port" || "$metrics_port" =~ ^[0-9]+$ ]] || die "--metrics-port must be a number, got '$metrics_port'"
 member_files broker "$id" "$dir"
 
 if [[ -n "$config" ]]; then
@@ -76,6 +82,9 @@ zookeeper.connect=$zk
 # within about 7 s (the session has to expire before the controller acts).
 zookeeper.session.timeout.ms=6000
 EOF2
+    if [[ -n "$metrics_port" ]]; then
+        echo "metrics.listener=127.0.0.1:$metrics_port" >>"$config"
+    fi
     listener="PLAINTEXT://127.0.0.1:$port"
 fi
 listener="${listener:-PLAINTEXT://:9092}"

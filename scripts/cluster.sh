@@ -19,7 +19,12 @@
 #                              log.dirs=<dir>/broker-K/logs,
 #                              zookeeper.connect=<every coord member>/runnel,
 #                              zookeeper.session.timeout.ms=6000
+#                              metrics.listener=127.0.0.1:P+K-1+1000
 #   <dir>/broker-K/logs/, broker.log, broker.pid
+# Prometheus metrics: coord-K at http://127.0.0.1:B+K-1+5000/metrics (zoo.cfg's
+# metricsProvider.* keys; 7181 for the default B), broker-K at
+# http://127.0.0.1:P+K-1+1000/metrics (10092 for the default P); 'up' prints
+# every URL.
 # runnel-broker creates a missing chroot itself (as Kafka does), registers
 # /runnel/brokers/ids/K (ephemeral), and the first one up creates
 # /runnel/controller. Three brokers by default, so topics can have
@@ -30,6 +35,9 @@ PROG=cluster
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 SCRIPTS="$ROOT/scripts"
+# Metrics ports, offset from each member's client or listener port.
+COORD_METRICS_OFFSET=5000
+BROKER_METRICS_OFFSET=1000
 
 usage() {
     cat <<EOF
@@ -433,6 +441,8 @@ cmd_up() {
         for ((k = 1; k <= n; k++)); do
             cport=$((base_port + k - 1))
             port_busy "$cport" && die "client port $cport is in use (--base-port to move)"
+            port_busy $((cport + COORD_METRICS_OFFSET)) &&
+                die "coord metrics port $((cport + COORD_METRICS_OFFSET)) is in use (--base-port to move)"
             if ((n > 1)); then
                 pport=$((peer_base + k - 1))
                 port_busy "$pport" && die "peer port $pport is in use (--peer-base-port to move)"
@@ -442,6 +452,8 @@ cmd_up() {
     for k in "${new_brokers[@]}"; do
         bport=$((broker_base + k - 1))
         port_busy "$bport" && die "broker port $bport is in use (--broker-base-port to move)"
+        port_busy $((bport + BROKER_METRICS_OFFSET)) &&
+            die "broker metrics port $((bport + BROKER_METRICS_OFFSET)) is in use (--broker-base-port to move)"
         if ((existing == 0)) && { ((bport >= base_port && bport < base_port + n)) ||
             ((n > 1 && bport >= peer_base && bport < peer_base + n)); }; then
             die "broker port $bport overlaps the coord ports (--broker-base-port to move)"
@@ -462,6 +474,7 @@ cmd_up() {
     else
         for ((k = 1; k <= n; k++)); do
             "$SCRIPTS/coord-start.sh" --id "$k" --dir "$dir/coord-$k" --port $((base_port + k - 1)) \
+                --metrics-port $((base_port + k - 1 + COORD_METRICS_OFFSET)) \
                 ${servers:+--servers "$servers"} --tick "$tick" --wait running \
                 --timeout "$timeout" >/dev/null
         done
@@ -471,6 +484,7 @@ cmd_up() {
     # ---- brokers ---------------------------------------------------------------
     if ((m == 0)); then
         echo "coord: $(connect_string)"
+        print_metrics_urls
         return 0
     fi
     use_broker_bin
@@ -487,6 +501,7 @@ cmd_up() {
         for k in "${new_brokers[@]}"; do
             "$SCRIPTS/broker-start.sh" --id "$k" --dir "$dir/broker-$k" \
                 --port $((broker_base + k - 1)) --zookeeper "$(connect_string)$CHROOT" \
+                --metrics-port $((broker_base + k - 1 + BROKER_METRICS_OFFSET)) \
                 --timeout "$timeout" >/dev/null ||
                 die "broker-$k did not start; see $dir/broker-$k/broker.log"
         done
@@ -497,6 +512,23 @@ cmd_up() {
         die "no broker became controller; see the logs in $dir/broker-*/broker.log"
     echo "coord: $(connect_string)"
     echo "brokers: $(bootstrap_list)"
+    print_metrics_urls
+}
+
+# One "metrics: NAME http://127.0.0.1:PORT/metrics" line per member whose
+# config enables Prometheus metrics.
+print_metrics_urls() {
+    local member port l
+    while read -r member; do
+        port="$(cfg "$member/zoo.cfg" metricsProvider.httpPort)"
+        [[ -n "$port" ]] && echo "metrics: $(basename "$member") http://127.0.0.1:$port/metrics"
+    done < <(coord_members)
+    while read -r member; do
+        l="$(cfg "$member/server.properties" metrics.listener)"
+        l="${l#http://}"
+        [[ -n "$l" ]] && echo "metrics: $(basename "$member") http://$l/metrics"
+    done < <(broker_members)
+    return 0
 }
 
 # Stops the broker in MEMBER with SIGTERM (resumed first if paused, as it

@@ -25,6 +25,9 @@ Prints the connect string (127.0.0.1:PORT) on stdout; everything else on stderr.
                   written as server.K lines, and --id goes to the myid file.
                   Without it the member is standalone.
   --tick MS       tickTime written to zoo.cfg (default 2000)
+  --metrics-port P  also write ZooKeeper's Prometheus provider keys
+                  (metricsProvider.className, metricsProvider.httpHost=127.0.0.1,
+                  metricsProvider.httpPort=P): metrics at http://127.0.0.1:P/metrics
   --config FILE   use this zoo.cfg instead of writing one (not with --port,
                   --servers or --tick)
   --wait W        serving: wait for 'ruok' and a serving 'srvr' (default);
@@ -44,6 +47,7 @@ port=""
 config=""
 servers=""
 tick=""
+metrics_port=""
 wait_for=serving
 timeout=30
 while [[ $# -gt 0 ]]; do
@@ -54,6 +58,7 @@ while [[ $# -gt 0 ]]; do
         --config) config="${2:?--config needs a value}"; shift 2 ;;
         --servers) servers="${2:?--servers needs a value}"; shift 2 ;;
         --tick) tick="${2:?--tick needs a value}"; shift 2 ;;
+        --metrics-port) metrics_port="${2:?--metrics-port needs a value}"; shift 2 ;;
         --wait) wait_for="${2:?--wait needs a value}"; shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -63,7 +68,9 @@ done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
 [[ -z "$port" || -z "$config" ]] || die "--port and --config exclude each other (the port comes from the config)"
-[[ -z "$config" || -z "$servers$tick" ]] || die "--servers and --tick write a zoo.cfg; they do not go with --config"
+[[ -z "$config" || -z "$servers$tick$metrics_port" ]] ||
+    die "--servers, --tick and --metrics-port write a zoo.cfg; they do not go with --config"
+[[ -z "$metrics_port" || "$metrics_port" =~ ^[0-9]+$ ]] || die "--metrics-port must be a number, got '$metrics_port'"
 [[ -z "$tick" || "$tick" =~ ^[0-9]+$ ]] || die "--tick must be milliseconds, got '$tick'"
 [[ "$wait_for" == serving || "$wait_for" == running ]] || die "--wait takes serving or running, got '$wait_for'"
 # K=HOST:PORT entries, checked now so a typo never reaches the zoo.cfg.
@@ -99,6 +106,13 @@ clientPort=$port
 clientPortAddress=$host
 4lw.commands.whitelist=*
 EOF
+    if [[ -n "$metrics_port" ]]; then
+        cat >>"$config" <<EOF
+metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider
+metricsProvider.httpHost=127.0.0.1
+metricsProvider.httpPort=$metrics_port
+EOF
+    fi
     if [[ -n "$server_lines" ]]; then
         printf '%s' "$server_lines" >>"$config"
         echo "$id" >"$dir/data/myid"

@@ -341,6 +341,19 @@ impl ReplicaManager {
         let changed = state.leader_epoch > current.leader_epoch
             || state.leader != current.leader
             || current.leader_epoch < 0;
+        if state.leader == self.broker_id
+            && p.is_leader()
+            && (state.leader_epoch, state.zk_version) > (current.leader_epoch, current.zk_version)
+        {
+            // The ISR of a partition led here changed under it (the
+            // controller took a dead broker out): counted as Kafka's
+            // IsrShrinks / IsrExpands, like the leader's own changes.
+            if state.isr.len() < current.isr.len() {
+                self.metrics.isr_shrinks.inc();
+            } else if state.isr.len() > current.isr.len() {
+                self.metrics.isr_expands.inc();
+            }
+        }
         if state.leader == self.broker_id {
             if changed || !p.is_leader() {
                 self.fetchers.remove(key);
