@@ -12,10 +12,13 @@
 #   1. scripts/cluster.sh up (members already running are left alone), then
 #      topics.sh --create --topic orders --partitions 6 --replication-factor 3
 #      --config min.insync.replicas=2 (kept if it exists) and --describe;
-#   2. a Python client from the venv (confluent-kafka) in the background: a
-#      producer with acks=all, retries, one request in flight, writing
-#      "<run>-<seq>" to partition seq % 6 at --rate records/s, and a consumer
-#      reading the topic from its end at start;
+#   2. a client made of the runnel CLI (target/release/runnel), in the
+#      background: a producer with acks=all writing "<run>-<seq>" to
+#      partition seq % 6 at --rate records/s, one loop per partition that
+#      pipes the records due to `runnel produce --partition P --sync` every
+#      0.1 s (one request in flight) and retries a failed run (the CLI
+#      itself does not retry), and a consumer, `runnel consume --partition P`
+#      per partition, started again where it stopped when its leader goes;
 #   3. kill (SIGKILL): leaders move once coord expires the broker's session
 #      (zookeeper.session.timeout.ms, 6 s in cluster.sh's brokers), the ISR
 #      shrinks; restart: the broker catches up and the ISR grows back;
@@ -29,7 +32,8 @@
 #      and the first acknowledgement after the action.
 # Exits 1 if a record the producer saw acknowledged was not read back.
 #
-# Needs the venv with confluent-kafka (scripts/test.sh creates it).
+# Needs no Python and no venv: the runnel CLI (built as cluster.sh builds it),
+# coreutils, procps (pkill) and awk.
 # Environment: RUNNEL_BIN, RUNNEL_BROKER_BIN, RUNNEL_COORD_BIN as for cluster.sh.
 set -euo pipefail
 
@@ -76,158 +80,171 @@ done
 victim_id="${victim#broker-}"
 PARTITIONS=6
 
-PY="$(venv_python)"
-[[ -x "$PY" ]] || die "no Python venv at $PY: run scripts/test.sh once (it creates .venv with confluent-kafka)"
-"$PY" -c 'import confluent_kafka' 2>/dev/null || die "$PY has no confluent_kafka: run scripts/test.sh once"
+export_runnel_bins
+RUNNEL="$RUNNEL_BIN"
 CLUSTER="$ROOT/scripts/cluster.sh"
+# One produce request per partition at most every PERIOD_MS (each is a
+# `runnel produce` run): the resolution of the gaps reported.
+PERIOD_MS=100
 
-# ---- the client: producer + consumer, JSON status and a final report ----------
+# ---- the client: producer + consumer loops of the runnel CLI ---------------------
+# Files in $work: prod.P.acks ("<time> <seq> <seq>..." per acknowledged
+# request), prod.P.state ("<records handed over> <failed attempts>"),
+# prod.P.err (the last failure), read.P (what the consumer printed:
+# Partition:P<TAB>Offset:O<TAB>value), marks ("<time> <step>").
 work="$(mktemp -d "${TMPDIR:-/tmp}/runnel-demo.XXXXXX")"
-client_pid=""
+run="run$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+producer_pids=()
+consumer_pids=()
+# stop_loops PID...: each loop's children (timeout, runnel), then the loop.
+stop_loops() {
+    local pid
+    for pid in "$@"; do
+        pkill -TERM -P "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
 cleanup() {
-    if [[ -n "$client_pid" ]] && kill -0 "$client_pid" 2>/dev/null; then
-        kill -TERM "$client_pid" 2>/dev/null || true
-        wait "$client_pid" 2>/dev/null || true
-    fi
+    touch "$work/stop" "$work/stop-consumers"
+    stop_loops "${producer_pids[@]}" "${consumer_pids[@]}"
     if $keep; then say "client files kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-cat >"$work/client.py" <<'PYEOF'
-import json, os, signal, sys, threading, time, uuid
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition, OFFSET_END
 
-bootstrap, topic, partitions, out, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
-run = "run" + uuid.uuid4().hex[:6]
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *_: stop.set())
-lock = threading.Lock()
-sent, acked, failed, read = 0, {}, {}, {}
-ack_times = []
-consumer_ready = threading.Event()
+# produce_loop P START_US: the producer of partition P. Record number seq
+# ("<run>-<seq>", 8 digits) is due at START + seq / rate and goes to
+# partition seq % 6; every PERIOD_MS the records due and not yet
+# acknowledged are piped to `runnel produce --partition P --sync` (acks=all,
+# one request in flight). The CLI does not retry: a failed run (leader gone,
+# not leader any more, timeout) is retried whole after 100 ms with the
+# bootstrap list rotated, as a client with retries would, so a record can
+# be written twice but an acknowledged one is never given up. Once
+# $work/stop exists no new record is due; what is pending is retried for
+# up to 60 s more.
+produce_loop() {
+    local p="$1" start_us="$2" k=0 sent=0 fails=0 now due s rest giveup="" servers="$bs" rc
+    local pending=()
+    while :; do
+        now="${EPOCHREALTIME//[.,]/}"
+        if [[ ! -e "$work/stop" ]]; then
+            due=$(((now - start_us) * rate / 1000000))
+            while ((k * PARTITIONS + p <= due)); do
+                pending+=("$((k * PARTITIONS + p))")
+                k=$((k + 1)) sent=$((sent + 1))
+            done
+        else
+            ((${#pending[@]} > 0)) || break
+            giveup="${giveup:-$((now + 60000000))}"
+            ((now < giveup)) || break
+        fi
+        echo "$sent $fails" >"$work/prod.$p.state.tmp"
+        mv -f "$work/prod.$p.state.tmp" "$work/prod.$p.state"
+        if ((${#pending[@]} > 0)); then
+            rc=0
+            for s in "${pending[@]}"; do printf '%s-%08d\n' "$run" "$s"; done |
+                timeout 15 "$RUNNEL" produce --bootstrap-server "$servers" --topic "$topic" \
+                    --partition "$p" --request-required-acks all --sync --request-timeout-ms 10000 \
+                    >/dev/null 2>"$work/prod.$p.lasterr" || rc=$?
+            if ((rc == 0)); then
+                echo "${EPOCHREALTIME/,/.} ${pending[*]}" >>"$work/prod.$p.acks"
+                pending=()
+            else
+                fails=$((fails + 1))
+                mv -f "$work/prod.$p.lasterr" "$work/prod.$p.err"
+                echo "$sent $fails" >"$work/prod.$p.state.tmp"
+                mv -f "$work/prod.$p.state.tmp" "$work/prod.$p.state"
+                servers="${servers#*,},${servers%%,*}"
+                sleep 0.1
+            fi
+        fi
+        rest=$(((now + PERIOD_MS * 1000 - ${EPOCHREALTIME//[.,]/}) / 1000))
+        if ((rest > 0)); then
+            printf -v rest '0.%03d' "$rest"
+            sleep "$rest"
+        fi
+    done
+    printf '%s\n' "${pending[@]}" >"$work/prod.$p.unacked"
+}
 
-def status(final=None):
-    with lock:
-        ts = sorted(ack_times)
-        gap, at = 0.0, None
-        for a, b in zip(ts, ts[1:]):
-            if b - a > gap:
-                gap, at = b - a, a
-        s = {"run": run, "sent": sent, "acked": len(acked), "failed": len(failed), "read": len(read),
-             "longest_pause": gap, "longest_pause_at": at, "last_ack": ts[-1] if ts else None}
-    if final is not None:
-        s.update(final)
-    tmp = os.path.join(out, "status.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(s, f)
-    os.replace(tmp, os.path.join(out, "status.json"))
+# consume_loop P: the consumer of partition P, from its earliest offset
+# (records of other runs are told apart by their run prefix). `runnel
+# consume` stops at a fetch error (its leader gone) or after 3 s without a
+# record; it is started again from the offset after the last one printed.
+consume_loop() {
+    local p="$1" off=earliest last
+    until [[ -e "$work/stop-consumers" ]]; do
+        timeout 60 "$RUNNEL" consume --bootstrap-server "$bs" --topic "$topic" --partition "$p" \
+            --offset "$off" --timeout-ms 3000 --property print.partition=true \
+            --property print.offset=true >>"$work/read.$p" 2>"$work/cons.$p.err" || sleep 0.5
+        last="$(tail -n 1 "$work/read.$p" | sed -nE 's/^Partition:[0-9]+\tOffset:([0-9]+)\t.*/\1/p')"
+        [[ -z "$last" ]] || off=$((last + 1))
+    done
+}
 
-def consume():
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "demo-" + run, "enable.auto.commit": False,
-                  "topic.metadata.refresh.interval.ms": 1000, "fetch.wait.max.ms": 100})
-    # From the end as it is before the first record is sent.
-    start = {}
-    for p in range(partitions):
-        for _ in range(100):
-            try:
-                start[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-                break
-            except Exception:
-                time.sleep(0.2)
-        else:
-            start[p] = OFFSET_END
-    c.assign([TopicPartition(topic, p, start[p]) for p in range(partitions)])
-    consumer_ready.set()
-    drain_deadline = None
-    while True:
-        if stop.is_set() and producer_done.is_set():
-            if drain_deadline is None:
-                drain_deadline = time.time() + 60
-            with lock:
-                done = all(v in read for v in acked)
-            if done or time.time() > drain_deadline:
-                break
-        m = c.poll(0.2)
-        if m is None or m.error():
-            continue
-        v = m.value().decode()
-        if v.startswith(run + "-"):
-            with lock:
-                read.setdefault(v, []).append((m.partition(), m.offset()))
-    c.close()
+start_client() {
+    local p start_us
+    for ((p = 0; p < PARTITIONS; p++)); do
+        : >"$work/prod.$p.acks"
+        echo "0 0" >"$work/prod.$p.state"
+        : >"$work/read.$p"
+    done
+    for ((p = 0; p < PARTITIONS; p++)); do
+        consume_loop "$p" &
+        consumer_pids+=($!)
+    done
+    start_us="${EPOCHREALTIME//[.,]/}"
+    for ((p = 0; p < PARTITIONS; p++)); do
+        produce_loop "$p" "$start_us" &
+        producer_pids+=($!)
+    done
+}
 
-producer_done = threading.Event()
-def produce():
-    global sent
-    consumer_ready.wait(30)
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": False,
-                  "max.in.flight.requests.per.connection": 1, "retries": 1000000,
-                  "retry.backoff.ms": 100, "linger.ms": 5, "message.timeout.ms": 120000,
-                  "request.timeout.ms": 10000, "topic.metadata.refresh.interval.ms": 1000,
-                  # a request in flight to a paused broker is given up after this
-                  # (librdkafka's default is 60 s), then retried on the new leader
-                  "socket.timeout.ms": 10000})
-    def done(err, msg):
-        v = msg.value().decode()
-        now = time.time()
-        with lock:
-            if err is None:
-                acked[v] = (msg.partition(), msg.offset())
-                ack_times.append(now)
-            else:
-                failed[v] = str(err)
-    seq = 0
-    start = time.time()
-    while not stop.is_set():
-        due = start + seq / rate
-        if time.time() < due:
-            p.poll(min(0.05, due - time.time()))
-            continue
-        try:
-            p.produce(topic, value=("%s-%08d" % (run, seq)).encode(), partition=seq % partitions,
-                      on_delivery=done)
-        except BufferError:
-            p.poll(0.1)
-            continue
-        with lock:
-            sent += 1
-        seq += 1
-        p.poll(0)
-    p.flush(150)
-    producer_done.set()
-
-threads = [threading.Thread(target=consume), threading.Thread(target=produce)]
-for t in threads:
-    t.start()
-while threads[1].is_alive():
-    status()
-    time.sleep(0.25)
-threads[0].join()
-marks = []
-try:
-    with open(os.path.join(out, "marks")) as f:
-        for line in f:
-            t, label = line.rstrip("\n").split(" ", 1)
-            marks.append((float(t), label))
-except OSError:
-    pass
-with lock:
-    ts = sorted(ack_times)
-    steps = []
-    for i, (t0, label) in enumerate(marks):
-        t1 = marks[i + 1][0] if i + 1 < len(marks) else float("inf")
-        inside = [x for x in ts if t0 <= x < t1]
-        before = [x for x in ts if x < t0]
-        seq = ([before[-1]] if before else []) + inside
-        gap = max((b - a for a, b in zip(seq, seq[1:])), default=None)
-        first = inside[0] - t0 if inside else None
-        steps.append({"step": label, "longest_gap": gap, "first_ack_after": first, "acks": len(inside)})
-    missing = sorted(v for v in acked if v not in read)
-    dups = sum(1 for v, where in read.items() if len(where) > 1)
-    misplaced = sorted(v for v, pos in acked.items() if v in read and tuple(pos) not in map(tuple, read[v]))
-status({"final": True, "missing": missing[:50], "n_missing": len(missing), "duplicates": dups,
-        "misplaced": misplaced[:50], "steps": steps, "failed_sample": list(failed.items())[:5]})
-PYEOF
+# Ack events sorted by time: "<time> <partition> <records>".
+ack_events() {
+    local p
+    for ((p = 0; p < PARTITIONS; p++)); do
+        [[ -f "$work/prod.$p.acks" ]] || continue
+        awk -v p="$p" '{ print $1, p, NF - 1 }' "$work/prod.$p.acks"
+    done | sort -g
+}
+# "<sent> <acked> <failed attempts> <read> <longest pause s> <missing> <duplicates> <misplaced>":
+# read, missing (acknowledged, not read), duplicates (read at more than one
+# offset) and misplaced (read in another partition than sent to) count this
+# run's distinct records.
+client_stats() {
+    local gap
+    gap="$(ack_events | awk 'NR > 1 && $1 - t > g { g = $1 - t } { t = $1 } END { printf "%.2f", g + 0 }')"
+    awk -v run="$run" -v parts="$PARTITIONS" -v gap="$gap" '
+        FILENAME ~ /\.state$/ { sent += $1; fails += $2; next }
+        FILENAME ~ /\.acks$/ { for (i = 2; i <= NF; i++) acked[$i + 0] = 1; next }
+        {
+            n = split($0, f, "\t")
+            if (n < 3 || index(f[3], run "-") != 1) next
+            s = substr(f[3], length(run) + 2) + 0
+            where = f[1] " " f[2]
+            if ((s, where) in seen) next
+            seen[s, where] = 1
+            if (!(s in times)) nread++
+            times[s]++
+            if (f[1] != "Partition:" (s % parts)) misplaced++
+        }
+        END {
+            for (s in acked) { nacked++; if (!(s in times)) missing++ }
+            for (s in times) if (times[s] > 1) dups++
+            printf "%d %d %d %d %s %d %d %d\n", sent, nacked, fails, nread, gap, missing, dups, misplaced
+        }' /dev/null "$work"/prod.*.state "$work"/prod.*.acks "$work"/read.* 2>/dev/null
+}
+# The acknowledged records not read back, space-separated.
+missing_records() {
+    awk -v run="$run" '
+        FILENAME ~ /\.acks$/ { for (i = 2; i <= NF; i++) acked[$i + 0] = 1; next }
+        { split($0, f, "\t"); if (index(f[3], run "-") == 1) read[substr(f[3], length(run) + 2) + 0] = 1 }
+        END { for (s in acked) if (!(s in read)) printf "%s-%08d\n", run, s }' \
+        /dev/null "$work"/prod.*.acks "$work"/read.* 2>/dev/null | sort | tr '\n' ' '
+}
 
 # ---- helpers -------------------------------------------------------------------
 topics() { "$ROOT/scripts/topics.sh" --bootstrap-server "$bs" "$@"; }
@@ -250,13 +267,11 @@ in_isr() { field Isr | awk -v id="$1" '{ n = split($2, a, ","); for (i = 1; i <=
 full_isr() { field Isr | awk '{ if (split($2, a, ",") == 3) c++ } END { print c + 0 }'; }
 busiest_leader() { field Leader | awk '$2 ~ /^[0-9]+$/ { n[$2]++ } END { for (k in n) print n[k], k }' | sort -rn | head -n 1 | cut -d' ' -f2; }
 
-st() { # KEY of the client's status
-    "$PY" -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' \
-        "$work/status.json" "$1" 2>/dev/null || true
-}
 progress() {
-    printf '   producer: %s sent, %s acknowledged, %s failed; consumer: %s read; longest pause so far %.2f s\n' \
-        "$(st sent)" "$(st acked)" "$(st failed)" "$(st read)" "$(lp="$(st longest_pause)"; echo "${lp:-0}")"
+    local sent acked fails nread gap
+    read -r sent acked fails nread gap _ <<<"$(client_stats)"
+    printf '   producer: %s sent, %s acknowledged, %s failed attempt(s) retried; consumer: %s read; longest pause so far %s s\n' \
+        "$sent" "$acked" "$fails" "$nread" "$gap"
 }
 mark() { echo "$EPOCHREALTIME $*" | tr ',' '.' >>"$work/marks"; }
 t0=0
@@ -279,7 +294,7 @@ not_in_isr() { [[ "$(in_isr "$1")" == 0 ]]; }
 isr_full() { [[ "$(full_isr)" == "$PARTITIONS" ]]; }
 acked_at_least() {
     local a
-    a="$(st acked)"
+    a="$(client_stats | cut -d' ' -f2)"
     ((${a:-0} >= $1))
 }
 
@@ -306,7 +321,7 @@ rejoined() {
 # ---- 1. cluster and topic --------------------------------------------------------
 echo "== scripts/cluster.sh up --dir $dir"
 up_out="$("$CLUSTER" up --dir "$dir")" || die "cluster.sh up failed"
-sed 's/^/   /' <<<"$up_out"
+while IFS= read -r line; do echo "   $line"; done <<<"$up_out"
 bs="$(sed -n 's/^brokers: //p' <<<"$up_out")"
 [[ -n "$bs" ]] || die "the cluster in $dir has no brokers (cluster.sh up --brokers 3)"
 nb="$(tr ',' '\n' <<<"$bs" | wc -l)"
@@ -324,9 +339,12 @@ topics --describe --topic "$topic" | sed 's/^/   /'
 # ---- 2. client ---------------------------------------------------------------------
 echo
 echo "== producer (acks=all, $rate records/s) and consumer start"
-"$PY" "$work/client.py" "$bs" "$topic" "$PARTITIONS" "$work" "$rate" 2>"$work/client.err" &
-client_pid=$!
-wait_until "the producer's first acknowledgements" acked_at_least 50 || die "no acknowledgement; see $work/client.err"
+echo "   runnel produce --sync per partition every ${PERIOD_MS} ms (retried when it fails), runnel consume per partition"
+start_client
+if ! wait_until "the producer's first acknowledgements" acked_at_least 50; then
+    head -q -n 3 "$work"/prod.*.err 2>/dev/null | sort -u >&2 || true
+    die "no acknowledgement (the producer's last errors above)"
+fi
 mark "baseline"
 sleep 3
 progress
@@ -389,34 +407,58 @@ sleep 2
 echo
 echo "== stopping the producer; the consumer reads up to the end"
 mark "end"
-kill -TERM "$client_pid"
-wait "$client_pid" || true
-client_pid=""
-[[ "$(st final)" == "True" ]] || die "the client did not finish; see $work/client.err"
-"$PY" - "$work/status.json" <<'PYEOF'
-import json, sys
-s = json.load(open(sys.argv[1]))
-print("   %-22s %14s %18s %6s" % ("step", "longest gap s", "first ack after s", "acks"))
-for st in s["steps"]:
-    if st["step"] == "end":
-        continue
-    f = lambda x: "-" if x is None else "%.2f" % x
-    print("   %-22s %14s %18s %6d" % (st["step"], f(st["longest_gap"]), f(st["first_ack_after"]), st["acks"]))
-print("   (longest gap: between two acknowledgements during the step, counting the one before it;"
-      " producer at a steady rate)")
-print()
-print("   records sent %d, acknowledged %d, failed %d; read back %d of this run (%d read more than once)"
-      % (s["sent"], s["acked"], s["failed"], s["read"], s["duplicates"]))
-if s["n_missing"]:
-    print("   LOST: %d acknowledged record(s) not read back, e.g. %s" % (s["n_missing"], s["missing"][:10]))
-elif s["misplaced"]:
-    print("   acknowledged records read at another offset than acknowledged: %s" % s["misplaced"][:10])
-else:
-    print("   every acknowledged record was read back: none lost")
-if s["failed"]:
-    print("   deliveries that failed (never acknowledged): %s" % s["failed_sample"])
-PYEOF
-n_missing="$(st n_missing)"
+touch "$work/stop"
+for pid in "${producer_pids[@]}"; do wait "$pid" || true; done
+producer_pids=()
+drained() { [[ "$(client_stats | cut -d' ' -f6)" == 0 ]]; }
+step_timeout=60 wait_until "the consumer reading every acknowledged record" drained || true
+touch "$work/stop-consumers"
+stop_loops "${consumer_pids[@]}"
+consumer_pids=()
+read -r sent acked fails nread _ n_missing dups misplaced <<<"$(client_stats)"
+unacked="$(cat "$work"/prod.*.unacked 2>/dev/null | grep -c . || true)"
+ack_events | awk -v marks="$work/marks" '
+    BEGIN { while ((getline line < marks) > 0) { nm++; split(line, a, " "); mt[nm] = a[1]; ml[nm] = substr(line, length(a[1]) + 2) } }
+    { ne++; et[ne] = $1; ep[ne] = $2; en[ne] = $3 }
+    function f(x) { return x < 0 ? "-" : sprintf("%.2f", x) }
+    END {
+        printf "   %-22s %14s %16s %18s %6s\n", "step", "longest gap s", "partition gap s", "first ack after s", "acks"
+        for (i = 1; i <= nm; i++) {
+            if (ml[i] == "end") continue
+            t0 = mt[i]; t1 = i < nm ? mt[i + 1] : 1e18
+            gap = -1; pgap = -1; first = -1; acks = 0; prev = -1
+            split("", last)
+            for (j = 1; j <= ne; j++) {
+                x = et[j]
+                if (x >= t1) break
+                if (x >= t0) {
+                    if (first < 0) first = x - t0
+                    if (prev >= 0 && x - prev > gap) gap = x - prev
+                    if ((ep[j] in last) && x - last[ep[j]] > pgap) pgap = x - last[ep[j]]
+                    acks += en[j]
+                }
+                prev = x; last[ep[j]] = x
+            }
+            printf "   %-22s %14s %16s %18s %6d\n", ml[i], f(gap), f(pgap), f(first), acks
+        }
+    }'
+echo "   (longest gap: between two acknowledgements during the step, counting the one before it;"
+echo "   partition gap: the same within one partition, the longest of the $PARTITIONS; producer at a steady rate,"
+echo "   one request per partition at most every $PERIOD_MS ms)"
+echo
+echo "   records sent $sent, acknowledged $acked, never acknowledged $unacked ($fails produce attempt(s) failed and were"
+echo "   retried); read back $nread of this run ($dups read more than once)"
+if ((n_missing > 0)); then
+    echo "   LOST: $n_missing acknowledged record(s) not read back, e.g. $(missing_records | cut -d' ' -f1-10)"
+elif ((misplaced > 0)); then
+    echo "   $misplaced acknowledged record(s) read in another partition than the one they were sent to"
+else
+    echo "   every acknowledged record was read back: none lost"
+fi
+if ((fails > 0)); then
+    echo "   why attempts failed (the last failure of each partition that had one):"
+    head -q -n 1 "$work"/prod.*.err 2>/dev/null | sort | uniq -c | sed -E 's/^ *([0-9]+) /     \1 x /' | head -n 8
+fi
 echo
 echo "The cluster keeps running: scripts/cluster.sh status --dir $dir; scripts/cluster.sh down --dir $dir to stop it."
 [[ "$n_missing" == 0 ]] || exit 1
