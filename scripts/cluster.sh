@@ -25,6 +25,9 @@
 # metricsProvider.* keys; 7181 for the default B), broker-K at
 # http://127.0.0.1:P+K-1+1000/metrics (10092 for the default P); 'up' prints
 # every URL.
+# The web console (`runnel console`): <dir>/console/ (console.pid, console.log,
+# console.port), at http://127.0.0.1:P-1012/ (8080 for the default P); 'up'
+# starts it after the brokers and prints its URL, 'down' stops it.
 # runnel-broker creates a missing chroot itself (as Kafka does), registers
 # /runnel/brokers/ids/K (ephemeral), and the first one up creates
 # /runnel/controller. Three brokers by default, so topics can have
@@ -38,6 +41,8 @@ SCRIPTS="$ROOT/scripts"
 # Metrics ports, offset from each member's client or listener port.
 COORD_METRICS_OFFSET=5000
 BROKER_METRICS_OFFSET=1000
+# The console's port, below the first broker's (9092 - 1012 = 8080).
+CONSOLE_PORT_OFFSET=1012
 
 usage() {
     cat <<EOF
@@ -510,9 +515,43 @@ cmd_up() {
     wait_registered "${members[@]}" || die "see the logs in $dir/broker-*/broker.log; 'status' shows the members"
     wait_controller "$(broker_chroot "${members[0]}")" ||
         die "no broker became controller; see the logs in $dir/broker-*/broker.log"
+    start_console "${members[0]}"
     echo "coord: $(connect_string)"
     echo "brokers: $(bootstrap_list)"
     print_metrics_urls
+    echo "console: http://127.0.0.1:$(cat "$dir/console/console.port")/"
+}
+
+# Starts the web console in <dir>/console unless it runs; its port is kept in
+# console.port (first start: the first broker's port - 1012).
+start_console() {
+    local first_broker="$1" folder="$dir/console" port pid bin
+    mkdir -p "$folder"
+    pid="$(cat "$folder/console.pid" 2>/dev/null || true)"
+    if is_program "$pid" "runnel console"; then
+        echo "cluster: console already running (pid $pid)" >&2
+        return 0
+    fi
+    if [[ ! -f "$folder/console.port" ]]; then
+        port=$(($(broker_port "$first_broker") - CONSOLE_PORT_OFFSET))
+        ((port >= 1024)) || port=$(($(broker_port "$first_broker") + 3000))
+        echo "$port" >"$folder/console.port"
+    fi
+    port="$(cat "$folder/console.port")"
+    port_busy "$port" && die "console port $port is in use"
+    bin="$(runnel_bin RUNNEL_BIN runnel-broker runnel)" || die "cargo build of runnel failed"
+    launch "$folder/console.pid" "$folder/console.log" "$bin" console \
+        --bootstrap-server "$(bootstrap_list)" --zookeeper "$(connect_string)$(broker_chroot "$first_broker")" \
+        --listen "127.0.0.1:$port"
+    console_ready() { port_busy "$port"; }
+    wait_started "runnel console" "$folder/console.pid" "$folder/console.log" "$timeout" \
+        "console not listening on 127.0.0.1:$port within ${timeout}s" console_ready
+}
+
+stop_console() {
+    local folder="$dir/console"
+    [[ -f "$folder/console.pid" ]] || return 0
+    stop_pidfile "runnel console" "$folder/console.pid" "$folder" TERM "$timeout" >/dev/null 2>&1 || true
 }
 
 # One "metrics: NAME http://127.0.0.1:PORT/metrics" line per member whose
@@ -550,6 +589,7 @@ stop_coord() {
 
 cmd_down() {
     local member
+    stop_console
     while read -r member; do
         stop_broker "$member"
     done < <(broker_members)
@@ -562,6 +602,10 @@ cmd_down() {
             rm -rf -- "$member"
             echo "cluster: wiped $member" >&2
         done < <(broker_members; coord_members)
+        if [[ -d "$dir/console" ]]; then
+            rm -rf -- "$dir/console"
+            echo "cluster: wiped $dir/console" >&2
+        fi
         rmdir -- "$dir" 2>/dev/null || true
     fi
 }
@@ -596,6 +640,12 @@ cmd_status() {
         [[ "$role" != down ]] || pid="-"
         printf '%-10s %-8s %-7s %s\n' "$(basename "$member")" "${pid:--}" "$(broker_port "$member")" "$role"
     done < <(broker_members)
+    if [[ -f "$dir/console/console.port" ]]; then
+        pid="$(cat "$dir/console/console.pid" 2>/dev/null || true)"
+        is_program "$pid" "runnel console" || pid="-"
+        echo
+        printf '%-10s %-8s %s\n' console "$pid" "http://127.0.0.1:$(cat "$dir/console/console.port")/"
+    fi
 }
 
 # ---- single-member actions ---------------------------------------------------

@@ -6,7 +6,8 @@
 #
 # Installs (only when missing, so a second run is quick):
 #   * Debian packages zookeeper (Apache ZooKeeper 3.8: the differential reference and zkCli.sh)
-#     kcat, and prometheus (scrapes a cluster in tests/test_metrics.py), through apt-get;
+#     kcat, prometheus (scrapes a cluster in tests/test_metrics.py), chromium and
+#     chromium-driver (the console in a real browser, tests/test_console.py), through apt-get;
 #   * a Python venv at <repo>/.venv with the clients pinned in tests/requirements.txt.
 # Then: cargo build --release --workspace, cargo test --release --workspace,
 # and pytest tests/ -v against the freshly built binaries.
@@ -26,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need_apt=()
-for pkg in zookeeper kcat prometheus; do
+for pkg in zookeeper kcat prometheus chromium chromium-driver; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         need_apt+=("$pkg")
     fi
@@ -40,6 +41,7 @@ fi
 [ -x /usr/share/zookeeper/bin/zkCli.sh ] || die "zkCli.sh missing after installing zookeeper"
 command -v java >/dev/null 2>&1 || die "java missing after installing zookeeper"
 command -v prometheus >/dev/null 2>&1 || die "prometheus missing after installing it"
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "chromium or chromedriver missing after installing them"
 
 PYTHON="${PYTHON:-python3}"
 VENV="$REPO/.venv"

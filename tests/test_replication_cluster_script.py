@@ -91,7 +91,8 @@ def test_up_starts_three_coord_members_and_three_brokers(up):
         "coord: " + ",".join("127.0.0.1:%d" % (base + k) for k in range(3)),
         "brokers: " + ",".join("127.0.0.1:%d" % (base + 20 + k) for k in range(3)),
     ] + ["metrics: coord-%d http://127.0.0.1:%d/metrics" % (k + 1, base + 5000 + k) for k in range(3)] \
-      + ["metrics: broker-%d http://127.0.0.1:%d/metrics" % (k + 1, base + 1020 + k) for k in range(3)]
+      + ["metrics: broker-%d http://127.0.0.1:%d/metrics" % (k + 1, base + 1020 + k) for k in range(3)] \
+      + ["console: http://127.0.0.1:%d/" % (base + 20 - 1012)]
     for k in (1, 2, 3):
         props = open(os.path.join(d, "broker-%d" % k, "server.properties")).read()
         assert "broker.id=%d\n" % k in props

@@ -31,6 +31,7 @@ pub mod alloc;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod controller;
 pub mod group;

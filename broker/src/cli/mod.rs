@@ -59,6 +59,8 @@ pub enum Command {
     Perf(perf::PerfCommand),
     /// List, describe and abort transactions (kafka-transactions.sh).
     Transactions(transactions::TransactionsArgs),
+    /// Serve the web console (overview, topics, records, groups, coord tree, timeline).
+    Console(crate::console::ConsoleArgs),
 }
 
 /// Runs one command to completion on a fresh runtime.
@@ -75,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Consume(a) => consume::run(a).await,
             Command::Perf(p) => perf::run(p).await,
             Command::Transactions(a) => transactions::run(a).await,
+            Command::Console(a) => crate::console::run(a).await,
         }
     })
 }
