@@ -20,7 +20,7 @@ import pytest
 
 from brokerproc import describe_rows
 from procutil import REPO, wait_for
-from test_replication_cluster_script import free_block, run
+from test_replication_cluster_script import env, free_block, run
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -144,7 +144,7 @@ def test_records_from_kcat_show_in_the_browser(cluster, browser):
     _, url, bootstrap = cluster
     subprocess.run(["bash", os.path.join(REPO, "scripts", "topics.sh"), "--bootstrap-server", bootstrap,
                     "--create", "--topic", "kcat-made", "--partitions", "1", "--replication-factor", "3"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60, env=env())
     lines = 'k1:plain text\nk2:{"order":7,"items":["a","b"]}\n'
     r = kcat("-b", bootstrap, "-P", "-t", "kcat-made", "-p", "0", "-K:", "-H", "source=kcat", stdin=lines)
     assert r.returncode == 0, r.stderr
@@ -172,7 +172,7 @@ def test_group_lag_matches_consumer_groups_sh(cluster, browser):
     from confluent_kafka import Consumer, Producer, TopicPartition
     subprocess.run(["bash", os.path.join(REPO, "scripts", "topics.sh"), "--bootstrap-server", bootstrap,
                     "--create", "--topic", "lagged", "--partitions", "2", "--replication-factor", "3"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60, env=env())
     p = Producer({"bootstrap.servers": bootstrap})
     for i in range(100):
         p.produce("lagged", value=b"%d" % i, partition=i % 2)
@@ -200,7 +200,7 @@ def test_killed_broker_shows_down_and_new_leaders_without_reload(cluster, browse
     d, url, bootstrap = cluster
     subprocess.run(["bash", os.path.join(REPO, "scripts", "topics.sh"), "--bootstrap-server", bootstrap,
                     "--create", "--topic", "failover", "--partitions", "6", "--replication-factor", "3"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=60, env=env())
     def loaded():
         browser.get(url + "/topics/failover")
         now = rows(browser, "partitions")

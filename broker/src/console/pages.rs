@@ -208,21 +208,7 @@ pub async fn topic_view(c: &Console, v: &ClusterView, name: &str) -> Option<Topi
     }
     let md = c.client.metadata(Some(&[name]), false).await.ok()?;
     let t = md.topics.get(name).filter(|t| t.error.is_none())?;
-    Some(TopicView {
-        name: t.name.clone(),
-        partitions: t
-            .partitions
-            .iter()
-            .map(|p| super::view::PartitionView {
-                partition: p.partition,
-                leader: p.leader,
-                leader_epoch: p.leader_epoch,
-                replicas: p.replicas.clone(),
-                isr: p.isr.clone(),
-                end_offset: None,
-            })
-            .collect(),
-    })
+    Some(TopicView::from_metadata(t))
 }
 
 pub async fn topic(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use runnel_common::kafka::fetch::LATEST;
-use runnel_common::kafka::{Client, ClusterMetadata};
+use runnel_common::kafka::{Client, ClusterMetadata, TopicMetadata};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -59,6 +59,28 @@ pub struct PartitionView {
 pub struct TopicView {
     pub name: String,
     pub partitions: Vec<PartitionView>,
+}
+
+impl TopicView {
+    /// A topic as a Metadata response describes it (end offsets unknown).
+    pub fn from_metadata(t: &TopicMetadata) -> TopicView {
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| PartitionView {
+                partition: p.partition,
+                leader: p.leader,
+                leader_epoch: p.leader_epoch,
+                replicas: p.replicas.clone(),
+                isr: p.isr.clone(),
+                end_offset: None,
+            })
+            .collect();
+        TopicView {
+            name: t.name.clone(),
+            partitions,
+        }
+    }
 }
 
 /// One timeline entry.
@@ -254,27 +276,7 @@ impl Watcher {
     fn topics(&self, md: &ClusterMetadata) -> BTreeMap<String, TopicView> {
         md.topics
             .values()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| PartitionView {
-                        partition: p.partition,
-                        leader: p.leader,
-                        leader_epoch: p.leader_epoch,
-                        replicas: p.replicas.clone(),
-                        isr: p.isr.clone(),
-                        end_offset: None,
-                    })
-                    .collect();
-                (
-                    t.name.clone(),
-                    TopicView {
-                        name: t.name.clone(),
-                        partitions,
-                    },
-                )
-            })
+            .map(|t| (t.name.clone(), TopicView::from_metadata(t)))
             .collect()
     }
 

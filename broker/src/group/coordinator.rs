@@ -633,19 +633,22 @@ impl GroupCoordinator {
         })
     }
 
-    /// Every committed offset of the groups this broker coordinates, as
-    /// (group, topic, partition, offset): what lag is measured from.
-    pub fn committed_offsets(&self) -> Vec<(String, String, i32, i64)> {
-        let shared: Vec<Shared> = self
-            .map()
+    /// The groups loaded here (not those still loading).
+    fn ready_groups(&self) -> Vec<Shared> {
+        self.map()
             .values()
             .filter_map(|s| match s {
                 Slot::Ready(g) => Some(g.clone()),
                 Slot::Loading => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Every committed offset of the groups this broker coordinates, as
+    /// (group, topic, partition, offset): what lag is measured from.
+    pub fn committed_offsets(&self) -> Vec<(String, String, i32, i64)> {
         let mut out = Vec::new();
-        for g in &shared {
+        for g in &self.ready_groups() {
             let g = lock(g);
             for ((topic, partition), c) in &g.offsets {
                 out.push((g.id.clone(), topic.clone(), *partition, c.offset));
@@ -657,14 +660,7 @@ impl GroupCoordinator {
 
     /// ListGroups: the groups this broker coordinates.
     pub fn list(&self) -> Result<Vec<GroupOverview>, ResponseError> {
-        let shared: Vec<Shared> = self
-            .map()
-            .values()
-            .filter_map(|s| match s {
-                Slot::Ready(g) => Some(g.clone()),
-                Slot::Loading => None,
-            })
-            .collect();
+        let shared = self.ready_groups();
         let mut out: Vec<GroupOverview> = shared
             .iter()
             .filter_map(|g| {

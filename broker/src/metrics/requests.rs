@@ -108,20 +108,7 @@ fn api_name(key: ApiKey) -> &'static str {
 
 /// Kafka's name of an error code (`NOT_LEADER_OR_FOLLOWER`).
 fn error_name(code: i16) -> String {
-    match kafka_protocol::error::ResponseError::try_from_code(code) {
-        Some(e) => {
-            let camel = format!("{e:?}");
-            let mut out = String::with_capacity(camel.len() + 8);
-            for (i, c) in camel.chars().enumerate() {
-                if c.is_ascii_uppercase() && i > 0 {
-                    out.push('_');
-                }
-                out.push(c.to_ascii_uppercase());
-            }
-            out
-        }
-        None => format!("UNKNOWN_{code}"),
-    }
+    runnel_common::kafka::ErrorCode(code).name()
 }
 
 impl RequestMetrics {
