@@ -540,9 +540,15 @@ start_console() {
     port="$(cat "$folder/console.port")"
     port_busy "$port" && die "console port $port is in use"
     bin="$(runnel_bin RUNNEL_BIN runnel-broker runnel)" || die "cargo build of runnel failed"
+    local metrics=() member l
+    while read -r member; do
+        l="$(cfg "$member/server.properties" metrics.listener)"
+        l="${l#http://}"
+        [[ -z "$l" ]] || metrics+=(--metrics-url "http://$l/metrics")
+    done < <(broker_members)
     launch "$folder/console.pid" "$folder/console.log" "$bin" console \
         --bootstrap-server "$(bootstrap_list)" --zookeeper "$(connect_string)$(broker_chroot "$first_broker")" \
-        --listen "127.0.0.1:$port"
+        --listen "127.0.0.1:$port" "${metrics[@]}"
     console_ready() { port_busy "$port"; }
     wait_started "runnel console" "$folder/console.pid" "$folder/console.log" "$timeout" \
         "console not listening on 127.0.0.1:$port within ${timeout}s" console_ready

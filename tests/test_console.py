@@ -167,6 +167,38 @@ def test_records_from_kcat_show_in_the_browser(cluster, browser):
     assert r.stdout.strip() == "k3=from the console via=ui", r.stdout + r.stderr
 
 
+def test_overview_shows_traffic_per_second(cluster, browser):
+    """Messages in per second (from end offsets) and bytes in and out per
+    second (from the brokers' metrics, which cluster.sh hands the console)
+    rise above zero on the live overview while kcat produces and consumes."""
+    _, url, bootstrap = cluster
+    import threading
+    subprocess.run(["bash", os.path.join(REPO, "scripts", "topics.sh"), "--bootstrap-server", bootstrap,
+                    "--create", "--topic", "traffic", "--partitions", "3", "--replication-factor", "3"],
+                   check=True, capture_output=True, timeout=60, env=env())
+    browser.get(url + "/")
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            kcat("-b", bootstrap, "-P", "-t", "traffic", stdin="x" * 200 + "\n" * 1 + ("y" * 200 + "\n") * 200)
+            kcat("-b", bootstrap, "-C", "-t", "traffic", "-o", "beginning", "-e", "-q")
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        def figure(css):
+            v = text(browser, css + " b")
+            return float(v) if v not in ("", "-") else 0.0
+        wait_for(lambda: figure("#rate") > 0 and figure("#bytes-in") > 0 and figure("#bytes-out") > 0,
+                 timeout=30, interval=0.3,
+                 desc="traffic figures above 0 (%s, %s, %s)" % (
+                     text(browser, "#rate b"), text(browser, "#bytes-in b"), text(browser, "#bytes-out b")))
+        shot(browser, "traffic")
+    finally:
+        stop.set()
+        t.join(60)
+
+
 def test_group_lag_matches_consumer_groups_sh(cluster, browser):
     _, url, bootstrap = cluster
     from confluent_kafka import Consumer, Producer, TopicPartition

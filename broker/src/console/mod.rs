@@ -49,6 +49,10 @@ pub struct ConsoleArgs {
     /// Where to serve the console.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// A broker's Prometheus endpoint (`http://host:port/metrics`),
+    /// repeatable: the overview's bytes in and out per second come from them.
+    #[arg(long = "metrics-url")]
+    pub metrics_urls: Vec<String>,
 }
 
 /// What every handler shares.
@@ -114,7 +118,12 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
     let (hosts, chroot) = split_connect(&args.zookeeper);
     let (tx, rx) = watch::channel(Arc::new(ClusterView::default()));
-    tokio::spawn(Watcher::new(client.clone(), &hosts).run(tx));
+    for u in &args.metrics_urls {
+        if !u.starts_with("http://") {
+            anyhow::bail!("--metrics-url {u}: expected http://host:port/metrics");
+        }
+    }
+    tokio::spawn(Watcher::new(client.clone(), &hosts, args.metrics_urls.clone()).run(tx));
     let console = Arc::new(Console {
         client,
         view: rx,

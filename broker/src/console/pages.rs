@@ -56,6 +56,8 @@ fn overview_html(v: &ClusterView) -> String {
 <span id="urp">under-replicated<b>{}</b></span>
 <span id="offline">offline partitions<b>{}</b></span>
 <span id="rate">messages in /s<b>{:.0}</b></span>
+<span id="bytes-in">bytes in /s<b>{}</b></span>
+<span id="bytes-out">bytes out /s<b>{}</b></span>
 <span>topics / partitions<b>{} / {partitions}</b></span>
 </div>"#,
         v.brokers.len(),
@@ -67,6 +69,9 @@ fn overview_html(v: &ClusterView) -> String {
         v.under_replicated,
         v.offline,
         v.messages_in_per_sec,
+        v.bytes_in_per_sec.map_or("-".into(), |b| format!("{b:.0}")),
+        v.bytes_out_per_sec
+            .map_or("-".into(), |b| format!("{b:.0}")),
         v.topics.len(),
     );
     out.push_str("<h2>Brokers</h2>");

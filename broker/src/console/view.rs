@@ -106,6 +106,10 @@ pub struct ClusterView {
     pub offline: usize,
     /// Records appended per second over the last poll (from end offsets).
     pub messages_in_per_sec: f64,
+    /// Record bytes into and out of the brokers per second, from their
+    /// Prometheus metrics (None without `--metrics-url`).
+    pub bytes_in_per_sec: Option<f64>,
+    pub bytes_out_per_sec: Option<f64>,
     pub timeline: VecDeque<Event>,
 }
 
@@ -136,11 +140,15 @@ pub struct Watcher {
     /// Partitions without a live leader, since when.
     unavailable_since: BTreeMap<(String, i32), i64>,
     last_ends: Option<(Instant, i64)>,
+    /// The brokers' `/metrics` URLs, and the byte totals read last.
+    metrics_urls: Vec<String>,
+    last_bytes: Option<(Instant, f64, f64)>,
+    polls: u64,
     view: ClusterView,
 }
 
 impl Watcher {
-    pub fn new(client: Arc<Client>, coord_connect: &str) -> Watcher {
+    pub fn new(client: Arc<Client>, coord_connect: &str, metrics_urls: Vec<String>) -> Watcher {
         let hosts = coord_connect
             .split('/')
             .next()
@@ -156,6 +164,9 @@ impl Watcher {
             known: BTreeMap::new(),
             unavailable_since: BTreeMap::new(),
             last_ends: None,
+            metrics_urls,
+            last_bytes: None,
+            polls: 0,
             view: ClusterView::default(),
         }
     }
@@ -210,6 +221,11 @@ impl Watcher {
         self.view.controller = md.controller_id;
         let mut topics = self.topics(&md);
         self.fill_end_offsets(&mut topics).await;
+        // Every 2 s: a 1 000-partition broker's metrics are ~300 KB.
+        if self.polls.is_multiple_of(4) {
+            self.poll_byte_rates().await;
+        }
+        self.polls += 1;
         self.diff_partitions(&topics, now);
         self.view.topics = topics;
         let (mut urp, mut offline) = (0, 0);
@@ -317,6 +333,34 @@ impl Watcher {
             }
             self.last_ends = Some((now, total));
         }
+    }
+
+    /// Sums the brokers' bytes-in and bytes-out counters and turns the
+    /// change since the last reading into rates. A broker that does not
+    /// answer makes the reading incomplete: no rate from it (a restarted
+    /// broker's counters start again at zero, which would read as a drop).
+    async fn poll_byte_rates(&mut self) {
+        if self.metrics_urls.is_empty() {
+            return;
+        }
+        let (mut bytes_in, mut bytes_out) = (0.0, 0.0);
+        for url in &self.metrics_urls {
+            let Some(body) = http_get(url).await else {
+                self.last_bytes = None;
+                return;
+            };
+            bytes_in += sum_of(&body, "kafka_server_brokertopicmetrics_bytesin_total");
+            bytes_out += sum_of(&body, "kafka_server_brokertopicmetrics_bytesout_total");
+        }
+        let now = Instant::now();
+        if let Some((at, was_in, was_out)) = self.last_bytes {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs > 0.0 && bytes_in >= was_in && bytes_out >= was_out {
+                self.view.bytes_in_per_sec = Some((bytes_in - was_in) / secs);
+                self.view.bytes_out_per_sec = Some((bytes_out - was_out) / secs);
+            }
+        }
+        self.last_bytes = Some((now, bytes_in, bytes_out));
     }
 
     fn diff_coord(&mut self, coord: &[CoordView]) {
@@ -477,6 +521,41 @@ impl Watcher {
     }
 }
 
+/// The body of `GET url` (plain `http://host:port/path`), or None.
+async fn http_get(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let run = async {
+        let mut s = TcpStream::connect(hostport).await.ok()?;
+        let req = format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.ok()?;
+        let (head, body) = out.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200")
+            .then(|| body.to_string())
+            .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_string()))
+    };
+    tokio::time::timeout(Duration::from_secs(1), run)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The sum of every sample of `name` in Prometheus text.
+fn sum_of(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Sends a four-letter word to a coord member; its answer, or None.
 pub async fn four_letter(addr: &str, word: &str) -> Option<String> {
     let run = async {
@@ -487,4 +566,16 @@ pub async fn four_letter(addr: &str, word: &str) -> Option<String> {
         Some(out)
     };
     tokio::time::timeout(PROBE, run).await.ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_a_metric_over_its_labels() {
+        let text = "# TYPE x_total counter\nx_total{topic=\"a\"} 10\nx_total{topic=\"b\"} 5.5\nx_totalother 99\nx_total 1\n";
+        assert_eq!(sum_of(text, "x_total"), 16.5);
+        assert_eq!(sum_of(text, "missing"), 0.0);
+    }
 }
