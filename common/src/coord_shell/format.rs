@@ -49,7 +49,7 @@ pub fn java_date(millis: i64) -> String {
 
 /// Proleptic Gregorian date of a day count since 1970-01-01
 /// (Howard Hinnant's `civil_from_days`). Month and day are 1-based.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
