@@ -23,9 +23,6 @@ use super::Console;
 
 type Fields = Form<HashMap<String, String>>;
 
-/// Kafka's limit on topic names.
-const MAX_TOPIC_NAME: usize = 249;
-
 fn back(to: &str, result: Result<String, String>) -> Redirect {
     let sep = if to.contains('?') { '&' } else { '?' };
     match result {
@@ -63,35 +60,10 @@ fn key_values(text: &str, what: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-fn valid_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("A topic needs a name.".into());
-    }
-    if name == "." || name == ".." {
-        return Err(format!(
-            "Topic name {name:?} is illegal, it cannot be '.' or '..'."
-        ));
-    }
-    if name.len() > MAX_TOPIC_NAME {
-        return Err(format!(
-            "Topic name is longer than {MAX_TOPIC_NAME} characters."
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(format!(
-            "Topic name {name:?} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'."
-        ));
-    }
-    Ok(())
-}
-
 pub async fn create_topic(State(c): State<Arc<Console>>, Form(f): Fields) -> Redirect {
     let name = field(&f, "name").to_string();
     let result = async {
-        valid_topic_name(&name)?;
+        crate::api::topic_names::validate(&name)?;
         let partitions: i32 = number(&f, "partitions", "Partitions")?;
         let rf: i16 = number(&f, "replication_factor", "Replication factor")?;
         if partitions < 1 {
@@ -338,10 +310,6 @@ mod tests {
 
     #[test]
     fn input_is_checked_before_anything_is_sent() {
-        assert!(valid_topic_name("orders.v1_x-2").is_ok());
-        assert!(valid_topic_name("bad name").is_err());
-        assert!(valid_topic_name("..").is_err());
-        assert!(valid_topic_name("").is_err());
         assert_eq!(
             key_values("a=1\n\n b = 2 ", "c").expect("parses"),
             vec![("a".into(), "1".into()), ("b".into(), "2".into())]
