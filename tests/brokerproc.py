@@ -199,3 +199,23 @@ def describe_rows(bootstrap, group):
     assert header == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
                       "CONSUMER-ID", "HOST", "CLIENT-ID"]
     return {int(l[2]): l for l in lines if l[0] == group}
+
+
+def committed_offsets(bootstrap, group, topic, partitions):
+    """A group's committed offsets {partition: offset, or None when none is
+    committed}, read with kafka-python's admin client (OffsetFetch).
+
+    Tests call this in polling loops, also while brokers are being killed.
+    confluent-kafka's AdminClient.list_consumer_group_offsets was used here
+    before and crashed the whole pytest process (SIGSEGV inside the C binding,
+    its error path: confluent-kafka-python issue 1982) in such a loop on CI,
+    so the polling helper is pure Python."""
+    from kafka import TopicPartition as KTopicPartition
+    from kafka.admin import KafkaAdminClient
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        offsets = admin.list_group_offsets({group: [KTopicPartition(topic, p) for p in partitions]})[group]
+    finally:
+        admin.close()
+    found = {tp.partition: om.offset for tp, om in offsets.items()}
+    return {p: (found[p] if found.get(p, -1) >= 0 else None) for p in partitions}

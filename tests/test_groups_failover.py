@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from brokerproc import cluster, describe_rows, frame, read_response  # noqa: F401 - cluster is a fixture
+from brokerproc import cluster, committed_offsets, describe_rows, frame, read_response  # noqa: F401 - cluster is a fixture
 from coordproc import wait_for
 from procutil import ScriptWorker
 
@@ -79,14 +79,6 @@ def stable_with(bootstrap, group, n):
     d = describe(bootstrap, group)
     return str(d.state).endswith("STABLE") and len(d.members) == n and \
         all(m.assignment and m.assignment.topic_partitions for m in d.members)
-
-
-def committed(bootstrap, group, topic, partitions):
-    a = AdminClient({"bootstrap.servers": bootstrap})
-    from confluent_kafka import ConsumerGroupTopicPartitions
-    req = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(partitions)])
-    res = a.list_consumer_group_offsets([req], request_timeout=10)[group].result(15)
-    return {tp.partition: tp.offset for tp in res.topic_partitions}
 
 
 # A confluent-kafka member that commits after processing: one JSON line per
@@ -204,7 +196,7 @@ def test_coordinator_broker_killed_group_moves_and_resumes_from_committed(cluste
              desc="all 1200 records read after the failover")
     wait_for(lambda: stable_with(b2.bootstrap, group, 2), timeout=30, interval=0.5,
              desc="2 stable members on broker 2")
-    wait_for(lambda: committed(b2.bootstrap, group, topic, 3) == {0: 400, 1: 400, 2: 400}, timeout=30,
+    wait_for(lambda: committed_offsets(b2.bootstrap, group, topic, range(3)) == {0: 400, 1: 400, 2: 400}, timeout=30,
              interval=0.5, desc="commits up to the log end, served by broker 2")
 
     events = sorted((e for w in workers for e in w.events()), key=lambda e: e["t"])
@@ -363,6 +355,6 @@ def test_aiokafka_group_reads_each_record_once_and_commits(cluster):
         assert row[8] == ("aio-0" if p in owned["aio-0"] else "aio-1"), (row, owned)
     # And the group keeps them after its members leave.
     wait_for(lambda: str(describe(b.bootstrap, group).state).endswith("EMPTY"), timeout=20, interval=0.5)
-    assert committed(b.bootstrap, group, topic, 4) == {p: per for p in range(4)}
+    assert committed_offsets(b.bootstrap, group, topic, range(4)) == {p: per for p in range(4)}
     rows = describe_rows(b.bootstrap, group)
     assert [rows[p][3:6] for p in range(4)] == [[str(per), str(per), "0"]] * 4

@@ -52,7 +52,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from brokerproc import REPO, describe_rows
+from brokerproc import REPO, committed_offsets, describe_rows
 from eosutil import (INVALID_PRODUCER_EPOCH, INVALID_PRODUCER_ID_MAPPING, INVALID_TRANSACTION_TIMEOUT,
                      INVALID_TXN_STATE, add_partitions_to_txn, check_exactly_once, end_txn, fetch, fetch_all,
                      find_coordinator, init_producer_id, list_offsets, parse_value, read_aiokafka, read_confluent,
@@ -150,16 +150,6 @@ def check_by_producer(records, expected, what):
                                  "unexpected %s; duplicates %s" % (
                                      what, k[0], k[1], len(g), len(w), sorted(set(w) - set(g))[:6],
                                      sorted(set(g) - set(w))[:6], sorted({x for x in g if g.count(x) > 1})[:6]))
-
-
-def committed_offsets(bootstrap, group, topic, partitions):
-    """The group's committed offsets {p: offset or None} (AdminClient)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
-    from confluent_kafka.admin import AdminClient
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    req = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
-    res = admin.list_consumer_group_offsets([req], request_timeout=15)[group].result(20)
-    return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in res.topic_partitions}
 
 
 # ------------------------------------------------------------------ 6
