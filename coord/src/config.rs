@@ -23,9 +23,9 @@ pub struct Peer {
 pub struct Config {
     pub tick_time_ms: u32,
     pub data_dir: PathBuf,
-    /// ZooKeeper's `dataLogDir`: where a standalone server keeps its
-    /// transaction log (its `txnlog/` folder), for a disk of its own.
-    /// Unset: `dataDir`.
+    /// ZooKeeper's `dataLogDir`: where the log is kept (a standalone
+    /// server's `txnlog/` folder, an ensemble member's `raftlog/`), for a
+    /// disk of its own. Unset: `dataDir`.
     pub data_log_dir: Option<PathBuf>,
     pub client_port: u16,
     pub client_port_address: IpAddr,
@@ -144,6 +144,14 @@ impl Config {
             .as_ref()
             .unwrap_or(&self.data_dir)
             .join("txnlog")
+    }
+
+    /// Where an ensemble member's Raft log lives.
+    pub fn raft_log_dir(&self) -> PathBuf {
+        self.data_log_dir
+            .as_ref()
+            .unwrap_or(&self.data_dir)
+            .join("raftlog")
     }
 
     /// Validates parsed entries; `origin` names the file in messages.

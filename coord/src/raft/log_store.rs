@@ -1,16 +1,18 @@
-//! The Raft log and vote in sled, as openraft's storage contract asks:
-//! appended entries and the vote are flushed before openraft is told they
-//! are stored.
+//! openraft's log storage: the entries in files ([`EntryLog`]), the vote,
+//! the committed id and the last purged id in sled. Appended entries and
+//! the vote are on disk before openraft is told they are stored.
 
 use std::fmt::Debug;
+use std::fs::File;
 use std::ops::{Bound, RangeBounds};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
-use sled::Transactional;
 
+use super::entry_log::{EntryLog, EntryLogError, EntryReader};
 use super::log_format::{self, FormatError};
 use super::{Entry, NodeId, TypeConfig};
 
@@ -19,15 +21,18 @@ const VOTE: &[u8] = b"vote";
 const FORMAT: &[u8] = b"format";
 const COMMITTED: &[u8] = b"committed";
 const PURGED: &[u8] = b"purged";
+/// Where entries were kept in sled before they moved to files.
+const SLED_LOG: &str = "raft_log";
 
-/// Log entries by index (big-endian keys keep them in order) plus the vote,
-/// the committed id and the last purged id.
-#[derive(Clone)]
+/// An appended batch's file and openraft's callback, for the flush thread.
+type Pending = (Arc<File>, LogFlushed<TypeConfig>);
+
+/// The entry files plus the vote, the committed id and the last purged id.
 pub struct LogStore {
     db: sled::Db,
-    log: sled::Tree,
     meta: sled::Tree,
-    flusher: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+    log: EntryLog,
+    flusher: std::sync::mpsc::Sender<Pending>,
     committed: CommittedIndex,
 }
 
@@ -52,26 +57,29 @@ impl CommittedIndex {
 }
 
 /// Makes appended entries durable off the Raft task, many appends per
-/// flush: `append` puts entries into sled (readable at once, so openraft
-/// can already send them to followers while they are being flushed here —
-/// the leader's disk write overlaps the followers') and hands over its
-/// callback; this thread takes every callback waiting, flushes once, and
-/// reports each one stored, in append order.
-fn run_flusher(db: sled::Db, waiting: std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>) {
+/// sync: `append` writes the entries (readable at once) and hands over its
+/// callback with the file it wrote to; this thread takes every callback
+/// waiting, syncs each file they name once, and reports each append stored,
+/// in append order.
+fn run_flusher(waiting: std::sync::mpsc::Receiver<Pending>) {
     while let Ok(first) = waiting.recv() {
-        let mut callbacks = vec![first];
-        callbacks.extend(waiting.try_iter());
-        let result = db.flush();
-        if let Err(error) = &result {
-            tracing::error!(%error, "cannot flush the raft log");
+        let mut pending = vec![first];
+        pending.extend(waiting.try_iter());
+        let mut synced: Vec<&Arc<File>> = Vec::new();
+        let mut result = Ok(());
+        for (file, _) in &pending {
+            if synced.iter().any(|done| Arc::ptr_eq(done, file)) {
+                continue;
+            }
+            synced.push(file);
+            if let Err(error) = file.sync_data() {
+                tracing::error!(%error, "cannot sync the raft log");
+                result = Err(error.to_string());
+                break;
+            }
         }
-        for callback in callbacks {
-            callback.log_io_completed(
-                result
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| std::io::Error::other(e.to_string())),
-            );
+        for (_, callback) in pending {
+            callback.log_io_completed(result.clone().map_err(std::io::Error::other));
         }
     }
 }
@@ -91,98 +99,73 @@ pub enum OpenError {
     Sled(#[from] sled::Error),
     #[error(transparent)]
     Format(#[from] FormatError),
+    #[error(transparent)]
+    Entries(#[from] EntryLogError),
     #[error("cannot start the raft log flush thread: {0}")]
     Thread(#[source] std::io::Error),
     #[error("a raft log key has {0} bytes, not 8")]
     Key(usize),
     #[error("raft log format version has {0} bytes, not 4")]
     FormatKey(usize),
+    #[error("stored raft metadata {0:?} cannot be read: {1}")]
+    Meta(&'static str, #[source] postcard::Error),
+    #[error("cannot clear {path} before moving the raft log there: {source}")]
+    Clear {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl LogStore {
-    /// Opens the log, first bringing entries stored in an older
-    /// [`log_format`] up to the current one (in one atomic step).
-    pub fn open(db: &sled::Db) -> Result<LogStore, OpenError> {
+    /// Opens the log: the entry files in `dir`, the rest in `db`. Entries
+    /// that an older version kept in sled (in any older [`log_format`])
+    /// move to the files first.
+    pub fn open(db: &sled::Db, dir: &Path) -> Result<LogStore, OpenError> {
         let (flusher, waiting) = std::sync::mpsc::channel();
-        let flush_db = db.clone();
         std::thread::Builder::new()
             .name("raft-log-flush".into())
-            .spawn(move || run_flusher(flush_db, waiting))
+            .spawn(move || run_flusher(waiting))
             .map_err(OpenError::Thread)?;
-        let store = LogStore {
-            db: db.clone(),
-            log: db.open_tree("raft_log")?,
-            meta: db.open_tree("raft_meta")?,
-            flusher,
-            committed: CommittedIndex::default(),
-        };
-        let found = match store.meta.get(FORMAT)? {
+        let meta = db.open_tree("raft_meta")?;
+        let sled_log = db.open_tree(SLED_LOG)?;
+        let found = match meta.get(FORMAT)? {
             Some(bytes) => bytes[..]
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| OpenError::FormatKey(bytes.len()))?,
-            None if store.log.is_empty() => log_format::CURRENT,
+            None if sled_log.is_empty() => log_format::CURRENT,
             None => 1,
         };
-        match found {
-            log_format::CURRENT => {}
-            found if found > log_format::CURRENT => Err(FormatError::Newer { found })?,
-            found => store.upgrade(found)?,
+        if found > log_format::CURRENT {
+            Err(FormatError::Newer { found })?;
         }
-        store
-            .meta
-            .insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
+        let purged = match meta.get(PURGED)? {
+            None => None,
+            Some(bytes) => Some(
+                postcard::from_bytes::<LogId<NodeId>>(&bytes)
+                    .map_err(|e| OpenError::Meta("purged", e))?,
+            ),
+        };
+        let log = if sled_log.is_empty() {
+            EntryLog::open(dir, purged.map(|p| p.index))?
+        } else {
+            move_from_sled(&sled_log, found, dir, purged.map(|p| p.index))?
+        };
+        meta.insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
         db.flush()?;
-        Ok(store)
+        Ok(LogStore {
+            db: db.clone(),
+            meta,
+            log,
+            flusher,
+            committed: CommittedIndex::default(),
+        })
     }
 
-    /// Rewrites every stored entry from format `from` to the current one
-    /// and records the new format, atomically: a crash leaves either the
-    /// old log and no new format key, or the new log and the key.
     /// Where the committed index can be read while openraft owns the log.
     pub fn committed_index(&self) -> CommittedIndex {
         self.committed.clone()
-    }
-
-    fn upgrade(&self, from: u32) -> Result<(), OpenError> {
-        let mut rewritten = Vec::new();
-        for item in self.log.iter() {
-            let (key, bytes) = item?;
-            let index = key[..]
-                .try_into()
-                .map(u64::from_be_bytes)
-                .map_err(|_| OpenError::Key(key.len()))?;
-            let entry = log_format::decode(index, from, &bytes)?;
-            let encoded = postcard::to_stdvec(&entry).map_err(|source| FormatError::Decode {
-                index,
-                version: log_format::CURRENT,
-                source,
-            })?;
-            rewritten.push((key, encoded));
-        }
-        let count = rewritten.len();
-        (&self.log, &self.meta)
-            .transaction(|(log, meta)| {
-                for (key, bytes) in &rewritten {
-                    log.insert(key, bytes.as_slice())?;
-                }
-                meta.insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
-                Ok(())
-            })
-            .map_err(|e: sled::transaction::TransactionError<()>| match e {
-                sled::transaction::TransactionError::Storage(e) => e,
-                sled::transaction::TransactionError::Abort(()) => {
-                    sled::Error::Unsupported("raft log upgrade aborted".into())
-                }
-            })?;
-        self.db.flush()?;
-        tracing::info!(
-            entries = count,
-            from,
-            to = log_format::CURRENT,
-            "raft log upgraded to the current format"
-        );
-        Ok(())
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -205,12 +188,77 @@ impl LogStore {
         self.db.flush().map_err(io_write)?;
         Ok(())
     }
+}
 
-    fn last_entry(&self) -> Result<Option<Entry>, StorageError<NodeId>> {
-        match self.log.last().map_err(io_read)? {
-            None => Ok(None),
-            Some((_, bytes)) => postcard::from_bytes(&bytes).map(Some).map_err(io_read),
+/// Moves the entries an older version kept in sled (written in format
+/// `version`) to files in `dir`: files left there by a move that a crash
+/// interrupted are dropped, the entries written and synced, and only then
+/// is the sled tree cleared (the caller records the current format).
+fn move_from_sled(
+    sled_log: &sled::Tree,
+    version: u32,
+    dir: &Path,
+    purged: Option<u64>,
+) -> Result<EntryLog, OpenError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|source| OpenError::Clear {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut entries = Vec::new();
+    for item in sled_log.iter() {
+        let (key, bytes) = item?;
+        let index = key[..]
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| OpenError::Key(key.len()))?;
+        if purged.is_some_and(|p| index <= p) {
+            continue;
         }
+        entries.push(log_format::decode(index, version, &bytes)?);
+    }
+    let count = entries.len();
+    let mut log = EntryLog::open(dir, purged)?;
+    let file = log.append(entries)?;
+    file.sync_data().map_err(|source| EntryLogError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    sled_log.clear()?;
+    tracing::info!(
+        entries = count,
+        from = version,
+        to = log_format::CURRENT,
+        dir = %dir.display(),
+        "raft log moved from sled to its own files"
+    );
+    Ok(log)
+}
+
+fn range_start(range: &impl RangeBounds<u64>) -> u64 {
+    match range.start_bound() {
+        Bound::Included(i) => *i,
+        Bound::Excluded(i) => i.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
+}
+
+fn range_end(range: &impl RangeBounds<u64>) -> u64 {
+    match range.end_bound() {
+        Bound::Included(i) => i.saturating_add(1),
+        Bound::Excluded(i) => *i,
+        Bound::Unbounded => u64::MAX,
+    }
+}
+
+impl RaftLogReader<TypeConfig> for EntryReader {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError<NodeId>> {
+        self.read(range_start(&range), range_end(&range))
+            .map_err(io_read)
     }
 }
 
@@ -219,30 +267,19 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError<NodeId>> {
-        let start = match range.start_bound() {
-            Bound::Included(i) => *i,
-            Bound::Excluded(i) => i.saturating_add(1),
-            Bound::Unbounded => 0,
-        };
-        let mut entries = Vec::new();
-        for item in self.log.range(start.to_be_bytes()..) {
-            let (key, bytes) = item.map_err(io_read)?;
-            let index = u64::from_be_bytes(key[..].try_into().map_err(io_read)?);
-            if !range.contains(&index) {
-                break;
-            }
-            entries.push(postcard::from_bytes(&bytes).map_err(io_read)?);
-        }
-        Ok(entries)
+        self.log
+            .reader()
+            .read(range_start(&range), range_end(&range))
+            .map_err(io_read)
     }
 }
 
 impl RaftLogStorage<TypeConfig> for LogStore {
-    type LogReader = LogStore;
+    type LogReader = EntryReader;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let purged: Option<LogId<NodeId>> = self.get_meta(PURGED)?;
-        let last = self.last_entry()?.map(|e| e.log_id).or(purged);
+        let last = self.log.last_log_id().or(purged);
         Ok(LogState {
             last_purged_log_id: purged,
             last_log_id: last,
@@ -250,7 +287,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.clone()
+        self.log.reader()
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
@@ -287,21 +324,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
-        for entry in entries {
-            let bytes = postcard::to_stdvec(&entry).map_err(io_write)?;
-            batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
-        }
-        if let Err(error) = self.log.apply_batch(batch) {
-            callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
-            return Err(io_write(error));
-        }
-        if let Err(std::sync::mpsc::SendError(callback)) = self.flusher.send(callback) {
-            // The flush thread is gone (it only ends with the store): flush
+        let file = match self.log.append(entries.into_iter().collect()) {
+            Ok(file) => file,
+            Err(error) => {
+                callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
+                return Err(io_write(error));
+            }
+        };
+        if let Err(std::sync::mpsc::SendError((file, callback))) =
+            self.flusher.send((file, callback))
+        {
+            // The flush thread is gone (it only ends with the store): sync
             // here rather than never reporting the entries stored.
-            let result = self.db.flush().map(|_| ());
+            let result = file.sync_data();
             let failed = result.as_ref().err().map(|e| e.to_string());
-            callback.log_io_completed(result.map_err(|e| std::io::Error::other(e.to_string())));
+            callback.log_io_completed(result);
             if let Some(reason) = failed {
                 return Err(io_write(std::io::Error::other(reason)));
             }
@@ -310,24 +347,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(log_id.index.to_be_bytes()..) {
-            let (key, _) = item.map_err(io_read)?;
-            batch.remove(key);
-        }
-        self.log.apply_batch(batch).map_err(io_write)?;
-        self.db.flush().map_err(io_write)?;
-        Ok(())
+        self.log.truncate(log_id.index).map_err(io_write)
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.put_meta(PURGED, &log_id)?;
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(..=log_id.index.to_be_bytes()) {
-            let (key, _) = item.map_err(io_read)?;
-            batch.remove(key);
-        }
-        self.log.apply_batch(batch).map_err(io_write)?;
-        Ok(())
+        self.log.purge(log_id.index).map_err(io_write)
     }
 }

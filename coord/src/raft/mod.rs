@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! * [`log_store`]: the Raft log and vote in sled; [`log_format`]: its
-//!   versioned entry encoding.
+//! * [`log_store`]: openraft's log storage — the entries in files
+//!   ([`entry_log`]), the vote and committed id in sled; [`log_format`]:
+//!   the versioned entry encoding.
 //! * [`state_machine`]: committed entries applied to the published tree.
 //! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
 //! * [`network`]: openraft's RPCs over those connections.
@@ -30,6 +31,7 @@
 // return the same type rather than boxing and unboxing it at every call.
 #![allow(clippy::result_large_err)]
 
+mod entry_log;
 mod host;
 pub mod log_format;
 pub mod log_store;
@@ -241,8 +243,8 @@ impl Ensemble {
         let my_id = config.my_id;
         let timing = Timing::from_tick(config.tick_time_ms);
         let store = Arc::new(store);
-        let log_store =
-            LogStore::open(store.db()).map_err(|e| EnsembleError::Storage(e.to_string()))?;
+        let log_store = LogStore::open(store.db(), &config.raft_log_dir())
+            .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let committed = log_store.committed_index();
         host.tree_mut().track_dirty();
         let state_machine = StateMachine::open(host.clone(), store.clone())

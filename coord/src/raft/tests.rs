@@ -31,7 +31,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
         let tree = store.load().map_err(storage_err)?;
         let (shared, _proposals) = Shared::new(config, &tree);
         shared.tree_mut().track_dirty();
-        let log = LogStore::open(store.db()).map_err(storage_err)?;
+        let log = LogStore::open(store.db(), &dir.path().join("raftlog")).map_err(storage_err)?;
         let sm = StateMachine::open(shared, Arc::new(store))?;
         Ok((dir, log, sm))
     }
@@ -76,7 +76,7 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
             postcard::to_stdvec(entry)?,
         )?;
     }
-    let mut store = LogStore::open(&db)?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
     let entries = store.try_get_log_entries(0..10).await?;
     assert_eq!(entries.len(), 2);
     assert!(matches!(entries[0].payload, EntryPayload::Blank));
@@ -94,13 +94,15 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
     }
     drop(store);
     // Opened again: already current, read the same.
-    let mut store = LogStore::open(&db)?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
     assert_eq!(store.try_get_log_entries(0..10).await?.len(), 2);
     drop(store);
 
     db.open_tree("raft_meta")?
         .insert("format", &3u32.to_be_bytes()[..])?;
-    let refused = LogStore::open(&db).err().map(|e| e.to_string());
+    let refused = LogStore::open(&db, &dir.path().join("raftlog"))
+        .err()
+        .map(|e| e.to_string());
     assert!(
         refused.as_deref().is_some_and(|e| e.contains("newer")),
         "{refused:?}"
@@ -117,7 +119,7 @@ async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::err
 
     let dir = tempfile::tempdir()?;
     let db = sled::open(dir.path())?;
-    let mut store = LogStore::open(&db)?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
     let committed = store.committed_index();
     assert_eq!(committed.get(), None);
     store
@@ -129,7 +131,7 @@ async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::err
         .await?;
     assert_eq!(committed.get(), Some(41));
     drop(store);
-    let mut reopened = LogStore::open(&db)?;
+    let mut reopened = LogStore::open(&db, &dir.path().join("raftlog"))?;
     let again = reopened.committed_index();
     assert_eq!(again.get(), None, "not known until openraft reads it");
     assert_eq!(reopened.read_committed().await?.map(|c| c.index), Some(41));

@@ -271,10 +271,6 @@ impl Server {
             let (log, tree) = open_txn_log(&store, &config.txn_log_dir())?;
             (tree, Some(Arc::new(log)))
         } else {
-            if let Some(dir) = &config.data_log_dir {
-                tracing::warn!(dataLogDir = %dir.display(),
-                    "dataLogDir is not used by an ensemble member: its Raft log is kept with its state in dataDir");
-            }
             let log_dir = config.txn_log_dir();
             if log_dir.exists() {
                 // This data was a standalone server's: its last writes may

@@ -13,6 +13,7 @@
 //! (an offset, an ISR) is written once.
 
 pub mod checkpoint;
+pub mod log_file;
 pub mod sled_store;
 pub mod txn_log;
 

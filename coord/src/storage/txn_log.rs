@@ -25,14 +25,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use super::log_file::{self, file_name, parse_seq, FrameError};
 use crate::txn::TxnEntry;
-
-/// Bytes before a frame's payload.
-const HEADER: usize = 8;
-/// A frame longer than this is not one we wrote (a batch is at most 1024
-/// proposals of at most a few MiB each, and the pipeline keeps batches
-/// far below this).
-const MAX_FRAME: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -50,10 +44,8 @@ pub enum LogError {
         offset: usize,
         reason: String,
     },
-    #[error("cannot encode a log record: {0}")]
-    Encode(#[from] postcard::Error),
-    #[error("a batch of {0} bytes is larger than a log frame may be")]
-    TooLarge(usize),
+    #[error(transparent)]
+    Frame(#[from] FrameError),
     #[error("transaction log {path}: an append failed and could not be cut off again; no more writes until a restart")]
     Broken { path: PathBuf },
 }
@@ -69,14 +61,7 @@ pub struct LogRecord {
 impl LogRecord {
     /// Encodes `entries` (in zxid order).
     pub fn encode(entries: &[TxnEntry]) -> Result<LogRecord, LogError> {
-        let mut frame = postcard::to_extend(entries, vec![0; HEADER])?;
-        if frame.len() - HEADER > MAX_FRAME {
-            return Err(LogError::TooLarge(frame.len() - HEADER));
-        }
-        let len = (frame.len() - HEADER) as u32;
-        let crc = crc32c::crc32c(&frame[HEADER..]);
-        frame[..4].copy_from_slice(&len.to_be_bytes());
-        frame[4..HEADER].copy_from_slice(&crc.to_be_bytes());
+        let (frame, _) = log_file::encode_into(entries, Vec::new())?;
         Ok(LogRecord {
             last_zxid: entries.last().map_or(0, |e| e.zxid),
             frame,
@@ -126,22 +111,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `log.<16 hex digits>`: files sort in the order they were started.
-fn file_name(seq: u64) -> String {
-    format!("log.{seq:016x}")
-}
-
-fn parse_seq(name: &str) -> Option<u64> {
-    u64::from_str_radix(name.strip_prefix("log.")?, 16).ok()
-}
-
-/// Makes a new directory entry durable.
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
 fn create_file(dir: &Path, seq: u64) -> Result<(File, PathBuf), LogError> {
     let path = dir.join(file_name(seq));
     let file = OpenOptions::new()
@@ -149,37 +118,26 @@ fn create_file(dir: &Path, seq: u64) -> Result<(File, PathBuf), LogError> {
         .append(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    sync_dir(dir)?;
+    log_file::sync_dir(dir).map_err(io_err(dir))?;
     Ok((file, path))
 }
 
 /// Reads the whole frames of `bytes`; returns the entries and the length of
 /// the whole frames, or why reading stopped early (and where).
 fn read_frames(bytes: &[u8]) -> (Vec<Vec<TxnEntry>>, usize, Option<String>) {
-    let mut batches = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let Some(header) = bytes.get(at..at + HEADER) else {
-            return (batches, at, Some("torn header".into()));
-        };
-        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        if len == 0 || len > MAX_FRAME {
-            return (batches, at, Some(format!("frame length {len}")));
-        }
-        let Some(payload) = bytes.get(at + HEADER..at + HEADER + len) else {
-            return (batches, at, Some("torn frame".into()));
-        };
-        if crc32c::crc32c(payload) != crc {
-            return (batches, at, Some("checksum mismatch".into()));
-        }
+    let log_file::Frames {
+        frames,
+        whole,
+        stopped,
+    } = log_file::split(bytes);
+    let mut batches = Vec::with_capacity(frames.len());
+    for (at, payload) in frames {
         match postcard::from_bytes::<Vec<TxnEntry>>(payload) {
             Ok(entries) => batches.push(entries),
             Err(error) => return (batches, at, Some(format!("undecodable: {error}"))),
         }
-        at += HEADER + len;
     }
-    (batches, at, None)
+    (batches, whole, stopped)
 }
 
 impl TxnLog {
