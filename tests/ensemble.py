@@ -56,6 +56,7 @@ from kazoo.exceptions import NoNodeError
 
 import coordproc
 from coordproc import CoordServer, poll_until, serving, srvr_mode, wait_for
+from procutil import ephemeral_range
 
 ZK_MAIN_STANDALONE = "org.apache.zookeeper.server.ZooKeeperServerMain"
 ZK_MAIN_QUORUM = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
@@ -65,15 +66,6 @@ SERVING_MODES = ("leader", "follower")
 
 # ------------------------------------------------------------------ ports
 
-def _ephemeral_range():
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo, hi = (int(x) for x in f.read().split())
-        return lo, hi
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
 _PORT_LOCK = threading.Lock()
 _HANDED_OUT = set()
 
@@ -81,7 +73,7 @@ _HANDED_OUT = set()
 def ensemble_port():
     """A free 127.0.0.1 port below the ephemeral range, not handed out before
     by this process."""
-    lo, _ = _ephemeral_range()
+    lo, _ = ephemeral_range()
     lo = max(lo, 12000)
     rng = random.Random()
     with _PORT_LOCK:

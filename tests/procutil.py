@@ -32,6 +32,17 @@ def built_binary(name, env_var, missing):
     raise FileNotFoundError(missing)
 
 
+def ephemeral_range():
+    """The kernel's range for outgoing connections' local ports: a server
+    started on a port inside it can lose the port to any client socket."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

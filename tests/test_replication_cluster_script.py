@@ -20,7 +20,7 @@ import pytest
 
 from brokerproc import broker_bin
 from coordproc import RUNNEL_BIN as COORD_BIN
-from procutil import REPO, built_binary, wait_for
+from procutil import REPO, built_binary, ephemeral_range, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -40,9 +40,16 @@ def run(*args, timeout=180):
 
 
 def free_block(n=40):
-    """A base port B such that B..B+n-1 are all free right now."""
+    """A base port B such that B..B+n-1 are all free right now.
+
+    B is drawn below the kernel's ephemeral range, with room for cluster.sh's
+    metrics ports (client port + 5000): a port in that range can be taken at
+    any moment by an outgoing connection's local end (a broker's session to
+    coord, a peer link), and a member started on it then fails to bind."""
+    lo, _ = ephemeral_range()
+    top = max(lo - 5100 - n, 12000)
     for _ in range(200):
-        base = random.randrange(20000, 60000 - n)
+        base = random.randrange(10000, top)
         ok = True
         for port in range(base, base + n):
             with socket.socket() as s:

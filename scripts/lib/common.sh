@@ -132,6 +132,9 @@ wait_started() {
         if ! alive "$pid"; then
             rm -f "$pidfile"
             say "$program exited during start-up; last lines of $log:"
+            # The reason comes first: an error returned from main (printed
+            # before its backtrace) or a panic message, then the log's tail.
+            grep -m 1 -A 6 -E '^Error: |panicked at' "$log" >&2 || true
             tail -n 20 "$log" >&2 || true
             exit 1
         fi
