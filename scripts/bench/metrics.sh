@@ -22,6 +22,14 @@
 #     timed by curl (%{time_total}, %{size_download}): median and p95 time,
 #     body size and sample lines. The same for the coord member (which by
 #     then holds the znodes of those 1 000 partitions).
+# (c) Console page load. `runnel console` on that broker and coord member,
+#     plus one more topic of 1 000 partitions ("wide"); once the console
+#     lists every topic, BENCH_SCRAPES GETs of each page timed by curl: the
+#     overview (figures over all 2 000 partitions), the topic list, a topic
+#     of 100 partitions and the 1 000-partition topic (one row per
+#     partition with leader, replicas, ISR, log start and end). Server time
+#     plus transfer, as a browser's first byte to last byte; the browser's
+#     rendering is not counted.
 #
 # Ports: random free ones in 30000-60000. Everything runs in a temp folder
 # removed at the end; every process started here is stopped on exit.
@@ -75,6 +83,7 @@ fi
 # ---- processes: everything started here is stopped on exit
 broker_dirs=()
 scraper_pid=""
+console_pid=""
 stop_scraper() {
     if [[ -n "$scraper_pid" ]]; then
         kill "$scraper_pid" 2>/dev/null || true
@@ -84,6 +93,10 @@ stop_scraper() {
 }
 cleanup() {
     stop_scraper
+    if [[ -n "$console_pid" ]]; then
+        kill "$console_pid" 2>/dev/null || true
+        wait "$console_pid" 2>/dev/null || true
+    fi
     local d
     for d in "${broker_dirs[@]}"; do
         "$ROOT/scripts/broker-stop.sh" --dir "$d" >/dev/null 2>&1 || true
@@ -251,6 +264,48 @@ say "== $SCRAPES timed scrapes each"
 scrape_row broker "$burl" "$leo_all"
 scrape_row coord "http://127.0.0.1:$cmport/metrics" "-"
 
+# ---- (c) console page load: 1 000 partitions in one topic, 2 000 in all
+WIDE=1000
+say "== creating topic wide with $WIDE partitions (RF 1)"
+"$RUNNEL_BIN" topics --bootstrap-server "$bs" --create --topic wide --partitions "$WIDE" \
+    --replication-factor 1 >/dev/null
+cnport="$(port)"
+"$RUNNEL_BIN" console --bootstrap-server "$bs" --zookeeper "127.0.0.1:$cport/scrape" \
+    --listen "127.0.0.1:$cnport" --metrics-url "$burl" >"$work/console.log" 2>&1 &
+console_pid=$!
+curl_url="http://127.0.0.1:$cnport"
+# The console reads the cluster in the background: wait until its page of
+# the wide topic shows the last partition (up to 60 s).
+console_ready=0
+for _ in $(seq 1 600); do
+    kill -0 "$console_pid" 2>/dev/null || die "runnel console exited: $(tail -n 3 "$work/console.log")"
+    if curl -sf "$curl_url/topics/wide" 2>/dev/null | grep -q ">$((WIDE - 1))<"; then
+        console_ready=1
+        break
+    fi
+    sleep 0.1
+done
+[[ "$console_ready" == 1 ]] || die "the console did not show topic wide's $WIDE partitions within 60 s"
+page_rows=()
+page_row() {
+    local name="$1" path="$2" f="$work/page-$1.times" tmed tp95 smed
+    curl -s -o /dev/null "$curl_url$path" || true
+    : >"$f"
+    for ((i = 0; i < SCRAPES; i++)); do
+        curl -s -o /dev/null -w '%{http_code} %{time_total} %{size_download}\n' "$curl_url$path" >>"$f"
+    done
+    awk '$1 != 200 { bad = 1 } END { exit bad }' "$f" || die "console $path answered: $(sort -u "$f" | head -n 3)"
+    tmed="$(awk '{ print $2 * 1000 }' "$f" | median)"
+    tp95="$(awk '{ print $2 * 1000 }' "$f" | p95)"
+    smed="$(awk '{ print $3 }' "$f" | median)"
+    page_rows+=("$(printf '%-28s %8d %11.1f %11.1f %12.0f' "$name $path" "$SCRAPES" "$tmed" "$tp95" "$smed")")
+}
+say "== $SCRAPES timed GETs of each console page"
+page_row overview /
+page_row topics /topics
+page_row "topic (100)" /topics/t1
+page_row "topic ($WIDE)" /topics/wide
+
 # ---- report
 echo
 echo "runnel metrics benchmark, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $((SECONDS - script_start)) s$([[ "$quick" == 1 ]] && echo ", --quick")"
@@ -271,3 +326,9 @@ echo "    coord: the standalone member holding that metadata ($znodes znodes)"
 echo
 printf '%-15s %10s %8s %11s %11s %12s %9s\n' member partitions scrapes "median ms" "p95 ms" "body bytes" samples
 printf '%s\n' "${scrape_rows[@]}"
+echo
+echo "(c) console page load: $SCRAPES GETs of each page (curl %{time_total}, %{size_download}; one untimed GET first)"
+echo "    runnel console on the broker of (b) plus topic wide ($WIDE partitions): $((TOPICS * PER_TOPIC + WIDE)) partitions in all"
+echo
+printf '%-28s %8s %11s %11s %12s\n' page GETs "median ms" "p95 ms" "body bytes"
+printf '%s\n' "${page_rows[@]}"
