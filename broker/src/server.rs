@@ -215,7 +215,11 @@ impl Server {
             connection_timeout: config.zookeeper_connection_timeout,
         })
         .await?;
-        let cluster_id = metadata.get_or_create_cluster_id().await?;
+        let cluster_id = metadata
+            .until_connected("reading the cluster id", || {
+                metadata.get_or_create_cluster_id()
+            })
+            .await?;
         for (dir, meta) in config.log_dirs.iter().zip(&metas) {
             if let Some(c) = &meta.cluster_id {
                 if c != &cluster_id {
@@ -256,7 +260,9 @@ impl Server {
             *s
         } else if config.broker_id_generation_enable {
             metadata
-                .generate_broker_id(config.reserved_broker_max_id)
+                .until_connected("generating a broker id", || {
+                    metadata.generate_broker_id(config.reserved_broker_max_id)
+                })
                 .await?
         } else {
             return Err(StartError::NoBrokerId);
@@ -300,8 +306,14 @@ impl Server {
         }
 
         // Metadata and local logs before the broker announces itself.
-        metadata.finish_pending_deletes().await?;
-        metadata.reload().await?;
+        metadata
+            .until_connected("finishing topic deletions", || {
+                metadata.finish_pending_deletes()
+            })
+            .await?;
+        metadata
+            .until_connected("reading the metadata", || metadata.reload())
+            .await?;
         let metrics = BrokerMetrics::new();
         let replicas = ReplicaManager::new(
             id,
@@ -317,9 +329,17 @@ impl Server {
             config.rack.as_deref(),
             now_ms(),
         );
-        metadata.register_broker(id, &registration).await?;
-        metadata.elect_controller(id).await?;
-        metadata.reload().await?;
+        metadata
+            .until_connected("registering the broker", || {
+                metadata.register_broker(id, &registration)
+            })
+            .await?;
+        metadata
+            .until_connected("the controller election", || metadata.elect_controller(id))
+            .await?;
+        metadata
+            .until_connected("reading the metadata", || metadata.reload())
+            .await?;
 
         let groups = GroupCoordinator::new(id, GroupConfig::from_broker(&config), metadata.clone());
         let controller = Controller::new(id, config.clone(), metadata.clone());

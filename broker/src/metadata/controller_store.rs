@@ -81,6 +81,14 @@ fn state_json(state: &LeaderAndIsr) -> Vec<u8> {
     serde_json::to_vec(&json).unwrap_or_default()
 }
 
+/// `/controller_epoch`'s number (0 when it is not one).
+fn parse_epoch(data: &[u8]) -> i32 {
+    std::str::from_utf8(data)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 impl MetadataStore {
     /// Tries to become the controller: the first broker to create the
     /// ephemeral `/controller` wins. As in Kafka
@@ -103,13 +111,7 @@ impl MetadataStore {
         loop {
             // The epoch now, and the version our bump is conditional on.
             let current = match client.get_data(CONTROLLER_EPOCH).await {
-                Ok((data, stat)) => {
-                    let epoch = std::str::from_utf8(&data)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<i32>().ok())
-                        .unwrap_or(0);
-                    Some((epoch, stat.version))
-                }
+                Ok((data, stat)) => Some((parse_epoch(&data), stat.version)),
                 Err(zk::Error::NoNode) => None,
                 Err(e) => return Err(zkerr("get", CONTROLLER_EPOCH)(e)),
             };
@@ -132,7 +134,27 @@ impl MetadataStore {
                 Err(zk::MultiWriteError::OperationFailed {
                     index: 0,
                     source: zk::Error::NodeExists,
-                }) => return Ok(false),
+                }) => {
+                    // Ours if an earlier try committed but its reply was
+                    // lost with the connection (see `until_connected`).
+                    return match client.get_data(CONTROLLER).await {
+                        Ok((_, stat)) if stat.ephemeral_owner == client.session_id().0 => {
+                            let (data, stat) = client
+                                .get_data(CONTROLLER_EPOCH)
+                                .await
+                                .map_err(zkerr("get", CONTROLLER_EPOCH))?;
+                            self.record_controller_lease(ControllerLease {
+                                broker_id,
+                                epoch: parse_epoch(&data),
+                                epoch_zk_version: stat.version,
+                                session_id: client.session_id().0,
+                            });
+                            Ok(true)
+                        }
+                        Ok(_) | Err(zk::Error::NoNode) => Ok(false),
+                        Err(e) => Err(zkerr("get", CONTROLLER)(e)),
+                    };
+                }
                 // The epoch moved (or appeared) under us: read it again.
                 Err(zk::MultiWriteError::OperationFailed {
                     index: 1,

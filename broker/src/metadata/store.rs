@@ -67,6 +67,31 @@ pub enum MetadataError {
 
 type Result<T, E = MetadataError> = std::result::Result<T, E>;
 
+impl MetadataError {
+    /// The connection to the coord member dropped before the reply came
+    /// (the member lost its leader, or died): the request may or may not
+    /// have been applied, and the session lives on while the client
+    /// reconnects to another member.
+    pub fn is_connection_loss(&self) -> bool {
+        use zk::MultiWriteError::{OperationFailed, RequestFailed};
+        matches!(
+            self,
+            MetadataError::Zk {
+                source: zk::Error::ConnectionLoss,
+                ..
+            } | MetadataError::Multi {
+                source: RequestFailed {
+                    source: zk::Error::ConnectionLoss
+                } | OperationFailed {
+                    source: zk::Error::ConnectionLoss,
+                    ..
+                },
+                ..
+            }
+        )
+    }
+}
+
 fn zkerr<'a>(op: &'static str, path: &'a str) -> impl FnOnce(zk::Error) -> MetadataError + 'a {
     move |source| MetadataError::Zk {
         op,
@@ -209,6 +234,29 @@ impl MetadataStore {
 
     pub(super) fn lease_sender(&self) -> &watch::Sender<Option<ControllerLease>> {
         &self.lease
+    }
+
+    /// Runs `step` again while it fails on a lost connection, until
+    /// `zookeeper.connection.timeout.ms` has passed, as Kafka's
+    /// ZooKeeperClient resends its requests once reconnected: a coord
+    /// member that loses its leader (an election right after the ensemble
+    /// formed, a member killed) drops its clients' connections. `step` must
+    /// be safe to repeat after a reply was lost.
+    pub async fn until_connected<T, F, Fut>(&self, what: &str, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.settings.connection_timeout;
+        loop {
+            match step().await {
+                Err(e) if e.is_connection_loss() && tokio::time::Instant::now() < deadline => {
+                    warn!("{what}: {e}; trying again once reconnected");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn mkdirs(&self, path: &str) -> Result<()> {
