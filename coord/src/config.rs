@@ -146,6 +146,12 @@ impl Config {
             .join("txnlog")
     }
 
+    /// Where an ensemble member keeps its last snapshot (in dataDir, as
+    /// ZooKeeper's snapshots).
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshot")
+    }
+
     /// Where an ensemble member's Raft log lives.
     pub fn raft_log_dir(&self) -> PathBuf {
         self.data_log_dir

@@ -29,6 +29,15 @@ pub async fn run(admin: &Client, clients: &[Client], plan: &Plan) -> anyhow::Res
         )
         .await
         .with_context(|| format!("create {node}"))?;
+    // Another session may be on a member that has not applied the create
+    // yet (ZooKeeper promises each session its own order, not others'):
+    // sync, as a client reading another's write does.
+    for (i, client) in clients.iter().enumerate() {
+        client
+            .sync(&node)
+            .await
+            .with_context(|| format!("session {i}: sync {node}"))?;
+    }
     let phase_start = Instant::now();
     let mut samples = Samples::with_capacity(plan.fanout_rounds as usize);
     let mut notifying = Duration::ZERO;

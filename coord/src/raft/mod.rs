@@ -6,7 +6,9 @@
 //! * [`log_store`]: openraft's log storage — the entries in files
 //!   ([`entry_log`]), the vote and committed id in sled; [`log_format`]:
 //!   the versioned entry encoding.
-//! * [`state_machine`]: committed entries applied to the published tree.
+//! * [`state_machine`]: committed entries applied to the published tree,
+//!   kept in memory; what is stored of it is a whole-tree snapshot
+//!   ([`snapshot_file`]) plus the log after it.
 //! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
 //! * [`network`]: openraft's RPCs over those connections.
 //! * [`Host`]: what a member needs from its server (the published tree,
@@ -37,6 +39,7 @@ pub mod log_format;
 pub mod log_store;
 pub mod network;
 pub mod peer;
+mod snapshot_file;
 pub mod state_machine;
 
 use std::collections::BTreeMap;
@@ -59,6 +62,7 @@ use crate::txn::{Txn, TxnEntry};
 use log_store::LogStore;
 use network::NetworkFactory;
 use peer::{Forwarded, PeerClient, PeerRequest, PeerResponse};
+pub use state_machine::load_state;
 use state_machine::StateMachine;
 
 pub use host::Host;
@@ -246,8 +250,7 @@ impl Ensemble {
         let log_store = LogStore::open(store.db(), &config.raft_log_dir())
             .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let committed = log_store.committed_index();
-        host.tree_mut().track_dirty();
-        let state_machine = StateMachine::open(host.clone(), store.clone())
+        let state_machine = StateMachine::open(host.clone(), config.snapshot_dir())
             .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let raft_config = openraft::Config {
             cluster_name: "runnel-coord".into(),
@@ -255,7 +258,7 @@ impl Ensemble {
             election_timeout_min: timing.election_min.as_millis() as u64,
             election_timeout_max: timing.election_max.as_millis() as u64,
             install_snapshot_timeout: 10_000,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(5000),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(state_machine::SNAPSHOT_EVERY),
             // An entry holds up to about MAX_ENTRY_BYTES (plus one proposal):
             // keep an AppendEntries frame well under the peer frame limit.
             max_payload_entries: 16,

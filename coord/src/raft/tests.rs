@@ -1,17 +1,15 @@
 //! openraft's storage conformance suite, run against our sled log store and
 //! state machine.
 
-use std::sync::Arc;
-
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::StorageError;
 
 use super::log_store::LogStore;
-use super::state_machine::StateMachine;
+use super::state_machine::{load_state, StateMachine};
 use super::{NodeId, TypeConfig};
 use crate::config::Config;
 use crate::server::Shared;
-use crate::storage::{SledStore, Store};
+use crate::storage::SledStore;
 
 struct SledBuilder;
 
@@ -28,11 +26,11 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
         let entries = runnel_common::properties::parse(&text, "test").map_err(storage_err)?;
         let config = Config::from_entries(&entries, "test").map_err(storage_err)?;
         let store = SledStore::open(&dir.path().join("store")).map_err(storage_err)?;
-        let tree = store.load().map_err(storage_err)?;
+        let snapshots = dir.path().join("snapshot");
+        let tree = load_state(&store, &snapshots).map_err(storage_err)?;
         let (shared, _proposals) = Shared::new(config, &tree);
-        shared.tree_mut().track_dirty();
         let log = LogStore::open(store.db(), &dir.path().join("raftlog")).map_err(storage_err)?;
-        let sm = StateMachine::open(shared, Arc::new(store))?;
+        let sm = StateMachine::open(shared, snapshots)?;
         Ok((dir, log, sm))
     }
 }
@@ -136,5 +134,62 @@ async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::err
     assert_eq!(again.get(), None, "not known until openraft reads it");
     assert_eq!(reopened.read_committed().await?.map(|c| c.index), Some(41));
     assert_eq!(again.get(), Some(41));
+    Ok(())
+}
+
+/// A member's state as an older version stored it (every znode under its own
+/// sled key, the last applied log id beside them) becomes its snapshot on
+/// the first start: the same tree, resuming after the same log entry, and
+/// the per-key records gone.
+#[tokio::test]
+async fn per_key_state_of_an_older_version_becomes_the_snapshot(
+) -> Result<(), Box<dyn std::error::Error>> {
+    use openraft::storage::RaftStateMachine;
+    use openraft::{CommittedLeaderId, LogId};
+
+    use crate::txn::{Txn, TxnEntry};
+
+    let dir = tempfile::tempdir()?;
+    let text = format!("dataDir={}\nclientPort=0\n", dir.path().display());
+    let config = Config::from_entries(&runnel_common::properties::parse(&text, "test")?, "test")?;
+    let store = SledStore::open(&dir.path().join("store"))?;
+    let mut old = crate::tree::DataTree::new();
+    let create = Txn::Create {
+        path: "/kept".into(),
+        data: Some(bytes::Bytes::from_static(b"v")),
+        acl: Vec::new(),
+        ephemeral_owner: 0,
+        parent_cversion: 1,
+    };
+    old.apply(
+        &TxnEntry {
+            zxid: 9,
+            time: 1,
+            session: 0,
+            txn: create,
+        },
+        &mut Vec::new(),
+    );
+    let applied = Some(LogId::new(CommittedLeaderId::new(2, 1), 41));
+    store.replace_all(&old, &[("raft_applied", postcard::to_stdvec(&applied)?)])?;
+
+    let snapshots = dir.path().join("snapshot");
+    let tree = load_state(&store, &snapshots)?;
+    assert_eq!(
+        tree.node("/kept")
+            .and_then(|n| n.data.as_deref().map(<[u8]>::to_vec)),
+        Some(b"v".to_vec())
+    );
+    assert_eq!(tree.last_zxid(), 9);
+    let (shared, _proposals) = Shared::new(config, &tree);
+    let mut sm = StateMachine::open(shared, snapshots.clone())?;
+    assert_eq!(sm.applied_state().await?.0, applied);
+    // Converted once: the per-key records are gone, the snapshot loads.
+    assert_eq!(
+        crate::storage::Store::load(&store)?.node_count(),
+        crate::tree::DataTree::new().node_count()
+    );
+    let again = load_state(&store, &snapshots)?;
+    assert_eq!(again.node_count(), tree.node_count());
     Ok(())
 }

@@ -282,7 +282,10 @@ impl Server {
                     source,
                 })?;
             }
-            (store.load().map_err(store_err)?, None)
+            (
+                crate::raft::load_state(&store, &config.snapshot_dir()).map_err(store_err)?,
+                None,
+            )
         };
         let addr = SocketAddr::new(config.client_port_address, config.client_port);
         let listener = TcpListener::bind(addr)

@@ -1,6 +1,6 @@
 //! Writing the tree's changed keys behind the write path.
 //!
-//! The log (standalone) or the Raft log (ensemble) is what makes a write
+//! A standalone server's: its transaction log is what makes a write
 //! durable; the per-key state only saves replaying it on the next start. So
 //! the keys changed since the last checkpoint are encoded (under the tree's
 //! lock, a consistent picture at one zxid) and handed to this module's
@@ -11,10 +11,9 @@
 //! written with the next checkpoint.
 //!
 //! Cost: sled takes 15-20 µs of CPU per key of a batch, and applies a batch
-//! under a process-wide lock, so on an ensemble member (whose Raft log is in
-//! the same sled) a checkpoint holds up log appends while it is written;
-//! [`MAX_DIRTY`] keeps each one short. Whole-tree snapshots, as ZooKeeper
-//! takes, would cost less per write where writes spread over many znodes.
+//! under a process-wide lock; [`MAX_DIRTY`] keeps each one short. An
+//! ensemble member, where that cost was paid on every member, keeps
+//! whole-tree snapshots instead (`raft::state_machine`).
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -155,27 +154,6 @@ impl Checkpointer {
             Some(rx) => rx.recv().map_err(|_| StorageError::CheckpointerGone)?,
             None => Ok(()),
         }
-    }
-
-    /// Waits until every queued checkpoint is written, and forgets the keys
-    /// of failed ones (the caller is about to replace the whole state).
-    pub fn settle_and_forget_failures(&self) -> Result<(), StorageError> {
-        let generation = self.state().failures;
-        let marker = Encoded(Job {
-            set: WriteSet::default(),
-            keys: Dirty::default(),
-            generation,
-            done: None,
-        });
-        // A failure of a job queued before the marker refuses the marker
-        // too; either way everything before it is settled.
-        let _ = self.queue(marker, true);
-        let mut state = self.state();
-        if state.gone {
-            return Err(StorageError::CheckpointerGone);
-        }
-        state.failed = Dirty::default();
-        Ok(())
     }
 }
 

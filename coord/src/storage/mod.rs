@@ -1,16 +1,18 @@
 //! Durable state behind a small trait, so the server does not care which
 //! engine keeps it and tests can pick one.
 //!
-//! Two kinds of record, as ZooKeeper keeps a transaction log beside its
-//! snapshots: a *log* that makes writes durable (standalone: [`TxnLog`],
-//! each batch of committed transactions one frame, appended and synced
-//! before anything of the batch is answered; ensemble: the Raft log) and the
-//! *state* in sled (every znode and session under its own key, plus the zxid
-//! it reflects), written behind the write path by the [`Checkpointer`], a
-//! batch of changed keys at a time. Loading reads the state and replays the
-//! log after it. So a write costs one frame and one sync however many
-//! znodes it touches, and a key changed many times between two checkpoints
-//! (an offset, an ISR) is written once.
+//! A standalone server keeps two kinds of record, as ZooKeeper keeps a
+//! transaction log beside its snapshots: a *log* that makes writes durable
+//! ([`TxnLog`], each batch of committed transactions one frame, appended and
+//! synced before anything of the batch is answered) and the *state* in sled
+//! (every znode and session under its own key, plus the zxid it reflects),
+//! written behind the write path by the [`Checkpointer`], a batch of changed
+//! keys at a time. Loading reads the state and replays the log after it. So
+//! a write costs one frame and one sync however many znodes it touches, and
+//! a key changed many times between two checkpoints (an offset, an ISR) is
+//! written once. (An ensemble member keeps whole-tree snapshots and the Raft
+//! log instead: see `raft::state_machine`; it reads the per-key state only
+//! once, to convert data an older version or a standalone server wrote.)
 
 pub mod checkpoint;
 pub mod log_file;
@@ -37,6 +39,12 @@ pub enum StorageError {
     Log(#[from] txn_log::LogError),
     #[error("cannot sync {path}: {source}")]
     Sync {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    File {
         path: String,
         #[source]
         source: std::io::Error,

@@ -218,6 +218,11 @@ impl DataTree {
         self.nodes.keys()
     }
 
+    /// Every node with its path, in path order.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = (&String, &Node)> {
+        self.nodes.iter()
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -226,7 +231,7 @@ impl DataTree {
         self.sessions.get(&id)
     }
 
-    pub fn sessions(&self) -> impl Iterator<Item = (i64, &SessionRecord)> {
+    pub fn sessions(&self) -> impl ExactSizeIterator<Item = (i64, &SessionRecord)> {
         self.sessions.iter().map(|(id, r)| (*id, r))
     }
 
