@@ -175,6 +175,12 @@ def test_messages_in_rise_under_load_and_one_controller_is_active(watched):
     assert prom.scalar('sum(kafka_server_brokertopicmetrics_bytesin_total{topic="%s"})' % topic) > total
     assert prom.scalar('sum(kafka_network_requestmetrics_requests_total{request="Produce"})') > 0
     assert prom.scalar('sum(kafka_server_replicamanager_leadercount)') >= 6
+    # Followers fetch in incremental fetch sessions (KIP-227): each of the 6
+    # partitions has two followers, so leaders hold at least 12 partitions
+    # in their followers' sessions.
+    wait_for(lambda: (prom.scalar(
+        'sum(kafka_server_fetchsessioncache_numincrementalfetchpartitionscached)') or 0) >= 12,
+        timeout=30, interval=0.5, desc="followers' fetch sessions cached on the leaders")
 
 
 def test_under_replicated_partitions_while_a_broker_is_down(watched):

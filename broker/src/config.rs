@@ -288,6 +288,11 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     ),
     key("controller.socket.timeout.ms", Int, Some("30000")),
     key("fetch.max.bytes", Int, Some("57671680")),
+    key(
+        "max.incremental.fetch.session.cache.slots",
+        Int,
+        Some("1000"),
+    ),
     key("metric.reporters", List, Some("")),
     key("authorizer.class.name", ValueType::String, Some("")),
     key("super.users", ValueType::String, None),
@@ -362,6 +367,8 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: i32,
     pub max_connections: usize,
+    /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
+    pub fetch_session_cache_slots: usize,
     pub log_retention_check_interval: Duration,
     pub log_flush_scheduler_interval: Duration,
     /// `group.initial.rebalance.delay.ms`.
@@ -657,6 +664,13 @@ impl BrokerConfig {
         if request_max < 1 {
             return Err(get.error("socket.request.max.bytes", "must be at least 1"));
         }
+        let fetch_session_slots = get.int("max.incremental.fetch.session.cache.slots");
+        if fetch_session_slots < 0 {
+            return Err(get.error(
+                "max.incremental.fetch.session.cache.slots",
+                "must not be negative",
+            ));
+        }
         let max_connections = get.int("max.connections");
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
@@ -759,6 +773,7 @@ impl BrokerConfig {
             min_insync_replicas: min_isr,
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
+            fetch_session_cache_slots: fetch_session_slots as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),
             log_flush_scheduler_interval: Duration::from_millis(flush_ms as u64),
             group_initial_rebalance_delay: Duration::from_millis(initial_delay as u64),

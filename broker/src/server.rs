@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::api::fetch_session::FetchSessions;
 use crate::config::{BrokerConfig, Listener};
 use crate::controller::Controller;
 use crate::group::{GroupConfig, GroupCoordinator};
@@ -71,6 +72,8 @@ pub struct Broker {
     pub advertised: Listener,
     /// Counters Prometheus scrapes (kept whether or not it does).
     pub metrics: Arc<BrokerMetrics>,
+    /// Consumers' and followers' incremental fetch sessions (KIP-227).
+    pub fetch_sessions: Arc<FetchSessions>,
 }
 
 impl Broker {
@@ -175,6 +178,7 @@ async fn serve_metrics(
         broker.replicas.clone(),
         broker.metadata.clone(),
         broker.groups.clone(),
+        broker.fetch_sessions.clone(),
         format!("{host}:{port}"),
     );
     registry.register_collector(Box::new(collector.clone()));
@@ -349,6 +353,7 @@ impl Server {
             config.offsets_topic_num_partitions,
             metadata.clone(),
         );
+        let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
         let broker = Arc::new(Broker {
             config,
             id,
@@ -360,6 +365,7 @@ impl Server {
             txn: txn.clone(),
             advertised,
             metrics,
+            fetch_sessions,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_task = match &broker.config.metrics_listener {

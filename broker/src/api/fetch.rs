@@ -15,9 +15,10 @@
 //! limits. With fewer than `min_bytes` available the request waits up to
 //! `max_wait_ms`, woken by any append to one of its partitions.
 //!
-//! Fetch sessions (KIP-227) are not kept: every response says session 0,
-//! which tells clients to send full requests; an incremental request for a
-//! session we never created gets FETCH_SESSION_ID_NOT_FOUND.
+//! Fetch sessions (KIP-227, [`super::fetch_session`]) decide which
+//! partitions a request reads — a full request's, or an incremental one's
+//! whole session with the changed positions it names — and which of them
+//! an incremental response carries: only those with news.
 
 use std::time::Duration;
 
@@ -26,10 +27,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::fetch_session::{Key, Outcome, Plan, Told};
 use crate::replica::partition::Progress;
 use crate::replica::Partition;
 use crate::server::Broker;
@@ -58,32 +63,41 @@ pub async fn handle(
     _header: &RequestHeader,
     request: FetchRequest,
 ) -> FetchResponse {
-    if request.session_id != 0 {
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code())
-            .with_session_id(0);
-    }
+    let plan = match broker
+        .fetch_sessions
+        .plan(&request, request.replica_id.0 >= 0)
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            broker
+                .metrics
+                .requests
+                .kafka_error(kafka_protocol::messages::ApiKey::Fetch, e.code());
+            return FetchResponse::default()
+                .with_error_code(e.code())
+                .with_session_id(0);
+        }
+    };
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
     loop {
-        let (response, bytes, has_error, wakers) = read_once(broker, &request);
+        let pass = read_once(broker, &request, &plan);
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes || has_error || now >= deadline || wakers.is_empty() {
-            if has_error {
-                let errors = response.responses.iter().flat_map(|t| &t.partitions);
-                for pd in errors {
+        if pass.bytes >= min_bytes || pass.has_error || now >= deadline || pass.wakers.is_empty() {
+            if pass.has_error {
+                for (_, pd) in &pass.partitions {
                     broker
                         .metrics
                         .requests
                         .kafka_error(kafka_protocol::messages::ApiKey::Fetch, pd.error_code);
                 }
             }
-            return response;
+            return respond(broker, &plan, pass.partitions);
         }
         // Wait for any partition's log end offset to move, or the deadline.
         let mut set = JoinSet::new();
-        for waker in wakers {
+        for waker in pass.wakers {
             match waker {
                 Waker::HighWatermark(mut rx) => set.spawn(async move {
                     let _ = rx.changed().await;
@@ -101,9 +115,57 @@ pub async fn handle(
     }
 }
 
-/// One pass over the requested partitions: the response, the record bytes
-/// in it, whether any partition failed, and receivers to wait on.
-fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, bool, Vec<Waker>) {
+/// One pass over the plan's partitions.
+struct Pass {
+    /// Each partition's answer, in the plan's order.
+    partitions: Vec<(Key, PartitionData)>,
+    /// Record bytes read.
+    bytes: usize,
+    /// Whether any partition failed.
+    has_error: bool,
+    /// What to wait on for more data.
+    wakers: Vec<Waker>,
+}
+
+/// The response to a finished pass: every partition for a full fetch, the
+/// ones with news for an incremental one (the session decides), topics
+/// grouped as they come in the reading order.
+fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) -> FetchResponse {
+    let outcomes: Vec<Outcome> = partitions
+        .iter()
+        .map(|(_, pd)| Outcome {
+            told: Told {
+                high_watermark: pd.high_watermark,
+                last_stable_offset: pd.last_stable_offset,
+                log_start_offset: pd.log_start_offset,
+            },
+            has_records: pd.records.as_ref().is_some_and(|r| !r.is_empty()),
+            has_error: pd.error_code != 0,
+        })
+        .collect();
+    let carried = broker.fetch_sessions.respond(plan, &outcomes);
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    for (((topic, _), pd), carry) in partitions.into_iter().zip(carried) {
+        if !carry {
+            continue;
+        }
+        match topics.last_mut() {
+            Some(t) if t.topic.0.as_str() == topic => t.partitions.push(pd),
+            _ => topics.push(
+                FetchableTopicResponse::default()
+                    .with_topic(TopicName(StrBytes::from_string(topic)))
+                    .with_partitions(vec![pd]),
+            ),
+        }
+    }
+    FetchResponse::default()
+        .with_session_id(plan.session_id)
+        .with_responses(topics)
+}
+
+/// One pass over the plan's partitions: what each returns, the record
+/// bytes in all, whether any failed, and receivers to wait on.
+fn read_once(broker: &Broker, request: &FetchRequest, plan: &Plan) -> Pass {
     // A follower (replica id >= 0) reads to the log end; consumers to the
     // high watermark.
     let replica = request.replica_id.0;
@@ -116,91 +178,84 @@ fn read_once(broker: &Broker, request: &FetchRequest) -> (FetchResponse, usize, 
     let mut total = 0usize;
     let mut has_error = false;
     let mut wakers = Vec::new();
-    let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
-        let name = topic.topic.0.as_str();
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for fp in &topic.partitions {
-            let mut pd = PartitionData::default()
-                .with_partition_index(fp.partition)
-                .with_high_watermark(-1)
-                .with_last_stable_offset(-1)
-                .with_log_start_offset(-1)
-                .with_preferred_read_replica(BrokerId(-1))
-                .with_records(Some(Bytes::new()));
-            let partition = match broker.replicas.leader_partition(name, fp.partition) {
-                Ok(p) => p,
-                Err(e) => {
-                    pd.error_code = e.code();
-                    has_error = true;
-                    partitions.push(pd);
-                    continue;
-                }
-            };
-            if let Some(e) = epoch_error(fp.current_leader_epoch, partition.leader_epoch()) {
+    let mut partitions = Vec::with_capacity(plan.partitions.len());
+    for ((name, index), fp) in &plan.partitions {
+        let key = (name.clone(), *index);
+        let mut pd = PartitionData::default()
+            .with_partition_index(*index)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_preferred_read_replica(BrokerId(-1))
+            .with_records(Some(Bytes::new()));
+        let partition = match broker.replicas.leader_partition(name, *index) {
+            Ok(p) => p,
+            Err(e) => {
                 pd.error_code = e.code();
                 has_error = true;
-                partitions.push(pd);
+                partitions.push((key, pd));
                 continue;
             }
-            if replica >= 0 {
-                if let Some((isr, version)) =
-                    partition.record_follower_fetch(replica, fp.fetch_offset, now)
-                {
-                    broker.replicas.change_isr(partition.clone(), isr, version);
-                }
-            }
-            let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
-            let min_one = total == 0;
-            let bound = if replica >= 0 {
-                Bound::LogEnd
-            } else if request.isolation_level == READ_COMMITTED {
-                Bound::LastStable
-            } else {
-                Bound::HighWatermark
-            };
-            match read_partition(&partition, fp.fetch_offset, max, min_one, bound) {
-                Ok(read) => {
-                    pd.high_watermark = read.high_watermark;
-                    pd.last_stable_offset = read.last_stable_offset;
-                    pd.log_start_offset = read.log_start_offset;
-                    pd.aborted_transactions = read.aborted;
-                    total += read.records.len();
-                    remaining = remaining.saturating_sub(read.records.len());
-                    let sent = read.records.len() as u64;
-                    if replica >= 0 {
-                        partition.counters.replication_bytes_out.inc_by(sent);
-                    } else {
-                        partition.counters.bytes_out.inc_by(sent);
-                    }
-                    pd.records = Some(read.records);
-                    wakers.push(if replica >= 0 {
-                        Waker::LogEnd(partition.subscribe_log_end())
-                    } else {
-                        Waker::HighWatermark(partition.subscribe())
-                    });
-                }
-                Err(e) => {
-                    pd.error_code = e.code();
-                    pd.high_watermark = partition.high_watermark();
-                    pd.last_stable_offset = pd.high_watermark;
-                    pd.log_start_offset = partition.log.log_start_offset();
-                    has_error = true;
-                }
-            }
-            partitions.push(pd);
+        };
+        if let Some(e) = epoch_error(fp.current_leader_epoch, partition.leader_epoch()) {
+            pd.error_code = e.code();
+            has_error = true;
+            partitions.push((key, pd));
+            continue;
         }
-        topics.push(
-            FetchableTopicResponse::default()
-                .with_topic(topic.topic.clone())
-                .with_topic_id(topic.topic_id)
-                .with_partitions(partitions),
-        );
+        if replica >= 0 {
+            if let Some((isr, version)) =
+                partition.record_follower_fetch(replica, fp.fetch_offset, now)
+            {
+                broker.replicas.change_isr(partition.clone(), isr, version);
+            }
+        }
+        let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
+        let min_one = total == 0;
+        let bound = if replica >= 0 {
+            Bound::LogEnd
+        } else if request.isolation_level == READ_COMMITTED {
+            Bound::LastStable
+        } else {
+            Bound::HighWatermark
+        };
+        match read_partition(&partition, fp.fetch_offset, max, min_one, bound) {
+            Ok(read) => {
+                pd.high_watermark = read.high_watermark;
+                pd.last_stable_offset = read.last_stable_offset;
+                pd.log_start_offset = read.log_start_offset;
+                pd.aborted_transactions = read.aborted;
+                total += read.records.len();
+                remaining = remaining.saturating_sub(read.records.len());
+                let sent = read.records.len() as u64;
+                if replica >= 0 {
+                    partition.counters.replication_bytes_out.inc_by(sent);
+                } else {
+                    partition.counters.bytes_out.inc_by(sent);
+                }
+                pd.records = Some(read.records);
+                wakers.push(if replica >= 0 {
+                    Waker::LogEnd(partition.subscribe_log_end())
+                } else {
+                    Waker::HighWatermark(partition.subscribe())
+                });
+            }
+            Err(e) => {
+                pd.error_code = e.code();
+                pd.high_watermark = partition.high_watermark();
+                pd.last_stable_offset = pd.high_watermark;
+                pd.log_start_offset = partition.log.log_start_offset();
+                has_error = true;
+            }
+        }
+        partitions.push((key, pd));
     }
-    let response = FetchResponse::default()
-        .with_session_id(0)
-        .with_responses(topics);
-    (response, total, has_error, wakers)
+    Pass {
+        partitions,
+        bytes: total,
+        has_error,
+        wakers,
+    }
 }
 
 /// How far a fetch may read.

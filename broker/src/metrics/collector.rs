@@ -17,6 +17,7 @@ use runnel_common::kafka::{Client, ConnectionConfig};
 use runnel_common::metrics::{label, Collector, Labels, Scrape};
 use tracing::debug;
 
+use crate::api::fetch_session::FetchSessions;
 use crate::group::GroupCoordinator;
 use crate::metadata::MetadataStore;
 use crate::replica::ReplicaManager;
@@ -40,6 +41,7 @@ pub struct BrokerCollector {
     replicas: Arc<ReplicaManager>,
     metadata: Arc<MetadataStore>,
     groups: Arc<GroupCoordinator>,
+    fetch_sessions: Arc<FetchSessions>,
     /// Where this broker is reached, for its own ListOffsets client.
     bootstrap: String,
     client: tokio::sync::Mutex<Option<Client>>,
@@ -62,6 +64,7 @@ impl BrokerCollector {
         replicas: Arc<ReplicaManager>,
         metadata: Arc<MetadataStore>,
         groups: Arc<GroupCoordinator>,
+        fetch_sessions: Arc<FetchSessions>,
         bootstrap: String,
     ) -> Arc<BrokerCollector> {
         Arc::new(BrokerCollector {
@@ -69,6 +72,7 @@ impl BrokerCollector {
             replicas,
             metadata,
             groups,
+            fetch_sessions,
             bootstrap,
             client: tokio::sync::Mutex::new(None),
             lag: Mutex::new(Vec::new()),
@@ -223,6 +227,22 @@ impl Collector for BrokerCollector {
             "kafka_server_replicamanager_underminisrpartitioncount",
             "Partitions led here whose ISR is below min.insync.replicas",
             f64::from(under_min_isr),
+        )?;
+        let sessions = self.fetch_sessions.stats();
+        s.gauge(
+            "kafka_server_fetchsessioncache_numincrementalfetchsessions",
+            "Incremental fetch sessions (KIP-227) kept by this broker",
+            sessions.sessions as f64,
+        )?;
+        s.gauge(
+            "kafka_server_fetchsessioncache_numincrementalfetchpartitionscached",
+            "Partitions in this broker's incremental fetch sessions",
+            sessions.partitions as f64,
+        )?;
+        s.counter(
+            "kafka_server_fetchsessioncache_incrementalfetchsessionevictions",
+            "Fetch sessions evicted to make room for others",
+            sessions.evictions,
         )?;
         s.gauges(
             "kafka_log_log_size",

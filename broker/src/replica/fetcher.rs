@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
@@ -31,6 +31,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use super::fetch_session::{FollowerSession, Position};
 use super::partition::Partition;
 use crate::config::ReplicationConfig;
 use crate::metadata::MetadataStore;
@@ -167,6 +168,7 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conn: Option<Arc<Connection>> = None;
+    let mut session = FollowerSession::default();
     loop {
         if *shutdown.borrow() {
             return;
@@ -187,6 +189,7 @@ async fn run(
             let c = match &conn {
                 Some(c) if !c.is_closed() => c.clone(),
                 _ => {
+                    session.clear();
                     let c = Arc::new(connect(&metadata, source.leader, &config).await?);
                     conn = Some(c.clone());
                     c
@@ -201,7 +204,7 @@ async fn run(
                 truncate(&source, &c, broker_id, &config, &to_truncate).await?;
                 return Ok(());
             }
-            fetch(&source, &c, broker_id, &config, &followed).await
+            fetch(&source, &c, &mut session, broker_id, &config, &followed).await
         };
         let outcome = tokio::select! {
             r = result => r,
@@ -236,6 +239,10 @@ async fn connect(
         request_timeout: config.socket_timeout,
     };
     Ok(Connection::connect(&addr, &conn_config).await?)
+}
+
+fn topic_name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
 }
 
 /// Sets or clears fields of a followed partition if it is still followed
@@ -385,6 +392,7 @@ async fn truncate(
 async fn fetch(
     source: &Source,
     conn: &Connection,
+    session: &mut FollowerSession,
     broker_id: i32,
     config: &ReplicationConfig,
     followed: &[(Key, Followed)],
@@ -407,16 +415,38 @@ async fn fetch(
         }
         return Ok(());
     }
+    let positions: Vec<(Key, Position)> = ready
+        .iter()
+        .map(|(key, f)| {
+            (
+                key.clone(),
+                Position {
+                    fetch_offset: f.partition.log.log_end_offset(),
+                    log_start_offset: f.partition.log.log_start_offset(),
+                    leader_epoch: f.leader_epoch,
+                },
+            )
+        })
+        .collect();
+    let round = session.round(&positions);
     let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (key, f) in &ready {
+    for &i in &round.send {
+        let (key, pos) = &positions[i];
         topics.entry(key.0.as_str()).or_default().push(
             FetchPartition::default()
                 .with_partition(key.1)
-                .with_current_leader_epoch(f.leader_epoch)
-                .with_fetch_offset(f.partition.log.log_end_offset())
-                .with_log_start_offset(f.partition.log.log_start_offset())
+                .with_current_leader_epoch(pos.leader_epoch)
+                .with_fetch_offset(pos.fetch_offset)
+                .with_log_start_offset(pos.log_start_offset)
                 .with_partition_max_bytes(config.fetch_max_bytes),
         );
+    }
+    let mut forgotten: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (topic, partition) in &round.forget {
+        forgotten
+            .entry(topic.as_str())
+            .or_default()
+            .push(*partition);
     }
     let version = conn.version::<FetchRequest>(FETCH_VERSION)?;
     let request = FetchRequest::default()
@@ -424,18 +454,31 @@ async fn fetch(
         .with_max_wait_ms(config.fetch_wait_max_ms)
         .with_min_bytes(config.fetch_min_bytes)
         .with_max_bytes(config.fetch_response_max_bytes)
-        .with_session_id(0)
-        .with_session_epoch(-1)
+        .with_session_id(round.session_id)
+        .with_session_epoch(round.epoch)
         .with_topics(
             topics
                 .into_iter()
                 .map(|(t, ps)| {
                     FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(t.to_string())))
+                        .with_topic(topic_name(t))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        )
+        .with_forgotten_topics_data(
+            forgotten
+                .into_iter()
+                .map(|(t, ps)| {
+                    ForgottenTopic::default()
+                        .with_topic(topic_name(t))
                         .with_partitions(ps)
                 })
                 .collect(),
         );
+    // Until answered, the leader's session may or may not have taken this
+    // round: a failure or an abandoned round makes the next one full.
+    session.reset();
     let pending = conn.send(&request, version).await?;
     // A change of the followed set (a partition moved to another leader)
     // need not wait for this long poll: its data would be dropped anyway.
@@ -443,12 +486,25 @@ async fn fetch(
         r = pending.wait() => r?,
         _ = source.changed.notified() => return Ok(()),
     };
-    if response.error_code != 0 {
-        return Err(FetchError::Kafka(runnel_common::kafka::KafkaError::broker(
-            format!("replica fetch from broker {}", source.leader),
-            runnel_common::kafka::ErrorCode(response.error_code),
-            None,
-        )));
+    match ResponseError::try_from_code(response.error_code) {
+        None => session.answered(round, response.session_id),
+        // The leader lost or moved on from our session (restart, eviction):
+        // the next round opens a new one at once.
+        Some(ResponseError::FetchSessionIdNotFound | ResponseError::InvalidFetchSessionEpoch) => {
+            debug!(
+                leader = source.leader,
+                error = response.error_code,
+                "fetch session reset"
+            );
+            return Ok(());
+        }
+        Some(_) => {
+            return Err(FetchError::Kafka(runnel_common::kafka::KafkaError::broker(
+                format!("replica fetch from broker {}", source.leader),
+                runnel_common::kafka::ErrorCode(response.error_code),
+                None,
+            )));
+        }
     }
     for topic in response.responses {
         for pd in topic.partitions {

@@ -7,6 +7,7 @@
 //! * [`fetcher`]: follower fetcher tasks, one per leader broker, with
 //!   truncation by leader epoch.
 
+pub mod fetch_session;
 pub mod fetcher;
 pub mod manager;
 pub mod partition;
