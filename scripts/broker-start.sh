@@ -11,7 +11,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 usage() {
     cat <<EOF2
 usage: $(basename "$0") [--id N] [--dir DIR] [--port PORT] [--zookeeper CONNECT]
-                       [--config FILE] [--override KEY=VALUE]... [--timeout SECS]
+                       [--config FILE] [--set KEY=VALUE]... [--override KEY=VALUE]...
+                       [--timeout SECS]
 
 Starts runnel-broker in the background and waits until it answers ApiVersions.
 Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stderr.
@@ -27,6 +28,8 @@ Prints the bootstrap address (127.0.0.1:PORT) on stdout; everything else on stde
                       (not with --port/--zookeeper). The one written holds
                       broker.id, listeners, log.dirs, zookeeper.connect and
                       zookeeper.session.timeout.ms=6000 (failover within ~7 s)
+  --set K=V           write K=V into the server.properties written here,
+                      replacing the key's line (repeatable; not with --config)
   --override K=V      passed to runnel-broker --override (repeatable)
   --timeout SECS      how long to wait for the broker to answer (default 60)
 
@@ -43,6 +46,7 @@ config=""
 metrics_port=""
 timeout=60
 overrides=()
+settings=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --id) id="${2:?--id needs a value}"; shift 2 ;;
@@ -53,14 +57,15 @@ while [[ $# -gt 0 ]]; do
         --metrics-port) metrics_port="${2:?--metrics-port needs a value}"; shift 2 ;;
         --override) overrides+=(--override "${2:?--override needs KEY=VALUE}"); shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+        --set) check_setting --set "${2:?--set needs KEY=VALUE}"; settings+=("$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
-[[ -z "$config" || ( -z "$port" && -z "$zk" && -z "$metrics_port" ) ]] ||
-    die "--config excludes --port, --zookeeper and --metrics-port"
+[[ -z "$config" || ( -z "$port" && -z "$zk" && -z "$metrics_port" && ${#settings[@]} -eq 0 ) ]] ||
+    die "--config excludes --port, --zookeeper, --metrics-port and --set"
 [[ -z "$metrics_port" || "$metrics_port" =~ ^[0-9]+$ ]] || die "--metrics-port must be a number, got '$metrics_port'"
 member_files broker "$id" "$dir"
 
@@ -86,6 +91,9 @@ EOF2
         echo "metrics.listener=127.0.0.1:$metrics_port" >>"$config"
     fi
     listener="PLAINTEXT://127.0.0.1:$port"
+    for setting in "${settings[@]}"; do
+        set_cfg "$config" "$setting"
+    done
 fi
 listener="${listener:-PLAINTEXT://:9092}"
 hostport="${listener#*://}"

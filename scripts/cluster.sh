@@ -49,6 +49,7 @@ usage() {
 usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-port PORT]
                                [--peer-base-port PORT] [--broker-base-port PORT]
                                [--tick MS] [--timeout SECS]
+                               [--broker-config KEY=VALUE]... [--coord-config KEY=VALUE]...
        $(basename "$0") down    [--dir DIR] [--wipe]
        $(basename "$0") status  [--dir DIR]
        $(basename "$0") kill|pause|resume|stop|start|restart NAME [--dir DIR] [--timeout SECS]
@@ -102,6 +103,13 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
   --peer-base-port P   peer port of coord-1; coord-K gets P+K-1
                        (default: base port + 707, i.e. 2888 for 2181)
   --tick MS            tickTime of new members (default 2000)
+  --broker-config K=V  put K=V in every broker's server.properties (repeatable),
+                       e.g. --broker-config num.partitions=4
+                       --broker-config default.replication.factor=3
+  --coord-config K=V   put K=V in every coord member's zoo.cfg (repeatable)
+                       Both replace a line the script wrote for the same key;
+                       on a folder written earlier they change its files, and
+                       a member already running reads them when it restarts.
   --timeout SECS       how long to wait for members/the ensemble (default 60)
   --wipe               with down: remove the member folders
 
@@ -139,6 +147,8 @@ peer_base=""
 broker_base=""
 tick=2000
 timeout=60
+broker_settings=()
+coord_settings=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
@@ -150,6 +160,12 @@ while [[ $# -gt 0 ]]; do
         --broker-base-port) broker_base="${2:?--broker-base-port needs a value}"; shift 2 ;;
         --tick) tick="${2:?--tick needs a value}"; shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+        --broker-config)
+            check_setting "$1" "${2:?--broker-config needs KEY=VALUE}"
+            broker_settings+=(--set "$2"); shift 2 ;;
+        --coord-config)
+            check_setting "$1" "${2:?--coord-config needs KEY=VALUE}"
+            coord_settings+=(--set "$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -398,6 +414,23 @@ wait_controller() {
     done
 }
 
+# --broker-config / --coord-config on a folder written earlier: FILE gets
+# each setting (after the pid and the check that it runs); a running member
+# reads it when it restarts.
+apply_settings() {
+    local file="$1" pid="$2" running="$3" flag setting
+    shift 3
+    while (($# >= 2)); do
+        flag="$1" setting="$2"
+        shift 2
+        [[ "$flag" == --set ]] || continue
+        set_cfg "$file" "$setting"
+        if "$running" "$pid"; then
+            echo "cluster: $(basename "$(dirname "$file")") is running; ${setting%%=*} takes effect when it restarts" >&2
+        fi
+    done
+}
+
 cmd_up() {
     local n existing member k cport pport bport servers="" pid m existing_b
     local new_brokers=() members=()
@@ -469,6 +502,9 @@ cmd_up() {
     use_coord_bin
     if ((existing > 0)); then
         while read -r member; do
+            apply_settings "$member/zoo.cfg" "$(member_pid "$member")" is_coord "${coord_settings[@]}"
+        done < <(coord_members)
+        while read -r member; do
             pid="$(member_pid "$member")"
             if is_coord "$pid"; then
                 echo "cluster: $(basename "$member") already running (pid $pid)" >&2
@@ -480,7 +516,7 @@ cmd_up() {
         for ((k = 1; k <= n; k++)); do
             "$SCRIPTS/coord-start.sh" --id "$k" --dir "$dir/coord-$k" --port $((base_port + k - 1)) \
                 --metrics-port $((base_port + k - 1 + COORD_METRICS_OFFSET)) \
-                ${servers:+--servers "$servers"} --tick "$tick" --wait running \
+                ${servers:+--servers "$servers"} --tick "$tick" "${coord_settings[@]}" --wait running \
                 --timeout "$timeout" >/dev/null
         done
     fi
@@ -495,6 +531,10 @@ cmd_up() {
     use_broker_bin
     if ((existing_b > 0)); then
         while read -r member; do
+            apply_settings "$member/server.properties" "$(broker_pid "$member")" is_broker \
+                "${broker_settings[@]}"
+        done < <(broker_members)
+        while read -r member; do
             pid="$(broker_pid "$member")"
             if is_broker "$pid"; then
                 echo "cluster: $(basename "$member") already running (pid $pid)" >&2
@@ -507,7 +547,7 @@ cmd_up() {
             "$SCRIPTS/broker-start.sh" --id "$k" --dir "$dir/broker-$k" \
                 --port $((broker_base + k - 1)) --zookeeper "$(connect_string)$CHROOT" \
                 --metrics-port $((broker_base + k - 1 + BROKER_METRICS_OFFSET)) \
-                --timeout "$timeout" >/dev/null ||
+                "${broker_settings[@]}" --timeout "$timeout" >/dev/null ||
                 die "broker-$k did not start; see $dir/broker-$k/broker.log"
         done
     fi

@@ -10,7 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 usage() {
     cat <<EOF
 usage: $(basename "$0") [--id N] [--dir DIR] [--port PORT] [--servers LIST] [--tick MS]
-                        [--config FILE] [--wait serving|running] [--timeout SECS]
+                        [--set KEY=VALUE]... [--config FILE] [--wait serving|running]
+                        [--timeout SECS]
 
 Starts runnel-coord in the background and waits until it serves clients.
 Prints the connect string (127.0.0.1:PORT) on stdout; everything else on stderr.
@@ -28,8 +29,10 @@ Prints the connect string (127.0.0.1:PORT) on stdout; everything else on stderr.
   --metrics-port P  also write ZooKeeper's Prometheus provider keys
                   (metricsProvider.className, metricsProvider.httpHost=127.0.0.1,
                   metricsProvider.httpPort=P): metrics at http://127.0.0.1:P/metrics
+  --set K=V       write K=V into the zoo.cfg written here, replacing the
+                  key's line (repeatable; e.g. maxClientCnxns=0)
   --config FILE   use this zoo.cfg instead of writing one (not with --port,
-                  --servers or --tick)
+                  --servers, --tick or --set)
   --wait W        serving: wait for 'ruok' and a serving 'srvr' (default);
                   running: wait for 'ruok' only -- an ensemble member serves
                   only once a majority runs, so start them all with this
@@ -50,6 +53,7 @@ tick=""
 metrics_port=""
 wait_for=serving
 timeout=30
+settings=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --id) id="${2:?--id needs a value}"; shift 2 ;;
@@ -61,6 +65,7 @@ while [[ $# -gt 0 ]]; do
         --metrics-port) metrics_port="${2:?--metrics-port needs a value}"; shift 2 ;;
         --wait) wait_for="${2:?--wait needs a value}"; shift 2 ;;
         --timeout) timeout="${2:?--timeout needs a value}"; shift 2 ;;
+        --set) check_setting --set "${2:?--set needs KEY=VALUE}"; settings+=("$2"); shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -68,8 +73,8 @@ done
 [[ "$id" =~ ^[0-9]+$ ]] || die "--id must be a number, got '$id'"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got '$timeout'"
 [[ -z "$port" || -z "$config" ]] || die "--port and --config exclude each other (the port comes from the config)"
-[[ -z "$config" || -z "$servers$tick$metrics_port" ]] ||
-    die "--servers, --tick and --metrics-port write a zoo.cfg; they do not go with --config"
+[[ -z "$config" || ( -z "$servers$tick$metrics_port" && ${#settings[@]} -eq 0 ) ]] ||
+    die "--servers, --tick, --metrics-port and --set write a zoo.cfg; they do not go with --config"
 [[ -z "$metrics_port" || "$metrics_port" =~ ^[0-9]+$ ]] || die "--metrics-port must be a number, got '$metrics_port'"
 [[ -z "$tick" || "$tick" =~ ^[0-9]+$ ]] || die "--tick must be milliseconds, got '$tick'"
 [[ "$wait_for" == serving || "$wait_for" == running ]] || die "--wait takes serving or running, got '$wait_for'"
@@ -117,6 +122,9 @@ EOF
         printf '%s' "$server_lines" >>"$config"
         echo "$id" >"$dir/data/myid"
     fi
+    for setting in "${settings[@]}"; do
+        set_cfg "$config" "$setting"
+    done
 fi
 [[ "$port" =~ ^[0-9]+$ ]] || die "bad client port '$port'"
 

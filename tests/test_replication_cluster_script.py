@@ -188,3 +188,48 @@ def test_down_and_wipe(tmp_path):
     r = run("down", "--dir", d, "--wipe")
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(os.path.join(d, "broker-1")) and not os.path.exists(os.path.join(d, "coord-1"))
+
+
+def test_up_puts_config_keys_in_every_member(tmp_path):
+    """--broker-config / --coord-config (issue 15): any key in every
+    member's file, replacing what the script writes, kept across restarts and
+    applied to a folder written earlier."""
+    d = str(tmp_path / "c")
+    base = free_block()
+    r = run("up", "--dir", d, "--coord", "1", "--brokers", "1", "--base-port", str(base),
+            "--broker-base-port", str(base + 20), "--broker-config", "num.partitions=4",
+            "--broker-config", "zookeeper.session.timeout.ms=7000", "--coord-config", "maxClientCnxns=33")
+    try:
+        assert r.returncode == 0, r.stderr
+        props = open(os.path.join(d, "broker-1", "server.properties")).read().splitlines()
+        assert "num.partitions=4" in props
+        assert [l for l in props if l.startswith("zookeeper.session.timeout.ms")] == \
+            ["zookeeper.session.timeout.ms=7000"]
+        with socket.create_connection(("127.0.0.1", base), timeout=5) as s:
+            s.sendall(b"conf")
+            conf = b"".join(iter(lambda: s.recv(4096), b"")).decode()
+        assert "maxClientCnxns=33" in conf.splitlines(), conf
+        bs = "127.0.0.1:%d" % (base + 20)
+
+        def partitions_of(topic):
+            from kafka import KafkaProducer
+            p = KafkaProducer(bootstrap_servers=bs)  # auto-creates the topic with the broker's default
+            try:
+                p.send(topic, b"x").get(timeout=30)
+                return len(p.partitions_for(topic))
+            finally:
+                p.close()
+        assert partitions_of("auto-a") == 4
+
+        # A folder written earlier: its files change, the restarted broker reads them.
+        assert run("down", "--dir", d).returncode == 0
+        r = run("up", "--dir", d, "--broker-config", "num.partitions=2")
+        assert r.returncode == 0, r.stderr
+        props = open(os.path.join(d, "broker-1", "server.properties")).read().splitlines()
+        assert [l for l in props if l.startswith("num.partitions")] == ["num.partitions=2"]
+        assert partitions_of("auto-b") == 2
+
+        bad = run("up", "--dir", d, "--broker-config", "no-equals-sign")
+        assert bad.returncode != 0 and "--broker-config takes KEY=VALUE" in bad.stderr
+    finally:
+        run("down", "--dir", d, "--wipe")

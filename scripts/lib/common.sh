@@ -252,6 +252,26 @@ cfg_value() {
     sed -n -E "s/^[[:space:]]*$2[[:space:]]*[=:][[:space:]]*(.*[^[:space:]])[[:space:]]*\$/\1/p" "$1" | tail -n 1
 }
 
+# Checks a KEY=VALUE setting given to --set, --broker-config or --coord-config
+# ($1 names the flag for the error).
+check_setting() {
+    [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*= && "$2" != *$'\n'* ]] ||
+        die "$1 takes KEY=VALUE (a properties key, '=', a one-line value), got '$2'"
+}
+
+# Sets KEY=VALUE ($2) in properties file $1: every line of the key is
+# removed and the setting appended.
+set_cfg() {
+    local file="$1" tmp
+    tmp="$(mktemp "$file.XXXXXX")"
+    KEY="${2%%=*}" VALUE="${2#*=}" awk '
+        BEGIN { key = ENVIRON["KEY"] }
+        { line = $0; sub(/^[ \t]+/, "", line) }
+        index(line, key) == 1 && substr(line, length(key) + 1) ~ /^[ \t]*[=:]/ { next }
+        { print }
+        END { print key "=" ENVIRON["VALUE"] }' "$file" >"$tmp" && mv "$tmp" "$file"
+}
+
 # ---- binaries and the venv ----------------------------------------------------
 
 # Prints the binary to run: $VAR when set, else target/release/BIN (BIN
