@@ -209,6 +209,7 @@ fn read_once(broker: &Broker, request: &FetchRequest, plan: &Plan) -> Pass {
             {
                 broker.replicas.change_isr(partition.clone(), isr, version);
             }
+            partition.record_follower_log_start(replica, fp.log_start_offset);
         }
         let max = (fp.partition_max_bytes.max(0) as usize).min(remaining);
         let min_one = total == 0;

@@ -45,6 +45,8 @@ pub type Key = (String, i32);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wanted {
     pub fetch_offset: i64,
+    /// A follower's log start offset (-1 from consumers).
+    pub log_start_offset: i64,
     pub partition_max_bytes: i32,
     pub current_leader_epoch: i32,
 }
@@ -342,6 +344,7 @@ fn requested_partitions(request: &FetchRequest) -> Vec<(Key, Wanted)> {
                     (t.topic.0.to_string(), p.partition),
                     Wanted {
                         fetch_offset: p.fetch_offset,
+                        log_start_offset: p.log_start_offset,
                         partition_max_bytes: p.partition_max_bytes,
                         current_leader_epoch: p.current_leader_epoch,
                     },

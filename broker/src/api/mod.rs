@@ -12,6 +12,7 @@ pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
+pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
@@ -145,6 +146,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         }
         ApiKey::Fetch => run!(m::FetchRequest, fetch),
         ApiKey::ListOffsets => run!(m::ListOffsetsRequest, list_offsets),
+        ApiKey::DeleteRecords => run!(m::DeleteRecordsRequest, delete_records),
         ApiKey::CreateTopics => run!(m::CreateTopicsRequest, create_topics),
         ApiKey::DeleteTopics => run!(m::DeleteTopicsRequest, delete_topics),
         ApiKey::CreatePartitions => run!(m::CreatePartitionsRequest, create_partitions),

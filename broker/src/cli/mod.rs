@@ -12,6 +12,7 @@
 //! * [`topics`]: `runnel topics` (create, list, describe, delete, alter).
 //! * [`produce`]: `runnel produce`, the console producer (lines on stdin).
 //! * [`consume`]: `runnel consume`, the console consumer.
+//! * [`delete_records`]: `runnel delete-records` (kafka-delete-records.sh).
 //! * [`transactions`]: `runnel transactions` (list, describe,
 //!   describe-producers, find-hanging, abort; kafka-transactions.sh).
 //! * [`perf`]: `runnel perf produce|consume`, load generators with a
@@ -22,6 +23,7 @@
 //! it reports errors with `anyhow`, as the binaries do.
 
 pub mod consume;
+pub mod delete_records;
 pub mod partitioner;
 pub mod perf;
 pub mod produce;
@@ -59,6 +61,8 @@ pub enum Command {
     Perf(perf::PerfCommand),
     /// List, describe and abort transactions (kafka-transactions.sh).
     Transactions(transactions::TransactionsArgs),
+    /// Delete records below given offsets (kafka-delete-records.sh).
+    DeleteRecords(delete_records::DeleteRecordsArgs),
     /// Serve the web console (overview, topics, records, groups, coord tree, timeline).
     Console(crate::console::ConsoleArgs),
 }
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Perf(p) => perf::run(p).await,
             Command::Transactions(a) => transactions::run(a).await,
             Command::Console(a) => crate::console::run(a).await,
+            Command::DeleteRecords(a) => delete_records::run(a).await,
         }
     })
 }

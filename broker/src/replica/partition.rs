@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::log::{LogConfig, PartitionLog};
 use crate::metrics::TopicCounters;
@@ -66,6 +66,9 @@ struct FollowerState {
     /// Time of the follower's previous fetch and the leader's log end then.
     last_fetch_ms: i64,
     last_fetch_leader_end: i64,
+    /// The follower's log start offset as its last fetch gave it; -1
+    /// until one did (DeleteRecords waits for it).
+    log_start_offset: i64,
 }
 
 pub struct Partition {
@@ -81,6 +84,8 @@ pub struct Partition {
     progress: watch::Sender<Progress>,
     /// An ISR change of this leader is being written to coord.
     isr_change_in_flight: AtomicBool,
+    /// Woken when a follower reports a new log start offset.
+    follower_log_starts: Notify,
     /// Its topic's metrics, bumped once per batch appended or read.
     pub counters: TopicCounters,
 }
@@ -128,6 +133,7 @@ impl Partition {
             followers: Mutex::new(HashMap::new()),
             progress,
             isr_change_in_flight: AtomicBool::new(false),
+            follower_log_starts: Notify::new(),
             counters: TopicCounters::default(),
         }
     }
@@ -192,6 +198,7 @@ impl Partition {
                         last_caught_up_ms: now_ms,
                         last_fetch_ms: now_ms,
                         last_fetch_leader_end: -1,
+                        log_start_offset: -1,
                     },
                 );
             }
@@ -303,6 +310,7 @@ impl Partition {
                 last_caught_up_ms: 0,
                 last_fetch_ms: now_ms,
                 last_fetch_leader_end: -1,
+                log_start_offset: -1,
             });
             if fetch_offset >= leader_end {
                 f.last_caught_up_ms = now_ms;
@@ -331,6 +339,59 @@ impl Partition {
         let mut isr = state.isr.clone();
         isr.push(replica);
         Some((isr, state.zk_version))
+    }
+
+    /// Records a follower's log start offset from its fetch (Fetch v5+;
+    /// negative: not given).
+    pub fn record_follower_log_start(&self, replica: i32, log_start_offset: i64) {
+        if log_start_offset < 0 {
+            return;
+        }
+        let changed = match lock(&self.followers).get_mut(&replica) {
+            Some(f) if f.log_start_offset != log_start_offset => {
+                f.log_start_offset = log_start_offset;
+                true
+            }
+            _ => false,
+        };
+        if changed {
+            self.follower_log_starts.notify_waiters();
+        }
+    }
+
+    /// Kafka's low watermark: the lowest log start offset of this leader
+    /// and the followers in its ISR (-1 while one of them has not reported
+    /// one). Followers outside the ISR are not waited for.
+    pub fn low_watermark(&self) -> i64 {
+        let isr = lock(&self.state).isr.clone();
+        let followers = lock(&self.followers);
+        let mut low = self.log.log_start_offset();
+        for replica in isr.into_iter().filter(|r| *r != self.broker_id) {
+            low = low.min(followers.get(&replica).map_or(-1, |f| f.log_start_offset));
+        }
+        low
+    }
+
+    /// Waits until the low watermark reaches `offset` (Ok) or `deadline`
+    /// passes (Err), with the low watermark then.
+    pub async fn wait_low_watermark(
+        &self,
+        offset: i64,
+        deadline: tokio::time::Instant,
+    ) -> Result<i64, i64> {
+        loop {
+            let changed = self.follower_log_starts.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let low = self.low_watermark();
+            if low >= offset {
+                return Ok(low);
+            }
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep_until(deadline) => return Err(self.low_watermark()),
+            }
+        }
     }
 
     /// ISR members (besides the leader) that have not caught up for longer
