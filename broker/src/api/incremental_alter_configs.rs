@@ -35,14 +35,7 @@ pub async fn handle(
             RESOURCE_TOPIC => {
                 alter_topic(broker, &r.resource_name, &r.configs, request.validate_only).await
             }
-            RESOURCE_BROKER => Err((
-                ResponseError::InvalidRequest,
-                "Dynamic broker configs are not supported by this broker".to_string(),
-            )),
-            other => Err((
-                ResponseError::InvalidRequest,
-                format!("Unsupported resource type {other}"),
-            )),
+            other => Err(not_a_topic(other)),
         };
         if let Err((e, m)) = outcome {
             resp.error_code = e.code();
@@ -51,6 +44,30 @@ pub async fn handle(
         responses.push(resp);
     }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// The answer for a resource other than a topic: dynamic broker configs
+/// are not supported yet.
+pub(super) fn not_a_topic(resource_type: i8) -> (ResponseError, String) {
+    let message = if resource_type == RESOURCE_BROKER {
+        "Dynamic broker configs are not supported by this broker".to_string()
+    } else {
+        format!("Unsupported resource type {resource_type}")
+    };
+    (ResponseError::InvalidRequest, message)
+}
+
+/// The definition of topic key `key`, or INVALID_CONFIG naming it as Kafka
+/// does.
+pub(super) fn known_topic_key(
+    key: &str,
+) -> Result<&'static topic_config::TopicKeyDef, (ResponseError, String)> {
+    topic_config::topic_key(key).ok_or_else(|| {
+        (
+            ResponseError::InvalidConfig,
+            format!("Unknown topic config name: {key}"),
+        )
+    })
 }
 
 async fn alter_topic(
@@ -69,12 +86,7 @@ async fn alter_topic(
     let effective = topic_config::effective(&broker.config, &topic.config);
     for op in ops {
         let key = op.name.to_string();
-        let Some(def) = topic_config::topic_key(&key) else {
-            return Err((
-                ResponseError::InvalidConfig,
-                format!("Unknown topic config name: {key}"),
-            ));
-        };
+        let def = known_topic_key(&key)?;
         let value = op.value.as_ref().map(|v| v.to_string());
         match op.config_operation {
             OP_SET => {

@@ -8,6 +8,7 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -147,6 +148,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::Fetch => run!(m::FetchRequest, fetch),
         ApiKey::ListOffsets => run!(m::ListOffsetsRequest, list_offsets),
         ApiKey::DeleteRecords => run!(m::DeleteRecordsRequest, delete_records),
+        ApiKey::AlterConfigs => run!(m::AlterConfigsRequest, alter_configs),
         ApiKey::CreateTopics => run!(m::CreateTopicsRequest, create_topics),
         ApiKey::DeleteTopics => run!(m::DeleteTopicsRequest, delete_topics),
         ApiKey::CreatePartitions => run!(m::CreatePartitionsRequest, create_partitions),
