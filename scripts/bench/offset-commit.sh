@@ -96,28 +96,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The first port of COUNT consecutive free 127.0.0.1 ports.
-free_block() {
-    local count="$1" base k busy
-    for _ in $(seq 1 200); do
-        base=$((20000 + RANDOM % 40000))
-        busy=0
-        for ((k = 0; k < count; k++)); do
-            if port_busy $((base + k)); then busy=1; break; fi
-        done
-        ((busy == 0)) && { echo "$base"; return 0; }
-    done
-    die "no $count consecutive free ports found"
-}
-
-# CPU seconds (user + system) of the process in PIDFILE so far ("0" if gone).
-cpu_secs() {
-    local pid
-    pid="$(cat "$1" 2>/dev/null || true)"
-    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || { echo 0; return; }
-    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$pid/stat"
-}
-
 # CPU seconds of the broker, and of all coord members together, in DIR.
 cpu_snapshot() {
     local d="$1" f coord=0

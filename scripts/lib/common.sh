@@ -272,6 +272,31 @@ set_cfg() {
         END { print key "=" ENVIRON["VALUE"] }' "$file" >"$tmp" && mv "$tmp" "$file"
 }
 
+# The first port of COUNT consecutive free 127.0.0.1 ports, drawn from
+# 20000-25999: below the kernel's ephemeral range (32768 up), where a
+# client's own connection could take a port between the check and the
+# server's bind, and with room for cluster.sh's offsets (+1000, +5000).
+free_block() {
+    local count="$1" base k busy
+    for _ in $(seq 1 200); do
+        base=$((20000 + RANDOM % 6000))
+        busy=0
+        for ((k = 0; k < count; k++)); do
+            if port_busy $((base + k)); then busy=1; break; fi
+        done
+        ((busy == 0)) && { echo "$base"; return 0; }
+    done
+    die "no $count consecutive free ports found"
+}
+
+# CPU seconds (user + system) of the process in PIDFILE so far ("0" if gone).
+cpu_secs() {
+    local pid
+    pid="$(cat "$1" 2>/dev/null || true)"
+    [[ -n "$pid" && -r "/proc/$pid/stat" ]] || { echo 0; return; }
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$pid/stat"
+}
+
 # ---- binaries and the venv ----------------------------------------------------
 
 # Prints the binary to run: $VAR when set, else target/release/BIN (BIN
