@@ -27,10 +27,8 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader, TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader};
+use runnel_common::kafka::topic_name;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -153,7 +151,7 @@ fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) 
             Some(t) if t.topic.0.as_str() == topic => t.partitions.push(pd),
             _ => topics.push(
                 FetchableTopicResponse::default()
-                    .with_topic(TopicName(StrBytes::from_string(topic)))
+                    .with_topic(topic_name(&topic))
                     .with_partitions(vec![pd]),
             ),
         }

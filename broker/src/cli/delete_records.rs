@@ -18,9 +18,8 @@ use kafka_protocol::error::ResponseError::{LeaderNotAvailable, UnknownTopicOrPar
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_protocol::messages::{DeleteRecordsRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
-use runnel_common::kafka::ErrorCode;
+use kafka_protocol::messages::DeleteRecordsRequest;
+use runnel_common::kafka::{topic_name, ErrorCode};
 use serde::Deserialize;
 
 use super::connect;
@@ -133,7 +132,7 @@ pub async fn run(args: DeleteRecordsArgs) -> anyhow::Result<()> {
                     .into_iter()
                     .map(|(t, ps)| {
                         DeleteRecordsTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_string())))
+                            .with_name(topic_name(t))
                             .with_partitions(ps)
                     })
                     .collect(),

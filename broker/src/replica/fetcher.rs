@@ -27,6 +27,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_common::kafka::connection::{Connection, ConnectionConfig};
+use runnel_common::kafka::topic_name;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -239,10 +240,6 @@ async fn connect(
         request_timeout: config.socket_timeout,
     };
     Ok(Connection::connect(&addr, &conn_config).await?)
-}
-
-fn topic_name(topic: &str) -> TopicName {
-    TopicName(StrBytes::from_string(topic.to_string()))
 }
 
 /// Sets or clears fields of a followed partition if it is still followed

@@ -76,7 +76,8 @@ pub struct ConfigEntry {
     pub is_sensitive: bool,
 }
 
-fn name(s: &str) -> TopicName {
+/// A topic name as the protocol messages carry it.
+pub fn topic_name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
 }
 
@@ -109,7 +110,7 @@ impl Client {
         req.timeout_ms = timeout_ms;
         for t in topics {
             let mut c = CreatableTopic::default();
-            c.name = name(&t.name);
+            c.name = topic_name(&t.name);
             // v2–3 have no "broker default": Kafka's own defaults stand in.
             c.num_partitions = t.partitions.unwrap_or(if version >= 4 { -1 } else { 1 });
             c.replication_factor =
@@ -159,12 +160,12 @@ impl Client {
                 .iter()
                 .map(|t| {
                     let mut s = DeleteTopicState::default();
-                    s.name = Some(name(t));
+                    s.name = Some(topic_name(t));
                     s
                 })
                 .collect();
         } else {
-            req.topic_names = topics.iter().map(|t| name(t)).collect();
+            req.topic_names = topics.iter().map(|t| topic_name(t)).collect();
         }
         let resp = conn.call(&req, version).await?;
         Ok(resp
@@ -195,7 +196,7 @@ impl Client {
         let mut req = CreatePartitionsRequest::default();
         req.timeout_ms = timeout_ms;
         let mut t = CreatePartitionsTopic::default();
-        t.name = name(topic);
+        t.name = topic_name(topic);
         t.count = count;
         t.assignments = None;
         req.topics.push(t);

@@ -29,7 +29,7 @@ pub mod frame;
 pub mod metadata;
 pub mod produce;
 
-pub use admin::{ConfigEntry, ConfigSource, NewTopic};
+pub use admin::{topic_name, ConfigEntry, ConfigSource, NewTopic};
 pub use batch::{BatchBuilder, BatchHeader, Batches, Codec, RawBatch, Record};
 pub use client::Client;
 pub use connection::{Connection, ConnectionConfig, PendingResponse};
