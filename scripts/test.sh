@@ -74,7 +74,12 @@ fi
 
 # ---------------------------------------------------------------- end-to-end
 log "pytest tests/ (end-to-end: real servers on 127.0.0.1)"
+# The binaries just built: scripts the tests run (topics.sh, delete-records.sh,
+# ...) use them instead of a `cargo build -p` of their own, whose different
+# feature set would recompile for minutes while the tests' clusters run.
 export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$REPO/target/release/runnel-coord}"
+export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$REPO/target/release/runnel-broker}"
+export RUNNEL_BIN="${RUNNEL_BIN:-$REPO/target/release/runnel}"
 "$VENV/bin/python" -m pytest "$REPO/tests" -v -p no:cacheprovider "$@"
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -444,6 +444,18 @@ def metadata(broker, topics, timeout=5.0):
     return out
 
 
+def kill_leader(brokers, topic, partition=0, timeout=30):
+    """kill -9 of `topic`-`partition`'s leader among `brokers`; waits until
+    another broker is leader. Returns (victim, a surviving broker)."""
+    leader = metadata(brokers[0], [topic])[topic][partition]["leader"]
+    victim = next(b for b in brokers if b.broker_id == leader)
+    victim.kill()
+    other = next(b for b in brokers if b is not victim)
+    wait_for(lambda: metadata(other, [topic])[topic][partition]["leader"] not in (-1, leader),
+             timeout=timeout, interval=0.1, desc="a new leader for %s-%d" % (topic, partition))
+    return victim, other
+
+
 def list_offsets(broker, topic, partitions, timestamp=-1, current_epoch=-1, timeout=5.0):
     """ListOffsets v4 (read_uncommitted) asked of `broker`: {p: (error, offset,
     leader_epoch)}. Latest (-1) is the high watermark."""

@@ -16,19 +16,21 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from brokerproc import cluster  # noqa: F401 - fixture
 from eosutil import create_topic
-from procutil import REPO, wait_for
+from procutil import REPO, built_binary, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
 
 def delete_records(bootstrap, tmp_path, partitions):
-    """scripts/delete-records.sh with a file of (topic, partition, offset):
-    the CompletedProcess."""
+    """scripts/delete-records.sh with a file of (topic, partition, offset)
+    and RUNNEL_BIN set to the built CLI (so the script does not build its
+    own): the CompletedProcess."""
     path = tmp_path / ("delete-%s.json" % uuid.uuid4().hex[:6])
     path.write_text(json.dumps({"partitions": [{"topic": t, "partition": p, "offset": o}
                                                for t, p, o in partitions], "version": 1}))
     return subprocess.run([os.path.join(REPO, "scripts", "delete-records.sh"), "--bootstrap-server", bootstrap,
-                           "--offset-json-file", str(path)], capture_output=True, text=True, timeout=90)
+                           "--offset-json-file", str(path)], capture_output=True, text=True, timeout=90,
+                          env=dict(os.environ, RUNNEL_BIN=built_binary("runnel", "RUNNEL_BIN", "runnel CLI not built")))
 
 
 def produce(bootstrap, topic, partitions, n):
@@ -86,13 +88,8 @@ def test_delete_records_sh_then_a_leader_kill(three, tmp_path):
 
     # Every ISR replica had moved its log start before the answer: the next
     # leader starts there too.
-    from replication_util import metadata
-    leader = metadata(three[0], [topic])[topic][0]["leader"]
-    victim = next(b for b in three if b.broker_id == leader)
-    victim.kill()
-    other = next(b for b in three if b is not victim)
-    wait_for(lambda: metadata(other, [topic])[topic][0]["leader"] not in (-1, leader), timeout=30,
-             interval=0.1, desc="a new leader for partition 0")
+    from replication_util import kill_leader
+    _, other = kill_leader(three, topic)
     assert earliest(other.bootstrap, topic, 0) == 4
     assert first_offset_consumed(other.bootstrap, topic, 0) == 4
 

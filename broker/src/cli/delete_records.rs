@@ -19,7 +19,7 @@ use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
 use kafka_protocol::messages::DeleteRecordsRequest;
-use runnel_common::kafka::{topic_name, ErrorCode};
+use runnel_common::kafka::{topic_name, Client, ErrorCode};
 use serde::Deserialize;
 
 use super::connect;
@@ -27,6 +27,18 @@ use super::connect;
 /// How long each leader may take to have its replicas follow (the tool's
 /// default in Kafka too).
 const TIMEOUT_MS: i32 = 30_000;
+
+/// Broker answers worth another round with fresh metadata: the leader
+/// does not know the partition yet (just created), not the leader any more,
+/// no leader right now.
+const RETRIABLE: [ErrorCode; 3] = [
+    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+    ErrorCode::NOT_LEADER_OR_FOLLOWER,
+    ErrorCode::LEADER_NOT_AVAILABLE,
+];
+
+/// Pause between rounds.
+const RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 type TopicPartition = (String, i32);
 
@@ -96,63 +108,48 @@ pub async fn run(args: DeleteRecordsArgs) -> anyhow::Result<()> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let md = client.metadata(Some(&topics), false).await?;
     println!("Executing records delete operation");
-    let mut results: BTreeMap<(String, i32), Result<i64, ErrorCode>> = BTreeMap::new();
-    let mut by_leader: BTreeMap<i32, Vec<(&TopicPartition, i64)>> = BTreeMap::new();
-    for (key, offset) in &wanted {
-        let leader = md
-            .topics
-            .get(&key.0)
-            .and_then(|t| t.partitions.iter().find(|p| p.partition == key.1))
-            .map(|p| p.leader);
-        match leader {
-            Some(l) if l >= 0 => by_leader.entry(l).or_default().push((key, *offset)),
-            Some(_) => {
-                results.insert(key.clone(), Err(ErrorCode(LeaderNotAvailable.code())));
-            }
-            None => {
-                results.insert(key.clone(), Err(ErrorCode(UnknownTopicOrPartition.code())));
+    let deadline =
+        tokio::time::Instant::now() + std::time::Duration::from_millis(TIMEOUT_MS as u64);
+    let mut results: BTreeMap<TopicPartition, Result<i64, ErrorCode>> = BTreeMap::new();
+    let mut pending: BTreeMap<TopicPartition, i64> = wanted.clone();
+    // Rounds, as Kafka's AdminClient: a partition whose leader answered
+    // with a retriable error (not yet the leader, leadership moved) is
+    // sent again with fresh metadata until the tool's timeout.
+    while !pending.is_empty() {
+        let md = client.metadata(Some(&topics), false).await?;
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
+        for (key, offset) in std::mem::take(&mut pending) {
+            let leader = md
+                .topics
+                .get(&key.0)
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == key.1))
+                .map(|p| p.leader);
+            match leader {
+                Some(l) if l >= 0 => by_leader.entry(l).or_default().push((key, offset)),
+                Some(_) => {
+                    results.insert(key, Err(ErrorCode(LeaderNotAvailable.code())));
+                }
+                None => {
+                    results.insert(key, Err(ErrorCode(UnknownTopicOrPartition.code())));
+                }
             }
         }
-    }
-    for (leader, parts) in by_leader {
-        let mut request_topics: BTreeMap<&str, Vec<DeleteRecordsPartition>> = BTreeMap::new();
-        for ((topic, partition), offset) in &parts {
-            request_topics.entry(topic.as_str()).or_default().push(
-                DeleteRecordsPartition::default()
-                    .with_partition_index(*partition)
-                    .with_offset(*offset),
-            );
-        }
-        let request = DeleteRecordsRequest::default()
-            .with_timeout_ms(TIMEOUT_MS)
-            .with_topics(
-                request_topics
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        DeleteRecordsTopic::default()
-                            .with_name(topic_name(t))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            );
-        let conn = client.node(leader).await?;
-        let version = conn.version::<DeleteRecordsRequest>((0, 2))?;
-        let response = conn
-            .call(&request, version)
-            .await
-            .with_context(|| format!("DeleteRecords to broker {leader}"))?;
-        for t in response.topics {
-            for p in t.partitions {
-                let key = (t.name.0.to_string(), p.partition_index);
-                let outcome = if p.error_code == 0 {
-                    Ok(p.low_watermark)
-                } else {
-                    Err(ErrorCode(p.error_code))
-                };
+        for (leader, parts) in by_leader {
+            let offsets: BTreeMap<TopicPartition, i64> = parts.iter().cloned().collect();
+            for (key, outcome) in delete_on(&client, leader, &parts).await? {
+                let retriable = matches!(&outcome, Err(code) if RETRIABLE.contains(code));
+                if retriable && tokio::time::Instant::now() < deadline {
+                    if let Some(offset) = offsets.get(&key) {
+                        pending.insert(key, *offset);
+                        continue;
+                    }
+                }
                 results.insert(key, outcome);
             }
+        }
+        if !pending.is_empty() {
+            tokio::time::sleep(RETRY_BACKOFF).await;
         }
     }
     println!("Records delete operation completed:");
@@ -163,6 +160,54 @@ pub async fn run(args: DeleteRecordsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One DeleteRecords request to `leader` for `parts`: each partition's
+/// low watermark or error.
+async fn delete_on(
+    client: &Client,
+    leader: i32,
+    parts: &[(TopicPartition, i64)],
+) -> anyhow::Result<Vec<(TopicPartition, Result<i64, ErrorCode>)>> {
+    let mut request_topics: BTreeMap<&str, Vec<DeleteRecordsPartition>> = BTreeMap::new();
+    for ((topic, partition), offset) in parts {
+        request_topics.entry(topic.as_str()).or_default().push(
+            DeleteRecordsPartition::default()
+                .with_partition_index(*partition)
+                .with_offset(*offset),
+        );
+    }
+    let request = DeleteRecordsRequest::default()
+        .with_timeout_ms(TIMEOUT_MS)
+        .with_topics(
+            request_topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    DeleteRecordsTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        );
+    let conn = client.node(leader).await?;
+    let version = conn.version::<DeleteRecordsRequest>((0, 2))?;
+    let response = conn
+        .call(&request, version)
+        .await
+        .with_context(|| format!("DeleteRecords to broker {leader}"))?;
+    let mut out = Vec::new();
+    for t in response.topics {
+        for p in t.partitions {
+            let key = (t.name.0.to_string(), p.partition_index);
+            let outcome = if p.error_code == 0 {
+                Ok(p.low_watermark)
+            } else {
+                Err(ErrorCode(p.error_code))
+            };
+            out.push((key, outcome));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
