@@ -190,6 +190,15 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("9223372036854775807"),
     ),
     key("log.cleaner.min.cleanable.ratio", Double, Some("0.5")),
+    key("log.cleaner.dedupe.buffer.size", Long, Some("134217728")),
+    key("log.cleaner.backoff.ms", Long, Some("15000")),
+    key(
+        "log.cleaner.io.max.bytes.per.second",
+        Double,
+        Some("1.7976931348623157E308"),
+    ),
+    key("log.cleaner.io.buffer.size", Int, Some("524288")),
+    key("log.cleaner.io.buffer.load.factor", Double, Some("0.9")),
     key("log.segment.delete.delay.ms", Long, Some("60000")),
     key(
         "log.flush.interval.messages",
@@ -385,6 +394,8 @@ pub struct BrokerConfig {
     pub replication: ReplicationConfig,
     /// The transaction coordinator's limits and timers.
     pub transactions: TransactionConfig,
+    /// The log cleaner (compacted topics).
+    pub cleaner: CleanerConfig,
     /// `controlled.shutdown.enable`: ask the controller to move leaderships
     /// away before stopping.
     pub controlled_shutdown_enable: bool,
@@ -424,6 +435,53 @@ pub struct ReplicationConfig {
     pub socket_timeout: Duration,
     /// `replica.high.watermark.checkpoint.interval.ms`.
     pub hw_checkpoint_interval: Duration,
+}
+
+/// The log cleaner's settings (Kafka's `log.cleaner.*` broker keys; the
+/// per-topic ones, such as `min.cleanable.dirty.ratio`, are topic configs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanerConfig {
+    /// `log.cleaner.enable`.
+    pub enable: bool,
+    /// `log.cleaner.threads`: logs cleaned at the same time.
+    pub threads: usize,
+    /// `log.cleaner.dedupe.buffer.size`: key-map memory, shared by the threads.
+    pub dedupe_buffer_size: usize,
+    /// `log.cleaner.backoff.ms`: pause when no log needs cleaning.
+    pub backoff: Duration,
+    /// `log.cleaner.io.max.bytes.per.second`.
+    pub io_max_bytes_per_second: f64,
+}
+
+impl CleanerConfig {
+    fn from_getter(get: &Getter<'_>) -> Result<CleanerConfig, ConfigError> {
+        let threads = get.int("log.cleaner.threads");
+        if threads < 0 {
+            return Err(get.error("log.cleaner.threads", "must not be negative"));
+        }
+        let dedupe = get.long("log.cleaner.dedupe.buffer.size");
+        if dedupe < 1 {
+            return Err(get.error("log.cleaner.dedupe.buffer.size", "must be at least 1"));
+        }
+        let backoff = get.long("log.cleaner.backoff.ms");
+        if backoff < 0 {
+            return Err(get.error("log.cleaner.backoff.ms", "must not be negative"));
+        }
+        let rate = get
+            .string("log.cleaner.io.max.bytes.per.second")
+            .parse::<f64>()
+            .unwrap_or(f64::MAX);
+        if rate <= 0.0 {
+            return Err(get.error("log.cleaner.io.max.bytes.per.second", "must be positive"));
+        }
+        Ok(CleanerConfig {
+            enable: get.bool("log.cleaner.enable"),
+            threads: threads as usize,
+            dedupe_buffer_size: usize::try_from(dedupe).unwrap_or(usize::MAX),
+            backoff: Duration::from_millis(backoff as u64),
+            io_max_bytes_per_second: rate,
+        })
+    }
 }
 
 /// Transaction coordinator settings (Kafka's `transaction.*` keys).
@@ -722,6 +780,7 @@ impl BrokerConfig {
 
         let replication = ReplicationConfig::from_getter(&get)?;
         let transactions = TransactionConfig::from_getter(&get)?;
+        let cleaner = CleanerConfig::from_getter(&get)?;
         let shutdown_retries = get.int("controlled.shutdown.max.retries");
         if shutdown_retries < 0 {
             return Err(get.error("controlled.shutdown.max.retries", "must not be negative"));
@@ -786,6 +845,7 @@ impl BrokerConfig {
             offsets_topic_num_partitions: offsets_partitions,
             replication,
             transactions,
+            cleaner,
             controlled_shutdown_enable: get.bool("controlled.shutdown.enable"),
             controlled_shutdown_max_retries: shutdown_retries as u32,
             controlled_shutdown_retry_backoff: Duration::from_millis(shutdown_backoff as u64),

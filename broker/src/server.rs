@@ -375,6 +375,13 @@ impl Server {
         let mut tasks = vec![
             tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
+            tokio::spawn(
+                crate::replica::log_cleaner::LogCleaner::new(
+                    broker.config.cleaner.clone(),
+                    replicas.clone(),
+                )
+                .run(shutdown_rx.clone()),
+            ),
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(txn.run(shutdown_rx.clone())),

@@ -410,6 +410,52 @@ pub(crate) mod testing {
         b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 
+    /// One v2 batch of keyed records (`None`: null key / null value)
+    /// encoded by kafka-protocol as a client would: offsets from
+    /// `base_offset`, timestamps `first_ts + 10 * i`, sequences from
+    /// `base_sequence` (-1 with no producer), leader epoch 0.
+    pub fn keyed_batch(
+        base_offset: i64,
+        producer_id: i64,
+        base_sequence: i32,
+        first_ts: i64,
+        records: &[(Option<&str>, Option<&str>)],
+        compression: kafka_protocol::records::Compression,
+    ) -> Bytes {
+        use kafka_protocol::records::{
+            Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let bytes = |s: Option<&str>| s.map(|s| Bytes::copy_from_slice(s.as_bytes()));
+        let recs: Vec<Record> = records
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id,
+                producer_epoch: if producer_id < 0 { -1 } else { 0 },
+                timestamp_type: TimestampType::Creation,
+                offset: base_offset + i as i64,
+                // Offset minus sequence is the same for every record, so
+                // the encoder makes one batch.
+                sequence: base_sequence + i as i32,
+                timestamp: first_ts + 10 * i as i64,
+                key: bytes(*k),
+                value: bytes(*v),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
+        RecordBatchEncoder::encode(&mut buf, &recs, &options).expect("encodable test batch");
+        buf.freeze()
+    }
+
     /// Splits a record set into its batches' headers.
     pub fn headers(mut buf: &[u8]) -> Vec<BatchHeader> {
         let mut out = Vec::new();

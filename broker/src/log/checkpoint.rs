@@ -24,6 +24,8 @@ pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const REPLICATION_CHECKPOINT: &str = "replication-offset-checkpoint";
 /// `<log.dir>/log-start-offset-checkpoint`.
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
+/// Per log directory: each compacted partition's first dirty offset.
+pub const CLEANER_OFFSET_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 /// `<log.dir>/<topic>-<p>/leader-epoch-checkpoint`.
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 /// `<log.dir>/.kafka_cleanshutdown`: present only while the broker is

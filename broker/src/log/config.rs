@@ -29,7 +29,7 @@ impl TimestampType {
 }
 
 /// Settings of one partition log. `Default` is Kafka's default for each key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll to a new segment before the active one would
     /// exceed this. At most `i32::MAX` because index positions are 32-bit.
@@ -64,6 +64,23 @@ pub struct LogConfig {
     pub flush_interval_ms: Option<u64>,
     /// `message.timestamp.type`.
     pub message_timestamp_type: TimestampType,
+    /// `cleanup.policy` has `delete`: `retention.ms` / `retention.bytes`
+    /// delete old segments.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` has `compact`: the log cleaner keeps the latest
+    /// record per key, and every record needs a key.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a tombstone survives after the clean
+    /// that first reached it.
+    pub delete_retention_ms: i64,
+    /// `min.cleanable.dirty.ratio`: clean once this share of the cleanable
+    /// bytes has not been cleaned yet.
+    pub min_cleanable_dirty_ratio: f64,
+    /// `min.compaction.lag.ms`: records younger than this stay uncompacted.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a record older than this is compacted even
+    /// below the dirty ratio.
+    pub max_compaction_lag_ms: i64,
 }
 
 /// Kafka's default `segment.bytes` (1 GiB).
@@ -87,6 +104,12 @@ impl Default for LogConfig {
             flush_interval_messages: i64::MAX as u64,
             flush_interval_ms: None,
             message_timestamp_type: TimestampType::CreateTime,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            delete_retention_ms: 86_400_000,
+            min_cleanable_dirty_ratio: 0.5,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
         }
     }
 }
@@ -104,6 +127,11 @@ pub const LOG_CONFIG_KEYS: &[&str] = &[
     "flush.messages",
     "flush.ms",
     "message.timestamp.type",
+    "cleanup.policy",
+    "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "max.compaction.lag.ms",
 ];
 
 impl LogConfig {
@@ -200,6 +228,43 @@ impl LogConfig {
                     }
                 }
             }
+            "cleanup.policy" => {
+                let mut delete = false;
+                let mut compact = false;
+                for p in v.split(',').map(str::trim) {
+                    match p {
+                        "delete" => delete = true,
+                        "compact" => compact = true,
+                        _ => {
+                            return Err(bad(
+                                "cleanup.policy",
+                                v,
+                                "must be a list of compact and delete",
+                            ))
+                        }
+                    }
+                }
+                self.cleanup_delete = delete;
+                self.cleanup_compact = compact;
+            }
+            "delete.retention.ms" => {
+                self.delete_retention_ms = parse_u64(key_name(key), v)?.min(i64::MAX as u64) as i64
+            }
+            "min.cleanable.dirty.ratio" => {
+                self.min_cleanable_dirty_ratio = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| bad("min.cleanable.dirty.ratio", v, "must be between 0 and 1"))?
+            }
+            "min.compaction.lag.ms" => {
+                self.min_compaction_lag_ms =
+                    parse_u64(key_name(key), v)?.min(i64::MAX as u64) as i64
+            }
+            "max.compaction.lag.ms" => {
+                self.max_compaction_lag_ms =
+                    parse_u64(key_name(key), v)?.min(i64::MAX as u64) as i64
+            }
             _ => {
                 return Err(LogError::InvalidConfig {
                     key: "(unknown)",
@@ -241,7 +306,31 @@ impl LogConfig {
                 "message.timestamp.type",
                 self.message_timestamp_type.as_str().to_string(),
             ),
+            ("cleanup.policy", self.cleanup_policy()),
+            ("delete.retention.ms", self.delete_retention_ms.to_string()),
+            (
+                "min.cleanable.dirty.ratio",
+                self.min_cleanable_dirty_ratio.to_string(),
+            ),
+            (
+                "min.compaction.lag.ms",
+                self.min_compaction_lag_ms.to_string(),
+            ),
+            (
+                "max.compaction.lag.ms",
+                self.max_compaction_lag_ms.to_string(),
+            ),
         ]
+    }
+
+    /// `cleanup.policy` as Kafka prints it.
+    pub fn cleanup_policy(&self) -> String {
+        match (self.cleanup_compact, self.cleanup_delete) {
+            (true, true) => "compact,delete".into(),
+            (true, false) => "compact".into(),
+            (false, true) => "delete".into(),
+            (false, false) => String::new(),
+        }
     }
 
     /// The most entries the offset index may hold (8 bytes each).
@@ -305,6 +394,14 @@ mod tests {
         c.set("message.timestamp.type", "LogAppendTime").unwrap();
         assert_eq!(c.message_timestamp_type, TimestampType::LogAppendTime);
         c.set("flush.ms", &i64::MAX.to_string()).unwrap();
+        c.set("cleanup.policy", "compact").unwrap();
+        assert!(c.cleanup_compact && !c.cleanup_delete);
+        c.set("cleanup.policy", "delete, compact").unwrap();
+        assert_eq!(c.cleanup_policy(), "compact,delete");
+        assert!(c.set("cleanup.policy", "shred").is_err());
+        c.set("min.cleanable.dirty.ratio", "0.01").unwrap();
+        assert_eq!(c.min_cleanable_dirty_ratio, 0.01);
+        assert!(c.set("min.cleanable.dirty.ratio", "2").is_err());
         assert_eq!(c.flush_interval_ms, None);
         let err = c.set("segment.bytes", "lots").unwrap_err();
         assert!(err.to_string().contains("segment.bytes"), "{err}");

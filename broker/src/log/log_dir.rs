@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::checkpoint::{
-    self, TopicPartition, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_CHECKPOINT,
-    RECOVERY_POINT_CHECKPOINT, REPLICATION_CHECKPOINT,
+    self, TopicPartition, CLEANER_OFFSET_CHECKPOINT, CLEAN_SHUTDOWN_FILE,
+    LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_CHECKPOINT,
 };
 use super::config::LogConfig;
 use super::error::LogError;
@@ -160,6 +160,29 @@ impl LogDir {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         checkpoint::write_offsets(&self.path.join(RECOVERY_POINT_CHECKPOINT), &recovery)?;
         checkpoint::write_offsets(&self.path.join(LOG_START_OFFSET_CHECKPOINT), &start)
+    }
+
+    /// Reads `cleaner-offset-checkpoint`: each compacted partition's first
+    /// dirty offset (missing or unreadable: none, every log starts dirty).
+    pub fn read_cleaner_offsets(&self) -> BTreeMap<TopicPartition, i64> {
+        read_or_warn(&self.path.join(CLEANER_OFFSET_CHECKPOINT))
+    }
+
+    /// Writes `cleaner-offset-checkpoint` with `offset` for one partition
+    /// (`None`: forget it), keeping the others.
+    pub fn write_cleaner_offset(
+        &self,
+        partition: &TopicPartition,
+        offset: Option<i64>,
+    ) -> Result<(), LogError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.path.join(CLEANER_OFFSET_CHECKPOINT);
+        let mut all = read_or_warn(&path);
+        match offset {
+            Some(o) => all.insert(partition.clone(), o),
+            None => all.remove(partition),
+        };
+        checkpoint::write_offsets(&path, &all)
     }
 
     /// Reads `replication-offset-checkpoint` (high watermarks).

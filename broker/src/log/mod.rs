@@ -20,6 +20,10 @@
 //!   the last stable offset, `.snapshot` files.
 //! * [`recovery`]: loading a partition directory, re-scanning after an
 //!   unclean stop.
+//! * [`cleaner`]: compaction (`cleanup.policy=compact`): the latest record
+//!   per key survives, segments are rewritten and swapped in crash-safely;
+//!   [`records`]: the record-level view of a batch it (and produce to a
+//!   compacted topic) needs — the only place records are decoded.
 //! * [`retention`]: which old segments `retention.ms` / `retention.bytes` /
 //!   the log start offset let go.
 //! * [`checkpoint`]: Kafka's checkpoint file format;
@@ -32,7 +36,8 @@
 //! `<log.dir>/<topic>-<partition>/` holds `<20-digit base offset>.log`,
 //! `.index` and `.timeindex` per segment and `leader-epoch-checkpoint`;
 //! `<log.dir>/` holds `recovery-point-offset-checkpoint`,
-//! `log-start-offset-checkpoint`, `replication-offset-checkpoint` and, while
+//! `log-start-offset-checkpoint`, `replication-offset-checkpoint`,
+//! `cleaner-offset-checkpoint` and, while
 //! stopped cleanly, `.kafka_cleanshutdown`. All byte-compatible with Kafka.
 //! One deliberate difference: index files are not preallocated to
 //! `segment.index.bytes` and not memory-mapped; they grow by appended entries
@@ -41,6 +46,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod index;
@@ -49,6 +55,7 @@ pub mod leader_epoch;
 pub mod log_dir;
 pub mod partition_log;
 pub mod producer_state;
+pub mod records;
 pub mod recovery;
 pub mod retention;
 pub mod scan;

@@ -33,9 +33,12 @@ use super::leader_epoch::{EpochEntry, LeaderEpochCache};
 use super::producer_state::{
     self, AbortedTxn, Checked, Marker, ProducerEntry, ProducerStateManager,
 };
+use super::records;
 use super::recovery::{self, LoadHints};
 use super::retention::{self, Reason};
-use super::segment::{OutBatch, Segment, TimestampAndOffset};
+use super::segment::{
+    file_path, OutBatch, Segment, TimestampAndOffset, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
+};
 
 /// ListOffsets' "latest" timestamp (`ListOffsetsRequest.LATEST_TIMESTAMP`).
 pub const LATEST_TIMESTAMP: i64 = -1;
@@ -328,7 +331,7 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn snapshot(&self) -> Arc<Vec<Arc<Segment>>> {
+    pub(super) fn snapshot(&self) -> Arc<Vec<Arc<Segment>>> {
         self.segments
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -417,6 +420,9 @@ impl PartitionLog {
             Origin::Client,
             log_append,
         )?;
+        if config.cleanup_compact {
+            self.check_keys(&records, &valid)?;
+        }
         let state = lock(&self.append);
         self.check_open()?;
         if valid.iter().any(|v| v.header.producer_id >= 0) {
@@ -477,6 +483,26 @@ impl PartitionLog {
             .sum();
         self.after_append(&config, info.record_count)?;
         Ok(info)
+    }
+
+    /// Kafka's rule for a compacted topic: every record has a key (the
+    /// cleaner could never supersede one without). The only produce path
+    /// that decodes records; only compacted topics take it.
+    fn check_keys(&self, records: &[u8], valid: &[batch::ValidBatch]) -> Result<(), LogError> {
+        for v in valid {
+            let bytes = &records[v.position..v.position + v.header.size()];
+            if records::first_keyless(bytes, &v.header)?.is_some() {
+                let name = self
+                    .dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(LogError::InvalidRecord(format!(
+                    "Compacted topic cannot accept message without key in topic partition {name}."
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Appends batches fetched from the leader, keeping their offsets and
@@ -951,6 +977,74 @@ impl PartitionLog {
             seg.delete_files()?;
         }
         Ok(())
+    }
+
+    /// The log cleaner's swap: replaces `old` (consecutive segments) by the
+    /// cleaned segment whose files were written in `staged` (a directory
+    /// holding `<base>.log` and its indexes for `old[0]`'s base), or just
+    /// removes them when `staged` is `None` (nothing survived). Returns
+    /// `false`, changing nothing, when `old` is no longer in the log (a
+    /// truncation or retention got there first).
+    ///
+    /// Crash safety as Kafka's: the staged files become `<base>.*.swap`
+    /// (the log file last: from then on the clean counts as done), the old
+    /// segments' files go, the swap files take the final names. Loading a
+    /// partition finishes a swap that was interrupted at any point (see
+    /// [`recovery`]).
+    pub(super) fn swap_cleaned(
+        &self,
+        old: &[Arc<Segment>],
+        staged: Option<&Path>,
+    ) -> Result<bool, LogError> {
+        self.check_open()?;
+        let config = self.config();
+        let _state = lock(&self.append);
+        self.check_open()?;
+        let segs = self.snapshot();
+        let (Some(first), Some(last)) = (old.first(), old.last()) else {
+            return Ok(false);
+        };
+        let Some(at) = segs.iter().position(|s| Arc::ptr_eq(s, first)) else {
+            return Ok(false);
+        };
+        let still_there = segs.len() > at + old.len()
+            && segs[at..at + old.len()]
+                .iter()
+                .zip(old)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if !still_there || Arc::ptr_eq(last, &segs[segs.len() - 1]) {
+            return Ok(false);
+        }
+        let base = first.base_offset();
+        let dir_err = |e| LogError::io(&self.dir, e);
+        if let Some(staged) = staged {
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+                let to = recovery::swap_path(&self.dir, base, suffix);
+                let from = file_path(staged, base, suffix);
+                fs::rename(&from, &to).map_err(|e| LogError::io(&from, e))?;
+            }
+            checkpoint::sync_dir(&self.dir).map_err(dir_err)?;
+        }
+        for seg in old {
+            seg.delete_files()?;
+        }
+        let mut replacement = Vec::new();
+        if staged.is_some() {
+            for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+                let from = recovery::swap_path(&self.dir, base, suffix);
+                fs::rename(&from, file_path(&self.dir, base, suffix))
+                    .map_err(|e| LogError::io(&from, e))?;
+            }
+            let seg = Segment::open(&self.dir, base, &config, now_ms())?;
+            seg.load_state()?;
+            replacement.push(Arc::new(seg));
+        }
+        checkpoint::sync_dir(&self.dir).map_err(dir_err)?;
+        let mut list: Vec<Arc<Segment>> = segs[..at].to_vec();
+        list.extend(replacement);
+        list.extend_from_slice(&segs[at + old.len()..]);
+        self.set_segments(list);
+        Ok(true)
     }
 
     /// DeleteRecords: moves the log start offset up to `offset` (the caller

@@ -12,13 +12,16 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::checkpoint;
+use super::cleaner::CLEANER_TMP_DIR;
 use super::config::LogConfig;
 use super::error::LogError;
 use super::leader_epoch::LeaderEpochCache;
-use super::segment::{Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
+use super::scan::{Scanned, Scanner, LOOKUP_CHUNK};
+use super::segment::{file_path, Segment, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX};
 
 /// What the log directory's checkpoint files say about this partition
 /// (see [`super::log_dir::LogDir`]); `Default` means "nothing known",
@@ -45,6 +48,67 @@ pub(crate) struct Loaded {
 /// Suffixes of files an interrupted operation leaves behind.
 const LEFTOVER_SUFFIXES: &[&str] = &[".deleted", ".cleaned", ".swap", ".tmp"];
 
+/// `<dir>/<20-digit base>.<suffix>.swap`: a cleaned segment's file between
+/// the cleaner's commit and its final name.
+pub(crate) fn swap_path(dir: &Path, base: i64, suffix: &str) -> PathBuf {
+    dir.join(format!("{base:020}.{suffix}.swap"))
+}
+
+/// Finishes the log cleaner's swaps that a crash interrupted (Kafka's
+/// rule): a `<base>.log.swap` is a whole cleaned segment (fsynced before it
+/// got that name), so every segment whose base lies in its offset range is
+/// one it replaces and goes, then the swap files take their final names
+/// (a missing index is rebuilt by the load). The cleaner's staging
+/// directory never holds anything committed.
+fn complete_swaps(dir: &Path) -> Result<(), LogError> {
+    let staging = dir.join(CLEANER_TMP_DIR);
+    if staging.is_dir() {
+        fs::remove_dir_all(&staging).map_err(|e| LogError::io(&staging, e))?;
+    }
+    let mut swaps = Vec::new();
+    let mut logs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| LogError::io(dir, e))? {
+        let name = entry.map_err(|e| LogError::io(dir, e))?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(base) = name
+            .strip_suffix(".swap")
+            .and_then(|n| parse_base(n, LOG_SUFFIX))
+        {
+            swaps.push(base);
+        } else if let Some(base) = parse_base(&name, LOG_SUFFIX) {
+            logs.push(base);
+        }
+    }
+    for base in swaps {
+        let swap = swap_path(dir, base, LOG_SUFFIX);
+        let file = fs::File::open(&swap).map_err(|e| LogError::io(&swap, e))?;
+        let len = file.metadata().map_err(|e| LogError::io(&swap, e))?.len();
+        let mut next = base;
+        let mut scan = Scanner::new(&file, &swap, 0, len, LOOKUP_CHUNK);
+        while let Scanned::Batch { header, .. } = scan.next_header()? {
+            next = header.last_offset() + 1;
+        }
+        tracing::info!(swap = %swap.display(), next_offset = next, "finishing an interrupted log cleaner swap");
+        for &old in logs
+            .iter()
+            .filter(|b| (base..next.max(base + 1)).contains(*b))
+        {
+            for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+                remove(&file_path(dir, old, suffix))?;
+            }
+        }
+        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX] {
+            let from = swap_path(dir, base, suffix);
+            if from.exists() {
+                fs::rename(&from, file_path(dir, base, suffix))
+                    .map_err(|e| LogError::io(&from, e))?;
+            }
+        }
+        checkpoint::sync_dir(dir).map_err(|e| LogError::io(dir, e))?;
+    }
+    Ok(())
+}
+
 fn parse_base(name: &str, suffix: &str) -> Option<i64> {
     let stem = name.strip_suffix(suffix)?.strip_suffix('.')?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
@@ -61,6 +125,7 @@ pub(crate) fn load(
     now_ms: i64,
 ) -> Result<Loaded, LogError> {
     fs::create_dir_all(dir).map_err(|e| LogError::io(dir, e))?;
+    complete_swaps(dir)?;
     let mut bases = BTreeSet::new();
     let mut indexed = BTreeSet::new();
     let mut index_files = Vec::new();

@@ -37,6 +37,11 @@ pub struct View<'a> {
 
 /// How many of the oldest segments may be deleted for `reason`.
 pub fn deletable(view: &View<'_>, config: &LogConfig, reason: Reason, now_ms: i64) -> usize {
+    // A compacted topic without `delete` in its policy keeps every segment
+    // the cleaner leaves (DeleteRecords still moves its start).
+    if reason != Reason::LogStartOffset && !config.cleanup_delete {
+        return 0;
+    }
     let segs = view.segments;
     let mut size_excess = match (reason, config.retention_bytes) {
         (Reason::Size, Some(limit)) => {

@@ -239,6 +239,41 @@ impl Segment {
             .unwrap_or(NO_TIMESTAMP)
     }
 
+    /// The max timestamp of the segment's first append (what `segment.ms`
+    /// and `max.compaction.lag.ms` measure from); negative if unknown.
+    pub fn first_batch_timestamp(&self) -> i64 {
+        self.rolling_timestamp.load(Ordering::Acquire)
+    }
+
+    /// Calls `f` with every whole batch of the segment (header and bytes),
+    /// in order, reading in large chunks: the log cleaner's scan. A batch
+    /// that does not frame is an error (the segment is below the high
+    /// watermark and was validated when written).
+    pub fn for_each_batch(
+        &self,
+        mut f: impl FnMut(&BatchHeader, &[u8]) -> Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut scan = Scanner::new(&self.log, &self.log_path, 0, self.size(), RECOVERY_CHUNK);
+        loop {
+            match scan.next_batch()? {
+                Scanned::Batch {
+                    header,
+                    bytes: Some(bytes),
+                    ..
+                } => f(&header, bytes)?,
+                Scanned::End => return Ok(()),
+                Scanned::Batch { position, .. }
+                | Scanned::Incomplete { position }
+                | Scanned::Corrupt { position, .. } => {
+                    return Err(LogError::MalformedFile {
+                        path: self.log_path.clone(),
+                        reason: format!("no whole batch at position {position}"),
+                    })
+                }
+            }
+        }
+    }
+
     /// Indexes pass Kafka's load-time checks.
     pub fn indexes_sane(&self) -> Result<(), String> {
         self.offset_index.sanity_check(self.size())?;

@@ -465,6 +465,12 @@ impl ReplicaManager {
         }
     }
 
+    /// The log directories, in `log.dirs` order (a partition's `dir_index`
+    /// points into this).
+    pub fn log_dirs(&self) -> &[Arc<LogDir>] {
+        &self.log_dirs
+    }
+
     /// Which log directory gets a partition: the one already holding its
     /// directory, else the one with the fewest open partitions (Kafka's
     /// placement).

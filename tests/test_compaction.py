@@ -1,0 +1,170 @@
+"""Compacted topics (issue 12): cleanup.policy=compact on a 3-broker
+cluster with RF 3, written by confluent-kafka's and kafka-python's default
+producers — the latest value per key survives at its original offset on
+every replica (a new leader after a kill -9 serves the same), tombstones
+stay for delete.retention.ms after the clean that reached them and then go,
+a record without a key is refused with INVALID_RECORD, and a broker
+restarted after cleaning serves its cleaned log."""
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from brokerproc import cluster  # noqa: F401 - fixture
+from eosutil import create_topic
+from procutil import wait_for
+from replication_util import kill_leader, metadata
+
+pytestmark = pytest.mark.timeout(240)
+
+COMPACT = {
+    "cleanup.policy": "compact",
+    "segment.bytes": "2048",
+    "min.cleanable.dirty.ratio": "0.01",
+    "min.insync.replicas": "2",
+}
+
+
+@pytest.fixture
+def three(cluster):  # noqa: F811 - fixture
+    _, brokers = cluster(brokers=3, zookeeper_session_timeout_ms=3000, log_cleaner_backoff_ms=200)
+    return brokers
+
+
+def read_all(bootstrap, topic, partition=0, end=0):
+    """Every record from the log start to the high watermark, once that is
+    at least `end` (a new leader's high watermark catches up with its log
+    after one round of follower fetches), as a consumer sees it:
+    [(offset, key, value)]."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cmp-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False})
+    try:
+        def high():
+            hw = c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            return hw if hw >= max(end, 1) else None
+        hw = wait_for(high, timeout=30, interval=0.1, desc="the high watermark at %d" % end)
+        c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        out = []
+        deadline = time.time() + 30
+        while (not out or out[-1][0] < hw - 1) and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            out.append((m.offset(), m.key() and m.key().decode(), m.value() and m.value().decode()))
+        assert out and out[-1][0] == hw - 1, "read %d records, last %s, high watermark %d" % (
+            len(out), out[-1:] or None, hw)
+        return out
+    finally:
+        c.close()
+
+
+def produce_rounds(bootstrap, topic, keys, rounds):
+    """confluent-kafka with default settings, one flush per round (so a
+    round is one batch): {offset: (key, value)} from the delivery reports."""
+    written = {}
+
+    def report(err, msg):
+        assert err is None, err
+        written[msg.offset()] = (msg.key().decode(), msg.value() and msg.value().decode())
+
+    p = Producer({"bootstrap.servers": bootstrap})
+    for r in range(rounds):
+        for k in range(keys):
+            p.produce(topic, key="k%d" % k, value="k%d:%d:%s" % (k, r, "x" * 40), on_delivery=report)
+        assert p.flush(30) == 0
+    return written
+
+
+def assert_compacted(records, written):
+    """Offsets unchanged (each record is what was written at its offset),
+    increasing, and the latest value of every key present."""
+    offsets = [o for o, _, _ in records]
+    assert offsets == sorted(set(offsets))
+    for o, k, v in records:
+        assert written[o] == (k, v), (o, k, v)
+    latest = {}
+    for o in sorted(written):
+        latest[written[o][0]] = (o, written[o][1])
+    seen = {k: (o, v) for o, k, v in records}
+    assert seen == latest
+
+
+def test_latest_value_per_key_on_every_replica(three):
+    bootstrap = three[0].bootstrap
+    topic = create_topic(bootstrap, "cmp-" + uuid.uuid4().hex[:6], 1, 3, config=COMPACT)
+    written = produce_rounds(bootstrap, topic, keys=20, rounds=15)
+    assert len(written) == 300
+
+    def compacted():
+        records = read_all(bootstrap, topic)
+        return records if len(records) < 150 else None
+    records = wait_for(compacted, timeout=60, interval=0.3, desc="the log cleaner to compact %s" % topic)
+    assert_compacted(records, written)
+
+    # kafka-python 3.x's default producer is idempotent: its batches append
+    # to the cleaned log and read back.
+    from kafka import KafkaProducer
+    kp = KafkaProducer(bootstrap_servers=bootstrap, key_serializer=str.encode, value_serializer=str.encode)
+    try:
+        for r in range(3):
+            md = kp.send(topic, key="k0", value="k0:kp%d" % r).get(timeout=30)
+            written[md.offset] = ("k0", "k0:kp%d" % r)
+    finally:
+        kp.close()
+    assert_compacted(read_all(bootstrap, topic, end=max(written) + 1), written)
+
+    # Each replica cleaned its own log: the next leader, after a kill -9
+    # of this one, serves the same latest values at the same offsets.
+    victim, other = kill_leader(three, topic)
+    records = read_all(other.bootstrap, topic, end=max(written) + 1)
+    assert_compacted(records, written)
+    assert len(records) < 150
+
+    # The killed broker comes back on its cleaned log and catches up.
+    victim.start()
+    wait_for(lambda: len(metadata(other, [topic])[topic][0]["isr"]) == 3, timeout=60, interval=0.2,
+             desc="the restarted broker back in the ISR")
+
+
+def test_tombstones_go_after_delete_retention(three):
+    bootstrap = three[0].bootstrap
+    config = dict(COMPACT, **{"delete.retention.ms": "3000"})
+    topic = create_topic(bootstrap, "cmt-" + uuid.uuid4().hex[:6], 1, 3, config=config)
+    p = Producer({"bootstrap.servers": bootstrap})
+    p.produce(topic, key="gone", value="old")
+    p.produce(topic, key="kept", value="v")
+    assert p.flush(30) == 0
+    p.produce(topic, key="gone", value=None)
+    assert p.flush(30) == 0
+    # Enough later writes that the tombstone's segment is no longer active.
+    for r in range(10):
+        for k in range(5):
+            p.produce(topic, key="f%d" % k, value="%d%s" % (r, "y" * 100))
+        assert p.flush(30) == 0
+
+    def state():
+        return {(k, v) for _, k, v in read_all(bootstrap, topic) if k in ("gone", "kept")}
+    wait_for(lambda: state() == {("gone", None), ("kept", "v")}, timeout=60, interval=0.3,
+             desc="the old value of 'gone' cleaned away, its tombstone kept")
+    started = time.time()
+    wait_for(lambda: state() == {("kept", "v")}, timeout=60, interval=0.3,
+             desc="the tombstone removed after delete.retention.ms")
+    # Not before its horizon (3 s after the first clean that kept it).
+    assert time.time() - started > 1.5
+
+
+def test_a_record_without_a_key_is_refused(three):
+    bootstrap = three[0].bootstrap
+    topic = create_topic(bootstrap, "cmk-" + uuid.uuid4().hex[:6], 1, 3, config=COMPACT)
+    errors = []
+    p = Producer({"bootstrap.servers": bootstrap})
+    p.produce(topic, value="no key", on_delivery=lambda err, msg: errors.append(err))
+    p.flush(30)
+    assert len(errors) == 1 and errors[0] is not None
+    assert errors[0].code() == KafkaError.INVALID_RECORD, errors[0]
+    # Keyed records still go in, and nothing of the refused one is there.
+    p.produce(topic, key="k", value="with key")
+    assert p.flush(30) == 0
+    assert [(k, v) for _, k, v in read_all(bootstrap, topic)] == [("k", "with key")]
