@@ -4,8 +4,12 @@ producers — the latest value per key survives at its original offset on
 every replica (a new leader after a kill -9 serves the same), tombstones
 stay for delete.retention.ms after the clean that reached them and then go,
 a record without a key is refused with INVALID_RECORD, and a broker
-restarted after cleaning serves its cleaned log."""
+restarted after cleaning serves its cleaned log; scripts/log-dirs.sh and
+kafka-python's describe_log_dirs show every replica's partition shrink."""
 
+import json
+import os
+import subprocess
 import time
 import uuid
 
@@ -14,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from brokerproc import cluster  # noqa: F401 - fixture
 from eosutil import create_topic
-from procutil import wait_for
+from procutil import REPO, built_binary, wait_for
 from replication_util import kill_leader, metadata
 
 pytestmark = pytest.mark.timeout(240)
@@ -168,3 +172,71 @@ def test_a_record_without_a_key_is_refused(three):
     p.produce(topic, key="k", value="with key")
     assert p.flush(30) == 0
     assert [(k, v) for _, k, v in read_all(bootstrap, topic)] == [("k", "with key")]
+
+
+def log_dirs(bootstrap, *args):
+    """scripts/log-dirs.sh --describe: Kafka's JSON document."""
+    r = subprocess.run([os.path.join(REPO, "scripts", "log-dirs.sh"), "--bootstrap-server", bootstrap,
+                        "--describe", *args], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, RUNNEL_BIN=built_binary("runnel", "RUNNEL_BIN", "runnel CLI not built")))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Querying brokers for log directories information"
+    assert lines[1].startswith("Received log directory information from brokers ")
+    return json.loads(lines[2])
+
+
+def sizes(doc, partition):
+    """{broker: size of `partition`} from a log-dirs document."""
+    return {b["broker"]: p["size"] for b in doc["brokers"] for d in b["logDirs"]
+            for p in d["partitions"] if p["partition"] == partition}
+
+
+def test_log_dirs_show_each_replica_shrink(three):
+    bootstrap = three[0].bootstrap
+    # Written while the policy is delete, then made compacted: the sizes
+    # before and after the cleaner's first pass.
+    topic = create_topic(bootstrap, "cml-" + uuid.uuid4().hex[:6], 1, 3,
+                         config={"segment.bytes": "2048", "min.insync.replicas": "2"})
+    other = create_topic(bootstrap, "cmo-" + uuid.uuid4().hex[:6], 1, 3)
+    written = produce_rounds(bootstrap, topic, keys=10, rounds=20)
+
+    def full_sizes():
+        doc = log_dirs(bootstrap, "--topic-list", topic)
+        s = sizes(doc, topic + "-0")
+        return (doc, s) if len(s) == 3 and len(set(s.values())) == 1 else None
+    doc, full = wait_for(full_sizes, timeout=30, interval=0.3, desc="three equal replica sizes")
+    assert doc["version"] == 1
+    assert sorted(b["broker"] for b in doc["brokers"]) == [1, 2, 3]
+    for b in doc["brokers"]:
+        assert len(b["logDirs"]) == 1 and b["logDirs"][0]["error"] is None
+        assert os.path.isdir(b["logDirs"][0]["logDir"])
+        assert [p["partition"] for p in b["logDirs"][0]["partitions"]] == [topic + "-0"]
+        assert b["logDirs"][0]["partitions"][0]["isFuture"] is False
+
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    res = ConfigResource("topic", topic, set_config=COMPACT)
+    admin.alter_configs([res])[res].result(30)
+
+    def shrunk():
+        now = sizes(log_dirs(bootstrap), topic + "-0")
+        return now if len(now) == 3 and all(now[b] < full[b] / 2 for b in now) else None
+    after = wait_for(shrunk, timeout=60, interval=0.5, desc="every replica of %s smaller after cleaning" % topic)
+    assert_compacted(read_all(bootstrap, topic, end=max(written) + 1), written)
+
+    # kafka-python's AdminClient reads the same sizes, for every topic.
+    from kafka.admin import KafkaAdminClient
+    kadmin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        got, names = {}, set()
+        for entry in kadmin.describe_log_dirs():
+            for d in entry["log_dirs"]:
+                for t in d["topics"]:
+                    names.add(t["name"])
+                    if t["name"] == topic:
+                        got[entry["broker"]] = t["partitions"][0]["partition_size"]
+        assert {topic, other} <= names
+        assert got == after
+    finally:
+        kadmin.close()

@@ -18,6 +18,7 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_transactions;
 pub mod end_txn;
@@ -157,6 +158,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             run!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
         }
         ApiKey::DescribeCluster => run!(m::DescribeClusterRequest, describe_cluster),
+        ApiKey::DescribeLogDirs => run!(m::DescribeLogDirsRequest, describe_log_dirs),
         ApiKey::FindCoordinator => run!(m::FindCoordinatorRequest, find_coordinator),
         ApiKey::JoinGroup => {
             let request = match m::JoinGroupRequest::decode(&mut body, version) {

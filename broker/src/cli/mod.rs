@@ -13,6 +13,7 @@
 //! * [`produce`]: `runnel produce`, the console producer (lines on stdin).
 //! * [`consume`]: `runnel consume`, the console consumer.
 //! * [`delete_records`]: `runnel delete-records` (kafka-delete-records.sh).
+//! * [`log_dirs`]: `runnel log-dirs` (kafka-log-dirs.sh).
 //! * [`transactions`]: `runnel transactions` (list, describe,
 //!   describe-producers, find-hanging, abort; kafka-transactions.sh).
 //! * [`perf`]: `runnel perf produce|consume`, load generators with a
@@ -24,6 +25,7 @@
 
 pub mod consume;
 pub mod delete_records;
+pub mod log_dirs;
 pub mod partitioner;
 pub mod perf;
 pub mod produce;
@@ -63,6 +65,8 @@ pub enum Command {
     Transactions(transactions::TransactionsArgs),
     /// Delete records below given offsets (kafka-delete-records.sh).
     DeleteRecords(delete_records::DeleteRecordsArgs),
+    /// Log directories and partition sizes per broker (kafka-log-dirs.sh).
+    LogDirs(log_dirs::LogDirsArgs),
     /// Serve the web console (overview, topics, records, groups, coord tree, timeline).
     Console(crate::console::ConsoleArgs),
 }
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Transactions(a) => transactions::run(a).await,
             Command::Console(a) => crate::console::run(a).await,
             Command::DeleteRecords(a) => delete_records::run(a).await,
+            Command::LogDirs(a) => log_dirs::run(a).await,
         }
     })
 }
