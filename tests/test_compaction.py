@@ -240,3 +240,71 @@ def test_log_dirs_show_each_replica_shrink(three):
         assert got == after
     finally:
         kadmin.close()
+
+
+def read_through(bootstrap, topic, last, isolation):
+    """Records of partition 0 from the start up to offset `last` (a record
+    known to be visible), with the given isolation.level: [(offset, key, value)]."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "cmx-" + uuid.uuid4().hex,
+                  "enable.auto.commit": False, "isolation.level": isolation})
+    try:
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        out = []
+        deadline = time.time() + 30
+        while (not out or out[-1][0] < last) and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                out.append((m.offset(), m.key().decode(), m.value() and m.value().decode()))
+        assert out and out[-1][0] >= last, "read %d records, last %s, wanted %d" % (len(out), out[-1:], last)
+        return out
+    finally:
+        c.close()
+
+
+def test_transactions_on_a_compacted_topic(three):
+    """A changelog written by a transactional producer (as Kafka Streams
+    with exactly-once does): aborted records are cleaned away, committed
+    ones compacted, and read_committed consumers see the latest committed
+    value per key."""
+    bootstrap = three[0].bootstrap
+    topic = create_topic(bootstrap, "cmx-" + uuid.uuid4().hex[:6], 1, 3, config=COMPACT)
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "cmx-" + uuid.uuid4().hex})
+    p.init_transactions(30)
+    committed = {}
+
+    def txn(value, commit, key="k%d"):
+        delivered = {}
+        p.begin_transaction()
+        for k in range(5):
+            p.produce(topic, key=key % k, value=value + "y" * 60,
+                      on_delivery=lambda err, msg: delivered.__setitem__(msg.offset(), msg))
+        p.flush(30)
+        if commit:
+            p.commit_transaction(30)
+            for o, m in delivered.items():
+                committed[o] = (m.key().decode(), m.value().decode())
+        else:
+            p.abort_transaction(30)
+    for r in range(12):
+        txn("c%d-" % r, commit=True)
+        # Keys no later record has: only the cleaner's removal of aborted
+        # transactions takes these away, not compaction by key.
+        txn("a%d-" % r, commit=False, key="ab%d-%%d" % r)
+    txn("last-", commit=True)
+    last = max(committed)
+
+    def cleaned():
+        records = read_through(bootstrap, topic, last, "read_uncommitted")
+        aborted = [r for r in records if r[2].startswith("a")]
+        # What is left of the aborted transactions sits in the uncleanable
+        # tail (the active segment) only.
+        return records if len(records) < 60 and aborted == [r for r in aborted if r[0] > last - 30] else None
+    wait_for(cleaned, timeout=60, interval=0.5, desc="aborted records cleaned away")
+    records = read_through(bootstrap, topic, last, "read_committed")
+    for o, k, v in records:
+        assert committed[o] == (k, v), (o, k, v)
+    latest = {}
+    for o in sorted(committed):
+        latest[committed[o][0]] = committed[o]
+    assert {k: (k, v) for _, k, v in records} == latest
+    assert all(v.startswith("last-") for _, _, v in records[-5:])

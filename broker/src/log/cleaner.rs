@@ -214,6 +214,9 @@ pub fn clean(
     now_ms: i64,
 ) -> Result<CleanStats, LogError> {
     let config = log.config();
+    // Read before the segments: a truncation after this point voids the
+    // clean (a cut segment may have been refilled with other records).
+    let truncations = log.truncations();
     let segs = log.snapshot();
     let n = cleanable_count(&segs, d.first_uncleanable);
     let aborted = log.aborted_transactions(log.log_start_offset(), d.first_uncleanable);
@@ -307,7 +310,7 @@ pub fn clean(
         throttle.account(cleaned.size());
         let staged = (cleaned.size() > 0).then_some(staging.as_path());
         drop(cleaned);
-        if !log.swap_cleaned(group, staged)? {
+        if !log.swap_cleaned(group, staged, truncations)? {
             // The log changed under us (truncated or trimmed): the next
             // round starts from a fresh look.
             stats.next_dirty = d.first_dirty;

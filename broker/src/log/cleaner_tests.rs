@@ -246,3 +246,22 @@ fn an_interrupted_swap_is_finished_on_load() {
         assert!(!swap_path(crashed_dir.path(), 0, LOG_SUFFIX).exists());
     }
 }
+
+/// A truncation between the cleaner's read and its swap voids the swap:
+/// the segment it read may hold other records by then.
+#[test]
+fn a_truncation_voids_the_swap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = filled(tmp.path(), Compression::None);
+    let before = log.truncations();
+    let segs = log.snapshot();
+    log.truncate_to(149).unwrap();
+    assert!(!log.swap_cleaned(&segs[..1], None, before).unwrap());
+    assert_eq!(contents(&log).first().map(|r| r.0), Some(0));
+    // With the current count the same swap (nothing survived) goes ahead.
+    let segs = log.snapshot();
+    assert!(log
+        .swap_cleaned(&segs[..1], None, log.truncations())
+        .unwrap());
+    assert!(contents(&log).first().map(|r| r.0) > Some(0));
+}

@@ -114,6 +114,9 @@ pub struct PartitionLog {
     unflushed: AtomicU64,
     state: AtomicU8,
     end_tx: watch::Sender<i64>,
+    /// Counts truncations, so the cleaner can tell that segments it read
+    /// were cut (and maybe refilled) before its swap.
+    truncations: AtomicU64,
 }
 
 /// Milliseconds since the epoch by the system clock.
@@ -169,6 +172,7 @@ impl PartitionLog {
             unflushed: AtomicU64::new(0),
             state: AtomicU8::new(OPEN),
             end_tx,
+            truncations: AtomicU64::new(0),
         };
         {
             let _state = lock(&log.append);
@@ -855,6 +859,7 @@ impl PartitionLog {
         if offset >= self.log_end_offset() {
             return Ok(());
         }
+        self.truncations.fetch_add(1, Ordering::AcqRel);
         if offset < 0 {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -903,6 +908,7 @@ impl PartitionLog {
     }
 
     fn truncate_fully_locked(&self, offset: i64, config: &LogConfig) -> Result<(), LogError> {
+        self.truncations.fetch_add(1, Ordering::AcqRel);
         let old = self.snapshot();
         let segment = Segment::create(&self.dir, offset.max(0), config, now_ms());
         let segment = match segment {
@@ -979,12 +985,18 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// How many truncations the log has had since it was opened.
+    pub(super) fn truncations(&self) -> u64 {
+        self.truncations.load(Ordering::Acquire)
+    }
+
     /// The log cleaner's swap: replaces `old` (consecutive segments) by the
     /// cleaned segment whose files were written in `staged` (a directory
     /// holding `<base>.log` and its indexes for `old[0]`'s base), or just
     /// removes them when `staged` is `None` (nothing survived). Returns
-    /// `false`, changing nothing, when `old` is no longer in the log (a
-    /// truncation or retention got there first).
+    /// `false`, changing nothing, when `old` is no longer in the log or the
+    /// log was truncated since the cleaner read `truncations` (retention or
+    /// a truncation got there first).
     ///
     /// Crash safety as Kafka's: the staged files become `<base>.*.swap`
     /// (the log file last: from then on the clean counts as done), the old
@@ -995,11 +1007,15 @@ impl PartitionLog {
         &self,
         old: &[Arc<Segment>],
         staged: Option<&Path>,
+        truncations: u64,
     ) -> Result<bool, LogError> {
         self.check_open()?;
         let config = self.config();
         let _state = lock(&self.append);
         self.check_open()?;
+        if self.truncations() != truncations {
+            return Ok(false);
+        }
         let segs = self.snapshot();
         let (Some(first), Some(last)) = (old.first(), old.last()) else {
             return Ok(false);
