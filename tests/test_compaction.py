@@ -308,3 +308,23 @@ def test_transactions_on_a_compacted_topic(three):
         latest[committed[o][0]] = committed[o]
     assert {k: (k, v) for _, k, v in records} == latest
     assert all(v.startswith("last-") for _, _, v in records[-5:])
+
+
+def test_kill_9_in_the_middle_of_a_clean_leaves_a_valid_log(cluster):  # noqa: F811 - fixture
+    """The cleaner slowed down (log.cleaner.io.max.bytes.per.second) so a
+    kill -9 lands while it writes its new segment: the restarted broker
+    drops the half-written one, serves every latest value at its offset,
+    and the clean completes."""
+    from replication_util import partition_dir
+    _, b = cluster(brokers=1, log_cleaner_backoff_ms=200, log_cleaner_io_max_bytes_per_second=30000)
+    topic = create_topic(b.bootstrap, "cm9-" + uuid.uuid4().hex[:6], 1, 1,
+                         config=dict(COMPACT, **{"min.insync.replicas": "1"}))
+    written = produce_rounds(b.bootstrap, topic, keys=20, rounds=25)
+    staging = os.path.join(partition_dir(b, topic, 0), "cleaner-tmp")
+    wait_for(lambda: os.path.isdir(staging), timeout=60, interval=0.05, desc="a clean under way")
+    b.kill()
+    b.start()
+    assert_compacted(read_all(b.bootstrap, topic, end=max(written) + 1), written)
+    records = wait_for(lambda: (lambda r: r if len(r) < 200 else None)(read_all(b.bootstrap, topic)),
+                       timeout=120, interval=0.5, desc="the clean done after the restart")
+    assert_compacted(records, written)
