@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -18,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from brokerproc import cluster  # noqa: F401 - fixture
 from eosutil import create_topic
-from procutil import REPO, built_binary, wait_for
+from procutil import REPO, built_binary, free_port, wait_for
 from replication_util import kill_leader, metadata
 
 pytestmark = pytest.mark.timeout(240)
@@ -316,7 +317,9 @@ def test_kill_9_in_the_middle_of_a_clean_leaves_a_valid_log(cluster):  # noqa: F
     drops the half-written one, serves every latest value at its offset,
     and the clean completes."""
     from replication_util import partition_dir
-    _, b = cluster(brokers=1, log_cleaner_backoff_ms=200, log_cleaner_io_max_bytes_per_second=30000)
+    metrics = "127.0.0.1:%d" % free_port()
+    _, b = cluster(brokers=1, log_cleaner_backoff_ms=200, log_cleaner_io_max_bytes_per_second=30000,
+                   metrics_listener=metrics)
     topic = create_topic(b.bootstrap, "cm9-" + uuid.uuid4().hex[:6], 1, 1,
                          config=dict(COMPACT, **{"min.insync.replicas": "1"}))
     written = produce_rounds(b.bootstrap, topic, keys=20, rounds=25)
@@ -328,3 +331,16 @@ def test_kill_9_in_the_middle_of_a_clean_leaves_a_valid_log(cluster):  # noqa: F
     records = wait_for(lambda: (lambda r: r if len(r) < 200 else None)(read_all(b.bootstrap, topic)),
                        timeout=120, interval=0.5, desc="the clean done after the restart")
     assert_compacted(records, written)
+
+    # The cleaner's figures, under Kafka's MBean names.
+    def scraped():
+        text = urllib.request.urlopen("http://%s/metrics" % metrics, timeout=5).read().decode()
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("kafka_log_logcleaner")}
+    m = wait_for(lambda: (lambda m: m if m.get("kafka_log_logcleaner_records_removed_total", 0) > 0 else None)(
+        scraped()), timeout=30, interval=0.5, desc="cleaner metrics")
+    assert m["kafka_log_logcleanermanager_uncleanable_partitions_count"] == 0
+    assert 0 < m["kafka_log_logcleaner_cleaner_recopy_percent"] < 100
+    assert m["kafka_log_logcleaner_max_clean_time_secs"] >= 0
+    assert 0 <= m["kafka_log_logcleanermanager_max_dirty_percent"] <= 100
+    assert m["kafka_log_logcleanermanager_time_since_last_run_ms"] < 30000

@@ -24,6 +24,7 @@ use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
 use crate::metrics::collector::BrokerCollector;
 use crate::metrics::BrokerMetrics;
+use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
 use crate::txn::TransactionCoordinator;
 use runnel_common::metrics::{serve, Prepare, Registry};
@@ -74,6 +75,8 @@ pub struct Broker {
     pub metrics: Arc<BrokerMetrics>,
     /// Consumers' and followers' incremental fetch sessions (KIP-227).
     pub fetch_sessions: Arc<FetchSessions>,
+    /// Compaction of this broker's compacted logs.
+    pub cleaner: Arc<LogCleaner>,
 }
 
 impl Broker {
@@ -179,6 +182,7 @@ async fn serve_metrics(
         broker.metadata.clone(),
         broker.groups.clone(),
         broker.fetch_sessions.clone(),
+        broker.cleaner.clone(),
         format!("{host}:{port}"),
     );
     registry.register_collector(Box::new(collector.clone()));
@@ -354,6 +358,7 @@ impl Server {
             metadata.clone(),
         );
         let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
+        let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
         let broker = Arc::new(Broker {
             config,
             id,
@@ -366,6 +371,7 @@ impl Server {
             advertised,
             metrics,
             fetch_sessions,
+            cleaner: cleaner.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_task = match &broker.config.metrics_listener {
@@ -375,13 +381,7 @@ impl Server {
         let mut tasks = vec![
             tokio::spawn(metadata.clone().run_watcher(id, shutdown_rx.clone())),
             tokio::spawn(replicas.clone().run(shutdown_rx.clone())),
-            tokio::spawn(
-                crate::replica::log_cleaner::LogCleaner::new(
-                    broker.config.cleaner.clone(),
-                    replicas.clone(),
-                )
-                .run(shutdown_rx.clone()),
-            ),
+            tokio::spawn(cleaner.run(shutdown_rx.clone())),
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(txn.run(shutdown_rx.clone())),

@@ -20,6 +20,7 @@ use tracing::debug;
 use crate::api::fetch_session::FetchSessions;
 use crate::group::GroupCoordinator;
 use crate::metadata::MetadataStore;
+use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
 
 /// Longest a scrape waits for end offsets; older figures are kept.
@@ -42,6 +43,7 @@ pub struct BrokerCollector {
     metadata: Arc<MetadataStore>,
     groups: Arc<GroupCoordinator>,
     fetch_sessions: Arc<FetchSessions>,
+    cleaner: Arc<LogCleaner>,
     /// Where this broker is reached, for its own ListOffsets client.
     bootstrap: String,
     client: tokio::sync::Mutex<Option<Client>>,
@@ -65,6 +67,7 @@ impl BrokerCollector {
         metadata: Arc<MetadataStore>,
         groups: Arc<GroupCoordinator>,
         fetch_sessions: Arc<FetchSessions>,
+        cleaner: Arc<LogCleaner>,
         bootstrap: String,
     ) -> Arc<BrokerCollector> {
         Arc::new(BrokerCollector {
@@ -73,6 +76,7 @@ impl BrokerCollector {
             metadata,
             groups,
             fetch_sessions,
+            cleaner,
             bootstrap,
             client: tokio::sync::Mutex::new(None),
             lag: Mutex::new(Vec::new()),
@@ -243,6 +247,37 @@ impl Collector for BrokerCollector {
             "kafka_server_fetchsessioncache_incrementalfetchsessionevictions",
             "Fetch sessions evicted to make room for others",
             sessions.evictions,
+        )?;
+        let cleaner = self.cleaner.stats();
+        s.gauge(
+            "kafka_log_logcleanermanager_max_dirty_percent",
+            "Largest dirty share (percent) of a compacted log's cleanable bytes at the last round",
+            cleaner.max_dirty_percent,
+        )?;
+        s.gauge(
+            "kafka_log_logcleanermanager_uncleanable_partitions_count",
+            "Compacted partitions whose last clean failed",
+            cleaner.uncleanable_partitions as f64,
+        )?;
+        s.gauge(
+            "kafka_log_logcleanermanager_time_since_last_run_ms",
+            "Milliseconds since the log cleaner last measured the compacted logs",
+            cleaner.time_since_last_run_ms,
+        )?;
+        s.gauge(
+            "kafka_log_logcleaner_cleaner_recopy_percent",
+            "Bytes written over bytes read (percent) by the last round of cleaning",
+            cleaner.recopy_percent,
+        )?;
+        s.gauge(
+            "kafka_log_logcleaner_max_clean_time_secs",
+            "Longest clean of the last round, in seconds",
+            cleaner.max_clean_time_secs,
+        )?;
+        s.counter(
+            "kafka_log_logcleaner_records_removed",
+            "Records the log cleaner removed (superseded, key-less, aborted, expired tombstones)",
+            cleaner.records_removed,
         )?;
         s.gauges(
             "kafka_log_log_size",

@@ -13,8 +13,9 @@
 //! kept in its log directory's `cleaner-offset-checkpoint`, so a restart
 //! does not clean everything again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -36,11 +37,31 @@ struct Progress {
     next_horizon: Option<i64>,
 }
 
+/// What the cleaner reports to metrics (Kafka's `LogCleaner` and
+/// `LogCleanerManager` MBeans).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CleanerStats {
+    /// Largest dirty share of a compacted log at the last round, percent.
+    pub max_dirty_percent: f64,
+    /// Partitions whose last clean failed.
+    pub uncleanable_partitions: usize,
+    /// Since the last round (0 before the first).
+    pub time_since_last_run_ms: f64,
+    /// Bytes written over bytes read by the last round's cleans, percent.
+    pub recopy_percent: f64,
+    /// The longest clean of the last round.
+    pub max_clean_time_secs: f64,
+    /// Records removed since start.
+    pub records_removed: u64,
+}
+
 /// The broker's log cleaner.
 pub struct LogCleaner {
     config: CleanerConfig,
     replicas: Arc<ReplicaManager>,
     progress: Mutex<HashMap<Key, Progress>>,
+    stats: Mutex<(CleanerStats, Option<Instant>)>,
+    failed: Mutex<HashSet<Key>>,
 }
 
 impl LogCleaner {
@@ -63,7 +84,17 @@ impl LogCleaner {
             config,
             replicas,
             progress: Mutex::new(progress),
+            stats: Mutex::new((CleanerStats::default(), None)),
+            failed: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// The figures for metrics.
+    pub fn stats(&self) -> CleanerStats {
+        let (mut stats, last_run) = *self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.time_since_last_run_ms = last_run.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1000.0);
+        stats.uncleanable_partitions = self.failed.lock().unwrap_or_else(|p| p.into_inner()).len();
+        stats
     }
 
     /// Cleans until shutdown (returns at once with `log.cleaner.enable=false`
@@ -99,6 +130,7 @@ impl LogCleaner {
     /// The due logs, dirtiest first (overdue ones before all others).
     fn due(&self, now_ms: i64) -> Vec<(Key, Arc<Partition>, Dirtiness)> {
         let mut due = Vec::new();
+        let mut max_dirty = 0.0f64;
         for (key, p) in self.replicas.hosted() {
             let config = p.log.config();
             if !config.cleanup_compact {
@@ -109,6 +141,7 @@ impl LogCleaner {
             let Some(d) = cleaner::dirtiness(&p.log, progress.next_dirty, lso, now_ms) else {
                 continue;
             };
+            max_dirty = max_dirty.max(d.ratio() * 100.0);
             let dirty =
                 d.dirty_bytes > 0 && (d.ratio() >= config.min_cleanable_dirty_ratio || d.overdue);
             let horizon_passed = progress.next_horizon.is_some_and(|h| now_ms > h);
@@ -122,6 +155,9 @@ impl LogCleaner {
                 .then(b.2.ratio().total_cmp(&a.2.ratio()))
         });
         due.truncate(self.config.threads);
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.0.max_dirty_percent = max_dirty;
+        stats.1 = Some(Instant::now());
         due
     }
 
@@ -139,23 +175,49 @@ impl LogCleaner {
         let mut running = JoinSet::new();
         for (key, p, d) in due {
             running.spawn_blocking(move || {
+                let started = Instant::now();
                 let outcome = cleaner::clean(&p.log, &d, &limits, now);
-                (key, p, d, outcome)
+                (key, p, d, outcome, started.elapsed())
             });
         }
         let mut progressed = false;
+        let (mut read, mut written, mut longest) = (0u64, 0u64, Duration::ZERO);
         while let Some(joined) = running.join_next().await {
-            let Ok((key, p, d, outcome)) = joined else {
+            let Ok((key, p, d, outcome, took)) = joined else {
                 continue;
             };
+            longest = longest.max(took);
             match outcome {
                 Ok(stats) => {
                     progressed |= stats.next_dirty > d.first_dirty || stats.tombstones_removed > 0;
+                    read += stats.bytes_before;
+                    written += stats.bytes_after;
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    self.stats
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                        .records_removed += stats.records_removed;
                     self.record(&key, &p, &d, stats).await;
                 }
-                Err(e) => warn!(topic = %key.0, partition = key.1, "log cleaner: {e}"),
+                Err(e) => {
+                    warn!(topic = %key.0, partition = key.1, "log cleaner: {e}");
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key);
+                }
             }
         }
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.0.max_clean_time_secs = longest.as_secs_f64();
+        if read > 0 {
+            stats.0.recopy_percent = written as f64 * 100.0 / read as f64;
+        }
+        drop(stats);
         progressed
     }
 
