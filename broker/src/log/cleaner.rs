@@ -27,8 +27,8 @@
 //! tombstones (null values) once their batch's delete horizon has passed —
 //! the first clean that keeps a tombstone stamps its batch with a horizon of
 //! `now + delete.retention.ms` (KIP-534), so a consumer reading from the
-//! start within that time still sees the delete. Transaction markers are
-//! kept. A batch emptied of records stays as an empty batch when it is its
+//! start within that time still sees the delete. A transaction marker goes
+//! the same way once no record of its transaction is left. A batch emptied of records stays as an empty batch when it is its
 //! producer's last, so the producer's sequence survives a reload.
 //!
 //! Each group is written in [`CLEANER_TMP_DIR`] as an ordinary segment,
@@ -36,7 +36,7 @@
 //! see there). Appends, reads and fetches go on meanwhile: they never touch
 //! the segments being cleaned except through their own snapshots.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,6 +111,9 @@ pub struct CleanStats {
     pub records_removed: u64,
     /// Of those, tombstones whose delete horizon had passed.
     pub tombstones_removed: u64,
+    /// Transaction markers removed (their transaction had no records left
+    /// and their horizon had passed).
+    pub markers_removed: u64,
     /// Keys in the map.
     pub keys: usize,
     /// The earliest delete horizon of a tombstone still in the log: a clean
@@ -271,12 +274,13 @@ pub fn clean(
         keys: map.latest.len(),
         ..CleanStats::default()
     };
-    let filter = BatchFilter {
+    let mut filter = BatchFilter {
         map: &map,
         aborted: &aborted,
         producer_last: &producer_last,
         now_ms,
         delete_retention_ms: config.delete_retention_ms,
+        txn_with_data: HashSet::new(),
     };
     let staging = log.dir().join(CLEANER_TMP_DIR);
     for group in groups(&segs[..m], &segs[m], &config) {
@@ -394,19 +398,22 @@ struct BatchFilter<'a> {
     producer_last: &'a HashMap<i64, i64>,
     now_ms: i64,
     delete_retention_ms: i64,
+    /// Producers whose current transaction still has records in the
+    /// cleaned output (batches come in offset order, its marker after them).
+    txn_with_data: HashSet<i64>,
 }
 
 impl BatchFilter<'_> {
     /// The batch as it goes into the cleaned segment, or `None` if nothing
     /// of it stays.
     fn apply(
-        &self,
+        &mut self,
         h: &BatchHeader,
         bytes: &[u8],
         stats: &mut CleanStats,
     ) -> Result<Option<Vec<u8>>, LogError> {
         if h.is_control() {
-            return Ok(Some(bytes.to_vec()));
+            return self.marker(h, bytes, stats);
         }
         if is_aborted(self.aborted, h) {
             stats.records_removed += h.records_count.max(0) as u64;
@@ -435,6 +442,9 @@ impl BatchFilter<'_> {
                 stats.next_horizon = Some(stats.next_horizon.map_or(t, |n| n.min(t)));
             }
         }
+        if h.is_transactional() && !kept.is_empty() {
+            self.txn_with_data.insert(h.producer_id);
+        }
         if kept.len() == recs.len() && !needs_horizon {
             return Ok(Some(bytes.to_vec()));
         }
@@ -446,6 +456,38 @@ impl BatchFilter<'_> {
             }
         }
         records::rebuild(bytes, h, &kept, new_horizon).map(Some)
+    }
+
+    /// A transaction marker stays while records of its transaction do.
+    /// Once none are left, the first clean that sees that stamps it with a
+    /// delete horizon, and a clean after the horizon removes it (Kafka's
+    /// rule: a consumer reading from the start within delete.retention.ms
+    /// still sees how the transaction ended).
+    fn marker(
+        &mut self,
+        h: &BatchHeader,
+        bytes: &[u8],
+        stats: &mut CleanStats,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        if self.txn_with_data.remove(&h.producer_id) {
+            return Ok(Some(bytes.to_vec()));
+        }
+        let horizon = match delete_horizon(h) {
+            Some(t) if self.now_ms > t => {
+                stats.records_removed += h.records_count.max(0) as u64;
+                stats.markers_removed += 1;
+                return Ok(None);
+            }
+            Some(t) => t,
+            None => self.now_ms.saturating_add(self.delete_retention_ms),
+        };
+        stats.next_horizon = Some(stats.next_horizon.map_or(horizon, |n| n.min(horizon)));
+        if delete_horizon(h).is_some() {
+            return Ok(Some(bytes.to_vec()));
+        }
+        let section = records::section(bytes, h)?;
+        let recs = records::parse(&section, h)?;
+        records::rebuild(bytes, h, &recs, Some(horizon)).map(Some)
     }
 }
 

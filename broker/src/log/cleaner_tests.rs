@@ -265,3 +265,71 @@ fn a_truncation_voids_the_swap() {
         .unwrap());
     assert!(contents(&log).first().map(|r| r.0) > Some(0));
 }
+
+/// A transactional producer's batch of `(key, value)` records.
+fn txn_batch(records: &[(Option<&str>, Option<&str>)], base_sequence: i32) -> Bytes {
+    let mut b = keyed_batch(0, 5, base_sequence, NOW, records, Compression::None).to_vec();
+    b[crate::log::batch::ATTRIBUTES_OFFSET + 1] |= crate::log::batch::TRANSACTIONAL_FLAG as u8;
+    crate::log::batch::testing::fix_crc(&mut b);
+    Bytes::from(b)
+}
+
+fn markers(log: &PartitionLog) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let info = log.read(offset, 1 << 20, None, true).unwrap();
+        let hs = crate::log::batch::testing::headers(&info.records);
+        let Some(last) = hs.last() else { break };
+        out.extend(hs.iter().filter(|h| h.is_control()).map(|h| h.base_offset));
+        offset = last.last_offset() + 1;
+    }
+    out
+}
+
+/// A commit marker outlives its transaction's records by delete.retention.ms
+/// and then goes; the marker of a transaction with records left stays.
+#[test]
+fn a_transaction_marker_goes_after_its_records_and_the_horizon() {
+    use crate::log::producer_state::Marker;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(tmp.path(), config()).unwrap();
+    let commit = Marker {
+        commit: true,
+        coordinator_epoch: 0,
+    };
+    log.append_as_leader_at(
+        txn_batch(&[(Some("k1"), Some("a1")), (Some("k2"), Some("a2"))], 0),
+        0,
+        NOW,
+    )
+    .unwrap();
+    log.append_marker(5, 0, commit, 0).unwrap(); // offset 2
+    log.append_as_leader_at(
+        txn_batch(&[(Some("k1"), Some("b1")), (Some("k2"), Some("b2"))], 2),
+        0,
+        NOW,
+    )
+    .unwrap();
+    log.append_marker(5, 0, commit, 0).unwrap(); // offset 5
+    log.roll_if_due(i64::MAX / 2).unwrap();
+    assert_eq!(markers(&log), [2, 5]);
+
+    let s = clean_now(&log, None, NOW);
+    assert_eq!(s.next_horizon, Some(NOW + 1_000));
+    assert_eq!(
+        markers(&log),
+        [2, 5],
+        "the first clean only stamps the empty transaction's marker"
+    );
+    let end = log.log_end_offset();
+    let d = dirtiness(&log, Some(s.next_dirty), end, NOW + 1_001).unwrap();
+    let s = clean(&log, &d, &LIMITS, NOW + 1_001).unwrap();
+    assert_eq!(s.markers_removed, 1);
+    assert_eq!(markers(&log), [5]);
+    let values: Vec<_> = contents(&log)
+        .into_iter()
+        .filter_map(|r| r.2.filter(|v| v.len() == 2))
+        .collect();
+    assert_eq!(values, ["b1", "b2"]);
+}

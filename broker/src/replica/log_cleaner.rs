@@ -189,7 +189,9 @@ impl LogCleaner {
             longest = longest.max(took);
             match outcome {
                 Ok(stats) => {
-                    progressed |= stats.next_dirty > d.first_dirty || stats.tombstones_removed > 0;
+                    progressed |= stats.next_dirty > d.first_dirty
+                        || stats.tombstones_removed > 0
+                        || stats.markers_removed > 0;
                     read += stats.bytes_before;
                     written += stats.bytes_after;
                     self.failed
@@ -235,6 +237,7 @@ impl LogCleaner {
             bytes_after = stats.bytes_after,
             records_removed = stats.records_removed,
             tombstones_removed = stats.tombstones_removed,
+            markers_removed = stats.markers_removed,
             keys = stats.keys,
             "cleaned log"
         );
