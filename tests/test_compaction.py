@@ -344,3 +344,26 @@ def test_kill_9_in_the_middle_of_a_clean_leaves_a_valid_log(cluster):  # noqa: F
     assert m["kafka_log_logcleaner_max_clean_time_secs"] >= 0
     assert 0 <= m["kafka_log_logcleanermanager_max_dirty_percent"] <= 100
     assert m["kafka_log_logcleanermanager_time_since_last_run_ms"] < 30000
+
+
+def test_a_topic_deleted_and_created_again_is_cleaned_again(three):
+    """The cleaner's progress belongs to a log, not to a name: the same
+    writes to a topic created again under a deleted one's name are
+    compacted as the first time."""
+    bootstrap = three[0].bootstrap
+    name = "cmr-" + uuid.uuid4().hex[:6]
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for incarnation in range(2):
+        topic = create_topic(bootstrap, name, 1, 3, config=COMPACT)
+        written = produce_rounds(bootstrap, topic, keys=20, rounds=15)
+        records = wait_for(lambda: (lambda r: r if len(r) < 150 else None)(read_all(bootstrap, topic)),
+                           timeout=60, interval=0.3, desc="incarnation %d compacted" % incarnation)
+        assert_compacted(records, written)
+        if incarnation == 0:
+            admin.delete_topics([topic])[topic].result(30)
+            wait_for(lambda: name not in admin.list_topics(timeout=5).topics, timeout=30, interval=0.2,
+                     desc="%s deleted" % name)
+            # Every broker has dropped its replica before the name is reused.
+            wait_for(lambda: all(not os.path.isdir(os.path.join(b.log_dir, name + "-0")) for b in three),
+                     timeout=30, interval=0.2, desc="replicas of %s gone" % name)

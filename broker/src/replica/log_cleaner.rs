@@ -14,7 +14,7 @@
 //! does not clean everything again.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -25,16 +25,31 @@ use super::manager::ReplicaManager;
 use super::partition::Partition;
 use crate::config::CleanerConfig;
 use crate::log::cleaner::{self, CleanLimits, CleanStats, Dirtiness};
+use crate::log::PartitionLog;
 
 type Key = (String, i32);
 
 /// What the cleaner remembers of one partition between rounds.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Progress {
     /// Where the next clean's dirty part starts (as checkpointed).
     next_dirty: Option<i64>,
     /// Earliest delete horizon of a tombstone left in the log.
     next_horizon: Option<i64>,
+    /// The log this was measured on (`None`: read from the checkpoint at
+    /// start): a topic deleted and created again under the same name has
+    /// a new log, which starts uncleaned.
+    log: Option<Weak<PartitionLog>>,
+}
+
+impl Progress {
+    /// This progress if it belongs to `log`, else none.
+    fn of(self, log: &Arc<PartitionLog>) -> Progress {
+        match &self.log {
+            Some(w) if !std::ptr::eq(w.as_ptr(), Arc::as_ptr(log)) => Progress::default(),
+            _ => self,
+        }
+    }
 }
 
 /// What the cleaner reports to metrics (Kafka's `LogCleaner` and
@@ -75,7 +90,7 @@ impl LogCleaner {
                     key,
                     Progress {
                         next_dirty: Some(offset),
-                        next_horizon: None,
+                        ..Progress::default()
                     },
                 );
             }
@@ -123,7 +138,7 @@ impl LogCleaner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
-            .copied()
+            .cloned()
             .unwrap_or_default()
     }
 
@@ -136,7 +151,7 @@ impl LogCleaner {
             if !config.cleanup_compact {
                 continue;
             }
-            let progress = self.progress(&key);
+            let progress = self.progress(&key).of(&p.log);
             let lso = p.log.last_stable_offset(p.high_watermark());
             let Some(d) = cleaner::dirtiness(&p.log, progress.next_dirty, lso, now_ms) else {
                 continue;
@@ -249,6 +264,7 @@ impl LogCleaner {
                 Progress {
                     next_dirty: Some(stats.next_dirty),
                     next_horizon: stats.next_horizon,
+                    log: Some(Arc::downgrade(&p.log)),
                 },
             );
         let Some(dir) = self.replicas.log_dirs().get(p.dir_index).cloned() else {

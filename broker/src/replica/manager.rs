@@ -226,11 +226,18 @@ impl ReplicaManager {
             });
             let topic_exists = snapshot.topics.contains_key(&key.0);
             let log = partition.log.clone();
+            let dir = self.log_dirs.get(partition.dir_index).cloned();
+            let gone = key.clone();
             let res = tokio::task::spawn_blocking(move || {
                 if topic_exists {
                     log.close()
                 } else {
-                    log.delete()
+                    log.delete()?;
+                    // A topic of the same name later starts uncleaned.
+                    match dir {
+                        Some(dir) => dir.write_cleaner_offset(&gone, None),
+                        None => Ok(()),
+                    }
                 }
             })
             .await;
