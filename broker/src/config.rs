@@ -378,6 +378,9 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
     pub fetch_session_cache_slots: usize,
+    /// `num.recovery.threads.per.data.dir`: logs opened at once per log
+    /// directory (at start and when partitions arrive).
+    pub num_recovery_threads_per_data_dir: usize,
     pub log_retention_check_interval: Duration,
     pub log_flush_scheduler_interval: Duration,
     /// `group.initial.rebalance.delay.ms`.
@@ -729,6 +732,10 @@ impl BrokerConfig {
                 "must not be negative",
             ));
         }
+        let recovery_threads = get.int("num.recovery.threads.per.data.dir");
+        if recovery_threads < 1 {
+            return Err(get.error("num.recovery.threads.per.data.dir", "must be at least 1"));
+        }
         let max_connections = get.int("max.connections");
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
@@ -833,6 +840,7 @@ impl BrokerConfig {
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
             fetch_session_cache_slots: fetch_session_slots as usize,
+            num_recovery_threads_per_data_dir: recovery_threads as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),
             log_flush_scheduler_interval: Duration::from_millis(flush_ms as u64),
             group_initial_rebalance_delay: Duration::from_millis(initial_delay as u64),

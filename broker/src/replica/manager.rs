@@ -46,6 +46,16 @@ pub struct ReplicaManager {
     metrics: Arc<BrokerMetrics>,
 }
 
+/// A log opened for a new partition, with what hosting it needs.
+type Opened = (
+    Key,
+    PartitionSettings,
+    ReplicaState,
+    usize,
+    i64,
+    Result<crate::log::PartitionLog, LogError>,
+);
+
 /// Settings for a topic: the broker's defaults overlaid with its overrides.
 pub fn settings_for(broker: &BrokerConfig, topic: &TopicInfo) -> Result<PartitionSettings, String> {
     let resolved = TopicConfig::resolve(broker, &topic.config).map_err(|e| e.to_string())?;
@@ -258,6 +268,7 @@ impl ReplicaManager {
         }
 
         // Partitions to open or update.
+        let mut to_open = Vec::new();
         for (key, (topic, state)) in wanted {
             let settings = match settings_for(&self.config, &topic) {
                 Ok(s) => s,
@@ -289,49 +300,103 @@ impl ReplicaManager {
                 self.apply_state(&key, &p, state);
                 continue;
             }
-            let dir_index = self.choose_dir(&key);
+            to_open.push((key, settings, state));
+        }
+        if !to_open.is_empty() {
+            self.open_partitions(to_open).await;
+        }
+    }
+
+    /// Opens the logs of partitions new to this broker, many at a time
+    /// (`num.recovery.threads.per.data.dir` per directory, at least one per
+    /// core: a start with thousands of partitions, or a CreateTopics of
+    /// thousands, is not one file system round after another), and puts
+    /// each in its role as soon as its log is open. Each directory's
+    /// high-watermark checkpoint is read once for all of them.
+    async fn open_partitions(&self, new: Vec<(Key, PartitionSettings, ReplicaState)>) {
+        let mut counts = vec![0usize; self.log_dirs.len()];
+        for (_, p) in self.hosted() {
+            if let Some(c) = counts.get_mut(p.dir_index) {
+                *c += 1;
+            }
+        }
+        let dirs = self.log_dirs.clone();
+        let high_watermarks: Vec<BTreeMap<Key, i64>> = tokio::task::spawn_blocking(move || {
+            dirs.iter()
+                .map(|d| d.read_high_watermarks().unwrap_or_default())
+                .collect()
+        })
+        .await
+        .unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let limit =
+            (self.config.num_recovery_threads_per_data_dir * self.log_dirs.len()).max(cores);
+        let permits = Arc::new(tokio::sync::Semaphore::new(limit));
+        let mut opening = tokio::task::JoinSet::new();
+        for (key, settings, state) in new {
+            let dir_index = self.choose_dir(&key, &counts);
+            if let Some(c) = counts.get_mut(dir_index) {
+                *c += 1;
+            }
             let dir = self.log_dirs[dir_index].clone();
-            let log_config = settings.log.clone();
-            let (topic_name, index) = key.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                let log = dir.open_partition(&topic_name, index, log_config)?;
-                let hw = dir
-                    .read_high_watermarks()
-                    .ok()
-                    .and_then(|m| m.get(&(topic_name.clone(), index)).copied())
-                    .unwrap_or(0);
-                Ok::<_, LogError>((log, hw))
-            })
-            .await;
-            match opened {
-                Ok(Ok((log, hw))) => {
-                    info!(topic = %key.0, partition = key.1,
-                          log_start_offset = log.log_start_offset(),
-                          log_end_offset = log.log_end_offset(), high_watermark = hw, "opened log");
-                    let partition = Arc::new(
-                        Partition::new(
-                            key.0.clone(),
-                            key.1,
-                            dir_index,
-                            Arc::new(log),
-                            self.broker_id,
-                            hw,
-                            settings,
-                        )
-                        .with_counters(self.metrics.topic(&key.0)),
-                    );
-                    if let Ok(mut p) = self.partitions.write() {
-                        p.insert(key.clone(), partition.clone());
-                    }
-                    self.apply_state(&key, &partition, state);
+            let hw = high_watermarks
+                .get(dir_index)
+                .and_then(|m| m.get(&key).copied())
+                .unwrap_or(0);
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            opening.spawn_blocking(move || {
+                let _permit = permit;
+                let opened = dir.open_partition(&key.0, key.1, settings.log.clone());
+                (key, settings, state, dir_index, hw, opened)
+            });
+            while let Some(done) = opening.try_join_next() {
+                self.adopt(done);
+            }
+        }
+        while let Some(done) = opening.join_next().await {
+            self.adopt(done);
+        }
+    }
+
+    /// Hosts a partition whose log was just opened (or records why it
+    /// could not be).
+    fn adopt(&self, done: Result<Opened, tokio::task::JoinError>) {
+        let (key, settings, state, dir_index, hw, opened) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                error!("opening a log: {e}");
+                return;
+            }
+        };
+        match opened {
+            Ok(log) => {
+                info!(topic = %key.0, partition = key.1,
+                      log_start_offset = log.log_start_offset(),
+                      log_end_offset = log.log_end_offset(), high_watermark = hw, "opened log");
+                let partition = Arc::new(
+                    Partition::new(
+                        key.0.clone(),
+                        key.1,
+                        dir_index,
+                        Arc::new(log),
+                        self.broker_id,
+                        hw,
+                        settings,
+                    )
+                    .with_counters(self.metrics.topic(&key.0)),
+                );
+                if let Ok(mut p) = self.partitions.write() {
+                    p.insert(key.clone(), partition.clone());
                 }
-                Ok(Err(e)) => {
-                    error!(topic = %key.0, partition = key.1, "cannot open log: {e}");
-                    if let Ok(mut o) = self.offline.write() {
-                        o.insert(key, e.to_string());
-                    }
+                self.apply_state(&key, &partition, state);
+            }
+            Err(e) => {
+                error!(topic = %key.0, partition = key.1, "cannot open log: {e}");
+                if let Ok(mut o) = self.offline.write() {
+                    o.insert(key, e.to_string());
                 }
-                Err(e) => error!(topic = %key.0, partition = key.1, "opening log: {e}"),
             }
         }
     }
@@ -479,17 +544,19 @@ impl ReplicaManager {
     }
 
     /// Which log directory gets a partition: the one already holding its
-    /// directory, else the one with the fewest open partitions (Kafka's
-    /// placement).
-    fn choose_dir(&self, key: &Key) -> usize {
+    /// directory, else the one with the fewest partitions (`counts`, per
+    /// directory; Kafka's placement).
+    fn choose_dir(&self, key: &Key, counts: &[usize]) -> usize {
+        if self.log_dirs.len() == 1 {
+            return 0;
+        }
         for (i, d) in self.log_dirs.iter().enumerate() {
             if d.partition_dir(&key.0, key.1).is_dir() {
                 return i;
             }
         }
-        let hosted = self.hosted();
         (0..self.log_dirs.len())
-            .min_by_key(|i| hosted.iter().filter(|(_, p)| p.dir_index == *i).count())
+            .min_by_key(|i| counts.get(*i).copied().unwrap_or(0))
             .unwrap_or(0)
     }
 
