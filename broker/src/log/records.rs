@@ -15,6 +15,8 @@
 //! and the producer's sequence range reads as before (Kafka's cleaner does
 //! the same); only the record count, length, timestamps and CRC change.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::protocol::buf::ByteBuf;
@@ -60,18 +62,20 @@ fn all<B: ByteBuf>(b: &mut B) -> anyhow::Result<Bytes> {
     Ok(b.copy_to_bytes(b.remaining()))
 }
 
-/// The records section of `batch` (exactly one batch), decompressed.
-pub fn section(batch: &[u8], header: &BatchHeader) -> Result<Bytes, LogError> {
+/// The records section of `batch` (exactly one batch), decompressed;
+/// borrowed as it is when the batch is not compressed.
+pub fn section<'a>(batch: &'a [u8], header: &BatchHeader) -> Result<Cow<'a, [u8]>, LogError> {
     let mut raw = batch.get(HEADER_SIZE..).unwrap_or_default();
     let out = match header.compression() {
-        0 => return Ok(Bytes::copy_from_slice(raw)),
+        0 => return Ok(Cow::Borrowed(raw)),
         1 => Gzip::decompress(&mut raw, all),
         2 => Snappy::decompress(&mut raw, all),
         3 => Lz4::decompress(&mut raw, all),
         4 => Zstd::decompress(&mut raw, all),
         c => return Err(corrupt(header, format!("unknown compression codec {c}"))),
     };
-    out.map_err(|e| corrupt(header, format!("records do not decompress: {e:#}")))
+    out.map(|b| Cow::Owned(b.to_vec()))
+        .map_err(|e| corrupt(header, format!("records do not decompress: {e:#}")))
 }
 
 /// The records of a batch, from its decompressed `section`.
