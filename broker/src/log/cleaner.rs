@@ -287,7 +287,8 @@ pub fn clean(
         if fs::metadata(&staging).is_ok() {
             fs::remove_dir_all(&staging).map_err(|e| LogError::io(&staging, e))?;
         }
-        fs::create_dir_all(&staging).map_err(|e| LogError::io(&staging, e))?;
+        // Not create_dir_all: a partition deleted meanwhile must stay gone.
+        fs::create_dir(&staging).map_err(|e| LogError::io(&staging, e))?;
         let cleaned = Segment::create(&staging, group[0].base_offset(), &config, now_ms)?;
         let mut run: Vec<Vec<u8>> = Vec::new();
         let mut run_bytes = 0;
