@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kafka_protocol::messages::FetchRequest;
-use runnel_common::kafka::fetch::{self, FetchPosition, EARLIEST, FETCH_VERSIONS, LATEST};
+use runnel_common::kafka::fetch::{FetchPosition, EARLIEST, LATEST};
 use runnel_common::kafka::{Batches, Client, ErrorCode, Record};
 
 use super::{connect, parse_key_values, prop_bool, unescape};
@@ -223,11 +222,10 @@ async fn consume(
         let wait_ms = if by_leader.len() > 1 { 100 } else { 500 };
         let mut refresh = by_leader.is_empty();
         for (leader, fetch_positions) in by_leader {
-            let conn = client.node(leader).await?;
-            let version = conn.version::<FetchRequest>(FETCH_VERSIONS)?;
-            let req = fetch::request(topic, &fetch_positions, wait_ms, 1, 50 << 20);
-            let resp = conn.call(&req, version).await?;
-            for part in fetch::partitions(resp)? {
+            let fetched = client
+                .fetch(leader, topic, &fetch_positions, wait_ms, 50 << 20)
+                .await?;
+            for part in fetched {
                 let p = part.partition;
                 match part.error {
                     None => {}

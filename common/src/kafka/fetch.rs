@@ -100,6 +100,22 @@ pub fn partitions(resp: FetchResponse) -> Result<Vec<FetchedPartition>, KafkaErr
 }
 
 impl Client {
+    /// One fetch of some partitions of one topic from one broker (their
+    /// leader), as a consumer sends it.
+    pub async fn fetch(
+        &self,
+        broker: i32,
+        topic: &str,
+        positions: &[FetchPosition],
+        max_wait_ms: i32,
+        max_bytes: i32,
+    ) -> Result<Vec<FetchedPartition>, KafkaError> {
+        let conn = self.node(broker).await?;
+        let version = conn.version::<FetchRequest>(FETCH_VERSIONS)?;
+        let req = request(topic, positions, max_wait_ms, 1, max_bytes);
+        partitions(conn.call(&req, version).await?)
+    }
+
     /// The offset of each partition at `timestamp` ([`EARLIEST`],
     /// [`LATEST`], or milliseconds since the epoch), asked of each
     /// partition's leader.

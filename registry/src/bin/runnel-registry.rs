@@ -1,0 +1,73 @@
+//! `runnel-registry [schema-registry.properties] [--override key=value]...`
+//!
+//! A Confluent-compatible Schema Registry on a Runnel (or any Kafka)
+//! cluster. Logs go to stderr (`RUST_LOG` filters); SIGTERM or Ctrl-C stop
+//! it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use clap::Parser;
+use runnel_registry::config::RegistryConfig;
+use runnel_registry::registry::Registry;
+use runnel_registry::store::{KafkaStore, State};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runnel-registry",
+    version,
+    about = "Runnel's Schema Registry (Confluent's REST API v1)"
+)]
+struct Args {
+    /// schema-registry.properties with Confluent's key names.
+    config: Option<PathBuf>,
+    /// Overrides one key of the file (repeatable).
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    runnel_common::logging::init("info");
+    let config = RegistryConfig::load(args.config.as_deref(), &args.overrides)
+        .context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("runnel-registry")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(config))
+}
+
+async fn run(config: RegistryConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listener)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listener))?;
+    let state = Arc::new(RwLock::new(State::default()));
+    let store = KafkaStore::open(config.store.clone(), state)
+        .await
+        .with_context(|| format!("cannot open the schemas topic {}", config.store.topic))?;
+    let registry = Arc::new(Registry::new(store, config.compatibility));
+    let addr = listener.local_addr()?;
+    println!("runnel-registry listening on http://{addr}");
+    axum::serve(listener, runnel_registry::http::router(registry))
+        .with_graceful_shutdown(async {
+            let _ = wait_for_signal().await;
+        })
+        .await
+        .context("serving the REST API")?;
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    Ok(())
+}
