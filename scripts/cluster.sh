@@ -28,6 +28,10 @@
 # The web console (`runnel console`): <dir>/console/ (console.pid, console.log,
 # console.port), at http://127.0.0.1:P-1012/ (8080 for the default P); 'up'
 # starts it after the brokers and prints its URL, 'down' stops it.
+# The Schema Registry (runnel-registry): <dir>/registry/
+# (schema-registry.properties, registry.pid, registry.log, registry.port), at
+# http://127.0.0.1:P-1011 (8081, Confluent's port, for the default P); its
+# state is the _schemas topic. 'up' starts it after the console.
 # runnel-broker creates a missing chroot itself (as Kafka does), registers
 # /runnel/brokers/ids/K (ephemeral), and the first one up creates
 # /runnel/controller. Three brokers by default, so topics can have
@@ -41,8 +45,10 @@ SCRIPTS="$ROOT/scripts"
 # Metrics ports, offset from each member's client or listener port.
 COORD_METRICS_OFFSET=5000
 BROKER_METRICS_OFFSET=1000
-# The console's port, below the first broker's (9092 - 1012 = 8080).
+# The console's and the Schema Registry's ports, below the first broker's
+# (9092 - 1012 = 8080, 9092 - 1011 = 8081: Confluent's default).
 CONSOLE_PORT_OFFSET=1012
+REGISTRY_PORT_OFFSET=1011
 
 usage() {
     cat <<EOF
@@ -556,48 +562,84 @@ cmd_up() {
     wait_controller "$(broker_chroot "${members[0]}")" ||
         die "no broker became controller; see the logs in $dir/broker-*/broker.log"
     start_console "${members[0]}"
+    start_registry "${members[0]}"
     echo "coord: $(connect_string)"
     echo "brokers: $(bootstrap_list)"
     print_metrics_urls
     echo "console: http://127.0.0.1:$(cat "$dir/console/console.port")/"
+    echo "schema registry: http://127.0.0.1:$(cat "$dir/registry/registry.port")"
 }
 
-# Starts the web console in <dir>/console unless it runs; its port is kept in
-# console.port (first start: the first broker's port - 1012).
-start_console() {
-    local first_broker="$1" folder="$dir/console" port pid bin
+# The port of the cluster's service KIND, kept in <dir>/KIND/KIND.port
+# (first asked: the first broker's port - OFFSET).
+service_port() {
+    local kind="$1" offset="$2" first_broker="$3" folder="$dir/$1" port
     mkdir -p "$folder"
-    pid="$(cat "$folder/console.pid" 2>/dev/null || true)"
-    if is_program "$pid" "runnel console"; then
-        echo "cluster: console already running (pid $pid)" >&2
+    if [[ ! -f "$folder/$kind.port" ]]; then
+        port=$(($(broker_port "$first_broker") - offset))
+        ((port >= 1024)) || port=$(($(broker_port "$first_broker") + 4024 - offset))
+        echo "$port" >"$folder/$kind.port"
+    fi
+    cat "$folder/$kind.port"
+}
+
+# Starts the cluster's service KIND in <dir>/KIND on PORT unless it runs:
+# PROGRAM (the name its command line shows) launched as CMD...; ready once
+# the port accepts connections.
+start_service() {
+    local kind="$1" program="$2" port="$3" folder="$dir/$1" pid
+    shift 3
+    pid="$(cat "$folder/$kind.pid" 2>/dev/null || true)"
+    if is_program "$pid" "$program"; then
+        echo "cluster: $kind already running (pid $pid)" >&2
         return 0
     fi
-    if [[ ! -f "$folder/console.port" ]]; then
-        port=$(($(broker_port "$first_broker") - CONSOLE_PORT_OFFSET))
-        ((port >= 1024)) || port=$(($(broker_port "$first_broker") + 3000))
-        echo "$port" >"$folder/console.port"
-    fi
-    port="$(cat "$folder/console.port")"
-    port_busy "$port" && die "console port $port is in use"
+    port_busy "$port" && die "$kind port $port is in use"
+    launch "$folder/$kind.pid" "$folder/$kind.log" "$@"
+    service_ready() { port_busy "$port"; }
+    wait_started "$program" "$folder/$kind.pid" "$folder/$kind.log" "$timeout" \
+        "$kind not listening on 127.0.0.1:$port within ${timeout}s" service_ready
+}
+
+stop_service() {
+    local kind="$1" program="$2" folder="$dir/$1"
+    [[ -f "$folder/$kind.pid" ]] || return 0
+    stop_pidfile "$program" "$folder/$kind.pid" "$folder" TERM "$timeout" >/dev/null 2>&1 || true
+}
+
+# The web console (`runnel console`).
+start_console() {
+    local first_broker="$1" bin port metrics=() member l
     bin="$(runnel_bin RUNNEL_BIN runnel-broker runnel)" || die "cargo build of runnel failed"
-    local metrics=() member l
     while read -r member; do
         l="$(cfg "$member/server.properties" metrics.listener)"
         l="${l#http://}"
         [[ -z "$l" ]] || metrics+=(--metrics-url "http://$l/metrics")
     done < <(broker_members)
-    launch "$folder/console.pid" "$folder/console.log" "$bin" console \
+    port="$(service_port console "$CONSOLE_PORT_OFFSET" "$first_broker")"
+    start_service console "runnel console" "$port" "$bin" console \
         --bootstrap-server "$(bootstrap_list)" --zookeeper "$(connect_string)$(broker_chroot "$first_broker")" \
         --listen "127.0.0.1:$port" "${metrics[@]}"
-    console_ready() { port_busy "$port"; }
-    wait_started "runnel console" "$folder/console.pid" "$folder/console.log" "$timeout" \
-        "console not listening on 127.0.0.1:$port within ${timeout}s" console_ready
 }
 
-stop_console() {
-    local folder="$dir/console"
-    [[ -f "$folder/console.pid" ]] || return 0
-    stop_pidfile "runnel console" "$folder/console.pid" "$folder" TERM "$timeout" >/dev/null 2>&1 || true
+# The Schema Registry (runnel-registry) with <dir>/registry/schema-registry.properties,
+# written at its first start (Confluent's key names; edit it and restart).
+start_registry() {
+    local first_broker="$1" bin port props="$dir/registry/schema-registry.properties"
+    bin="$(package_bin RUNNEL_REGISTRY_BIN runnel-registry)"
+    port="$(service_port registry "$REGISTRY_PORT_OFFSET" "$first_broker")"
+    if [[ ! -f "$props" ]]; then
+        cat >"$props" <<PROPS
+# runnel-registry: Confluent Schema Registry's key names (written by cluster.sh)
+listeners=http://127.0.0.1:$port
+kafkastore.bootstrap.servers=$(bootstrap_list)
+kafkastore.connection.url=$(connect_string)$(broker_chroot "$first_broker")
+kafkastore.topic=_schemas
+schema.compatibility.level=backward
+kafkastore.zk.session.timeout.ms=6000
+PROPS
+    fi
+    start_service registry runnel-registry "$port" "$bin" "$props"
 }
 
 # One "metrics: NAME http://127.0.0.1:PORT/metrics" line per member whose
@@ -634,8 +676,9 @@ stop_coord() {
 }
 
 cmd_down() {
-    local member
-    stop_console
+    local member service
+    stop_service registry runnel-registry
+    stop_service console "runnel console"
     while read -r member; do
         stop_broker "$member"
     done < <(broker_members)
@@ -648,10 +691,12 @@ cmd_down() {
             rm -rf -- "$member"
             echo "cluster: wiped $member" >&2
         done < <(broker_members; coord_members)
-        if [[ -d "$dir/console" ]]; then
-            rm -rf -- "$dir/console"
-            echo "cluster: wiped $dir/console" >&2
-        fi
+        for service in console registry; do
+            if [[ -d "$dir/$service" ]]; then
+                rm -rf -- "${dir:?}/$service"
+                echo "cluster: wiped $dir/$service" >&2
+            fi
+        done
         rmdir -- "$dir" 2>/dev/null || true
     fi
 }
@@ -686,12 +731,17 @@ cmd_status() {
         [[ "$role" != down ]] || pid="-"
         printf '%-10s %-8s %-7s %s\n' "$(basename "$member")" "${pid:--}" "$(broker_port "$member")" "$role"
     done < <(broker_members)
-    if [[ -f "$dir/console/console.port" ]]; then
-        pid="$(cat "$dir/console/console.pid" 2>/dev/null || true)"
-        is_program "$pid" "runnel console" || pid="-"
-        echo
-        printf '%-10s %-8s %s\n' console "$pid" "http://127.0.0.1:$(cat "$dir/console/console.port")/"
-    fi
+    # Each service: its folder, its program, the path of its URL.
+    local services=(console "runnel console" / registry runnel-registry "") i kind blank=echo
+    for ((i = 0; i < ${#services[@]}; i += 3)); do
+        kind="${services[i]}"
+        [[ -f "$dir/$kind/$kind.port" ]] || continue
+        $blank
+        blank=:
+        pid="$(cat "$dir/$kind/$kind.pid" 2>/dev/null || true)"
+        is_program "$pid" "${services[i + 1]}" || pid="-"
+        printf '%-10s %-8s %s\n' "$kind" "$pid" "http://127.0.0.1:$(cat "$dir/$kind/$kind.port")${services[i + 2]}"
+    done
 }
 
 # ---- single-member actions ---------------------------------------------------

@@ -33,7 +33,8 @@ pub struct RegistryConfig {
     pub store: StoreConfig,
     /// `schema.compatibility.level` (`backward`).
     pub compatibility: Compatibility,
-    /// `host.name`: how other instances reach this one (forwarding).
+    /// `host.name`: how other instances reach this one (forwarding);
+    /// by default the listener's address, 127.0.0.1 for a wildcard one.
     pub host_name: String,
     /// `leader.eligibility`: whether this instance may become leader.
     pub leader_eligibility: bool,
@@ -41,9 +42,9 @@ pub struct RegistryConfig {
     /// instances elect their leader through; none: this instance is
     /// always the leader.
     pub coord: Option<String>,
-    /// `schema.registry.group.id`: instances with the same id share one
-    /// leader.
-    pub group_id: String,
+    /// `schema.registry.zk.namespace` (`schema_registry`): instances with
+    /// the same namespace in the same coord share one leader.
+    pub zk_namespace: String,
     /// `kafkastore.zk.session.timeout.ms`: the leader's coord session.
     pub coord_session_timeout: Duration,
 }
@@ -61,7 +62,7 @@ const KNOWN: &[&str] = &[
     "leader.eligibility",
     "master.eligibility",
     "kafkastore.connection.url",
-    "schema.registry.group.id",
+    "schema.registry.zk.namespace",
     "kafkastore.zk.session.timeout.ms",
     "debug",
 ];
@@ -177,11 +178,15 @@ impl RegistryConfig {
                 init_timeout: millis("kafkastore.init.timeout.ms", 60_000)?,
             },
             compatibility,
-            host_name: get("host.name").unwrap_or("").to_string(),
+            host_name: match get("host.name") {
+                Some(h) if !h.is_empty() => h.to_string(),
+                _ if listener.ip().is_unspecified() => "127.0.0.1".to_string(),
+                _ => listener.ip().to_string(),
+            },
             leader_eligibility: boolean(eligibility_key, true)?,
             coord: get("kafkastore.connection.url").map(str::to_string),
-            group_id: get("schema.registry.group.id")
-                .unwrap_or("schema-registry")
+            zk_namespace: get("schema.registry.zk.namespace")
+                .unwrap_or("schema_registry")
                 .to_string(),
             coord_session_timeout: millis("kafkastore.zk.session.timeout.ms", 30_000)?,
         })

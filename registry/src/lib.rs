@@ -4,12 +4,14 @@
 //!
 //! A request's path, by file:
 //! * [`http`]: the REST resources (`subjects`, `schemas`, `config`,
-//!   `compatibility`), JSON bodies and Confluent's error bodies;
+//!   `compatibility`), JSON bodies and Confluent's error bodies, and
+//!   writes forwarded to the leader ([`election`] says which instance);
 //! * [`registry`]: the operations, free of HTTP;
 //! * [`schema`]: parsing, canonical text and compatibility per type;
 //! * [`store`]: the `_schemas` topic read into memory, and written to.
 
 pub mod config;
+pub mod election;
 pub mod error;
 pub mod http;
 pub mod registry;

@@ -314,18 +314,22 @@ runnel_bin() {
     echo "${CARGO_TARGET_DIR:-$ROOT/target}/release/$bin"
 }
 
-# Exports RUNNEL_BIN, RUNNEL_BROKER_BIN and RUNNEL_COORD_BIN: each as set,
-# else target/release/* after one `cargo build --release` of runnel-broker
-# and runnel-coord when any of them is unset (dies if the build fails).
+# Exports RUNNEL_BIN, RUNNEL_BROKER_BIN, RUNNEL_COORD_BIN and
+# RUNNEL_REGISTRY_BIN: each as set, else target/release/* after one
+# `cargo build --release` of runnel-broker, runnel-coord and runnel-registry
+# when any of them is unset (dies if the build fails).
 export_runnel_bins() {
-    if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ]]; then
-        say "cargo build --release (runnel, runnel-broker, runnel-coord)"
-        (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord) || die "build failed"
+    if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ||
+        -z "${RUNNEL_REGISTRY_BIN:-}" ]]; then
+        say "cargo build --release (runnel, runnel-broker, runnel-coord, runnel-registry)"
+        (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord -p runnel-registry) ||
+            die "build failed"
     fi
     local rel="${CARGO_TARGET_DIR:-$ROOT/target}/release"
     export RUNNEL_BIN="${RUNNEL_BIN:-$rel/runnel}"
     export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$rel/runnel-broker}"
     export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$rel/runnel-coord}"
+    export RUNNEL_REGISTRY_BIN="${RUNNEL_REGISTRY_BIN:-$rel/runnel-registry}"
 }
 
 # Runs `runnel SUBCOMMAND ARGS...` in this process (the Kafka-named wrappers).

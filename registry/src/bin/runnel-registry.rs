@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context;
 use clap::Parser;
 use runnel_registry::config::RegistryConfig;
+use runnel_registry::election::{self, ElectionConfig, Identity};
 use runnel_registry::registry::Registry;
 use runnel_registry::store::{KafkaStore, State};
 
@@ -41,18 +42,33 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(config))
 }
 
+/// Reads the schemas topic to its end before it listens, so that a
+/// client that can connect sees every schema registered before the start
+/// (and a script can wait for the port).
 async fn run(config: RegistryConfig) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listener)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listener))?;
     let state = Arc::new(RwLock::new(State::default()));
     let store = KafkaStore::open(config.store.clone(), state)
         .await
         .with_context(|| format!("cannot open the schemas topic {}", config.store.topic))?;
+    let listener = tokio::net::TcpListener::bind(config.listener)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listener))?;
     let registry = Arc::new(Registry::new(store, config.compatibility));
     let addr = listener.local_addr()?;
+    let leader = match &config.coord {
+        Some(connect) => election::start(
+            ElectionConfig {
+                connect: connect.clone(),
+                namespace: config.zk_namespace.clone(),
+                session_timeout: config.coord_session_timeout,
+                me: Identity::new(&config.host_name, addr.port(), config.leader_eligibility),
+            },
+            registry.clone(),
+        ),
+        None => election::standalone(),
+    };
     println!("runnel-registry listening on http://{addr}");
-    axum::serve(listener, runnel_registry::http::router(registry))
+    axum::serve(listener, runnel_registry::http::router(registry, leader))
         .with_graceful_shutdown(async {
             let _ = wait_for_signal().await;
         })

@@ -6,6 +6,7 @@
 
 mod compatibility;
 mod config;
+mod forward;
 mod schemas;
 mod subjects;
 
@@ -20,7 +21,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
+use crate::election::Leader;
 use crate::error::RegistryError;
 use crate::registry::{Registry, SchemaRequest};
 use crate::types::{Reference, SchemaType};
@@ -33,7 +36,8 @@ pub const MAX_BODY: usize = 16 << 20;
 
 pub type Shared = Arc<Registry>;
 
-pub fn router(registry: Shared) -> Router {
+/// The REST API; writes go through LEADER (served here or forwarded).
+pub fn router(registry: Shared, leader: watch::Receiver<Leader>) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/subjects", get(subjects::list))
@@ -91,6 +95,10 @@ pub fn router(registry: Shared) -> Router {
             post(compatibility::against_all),
         )
         .fallback(|| async { RegistryError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            leader,
+            forward::writes_to_leader,
+        ))
         .layer(axum::middleware::map_response(method_not_allowed))
         .with_state(registry)
 }

@@ -1,0 +1,217 @@
+//! Which instance writes: the instances of one registry elect a leader
+//! through coord (`kafkastore.connection.url`), as Confluent's did through
+//! ZooKeeper. The leader holds the ephemeral node
+//! `/<schema.registry.zk.namespace>/schema_registry_master` with its
+//! identity (`{"host","port","master_eligibility","scheme","version"}`);
+//! the others read it, watch it, and forward writes to that URL.
+//!
+//! Only the leader allocates ids and versions, so they are unique: it
+//! reads the `_schemas` topic to its end before it announces itself, so
+//! everything the previous leader acknowledged is in its state first. An
+//! instance that loses its coord connection stops writing until it is
+//! back (its node may be gone by then and another instance leader).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use zookeeper_client as zk;
+
+use crate::registry::Registry;
+
+const PERSISTENT: zk::CreateOptions<'static> =
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+const EPHEMERAL: zk::CreateOptions<'static> =
+    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+
+/// Who writes, as this instance knows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leader {
+    /// This instance: it serves writes itself.
+    Me,
+    /// Another instance, at this base URL (`http://host:port`).
+    Other(String),
+    /// None known (coord unreachable, or no eligible instance runs).
+    Unknown,
+}
+
+/// What the leader's node holds: Confluent's `SchemaRegistryIdentity`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identity {
+    pub host: String,
+    pub port: u16,
+    pub master_eligibility: bool,
+    pub scheme: String,
+    pub version: i32,
+}
+
+impl Identity {
+    pub fn new(host: &str, port: u16, eligible: bool) -> Identity {
+        Identity {
+            host: host.to_string(),
+            port,
+            master_eligibility: eligible,
+            scheme: "http".into(),
+            version: 1,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// The coord side of the election.
+#[derive(Debug, Clone)]
+pub struct ElectionConfig {
+    /// Coord hosts, optionally with a chroot (`h1:2181,h2:2181/runnel`).
+    pub connect: String,
+    /// `schema.registry.zk.namespace` (`schema_registry`).
+    pub namespace: String,
+    pub session_timeout: Duration,
+    pub me: Identity,
+}
+
+/// Starts the election task; the receiver follows who leads.
+pub fn start(config: ElectionConfig, registry: Arc<Registry>) -> watch::Receiver<Leader> {
+    let (tx, rx) = watch::channel(Leader::Unknown);
+    tokio::spawn(async move {
+        loop {
+            match campaign(&config, &registry, &tx).await {
+                Ok(()) => tracing::info!("coord session ended; joining the election again"),
+                Err(e) => tracing::warn!(error = %e, "leader election interrupted; retrying"),
+            }
+            tx.send_replace(Leader::Unknown);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    rx
+}
+
+/// The leader for an instance without coord: itself, always (a
+/// receiver keeps the last value after its sender is gone).
+pub fn standalone() -> watch::Receiver<Leader> {
+    watch::channel(Leader::Me).1
+}
+
+/// One coord session's worth of the election: returns when the session
+/// ends (expired or closed), errs on any other coord failure.
+async fn campaign(
+    config: &ElectionConfig,
+    registry: &Registry,
+    tx: &watch::Sender<Leader>,
+) -> Result<(), zk::Error> {
+    let client = connect(config).await?;
+    let dir = format!("/{}", config.namespace.trim_matches('/'));
+    let node = format!("{dir}/schema_registry_master");
+    client.mkdir(&dir, &PERSISTENT).await.or_else(exists_ok)?;
+    let me = serde_json::to_vec(&config.me).unwrap_or_default();
+    let mut states = client.state_watcher();
+    loop {
+        if config.me.master_eligibility {
+            match client.create(&node, &me, &EPHEMERAL).await {
+                Ok(_) => {
+                    lead(registry, tx, &config.me).await;
+                    return hold(&mut states, tx).await;
+                }
+                Err(zk::Error::NodeExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match client.get_and_watch_data(&node).await {
+            Ok((data, _, watcher)) => {
+                let leader = match serde_json::from_slice::<Identity>(&data) {
+                    Ok(id) => Leader::Other(id.url()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, node = %node, "the leader's identity is not JSON");
+                        Leader::Unknown
+                    }
+                };
+                if *tx.borrow() != leader {
+                    tracing::info!(?leader, "leader elected");
+                }
+                tx.send_replace(leader);
+                watcher.changed().await;
+            }
+            // Gone between the create and the read: try again.
+            Err(zk::Error::NoNode) => {
+                tx.send_replace(Leader::Unknown);
+                let (_, watcher) = client.check_and_watch_stat(&node).await?;
+                watcher.changed().await;
+            }
+            Err(e) => return Err(e),
+        }
+        if states.peek_state().is_terminated() {
+            return Ok(());
+        }
+    }
+}
+
+/// Becomes leader: reads the topic to its end first, so the ids and
+/// versions the previous leader allocated are known.
+async fn lead(registry: &Registry, tx: &watch::Sender<Leader>, me: &Identity) {
+    loop {
+        match registry.catch_up().await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "elected, but cannot read the schemas topic yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    tracing::info!(url = %me.url(), "this instance is the leader");
+    tx.send_replace(Leader::Me);
+}
+
+/// Stays leader while the session lives; writes pause while it is
+/// disconnected (the node may expire meanwhile).
+async fn hold(states: &mut zk::StateWatcher, tx: &watch::Sender<Leader>) -> Result<(), zk::Error> {
+    loop {
+        let state = states.changed().await;
+        match state {
+            zk::SessionState::SyncConnected => {
+                tx.send_replace(Leader::Me);
+            }
+            s if s.is_terminated() => {
+                tracing::warn!(state = ?s, "leadership lost with the coord session");
+                return Ok(());
+            }
+            s => {
+                tracing::warn!(state = ?s, "coord connection lost; writes wait for it");
+                tx.send_replace(Leader::Unknown);
+            }
+        }
+    }
+}
+
+fn exists_ok(e: zk::Error) -> Result<(), zk::Error> {
+    match e {
+        zk::Error::NodeExists => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// A session on the hosts, rooted at the chroot (created when missing, as
+/// Kafka does).
+async fn connect(config: &ElectionConfig) -> Result<zk::Client, zk::Error> {
+    let (hosts, chroot) = match config.connect.find('/') {
+        Some(i) => (&config.connect[..i], Some(&config.connect[i..])),
+        None => (config.connect.as_str(), None),
+    };
+    let client = tokio::time::timeout(
+        config.session_timeout * 2,
+        zk::Client::connector()
+            .with_session_timeout(config.session_timeout)
+            .connect(hosts),
+    )
+    .await
+    .map_err(|_| zk::Error::Timeout)??;
+    let Some(chroot) = chroot.filter(|c| *c != "/") else {
+        return Ok(client);
+    };
+    client.mkdir(chroot, &PERSISTENT).await.or_else(exists_ok)?;
+    client
+        .chroot(chroot)
+        .map_err(|_| zk::Error::BadArguments(&"invalid chroot in kafkastore.connection.url"))
+}
