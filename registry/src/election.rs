@@ -73,20 +73,50 @@ pub struct ElectionConfig {
     pub me: Identity,
 }
 
-/// Starts the election task; the receiver follows who leads.
-pub fn start(config: ElectionConfig, registry: Arc<Registry>) -> watch::Receiver<Leader> {
-    let (tx, rx) = watch::channel(Leader::Unknown);
-    tokio::spawn(async move {
-        loop {
-            match campaign(&config, &registry, &tx).await {
-                Ok(()) => tracing::info!("coord session ended; joining the election again"),
-                Err(e) => tracing::warn!(error = %e, "leader election interrupted; retrying"),
+/// The running election: who leads, and how to leave it.
+pub struct Election {
+    leader: watch::Receiver<Leader>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Election {
+    /// Starts the election task.
+    pub fn start(config: ElectionConfig, registry: Arc<Registry>) -> Election {
+        let (tx, leader) = watch::channel(Leader::Unknown);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut stopped = stopped;
+            while !*stopped.borrow() {
+                match campaign(&config, &registry, &tx, &mut stopped).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, "leader election interrupted; retrying"),
+                }
+                tx.send_replace(Leader::Unknown);
+                if *stopped.borrow() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = stopped.changed() => {}
+                }
             }
-            tx.send_replace(Leader::Unknown);
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
-    rx
+        });
+        Election { leader, stop, task }
+    }
+
+    /// Follows who leads.
+    pub fn leader(&self) -> watch::Receiver<Leader> {
+        self.leader.clone()
+    }
+
+    /// Leaves the election: a leader deletes its node, so another instance
+    /// (or this one restarted) takes over at once rather than after the
+    /// session timeout.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+    }
 }
 
 /// The leader for an instance without coord: itself, always (a
@@ -96,11 +126,13 @@ pub fn standalone() -> watch::Receiver<Leader> {
 }
 
 /// One coord session's worth of the election: returns when the session
-/// ends (expired or closed), errs on any other coord failure.
+/// ends (expired or closed) or the election is stopped, errs on any other
+/// coord failure.
 async fn campaign(
     config: &ElectionConfig,
     registry: &Registry,
     tx: &watch::Sender<Leader>,
+    stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), zk::Error> {
     let client = connect(config).await?;
     let dir = format!("/{}", config.namespace.trim_matches('/'));
@@ -109,19 +141,44 @@ async fn campaign(
     let me = serde_json::to_vec(&config.me).unwrap_or_default();
     let mut states = client.state_watcher();
     loop {
+        if *stopped.borrow() {
+            return Ok(());
+        }
         if config.me.master_eligibility {
             match client.create(&node, &me, &EPHEMERAL).await {
                 Ok(_) => {
                     lead(registry, tx, &config.me).await;
-                    return hold(&mut states, tx).await;
+                    let outcome = hold(&mut states, tx, stopped).await;
+                    if *stopped.borrow() {
+                        tx.send_replace(Leader::Unknown);
+                        match client.delete(&node, None).await {
+                            Ok(()) => tracing::info!("left the leadership"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not delete the leader node")
+                            }
+                        }
+                    }
+                    return outcome;
                 }
                 Err(zk::Error::NodeExists) => {}
                 Err(e) => return Err(e),
             }
         }
         match client.get_and_watch_data(&node).await {
-            Ok((data, _, watcher)) => {
-                let leader = match serde_json::from_slice::<Identity>(&data) {
+            Ok((data, stat, watcher)) => {
+                let identity = serde_json::from_slice::<Identity>(&data);
+                if identity.as_ref().is_ok_and(|id| *id == config.me)
+                    && stat.ephemeral_owner != client.session_id().0
+                {
+                    // This instance's node from before a crash or restart:
+                    // no other process can hold this host and port.
+                    tracing::info!("removing this instance's leader node of a previous session");
+                    match client.delete(&node, Some(stat.version)).await {
+                        Ok(()) | Err(zk::Error::NoNode) | Err(zk::Error::BadVersion) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                let leader = match identity {
                     Ok(id) => Leader::Other(id.url()),
                     Err(e) => {
                         tracing::warn!(error = %e, node = %node, "the leader's identity is not JSON");
@@ -132,13 +189,19 @@ async fn campaign(
                     tracing::info!(?leader, "leader elected");
                 }
                 tx.send_replace(leader);
-                watcher.changed().await;
+                tokio::select! {
+                    _ = watcher.changed() => {}
+                    _ = stopped.changed() => return Ok(()),
+                }
             }
             // Gone between the create and the read: try again.
             Err(zk::Error::NoNode) => {
                 tx.send_replace(Leader::Unknown);
                 let (_, watcher) = client.check_and_watch_stat(&node).await?;
-                watcher.changed().await;
+                tokio::select! {
+                    _ = watcher.changed() => {}
+                    _ = stopped.changed() => return Ok(()),
+                }
             }
             Err(e) => return Err(e),
         }
@@ -164,11 +227,18 @@ async fn lead(registry: &Registry, tx: &watch::Sender<Leader>, me: &Identity) {
     tx.send_replace(Leader::Me);
 }
 
-/// Stays leader while the session lives; writes pause while it is
-/// disconnected (the node may expire meanwhile).
-async fn hold(states: &mut zk::StateWatcher, tx: &watch::Sender<Leader>) -> Result<(), zk::Error> {
+/// Stays leader while the session lives (or until stopped); writes pause
+/// while it is disconnected (the node may expire meanwhile).
+async fn hold(
+    states: &mut zk::StateWatcher,
+    tx: &watch::Sender<Leader>,
+    stopped: &mut watch::Receiver<bool>,
+) -> Result<(), zk::Error> {
     loop {
-        let state = states.changed().await;
+        let state = tokio::select! {
+            s = states.changed() => s,
+            _ = stopped.changed() => return Ok(()),
+        };
         match state {
             zk::SessionState::SyncConnected => {
                 tx.send_replace(Leader::Me);

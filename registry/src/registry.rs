@@ -348,7 +348,10 @@ impl Registry {
         let _w = self.writes.lock().await;
         let write = {
             let st = self.state();
-            let v = version_in(&st, subject, spec, permanent)?;
+            // A numbered version is found soft-deleted too, so deleting it
+            // again says so (40406) rather than that it does not exist.
+            let with_deleted = permanent || matches!(spec, VersionSpec::Number(_));
+            let v = version_in(&st, subject, spec, with_deleted)?;
             if permanent && !v.deleted {
                 return Err(RegistryError::VersionNotSoftDeleted(
                     subject.to_string(),

@@ -21,6 +21,7 @@ impl ErrorCode {
     pub const NOT_LEADER_OR_FOLLOWER: ErrorCode = ErrorCode(6);
     pub const UNSUPPORTED_VERSION: ErrorCode = ErrorCode(35);
     pub const TOPIC_ALREADY_EXISTS: ErrorCode = ErrorCode(36);
+    pub const INVALID_REPLICATION_FACTOR: ErrorCode = ErrorCode(38);
 
     /// `Ok` for 0, else the code as an error: the one check every response
     /// field goes through.

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context;
 use clap::Parser;
 use runnel_registry::config::RegistryConfig;
-use runnel_registry::election::{self, ElectionConfig, Identity};
+use runnel_registry::election::{self, Election, ElectionConfig, Identity};
 use runnel_registry::registry::Registry;
 use runnel_registry::store::{KafkaStore, State};
 
@@ -55,8 +55,8 @@ async fn run(config: RegistryConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listener))?;
     let registry = Arc::new(Registry::new(store, config.compatibility));
     let addr = listener.local_addr()?;
-    let leader = match &config.coord {
-        Some(connect) => election::start(
+    let election = config.coord.as_ref().map(|connect| {
+        Election::start(
             ElectionConfig {
                 connect: connect.clone(),
                 namespace: config.zk_namespace.clone(),
@@ -64,16 +64,22 @@ async fn run(config: RegistryConfig) -> anyhow::Result<()> {
                 me: Identity::new(&config.host_name, addr.port(), config.leader_eligibility),
             },
             registry.clone(),
-        ),
-        None => election::standalone(),
-    };
+        )
+    });
+    let leader = election
+        .as_ref()
+        .map_or_else(election::standalone, Election::leader);
     println!("runnel-registry listening on http://{addr}");
-    axum::serve(listener, runnel_registry::http::router(registry, leader))
+    let served = axum::serve(listener, runnel_registry::http::router(registry, leader))
         .with_graceful_shutdown(async {
             let _ = wait_for_signal().await;
         })
         .await
-        .context("serving the REST API")?;
+        .context("serving the REST API");
+    if let Some(e) = election {
+        e.stop().await;
+    }
+    served?;
     Ok(())
 }
 

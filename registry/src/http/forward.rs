@@ -64,7 +64,7 @@ pub async fn writes_to_leader(
         }
         Some(Leader::Other(url)) => forward(&url, req)
             .await
-            .unwrap_or_else(|e| RegistryError::Forward(e).into_response()),
+            .unwrap_or_else(IntoResponse::into_response),
         Some(Leader::Unknown) | None => RegistryError::NoLeader(format!(
             "no leader elected within {}s (is coord reachable, and an eligible instance running?)",
             LEADER_WAIT.as_secs()
@@ -74,16 +74,27 @@ pub async fn writes_to_leader(
 }
 
 /// Sends REQ to the leader at BASE (`http://host:port`) and returns its
-/// answer; errs with a message naming what failed.
-async fn forward(base: &str, req: Request) -> Result<Response, String> {
+/// answer; a body over the limit is refused here as the leader would.
+async fn forward(base: &str, req: Request) -> Result<Response, RegistryError> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| RegistryError::BodyTooLarge(MAX_BODY))?;
+    exchange(base, parts, body)
+        .await
+        .map_err(RegistryError::Forward)
+}
+
+/// One request to the leader; errs with a message naming what failed.
+async fn exchange(
+    base: &str,
+    parts: axum::http::request::Parts,
+    body: bytes::Bytes,
+) -> Result<Response, String> {
     let authority = base
         .strip_prefix("http://")
         .ok_or_else(|| format!("the leader's URL {base} is not http://"))?
         .to_string();
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|e| format!("reading the request: {e}"))?;
     let path = parts
         .uri
         .path_and_query()

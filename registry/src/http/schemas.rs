@@ -11,9 +11,10 @@ use crate::types::SchemaType;
 
 type Answer = Result<Response, RegistryError>;
 
+/// An id that is not a number names no resource: 404, as Confluent's
+/// router answers it.
 fn parse_id(s: &str) -> Result<i32, RegistryError> {
-    s.parse()
-        .map_err(|_| RegistryError::BadRequest(format!("Invalid schema id '{s}'")))
+    s.parse().map_err(|_| RegistryError::NotFound)
 }
 
 pub async fn by_id(State(reg): State<Shared>, Path(id): Path<String>) -> Answer {

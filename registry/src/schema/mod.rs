@@ -5,6 +5,7 @@
 //! One module per type; this one dispatches on [`SchemaType`].
 
 mod avro;
+mod avro_resolution;
 
 use crate::error::RegistryError;
 use crate::types::{Compatibility, SchemaType};
@@ -24,7 +25,7 @@ pub struct Dependency {
 /// A parsed, valid schema.
 #[derive(Debug, Clone)]
 pub enum Parsed {
-    Avro(apache_avro::Schema),
+    Avro(avro::Avro),
 }
 
 impl Parsed {
@@ -46,7 +47,7 @@ impl Parsed {
     /// for `"string"`).
     pub fn canonical(&self) -> String {
         match self {
-            Parsed::Avro(s) => avro::canonical(s),
+            Parsed::Avro(a) => avro::canonical(&a.schema),
         }
     }
 

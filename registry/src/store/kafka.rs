@@ -169,17 +169,10 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn retriable(e: &KafkaError) -> bool {
-    match e.code() {
-        Some(code) => code.is_retriable(),
-        // Connection-level trouble: a broker went away; metadata will say
-        // where to go next.
-        None => !matches!(e, KafkaError::Invalid(_)),
-    }
-}
-
-/// Creates the topic (one partition, compacted) or checks the one there.
-async fn ensure_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<()> {
+/// Creates the topic (one partition, compacted, RF as configured or the
+/// number of brokers when fewer) unless it exists; false when the
+/// controller refused the replication factor.
+async fn create_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<bool> {
     let topic = config.topic.as_str();
     let md = client.metadata(Some(&[topic]), false).await?;
     let existing = md
@@ -209,12 +202,40 @@ async fn ensure_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<(
                     tracing::info!(topic, replication_factor = rf, "created the schemas topic")
                 }
                 Err(e) if e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {}
+                Err(e) if e.code() == Some(ErrorCode::INVALID_REPLICATION_FACTOR) => {
+                    return Ok(false)
+                }
                 Err(e) => return Err(e.into()),
             }
         }
     }
-    // Wait for it to have a leader, then check what it is.
+    Ok(true)
+}
+
+fn retriable(e: &KafkaError) -> bool {
+    match e.code() {
+        Some(code) => code.is_retriable(),
+        // Connection-level trouble: a broker went away; metadata will say
+        // where to go next.
+        None => !matches!(e, KafkaError::Invalid(_)),
+    }
+}
+
+/// Creates the topic (one partition, compacted) or checks the one there.
+async fn ensure_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<()> {
+    let topic = config.topic.as_str();
     let deadline = tokio::time::Instant::now() + config.init_timeout;
+    // The controller may know fewer brokers than metadata shows while the
+    // cluster starts: INVALID_REPLICATION_FACTOR is retried until then.
+    while !create_topic(client, config).await? {
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "could not create {topic}: the controller knows too few brokers (kafkastore.init.timeout.ms)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Wait for it to have a leader, then check what it is.
     loop {
         let md = client.metadata(Some(&[topic]), false).await?;
         if let Some(t) = md.topics.get(topic) {
