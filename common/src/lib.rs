@@ -20,3 +20,4 @@ pub mod logging;
 pub mod metrics;
 pub mod properties;
 pub mod record_batch;
+pub mod signals;

@@ -54,18 +54,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         broker.advertised.url(),
         broker.cluster_id
     );
-    wait_for_signal().await?;
+    runnel_common::signals::wait_for_stop().await?;
     server.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
     Ok(())
 }

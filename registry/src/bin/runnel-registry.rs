@@ -72,7 +72,7 @@ async fn run(config: RegistryConfig) -> anyhow::Result<()> {
     println!("runnel-registry listening on http://{addr}");
     let served = axum::serve(listener, runnel_registry::http::router(registry, leader))
         .with_graceful_shutdown(async {
-            let _ = wait_for_signal().await;
+            let _ = runnel_common::signals::wait_for_stop().await;
         })
         .await
         .context("serving the REST API");
@@ -80,16 +80,5 @@ async fn run(config: RegistryConfig) -> anyhow::Result<()> {
         e.stop().await;
     }
     served?;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
     Ok(())
 }

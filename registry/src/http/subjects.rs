@@ -5,7 +5,7 @@ use axum::response::Response;
 
 use super::{flag, ok, JsonBody, Params, SchemaBody, Shared, VersionBody};
 use crate::error::RegistryError;
-use crate::registry::VersionSpec;
+use crate::registry::{SubjectVersion, VersionSpec};
 
 type Answer = Result<Response, RegistryError>;
 
@@ -37,13 +37,23 @@ pub async fn register(
     Ok(ok(&serde_json::json!({ "id": id })))
 }
 
+/// The version a path names (a number, `latest` or -1), soft-deleted ones
+/// included with `?deleted=true`.
+fn find(
+    reg: &Shared,
+    subject: &str,
+    version: &str,
+    q: &Params,
+) -> Result<SubjectVersion, RegistryError> {
+    reg.version(subject, VersionSpec::parse(version)?, flag(q, "deleted"))
+}
+
 pub async fn version(
     State(reg): State<Shared>,
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<Params>,
 ) -> Answer {
-    let spec = VersionSpec::parse(&version)?;
-    let v = reg.version(&subject, spec, flag(&q, "deleted"))?;
+    let v = find(&reg, &subject, &version, &q)?;
     Ok(ok(&VersionBody::from(&v)))
 }
 
@@ -53,8 +63,7 @@ pub async fn version_schema(
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<Params>,
 ) -> Answer {
-    let spec = VersionSpec::parse(&version)?;
-    let v = reg.version(&subject, spec, flag(&q, "deleted"))?;
+    let v = find(&reg, &subject, &version, &q)?;
     Ok(super::raw_schema(&v.content))
 }
 
