@@ -10,11 +10,13 @@ Ports: a random free block (coord client, peer and broker ports) per test
 module, so a cluster on the default ports is left alone.
 """
 
+import json
 import os
 import random
 import re
 import socket
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -99,7 +101,12 @@ def test_up_starts_three_coord_members_and_three_brokers(up):
         "brokers: " + ",".join("127.0.0.1:%d" % (base + 20 + k) for k in range(3)),
     ] + ["metrics: coord-%d http://127.0.0.1:%d/metrics" % (k + 1, base + 5000 + k) for k in range(3)] \
       + ["metrics: broker-%d http://127.0.0.1:%d/metrics" % (k + 1, base + 1020 + k) for k in range(3)] \
-      + ["console: http://127.0.0.1:%d/" % (base + 20 - 1012)]
+      + ["console: http://127.0.0.1:%d/" % (base + 20 - 1012),
+         "schema registry: http://127.0.0.1:%d" % (base + 20 - 1011)]
+    # The Schema Registry answers on the printed URL, its state in _schemas.
+    with urllib.request.urlopen("http://127.0.0.1:%d/subjects" % (base + 20 - 1011), timeout=10) as resp:
+        assert resp.status == 200
+        assert json.loads(resp.read()) == []
     for k in (1, 2, 3):
         props = open(os.path.join(d, "broker-%d" % k, "server.properties")).read()
         assert "broker.id=%d\n" % k in props
