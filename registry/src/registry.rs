@@ -655,10 +655,10 @@ fn incompatibilities(
     }
     let mut out = Vec::new();
     for old in against {
-        if old.content.schema_type != schema_type_of(new) {
+        if old.content.schema_type != new.schema_type() {
             out.push(format!(
                 "{{errorType:'TYPE_MISMATCH', description:'Incompatible schema type {} for subject {subject} version {} of type {}'}}",
-                schema_type_of(new).name(),
+                new.schema_type().name(),
                 old.version,
                 old.content.schema_type.name()
             ));
@@ -680,10 +680,4 @@ fn incompatibilities(
         out.push(format!("{{compatibility: '{}'}}", level.name()));
     }
     Ok(out)
-}
-
-fn schema_type_of(p: &Parsed) -> SchemaType {
-    match p {
-        Parsed::Avro(_) => SchemaType::Avro,
-    }
 }

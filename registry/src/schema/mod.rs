@@ -6,13 +6,14 @@
 
 mod avro;
 mod avro_resolution;
+mod json;
 
 use crate::error::RegistryError;
 use crate::types::{Compatibility, SchemaType};
 
 /// The schema types this registry can parse and check, as
 /// `GET /schemas/types` lists them.
-pub const SUPPORTED: [SchemaType; 1] = [SchemaType::Avro];
+pub const SUPPORTED: [SchemaType; 2] = [SchemaType::Json, SchemaType::Avro];
 
 /// A schema this registry references by name: the text of another
 /// subject's version, with the name the referencing schema uses for it.
@@ -26,6 +27,11 @@ pub struct Dependency {
 #[derive(Debug, Clone)]
 pub enum Parsed {
     Avro(avro::Avro),
+    /// A JSON Schema with the schemas its `$ref`s name.
+    Json {
+        schema: serde_json::Value,
+        deps: Vec<Dependency>,
+    },
 }
 
 impl Parsed {
@@ -34,6 +40,10 @@ impl Parsed {
     pub fn parse(ty: SchemaType, text: &str, deps: &[Dependency]) -> Result<Parsed, RegistryError> {
         match ty {
             SchemaType::Avro => avro::parse(text, deps).map(Parsed::Avro),
+            SchemaType::Json => json::parse(text, deps).map(|schema| Parsed::Json {
+                schema,
+                deps: deps.to_vec(),
+            }),
             other => Err(RegistryError::InvalidSchema(format!(
                 "Invalid schema type {}: this registry checks {} schemas",
                 other.name(),
@@ -48,6 +58,14 @@ impl Parsed {
     pub fn canonical(&self) -> String {
         match self {
             Parsed::Avro(a) => avro::canonical(&a.schema),
+            Parsed::Json { schema, .. } => json::canonical(schema),
+        }
+    }
+
+    pub fn schema_type(&self) -> SchemaType {
+        match self {
+            Parsed::Avro(_) => SchemaType::Avro,
+            Parsed::Json { .. } => SchemaType::Json,
         }
     }
 
@@ -64,6 +82,29 @@ impl Parsed {
                     problems.extend(avro::can_read(new, old).err());
                 }
             }
+            (
+                Parsed::Json {
+                    schema: new,
+                    deps: new_deps,
+                },
+                Parsed::Json {
+                    schema: old,
+                    deps: old_deps,
+                },
+            ) => {
+                if level.backward() {
+                    problems.extend(json::can_read_with(old, old_deps, new, new_deps).err());
+                }
+                if level.forward() {
+                    problems.extend(json::can_read_with(new, new_deps, old, old_deps).err());
+                }
+            }
+            // Checked by type before: a subject's versions share one type.
+            _ => problems.push(format!(
+                "{{errorType:'TYPE_MISMATCH', description:'The schema type changed from {} to {}'}}",
+                old.schema_type().name(),
+                self.schema_type().name()
+            )),
         }
         problems
     }
