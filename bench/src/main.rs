@@ -8,11 +8,14 @@
 //!   and timing how long writes stop after a member is killed (failover).
 //! * [`offsets`]: `runnel-bench offset-commit`, OffsetCommit requests per
 //!   second on the brokers coordinating a set of groups (offsets in coord).
+//! * [`registry`]: `runnel-bench registry`, Schema Registry register and
+//!   get-by-id requests per second over keep-alive connections.
 //! * [`stats`]: latency samples, percentiles, and the `RESULT` lines that
 //!   `scripts/bench/*.sh` parse.
 
 mod coord;
 mod offsets;
+mod registry;
 mod stats;
 mod writer;
 
@@ -36,6 +39,8 @@ enum Bench {
     /// OffsetCommit requests/s: several connections, several requests in
     /// flight each; verified with OffsetFetch.
     OffsetCommit(offsets::OffsetCommitArgs),
+    /// Schema Registry: registrations and GET /schemas/ids/{id} per second.
+    Registry(registry::RegistryArgs),
 }
 
 #[tokio::main]
@@ -45,6 +50,7 @@ async fn main() -> ExitCode {
         Bench::Coord(args) => coord::run(args).await,
         Bench::CoordWriter(args) => writer::run(args).await,
         Bench::OffsetCommit(args) => offsets::run(args).await,
+        Bench::Registry(args) => registry::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
