@@ -127,11 +127,12 @@ class Registry(ManagedProcess):
 class RegistryCluster:
     """One runnel-coord and `brokers` runnel-brokers (chroot /runnel), for
     the registries of one test module (brokerproc's `cluster` fixture is
-    per test; registries are cheap to share a cluster)."""
+    per test; registries are cheap to share a cluster). `broker_props` go
+    into every broker's server.properties."""
 
     chroot = "/runnel"
 
-    def __init__(self, tmp_path_factory, brokers=3):
+    def __init__(self, tmp_path_factory, brokers=3, broker_props=None):
         self.procs = []
         self.coord = CoordServer(tmp_path_factory.mktemp("coord"), name="runnel-coord")
         self.coord.start()
@@ -139,7 +140,7 @@ class RegistryCluster:
         self.brokers = []
         for i in range(brokers):
             b = Broker(tmp_path_factory.mktemp("broker-%d" % (i + 1)), self.coord.hosts + self.chroot,
-                       broker_id=i + 1)
+                       broker_id=i + 1, extra=broker_props)
             self.procs.append(b)
             self.brokers.append(b)
             # All at once: each start waits for the coord only.
