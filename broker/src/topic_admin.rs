@@ -67,6 +67,21 @@ pub struct Created {
     pub config: TopicConfig,
 }
 
+/// The live brokers, read again from coord when the cached list is shorter
+/// than `needed`: a broker that registered a moment ago may not have
+/// reached this broker's cache yet (a cluster just started, a broker just
+/// restarted), and refusing INVALID_REPLICATION_FACTOR then would be wrong.
+async fn live_at_least(broker: &Broker, live: Vec<i32>, needed: usize) -> Vec<i32> {
+    if live.len() >= needed {
+        return live;
+    }
+    if let Err(e) = broker.metadata.reload().await {
+        tracing::warn!(error = %e, "could not read the live brokers again");
+        return live;
+    }
+    broker.metadata.snapshot().brokers.keys().copied().collect()
+}
+
 /// Creates a topic; with `validate_only`, only checks that it could be.
 pub async fn create_topic(
     broker: &Broker,
@@ -113,6 +128,7 @@ pub async fn create_topic(
             } else {
                 spec.replication_factor
             };
+            let live = live_at_least(broker, live, usize::try_from(rf).unwrap_or(0)).await;
             auto_assign(&live, 0, partitions, i32::from(rf))?
         }
     };

@@ -120,6 +120,26 @@ impl Registry {
             .ok_or(RegistryError::SchemaIdNotFound(id))
     }
 
+    /// `content` in the format a request asked for (`?format=serialized`
+    /// for Protobuf); as stored for any other format or type, as Confluent
+    /// ignores a format a type does not have.
+    pub fn in_format(
+        &self,
+        mut content: Content,
+        format: Option<&str>,
+    ) -> Result<Content, RegistryError> {
+        let Some(format) = format else {
+            return Ok(content);
+        };
+        let st = self.state();
+        let deps = dependencies(&st, &content.references)?;
+        let parsed = Parsed::parse(content.schema_type, &content.text, &deps)?;
+        if let Some(text) = parsed.in_format(format) {
+            content.text = text;
+        }
+        Ok(content)
+    }
+
     /// The (subject, version) pairs using an id.
     pub fn uses_of(&self, id: i32, deleted: bool) -> Result<Vec<(String, i32)>, RegistryError> {
         let st = self.state();

@@ -17,9 +17,14 @@ fn parse_id(s: &str) -> Result<i32, RegistryError> {
     s.parse().map_err(|_| RegistryError::NotFound)
 }
 
-pub async fn by_id(State(reg): State<Shared>, Path(id): Path<String>) -> Answer {
+pub async fn by_id(
+    State(reg): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<Params>,
+) -> Answer {
     let id = parse_id(&id)?;
-    Ok(ok(&SchemaFields::from(&reg.schema(id)?)))
+    let content = reg.in_format(reg.schema(id)?, q.get("format").map(String::as_str))?;
+    Ok(ok(&SchemaFields::from(&content)))
 }
 
 pub async fn raw_by_id(State(reg): State<Shared>, Path(id): Path<String>) -> Answer {

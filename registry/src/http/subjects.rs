@@ -53,7 +53,8 @@ pub async fn version(
     Path((subject, version)): Path<(String, String)>,
     Query(q): Query<Params>,
 ) -> Answer {
-    let v = find(&reg, &subject, &version, &q)?;
+    let mut v = find(&reg, &subject, &version, &q)?;
+    v.content = reg.in_format(v.content, q.get("format").map(String::as_str))?;
     Ok(ok(&VersionBody::from(&v)))
 }
 

@@ -7,13 +7,14 @@
 mod avro;
 mod avro_resolution;
 mod json;
+mod protobuf;
 
 use crate::error::RegistryError;
 use crate::types::{Compatibility, SchemaType};
 
 /// The schema types this registry can parse and check, as
 /// `GET /schemas/types` lists them.
-pub const SUPPORTED: [SchemaType; 2] = [SchemaType::Json, SchemaType::Avro];
+pub const SUPPORTED: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
 
 /// A schema this registry references by name: the text of another
 /// subject's version, with the name the referencing schema uses for it.
@@ -32,6 +33,8 @@ pub enum Parsed {
         schema: serde_json::Value,
         deps: Vec<Dependency>,
     },
+    /// A compiled .proto file, its imports resolved.
+    Protobuf(protobuf::Protobuf),
 }
 
 impl Parsed {
@@ -44,11 +47,7 @@ impl Parsed {
                 schema,
                 deps: deps.to_vec(),
             }),
-            other => Err(RegistryError::InvalidSchema(format!(
-                "Invalid schema type {}: this registry checks {} schemas",
-                other.name(),
-                SUPPORTED.map(SchemaType::name).join(", ")
-            ))),
+            SchemaType::Protobuf => protobuf::parse(text, deps).map(Parsed::Protobuf),
         }
     }
 
@@ -59,6 +58,17 @@ impl Parsed {
         match self {
             Parsed::Avro(a) => avro::canonical(&a.schema),
             Parsed::Json { schema, .. } => json::canonical(schema),
+            Parsed::Protobuf(p) => protobuf::canonical(p),
+        }
+    }
+
+    /// The schema in another of its type's formats: `serialized` is a
+    /// Protobuf file as a base64 `FileDescriptorProto` (what Confluent's
+    /// serializers exchange); None when the type has no such format.
+    pub fn in_format(&self, format: &str) -> Option<String> {
+        match (self, format) {
+            (Parsed::Protobuf(p), "serialized") => Some(protobuf::serialized(p)),
+            _ => None,
         }
     }
 
@@ -66,6 +76,7 @@ impl Parsed {
         match self {
             Parsed::Avro(_) => SchemaType::Avro,
             Parsed::Json { .. } => SchemaType::Json,
+            Parsed::Protobuf(_) => SchemaType::Protobuf,
         }
     }
 
@@ -97,6 +108,14 @@ impl Parsed {
                 }
                 if level.forward() {
                     problems.extend(json::can_read_with(new, new_deps, old, old_deps).err());
+                }
+            }
+            (Parsed::Protobuf(new), Parsed::Protobuf(old)) => {
+                if level.backward() {
+                    problems.extend(protobuf::can_read(old, new).err());
+                }
+                if level.forward() {
+                    problems.extend(protobuf::can_read(new, old).err());
                 }
             }
             // Checked by type before: a subject's versions share one type.
