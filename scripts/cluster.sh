@@ -635,6 +635,7 @@ listeners=http://127.0.0.1:$port
 kafkastore.bootstrap.servers=$(bootstrap_list)
 kafkastore.connection.url=$(connect_string)$(broker_chroot "$first_broker")
 kafkastore.topic=_schemas
+kafkastore.topic.replication.factor=$(( $(broker_count) < 3 ? $(broker_count) : 3 ))
 schema.compatibility.level=backward
 kafkastore.zk.session.timeout.ms=6000
 PROPS

@@ -14,9 +14,14 @@ Environment:
 import json
 import os
 import socket
+import struct
+import time
+import uuid
 
 import pytest
 import requests
+from confluent_kafka import Consumer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
 from brokerproc import Broker, broker_bin
 from coordproc import CoordServer
@@ -128,19 +133,21 @@ class RegistryCluster:
     """One runnel-coord and `brokers` runnel-brokers (chroot /runnel), for
     the registries of one test module (brokerproc's `cluster` fixture is
     per test; registries are cheap to share a cluster). `broker_props` go
-    into every broker's server.properties."""
+    into every broker's server.properties, and `props_of(i)` (i from 1)
+    into broker i's."""
 
     chroot = "/runnel"
 
-    def __init__(self, tmp_path_factory, brokers=3, broker_props=None):
+    def __init__(self, tmp_path_factory, brokers=3, broker_props=None, props_of=None):
         self.procs = []
         self.coord = CoordServer(tmp_path_factory.mktemp("coord"), name="runnel-coord")
         self.coord.start()
         self.procs.append(self.coord)
         self.brokers = []
         for i in range(brokers):
+            extra = dict(broker_props or {}, **(props_of(i + 1) if props_of else {}))
             b = Broker(tmp_path_factory.mktemp("broker-%d" % (i + 1)), self.coord.hosts + self.chroot,
-                       broker_id=i + 1, extra=broker_props)
+                       broker_id=i + 1, extra=extra)
             self.procs.append(b)
             self.brokers.append(b)
             # All at once: each start waits for the coord only.
@@ -190,3 +197,26 @@ def make_registry(registry_cluster, tmp_path_factory):
     for r in made:
         r.close()
 
+
+
+def consume_values(bootstrap, topic, count, deserialize, schema_id, timeout=30):
+    """The values of the first `count` records of `topic`, read from the
+    beginning by a new consumer group and passed through `deserialize` (a
+    confluent-kafka deserializer); each record must carry Confluent's wire
+    format header: magic byte 0 and `schema_id` (4 bytes, big endian)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "serde-" + uuid.uuid4().hex[:8],
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            raw = msg.value()
+            assert raw[0] == 0 and struct.unpack(">I", raw[1:5])[0] == schema_id, raw[:5]
+            got.append(deserialize(raw, SerializationContext(msg.topic(), MessageField.VALUE)))
+    finally:
+        consumer.close()
+    return got

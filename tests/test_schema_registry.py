@@ -60,7 +60,7 @@ import uuid
 from urllib.parse import quote
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -69,7 +69,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext, St
 
 from eosutil import create_topic
 from procutil import wait_for
-from registryproc import CONTENT_TYPE, make_registry, registry_cluster  # noqa: F401 - fixtures
+from registryproc import CONTENT_TYPE, consume_values, make_registry, registry_cluster  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -193,22 +193,8 @@ def test_avro_serializer_and_deserializer_round_trip(reg, registry_cluster):  # 
 
     # examples/avro_consumer.py, with a client of its own (nothing cached).
     avro_deserializer = AvroDeserializer(SchemaRegistryClient({"url": reg.url}))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uniq("avro"),
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    got = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(got) < len(sent) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            raw = msg.value()
-            # Confluent's wire format: magic byte 0, the schema id (big endian), the Avro body.
-            assert raw[0] == 0 and struct.unpack(">I", raw[1:5])[0] == latest["id"], raw[:5]
-            got.append(avro_deserializer(raw, SerializationContext(msg.topic(), MessageField.VALUE)))
-    finally:
-        consumer.close()
+    # Confluent's wire format: magic byte 0, the schema id (big endian), the Avro body.
+    got = consume_values(bootstrap, topic, len(sent), avro_deserializer, latest["id"])
     assert got == [user_to_dict(u, None) for u in sent]
 
 

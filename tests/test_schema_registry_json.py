@@ -11,18 +11,16 @@ another subject's schema (a reference) resolves; and a subject keeps its
 type (an Avro schema under a JSON subject is refused)."""
 
 import json
-import struct
-import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from eosutil import create_topic
-from registryproc import CONTENT_TYPE, make_registry, registry_cluster  # noqa: F401 - fixtures
+from registryproc import CONTENT_TYPE, consume_values, make_registry, registry_cluster  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -83,19 +81,7 @@ def test_json_serializer_and_deserializer_round_trip(reg, registry_cluster):  # 
     assert latest["schemaType"] == "JSON" and json.loads(latest["schema"]) == USER
 
     deserializer = JSONDeserializer(None, schema_registry_client=SchemaRegistryClient({"url": reg.url}))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uniq("json"), "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    got = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(got) < len(sent) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            assert msg.value()[0] == 0 and struct.unpack(">I", msg.value()[1:5])[0] == latest["id"]
-            got.append(deserializer(msg.value(), SerializationContext(topic, MessageField.VALUE)))
-    finally:
-        consumer.close()
+    got = consume_values(bootstrap, topic, len(sent), deserializer, latest["id"])
     assert got == sent
 
 

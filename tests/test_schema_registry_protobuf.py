@@ -10,19 +10,17 @@ a field added is accepted; an imported file is a reference; bad .proto text
 is 42201."""
 
 import base64
-import struct
-import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from eosutil import create_topic
-from registryproc import CONTENT_TYPE, make_registry, registry_cluster  # noqa: F401 - fixtures
+from registryproc import CONTENT_TYPE, consume_values, make_registry, registry_cluster  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -95,19 +93,7 @@ def test_protobuf_serializer_and_deserializer_round_trip(reg, registry_cluster):
     assert same["id"] == latest["id"]
 
     deserializer = ProtobufDeserializer(User, {"use.deprecated.format": False})
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uniq("pb"), "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    got = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(got) < len(sent) and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            assert msg.value()[0] == 0 and struct.unpack(">I", msg.value()[1:5])[0] == latest["id"]
-            got.append(deserializer(msg.value(), SerializationContext(topic, MessageField.VALUE)))
-    finally:
-        consumer.close()
+    got = consume_values(bootstrap, topic, len(sent), deserializer, latest["id"])
     assert got == sent
 
 

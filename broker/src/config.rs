@@ -121,6 +121,10 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     // Runnel's own: where Prometheus scrapes `/metrics` (`host:port` or
     // `http://host:port`); unset, no metrics listener is opened.
     key("metrics.listener", ValueType::String, None),
+    // Runnel's own (Redpanda's way): a Schema Registry served by the broker
+    // at `http://host:port`, its state in `_schemas` on this cluster, its
+    // leader elected in this broker's coord; unset, none.
+    key("schema.registry.listeners", ValueType::String, None),
     key("listeners", List, Some("PLAINTEXT://:9092")),
     key("advertised.listeners", List, None),
     key(
@@ -360,6 +364,8 @@ pub struct BrokerConfig {
     pub rack: Option<String>,
     /// `metrics.listener` as `host:port` (any `http://` prefix removed).
     pub metrics_listener: Option<String>,
+    /// `schema.registry.listeners` (`http://host:port`), checked.
+    pub schema_registry_listener: Option<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
     /// `log.dirs`, else `log.dir`.
@@ -666,6 +672,20 @@ impl BrokerConfig {
             return Err(get.error("log.dirs", "no directory given"));
         }
 
+        let schema_registry_listener = match get.raw("schema.registry.listeners").map(str::trim) {
+            None | Some("") => None,
+            Some(v) => {
+                let first = v.split(',').next().unwrap_or("").trim();
+                let port = first
+                    .strip_prefix("http://")
+                    .and_then(|hp| hp.trim_end_matches('/').rsplit_once(':'))
+                    .map(|(_, p)| p.parse::<u16>());
+                if !matches!(port, Some(Ok(_))) {
+                    return Err(get.error("schema.registry.listeners", "expected http://host:port"));
+                }
+                Some(first.to_string())
+            }
+        };
         let metrics_listener = match get.raw("metrics.listener").map(str::trim) {
             None | Some("") => None,
             Some(v) => {
@@ -825,6 +845,7 @@ impl BrokerConfig {
             reserved_broker_max_id,
             rack: get.raw("broker.rack").map(str::to_string),
             metrics_listener,
+            schema_registry_listener,
             listeners,
             advertised_listeners,
             log_dirs,

@@ -200,6 +200,61 @@ async fn serve_metrics(
     }))
 }
 
+/// The Schema Registry of `schema.registry.listeners`, run beside the Kafka
+/// listener: its store is this cluster (bootstrapped through this broker),
+/// its leader elected in this broker's coord among every broker serving
+/// one. It starts in the background (it reads `_schemas` first, which needs
+/// the cluster's brokers up) and stops with the broker.
+fn serve_schema_registry(
+    broker: &Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
+    let listener = broker.config.schema_registry_listener.clone()?;
+    let host = listener
+        .strip_prefix("http://")
+        .and_then(|hp| hp.rsplit_once(':'))
+        .map(|(h, _)| h.to_string())
+        .unwrap_or_default();
+    let entries: Vec<(String, String)> = [
+        ("listeners", listener),
+        (
+            "kafkastore.bootstrap.servers",
+            format!("{}:{}", broker.advertised.host, broker.advertised.port),
+        ),
+        (
+            "kafkastore.connection.url",
+            broker.config.zookeeper_connect.clone(),
+        ),
+        (
+            "kafkastore.zk.session.timeout.ms",
+            broker
+                .config
+                .zookeeper_session_timeout
+                .as_millis()
+                .to_string(),
+        ),
+        ("host.name", host),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let config = match runnel_registry::config::RegistryConfig::from_entries(&entries) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!("schema.registry.listeners: {e}");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stopped| *stopped).await;
+        };
+        if let Err(e) = runnel_registry::service::run(config, stop).await {
+            warn!("the schema registry stopped: {e:#}");
+        }
+    }))
+}
+
 impl Server {
     /// Starts the broker; returns once it serves requests.
     pub async fn start(config: BrokerConfig) -> Result<Server, StartError> {
@@ -392,6 +447,7 @@ impl Server {
             )),
         ];
         tasks.extend(metrics_task);
+        tasks.extend(serve_schema_registry(&broker, shutdown.subscribe()));
         info!(
             broker_id = id,
             cluster_id = %broker.cluster_id,

@@ -16,5 +16,6 @@ pub mod error;
 pub mod http;
 pub mod registry;
 pub mod schema;
+pub mod service;
 pub mod store;
 pub mod types;

@@ -5,14 +5,11 @@
 //! it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use clap::Parser;
 use runnel_registry::config::RegistryConfig;
-use runnel_registry::election::{self, Election, ElectionConfig, Identity};
-use runnel_registry::registry::Registry;
-use runnel_registry::store::{KafkaStore, State};
+use runnel_registry::service;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,46 +36,7 @@ fn main() -> anyhow::Result<()> {
         .thread_name("runnel-registry")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run(config))
-}
-
-/// Reads the schemas topic to its end before it listens, so that a
-/// client that can connect sees every schema registered before the start
-/// (and a script can wait for the port).
-async fn run(config: RegistryConfig) -> anyhow::Result<()> {
-    let state = Arc::new(RwLock::new(State::default()));
-    let store = KafkaStore::open(config.store.clone(), state)
-        .await
-        .with_context(|| format!("cannot open the schemas topic {}", config.store.topic))?;
-    let listener = tokio::net::TcpListener::bind(config.listener)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listener))?;
-    let registry = Arc::new(Registry::new(store, config.compatibility));
-    let addr = listener.local_addr()?;
-    let election = config.coord.as_ref().map(|connect| {
-        Election::start(
-            ElectionConfig {
-                connect: connect.clone(),
-                namespace: config.zk_namespace.clone(),
-                session_timeout: config.coord_session_timeout,
-                me: Identity::new(&config.host_name, addr.port(), config.leader_eligibility),
-            },
-            registry.clone(),
-        )
-    });
-    let leader = election
-        .as_ref()
-        .map_or_else(election::standalone, Election::leader);
-    println!("runnel-registry listening on http://{addr}");
-    let served = axum::serve(listener, runnel_registry::http::router(registry, leader))
-        .with_graceful_shutdown(async {
-            let _ = runnel_common::signals::wait_for_stop().await;
-        })
-        .await
-        .context("serving the REST API");
-    if let Some(e) = election {
-        e.stop().await;
-    }
-    served?;
-    Ok(())
+    runtime.block_on(service::run(config, async {
+        let _ = runnel_common::signals::wait_for_stop().await;
+    }))
 }

@@ -169,10 +169,11 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Creates the topic (one partition, compacted, RF as configured or the
-/// number of brokers when fewer) unless it exists; false when the
-/// controller refused the replication factor.
-async fn create_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<bool> {
+/// Creates the topic (one partition, compacted, RF as configured or, once
+/// `settle`, the number of brokers when fewer) unless it exists; false to
+/// try again: fewer brokers than wanted before `settle`, or the controller
+/// refused the replication factor.
+async fn create_topic(client: &Client, config: &StoreConfig, settle: bool) -> anyhow::Result<bool> {
     let topic = config.topic.as_str();
     let md = client.metadata(Some(&[topic]), false).await?;
     let existing = md
@@ -181,6 +182,9 @@ async fn create_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<b
         .filter(|t| t.error != Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
     if existing.is_none() {
         let brokers = md.brokers.len().max(1) as i16;
+        if brokers < config.replication_factor && !settle {
+            return Ok(false);
+        }
         let rf = config.replication_factor.min(brokers).max(1);
         if rf < config.replication_factor {
             tracing::warn!(
@@ -225,9 +229,13 @@ fn retriable(e: &KafkaError) -> bool {
 async fn ensure_topic(client: &Client, config: &StoreConfig) -> anyhow::Result<()> {
     let topic = config.topic.as_str();
     let deadline = tokio::time::Instant::now() + config.init_timeout;
-    // The controller may know fewer brokers than metadata shows while the
-    // cluster starts: INVALID_REPLICATION_FACTOR is retried until then.
-    while !create_topic(client, config).await? {
+    // While a cluster starts, fewer brokers than the replication factor
+    // may be up (a broker serving the registry itself starts before the
+    // others): wait a while for them before settling for fewer. And the
+    // controller may know fewer brokers than metadata shows:
+    // INVALID_REPLICATION_FACTOR is retried until the deadline.
+    let settle = tokio::time::Instant::now() + config.init_timeout.min(Duration::from_secs(10));
+    while !create_topic(client, config, tokio::time::Instant::now() >= settle).await? {
         if tokio::time::Instant::now() >= deadline {
             anyhow::bail!(
                 "could not create {topic}: the controller knows too few brokers (kafkastore.init.timeout.ms)"
