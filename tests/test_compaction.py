@@ -1,7 +1,7 @@
 """Compacted topics (issue 12): cleanup.policy=compact on a 3-broker
 cluster with RF 3, written by confluent-kafka's and kafka-python's default
-producers — the latest value per key survives at its original offset on
-every replica (a new leader after a kill -9 serves the same), tombstones
+producers — 200 000 updates over 1 000 keys compact to 1 000 records; the
+latest value per key survives at its original offset on every replica (a new leader after a kill -9 serves the same), tombstones
 stay for delete.retention.ms after the clean that reached them and then go,
 a record without a key is refused with INVALID_RECORD, and a broker
 restarted after cleaning serves its cleaned log; scripts/log-dirs.sh and
@@ -131,6 +131,42 @@ def test_latest_value_per_key_on_every_replica(three):
     victim.start()
     wait_for(lambda: len(metadata(other, [topic])[topic][0]["isr"]) == 3, timeout=60, interval=0.2,
              desc="the restarted broker back in the ISR")
+
+
+def test_200_000_updates_over_1_000_keys_compact_to_about_1_000_records(three):
+    """The issue's figure: a changelog of 200 000 updates over 1 000 keys,
+    from confluent-kafka's default producer, is about 1 000 records once
+    cleaned -- the latest value of every key at its original offset. The
+    last segment is closed by segment.ms and one more record (the active
+    segment is never cleaned)."""
+    bootstrap = three[0].bootstrap
+    config = dict(COMPACT, **{"segment.bytes": str(1 << 20), "segment.ms": "500"})
+    topic = create_topic(bootstrap, "cm200k-" + uuid.uuid4().hex[:6], 1, 3, config=config)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(200_000):
+        while True:
+            try:
+                p.produce(topic, key="k%04d" % (i % 1000), value="v%06d" % i)
+                break
+            except BufferError:
+                p.poll(0.1)
+    assert p.flush(60) == 0
+    time.sleep(0.6)  # segment.ms passes, so the next append rolls the segment
+    p.produce(topic, key="k0000", value="last")
+    assert p.flush(30) == 0
+
+    def compacted():
+        records = read_all(bootstrap, topic, end=200_001)
+        return records if len(records) <= 1_001 else None
+    records = wait_for(compacted, timeout=90, interval=1, desc="200 000 updates compacted")
+    latest = {}
+    for offset, key, value in records:
+        latest[key] = (offset, value)
+    assert len(latest) == 1_000
+    for k in range(1, 1_000):
+        # Key k was last written as update 199 000 + k, at that offset.
+        assert latest["k%04d" % k] == (199_000 + k, "v%06d" % (199_000 + k))
+    assert latest["k0000"] == (200_000, "last")
 
 
 def test_tombstones_go_after_delete_retention(three):
