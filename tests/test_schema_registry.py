@@ -53,7 +53,10 @@ SchemaRegistryClient, AvroSerializer/AvroDeserializer and plain HTTP
 """
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -68,7 +71,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
 from eosutil import create_topic
-from procutil import wait_for
+from procutil import REPO, wait_for
 from registryproc import CONTENT_TYPE, consume_values, make_registry, registry_cluster  # noqa: F401
 
 pytestmark = pytest.mark.timeout(180)
@@ -784,3 +787,17 @@ def test_survivor_registers_after_kill_9(pair):
         newest = sid
         victim.start()
         assert wait_for(lambda: visible(victim, s), timeout=10, desc="%s on the restarted instance" % s)["id"] == sid
+
+
+def test_the_readme_avro_example(reg, registry_cluster):  # noqa: F811
+    """examples/avro_producer.py, which the README's quick start runs:
+    records a consumer decodes with the schema it registered."""
+    topic = create_topic(registry_cluster.bootstrap, uniq("orders"), 1, 3)
+    r = subprocess.run([sys.executable, os.path.join(REPO, "examples", "avro_producer.py"),
+                        "--bootstrap", registry_cluster.bootstrap, "--registry", reg.url, "--topic", topic],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    latest = ok(reg.call("GET", path(topic + "-value", "versions", "latest")))
+    got = consume_values(registry_cluster.bootstrap, topic, 3, AvroDeserializer(SchemaRegistryClient({"url": reg.url})),
+                         latest["id"])
+    assert got == [{"id": i, "item": "item-%d" % i} for i in range(3)]
