@@ -6,6 +6,9 @@
   one subject, once the topic is cleaned, leave about one record for that
   key -- a registry started afterwards rebuilds the same state from the
   compacted topic;
+* a permanently deleted schema with the highest id, its records and
+  tombstones compacted away: a restarted registry never hands its id out
+  again;
 * the broker leading the `_schemas` partition is killed (kill -9): the
   registry keeps serving reads throughout and takes writes again once the
   brokers' coord session (4 s) has expired and a new leader is elected,
@@ -146,3 +149,40 @@ def test_the_topic_leaders_broker_killed(cluster, make):
     assert new_id not in ids and new_id > max(ids)
     for i in range(5):
         assert ok(reg.call("GET", "/subjects/f%d/versions/latest" % i))["id"] in ids
+
+
+def test_an_id_compacted_away_is_never_handed_out_again(cluster, make):
+    """A permanently deleted schema with the highest id: once the cleaner
+    has removed its records and their tombstones, a restarted registry
+    still allocates above it (the high water the delete wrote)."""
+    topic = "_schemas_ids_" + uuid.uuid4().hex[:6]
+    reg = make(topic)
+    ok(reg.call("POST", "/subjects/keep/versions", {"schema": schema("Keep")}))
+    gone = ok(reg.call("POST", "/subjects/gone/versions", {"schema": schema("Gone")}))["id"]
+    ok(reg.call("DELETE", "/subjects/gone"))
+    ok(reg.call("DELETE", "/subjects/gone", params={"permanent": "true"}))
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("segment.bytes", "2048", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("min.cleanable.dirty.ratio", "0.01", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("delete.retention.ms", "100", incremental_operation=AlterConfigOpType.SET),
+    ])
+    admin.incremental_alter_configs([res])[res].result(10)
+
+    levels = iter(["FULL", "NONE"] * 1000)
+
+    def gone_from_the_topic():
+        # Config changes of another subject keep segments rolling, so the
+        # cleaner reaches the tombstones, then (past delete.retention.ms) drops them.
+        for _ in range(10):
+            ok(reg.call("PUT", "/config/keep", {"compatibility": next(levels)}))
+        recs, _ = records(cluster.bootstrap, topic)
+        left = [(o, k) for o, k in recs if k and b'"SCHEMA"' in k and b'"gone"' in k]
+        assert not left, "gone's schema records still in %s: %s" % (topic, left)
+        return True
+    wait_for(gone_from_the_topic, timeout=90, interval=0.5, desc="gone's schema record and its tombstone cleaned away")
+
+    reg.close()
+    again = make(topic)
+    new = ok(again.call("POST", "/subjects/new/versions", {"schema": schema("New")}))["id"]
+    assert new > gone, "id %d handed out again (the deleted schema had %d)" % (new, gone)

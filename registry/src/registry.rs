@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use crate::error::RegistryError;
 use crate::schema::{Dependency, Parsed};
-use crate::store::records::{ConfigValue, DeleteSubjectValue, ModeValue, SchemaValue};
+use crate::store::records::{ConfigValue, DeleteSubjectValue, MaxIdValue, ModeValue, SchemaValue};
 use crate::store::{Content, KafkaStore, Key, State, Write};
 use crate::types::{Compatibility, Mode, Reference, SchemaType};
 
@@ -392,12 +392,15 @@ impl Registry {
             }
             let key = Key::schema(subject, v.version);
             if permanent {
-                (Write::tombstone(&key), v.version)
+                (vec![Write::tombstone(&key), high_water(&st)], v.version)
             } else {
-                (Write::new(&key, Some(&schema_value(&v, true))), v.version)
+                (
+                    vec![Write::new(&key, Some(&schema_value(&v, true)))],
+                    v.version,
+                )
             }
         };
-        self.store.write(&[write.0]).await?;
+        self.store.write(&write.0).await?;
         Ok(write.1)
     }
 
@@ -439,6 +442,9 @@ impl Registry {
                 }
             }
             let mut writes = Vec::new();
+            if permanent {
+                writes.push(high_water(&st));
+            }
             for &n in &affected {
                 let key = Key::schema(subject, n);
                 if permanent {
@@ -599,6 +605,18 @@ fn version_in(
         content,
         deleted: v.deleted,
     })
+}
+
+/// The highest id allocated, written with every permanent delete: the
+/// schema records it removes may be compacted away, and their ids must
+/// never come back.
+fn high_water(st: &State) -> Write {
+    Write::new(
+        &Key::noop(),
+        Some(&MaxIdValue {
+            max_id: st.max_id(),
+        }),
+    )
 }
 
 fn live_versions(st: &State, subject: &str) -> Vec<SubjectVersion> {

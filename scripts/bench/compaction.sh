@@ -12,22 +12,26 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 usage() {
     cat <<EOF2
-usage: $(basename "$0") [--mb MIB] [--keys N] [--value-size BYTES] [--segment-mb MIB] [--keep]
+usage: $(basename "$0") [--mb MIB] [--keys N] [--value-size BYTES] [--segment-mb MIB] [--compare] [--keep]
 
   --mb MIB          data to write (default 256)
   --keys N          distinct keys (default 10000)
   --value-size B    bytes per value (default 512)
   --segment-mb MIB  segment.bytes of the topic (default 16)
+  --compare         run twice, on fresh clusters: with the log cleaner and with
+                    log.cleaner.enable=false, to show what cleaning costs the producer
   --keep            keep the cluster's folder
 EOF2
 }
 
 args=()
 keep=false
+compare=false
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --mb | --keys | --value-size | --segment-mb) args+=("$1" "${2:?}"); shift 2 ;;
         --keep) keep=true; shift ;;
+        --compare) compare=true; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -44,10 +48,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-base="$(free_block 40)"
-say "3 coord + 3 brokers in $work/cluster"
-"$ROOT/scripts/cluster.sh" up --dir "$work/cluster" --base-port "$base" --peer-base-port $((base + 10)) \
-    --broker-base-port $((base + 20)) --timeout 90 --broker-config "log.cleaner.backoff.ms=1000" \
-    >"$work/up" 2>&1 || { cat "$work/up" >&2; die "the cluster did not start"; }
-bootstrap="$(sed -n 's/^brokers: //p' "$work/up")"
-"$python" "$ROOT/scripts/bench/compaction_bench.py" --bootstrap "$bootstrap" "${args[@]}"
+# One run on a fresh 3+3 cluster with broker settings ARGS...
+run() {
+    local base
+    "$ROOT/scripts/cluster.sh" down --dir "$work/cluster" --wipe >/dev/null 2>&1 || true
+    base="$(free_block 40)"
+    say "3 coord + 3 brokers in $work/cluster ($*)"
+    "$ROOT/scripts/cluster.sh" up --dir "$work/cluster" --base-port "$base" --peer-base-port $((base + 10)) \
+        --broker-base-port $((base + 20)) --timeout 90 --broker-config "log.cleaner.backoff.ms=1000" "$@" \
+        >"$work/up" 2>&1 || { cat "$work/up" >&2; die "the cluster did not start"; }
+    bootstrap="$(sed -n 's/^brokers: //p' "$work/up")"
+    "$python" "$ROOT/scripts/bench/compaction_bench.py" --bootstrap "$bootstrap" "${args[@]}"
+}
+
+echo "== the log cleaner on"
+run
+if $compare; then
+    echo "== the log cleaner off (log.cleaner.enable=false): the producer alone"
+    run --broker-config "log.cleaner.enable=false"
+fi

@@ -83,6 +83,12 @@ def main():
         print("%-8s %10.1f MiB %10.1f MiB" % (b, peak[b] / mib, last[b] / mib))
     print("cleaning went on %.1f s after the last write (no shrink for %.0f s ends the wait)"
           % (max(settled_s, 0.0), args.settle))
+    removed = sum(peak[b] - last[b] for b in last) / len(last) / mib if last else 0.0
+    cleaning_s = written_s + max(settled_s, 0.0)
+    print("removed per replica: %.1f MiB; cleaner throughput %.1f MiB/s of log removed per replica "
+          "(over the writes and the cleaning after them)" % (removed, removed / cleaning_s if cleaning_s else 0.0))
+    print("RESULT produce_mib_s=%.1f removed_mib=%.1f cleaner_mib_s=%.1f"
+          % (n * (args.value_size + 16) / mib / written_s, removed, removed / cleaning_s if cleaning_s else 0.0))
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ pub enum Key {
     DeleteSubject { subject: String, magic: i32 },
     /// A subject's permanently deleted versions cleared.
     ClearSubject { subject: String, magic: i32 },
-    /// Written by a new leader and read back: everything before it has
-    /// been read.
+    /// Confluent's no-op key, which its readers skip. This registry's value
+    /// under it ([`MaxIdValue`]) keeps the highest id ever allocated, so
+    /// that an id whose records were permanently deleted and compacted
+    /// away is never handed out again.
     Noop { magic: i32 },
     /// Keys of later registries (contexts, tags…) are skipped.
     #[serde(other)]
@@ -47,6 +49,10 @@ impl Key {
             subject: subject.map(str::to_string),
             magic: 0,
         }
+    }
+
+    pub fn noop() -> Key {
+        Key::Noop { magic: 0 }
     }
 
     pub fn mode(subject: Option<&str>) -> Key {
@@ -100,6 +106,13 @@ pub struct DeleteSubjectValue {
 pub struct Write {
     pub key: Vec<u8>,
     pub value: Option<Vec<u8>>,
+}
+
+/// The value under [`Key::Noop`]: the highest id allocated so far.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MaxIdValue {
+    #[serde(rename = "maxId")]
+    pub max_id: i32,
 }
 
 impl Write {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::records::{ConfigValue, DeleteSubjectValue, Key, ModeValue, SchemaValue};
+use super::records::{ConfigValue, DeleteSubjectValue, Key, MaxIdValue, ModeValue, SchemaValue};
 use crate::types::{Compatibility, Mode, Reference, SchemaType};
 
 /// A schema's content: what gets one id however many subjects use it.
@@ -132,6 +132,12 @@ impl State {
                     .unwrap_or_default();
                 for version in deleted {
                     self.remove_version(&subject, version);
+                }
+            }
+            // Another registry's no-op value is not ours to read: skipped.
+            (Key::Noop { .. }, Some(v)) => {
+                if let Ok(m) = serde_json::from_slice::<MaxIdValue>(v) {
+                    self.max_id = self.max_id.max(m.max_id);
                 }
             }
             _ => {}
@@ -312,6 +318,21 @@ mod tests {
             1,
             "ids are never handed out twice by one process"
         );
+    }
+
+    #[test]
+    fn the_high_water_mark_outlives_compacted_schemas() {
+        // What a restarted instance reads once compaction removed a
+        // permanently deleted id 7's records: only the no-op high water.
+        let mut s = State::default();
+        schema(&mut s, "a", 1, 3, false);
+        let w = Write::new(&Key::noop(), Some(&MaxIdValue { max_id: 7 }));
+        s.apply(&w.key, w.value.as_deref());
+        assert_eq!(s.max_id(), 7);
+        // Confluent's own no-op records carry no such value: skipped.
+        s.apply(&w.key, Some(b"null"));
+        s.apply(&w.key, None);
+        assert_eq!(s.max_id(), 7);
     }
 
     #[test]
