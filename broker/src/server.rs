@@ -9,7 +9,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -149,12 +148,7 @@ fn write_meta(dir: &Path, broker_id: i32, cluster_id: &str) -> Result<(), StartE
     Ok(())
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use runnel_common::clock::now_ms;
 
 fn local_hostname() -> String {
     std::fs::read_to_string("/etc/hostname")

@@ -14,6 +14,7 @@
 //! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
 //!   produce, fetch, record batches) used by the `runnel` CLI.
 
+pub mod clock;
 pub mod coord_shell;
 pub mod kafka;
 pub mod logging;

@@ -6,7 +6,6 @@
 //! depends on the other.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
@@ -55,12 +54,7 @@ pub enum Outcome {
     Unavailable,
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
+pub use runnel_common::clock::now_ms;
 
 /// Prepares one proposal against `tree` (the tree as it will be once every
 /// accepted change is applied) into zero or more transactions, or the

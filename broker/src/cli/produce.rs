@@ -259,12 +259,7 @@ impl Sender<'_> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use runnel_common::clock::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use runnel_common::kafka::fetch::LATEST;
 use runnel_common::kafka::{Client, ClusterMetadata, TopicMetadata};
@@ -124,12 +124,7 @@ impl ClusterView {
     }
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use runnel_common::clock::now_ms;
 
 /// The poller: owns the history needed to diff polls.
 pub struct Watcher {

@@ -162,12 +162,7 @@ impl KafkaStore {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use runnel_common::clock::now_ms;
 
 /// Creates the topic (one partition, compacted, RF as configured or, once
 /// `settle`, the number of brokers when fewer) unless it exists; false to
