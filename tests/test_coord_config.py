@@ -102,3 +102,37 @@ def test_datalogdir_holds_the_transaction_log_across_a_sigkill(tmp_path, kazoo):
         assert len([c for c in zk.get_children("/") if c.startswith("logged-")]) == 50
     finally:
         srv.close()
+
+
+def test_snapcount_snapshots_the_tree_and_drops_the_covered_log(tmp_path, kazoo):
+    """ZooKeeper's snapCount: a standalone server snapshots its tree every
+    snapCount transactions or so and deletes the log files the snapshot
+    covers, so the log does not grow without end; after a SIGKILL the
+    snapshot plus the log after it give back every acknowledged write."""
+    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"snapCount": "100"})
+    try:
+        srv.start()
+        zk = kazoo(srv)
+        zk.create("/snap", b"")
+        for i in range(1000):
+            zk.create("/snap/n%04d" % i, b"v%d" % i)
+        for i in range(0, 1000, 7):
+            zk.set("/snap/n%04d" % i, b"changed")
+        snapshot = os.path.join(srv.data_dir, "snapshot", "standalone")
+        log_dir = os.path.join(srv.data_dir, "txnlog")
+        # About 1150 transactions at snapCount 100: snapshots were taken, and
+        # the log holds what came after the last one only.
+        assert os.path.exists(snapshot)
+        logged = sum(os.path.getsize(os.path.join(log_dir, f)) for f in os.listdir(log_dir))
+        assert len(os.listdir(log_dir)) <= 3, os.listdir(log_dir)
+        assert logged < 40_000, logged
+        zk.stop()
+        srv.restart(hard=True)
+        zk = kazoo(srv)
+        children = zk.get_children("/snap")
+        assert len(children) == 1000
+        for i in range(1000):
+            want = b"changed" if i % 7 == 0 else b"v%d" % i
+            assert zk.get("/snap/n%04d" % i)[0] == want, i
+    finally:
+        srv.close()

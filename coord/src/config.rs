@@ -37,6 +37,11 @@ pub struct Config {
     pub four_letter_words: Vec<String>,
     pub init_limit: u32,
     pub sync_limit: u32,
+    /// ZooKeeper's `snapCount`: a standalone server snapshots its tree
+    /// after about this many transactions (between half of it and all of
+    /// it, chosen at random, as ZooKeeper does), and the log files before
+    /// the snapshot go.
+    pub snap_count: u64,
     /// Ensemble members by id (empty for a standalone server).
     pub servers: BTreeMap<u64, Peer>,
     /// This member's id (from `dataDir/myid`; 0 when standalone).
@@ -47,6 +52,9 @@ pub struct Config {
     /// it (`None`: ZooKeeper's default `NullMetricsProvider`, no endpoint).
     pub metrics: Option<MetricsConfig>,
 }
+
+/// ZooKeeper's default `snapCount`.
+pub const DEFAULT_SNAP_COUNT: u64 = 100_000;
 
 /// ZooKeeper's `metricsProvider.className` for its Prometheus provider: the
 /// one class name that turns the `/metrics` endpoint on.
@@ -172,6 +180,7 @@ impl Config {
         let mut max_session = None;
         let mut four_letter_words = vec!["srvr".to_string()];
         let mut init_limit = 10u32;
+        let mut snap_count = DEFAULT_SNAP_COUNT;
         let mut sync_limit = 5u32;
         let mut servers = BTreeMap::new();
         let mut metrics_provider = false;
@@ -214,6 +223,7 @@ impl Config {
                 "minSessionTimeout" => min_session = Some(number(0, u32::MAX as u64)? as u32),
                 "maxSessionTimeout" => max_session = Some(number(0, u32::MAX as u64)? as u32),
                 "initLimit" => init_limit = number(1, 1_000_000)? as u32,
+                "snapCount" => snap_count = number(2, i64::MAX as u64)?,
                 "syncLimit" => sync_limit = number(1, 1_000_000)? as u32,
                 "4lw.commands.whitelist" => {
                     let words: Vec<String> = e
@@ -308,6 +318,7 @@ impl Config {
             max_session_timeout_ms,
             four_letter_words,
             init_limit,
+            snap_count,
             sync_limit,
             servers,
             my_id: 0,

@@ -8,7 +8,7 @@
 //!   the versioned entry encoding.
 //! * [`state_machine`]: committed entries applied to the published tree,
 //!   kept in memory; what is stored of it is a whole-tree snapshot
-//!   ([`snapshot_file`]) plus the log after it.
+//!   (`storage::snapshot_file`) plus the log after it.
 //! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
 //! * [`network`]: openraft's RPCs over those connections.
 //! * [`Host`]: what a member needs from its server (the published tree,
@@ -39,7 +39,6 @@ pub mod log_format;
 pub mod log_store;
 pub mod network;
 pub mod peer;
-mod snapshot_file;
 pub mod state_machine;
 
 use std::collections::BTreeMap;
@@ -529,7 +528,7 @@ impl Ensemble {
                 }
                 return;
             }
-            lead.private = Some(host.tree().untracked_clone());
+            lead.private = Some(host.tree().clone());
             lead.term = term;
         }
         let Some(private) = lead.private.as_mut() else {

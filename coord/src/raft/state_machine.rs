@@ -20,10 +20,12 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{snapshot_file, Host};
+use super::Host;
 use super::{Applied, Entry, Node, NodeId, TypeConfig};
+use crate::storage::snapshot_file::{self, ENSEMBLE};
 use crate::storage::{SledStore, StorageError as StoreError, Store};
-use crate::tree::{DataTree, SessionRecord};
+use crate::tree::snapshot::{SnapshotBody, TreeSnapshot};
+use crate::tree::DataTree;
 use crate::txn::TxnEntry;
 
 /// Log entries between two snapshots (openraft's snapshot policy).
@@ -35,61 +37,6 @@ const APPLIED: &str = "raft_applied";
 const MEMBERSHIP: &str = "raft_membership";
 /// Set in sled once the state is the snapshot file, not per-key records.
 const STATE_IN_SNAPSHOT: &str = "raft_state_in_snapshot";
-
-/// A snapshot's contents: every node and session.
-#[derive(Serialize, Deserialize)]
-struct SnapshotBody {
-    last_zxid: i64,
-    nodes: Vec<(String, crate::tree::Node)>,
-    sessions: Vec<(i64, SessionRecord)>,
-}
-
-/// A tree encoded as a [`SnapshotBody`] straight from its maps, without
-/// copying them first: the tree's lock is held meanwhile, so this is the
-/// whole pause a snapshot costs the write path.
-struct TreeView<'a>(&'a DataTree);
-
-/// A sequence encoded from an iterator of known length (postcard writes
-/// the length first), once.
-struct Seq<I>(std::cell::Cell<Option<I>>);
-
-impl<I: ExactSizeIterator<Item = T>, T: Serialize> Serialize for Seq<I> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.take() {
-            Some(items) => s.collect_seq(items),
-            None => Err(serde::ser::Error::custom("sequence encoded twice")),
-        }
-    }
-}
-
-impl Serialize for TreeView<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let tree = self.0;
-        let mut body = s.serialize_struct("SnapshotBody", 3)?;
-        body.serialize_field("last_zxid", &tree.last_zxid())?;
-        body.serialize_field("nodes", &Seq(std::cell::Cell::new(Some(tree.nodes()))))?;
-        body.serialize_field(
-            "sessions",
-            &Seq(std::cell::Cell::new(Some(tree.sessions()))),
-        )?;
-        body.end()
-    }
-}
-
-impl SnapshotBody {
-    fn into_tree(self) -> DataTree {
-        let mut tree = DataTree::new();
-        for (path, node) in self.nodes {
-            tree.insert_loaded(path, node);
-        }
-        for (id, record) in self.sessions {
-            tree.insert_loaded_session(id, record);
-        }
-        tree.set_last_zxid(self.last_zxid);
-        tree
-    }
-}
 
 /// The current snapshot as kept in sled. Before the first snapshot openraft
 /// takes, it holds the state the member started from (`last_log_id` none:
@@ -143,9 +90,9 @@ pub fn load_state(store: &SledStore, snapshot_dir: &Path) -> Result<DataTree, St
                 last_membership,
                 snapshot_id: "converted".into(),
             },
-            data: postcard::to_stdvec(&TreeView(&tree))?,
+            data: tree.snapshot().encode()?,
         };
-        snapshot_file::write(snapshot_dir, &snapshot).map_err(file_err(snapshot_dir))?;
+        snapshot_file::write(snapshot_dir, ENSEMBLE, &snapshot).map_err(file_err(snapshot_dir))?;
         store.replace_all(&DataTree::new(), &[(STATE_IN_SNAPSHOT, vec![1])])?;
         tracing::info!(
             nodes = tree.node_count(),
@@ -153,10 +100,10 @@ pub fn load_state(store: &SledStore, snapshot_dir: &Path) -> Result<DataTree, St
         );
         return Ok(tree);
     }
-    let snapshot: StoredSnapshot = snapshot_file::read(snapshot_dir)
+    let snapshot: StoredSnapshot = snapshot_file::read(snapshot_dir, ENSEMBLE)
         .map_err(file_err(snapshot_dir))?
         .ok_or_else(|| corrupt(&snapshot_dir.display().to_string(), "no snapshot file"))?;
-    let body: SnapshotBody = postcard::from_bytes(&snapshot.data)
+    let body = SnapshotBody::decode(&snapshot.data)
         .map_err(|e| corrupt(&snapshot_dir.display().to_string(), e))?;
     Ok(body.into_tree())
 }
@@ -179,7 +126,7 @@ pub struct StateMachine {
 }
 
 fn read_snapshot(dir: &Path) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
-    snapshot_file::read(dir).map_err(read_err)
+    snapshot_file::read(dir, ENSEMBLE).map_err(read_err)
 }
 
 /// Writes `snapshot` off the async threads; hands it back.
@@ -187,10 +134,12 @@ async fn write_snapshot(
     dir: PathBuf,
     snapshot: StoredSnapshot,
 ) -> Result<StoredSnapshot, StorageError<NodeId>> {
-    tokio::task::spawn_blocking(move || snapshot_file::write(&dir, &snapshot).map(|()| snapshot))
-        .await
-        .map_err(sm_err)?
-        .map_err(sm_err)
+    tokio::task::spawn_blocking(move || {
+        snapshot_file::write(&dir, ENSEMBLE, &snapshot).map(|()| snapshot)
+    })
+    .await
+    .map_err(sm_err)?
+    .map_err(sm_err)
 }
 
 impl StateMachine {
@@ -215,23 +164,24 @@ impl StateMachine {
     }
 }
 
-/// Builds a snapshot from a copy taken between two applies.
+/// Builds a snapshot from a copy taken between two applies (O(1): see
+/// `tree::snapshot`), encoded while applies go on.
 pub struct SnapshotBuilder {
     snapshot_dir: PathBuf,
     meta: SnapshotMeta<NodeId, Node>,
-    data: Vec<u8>,
+    tree: TreeSnapshot,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        if self.data.is_empty() {
-            return Err(sm_err(std::io::Error::other(
-                "the snapshot could not be encoded",
-            )));
-        }
+        let tree = self.tree.clone();
+        let data = tokio::task::spawn_blocking(move || tree.encode())
+            .await
+            .map_err(sm_err)?
+            .map_err(sm_err)?;
         let stored = StoredSnapshot {
             meta: self.meta.clone(),
-            data: std::mem::take(&mut self.data),
+            data,
         };
         // Durable before openraft purges the log entries it covers.
         let stored = write_snapshot(self.snapshot_dir.clone(), stored).await?;
@@ -321,9 +271,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshots_built += 1;
-        // An encoding failure leaves the data empty: building the
-        // snapshot then fails, so no log entry is purged.
-        let data = postcard::to_stdvec(&TreeView(&self.host.tree())).unwrap_or_default();
+        let tree = self.host.tree().snapshot();
         let snapshot_id = match self.last_applied {
             Some(id) => format!("{}-{}-{}", id.leader_id, id.index, self.snapshots_built),
             None => format!("--{}", self.snapshots_built),
@@ -335,7 +283,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last_membership: self.membership.clone(),
                 snapshot_id,
             },
-            data,
+            tree,
         }
     }
 
@@ -351,7 +299,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
         let data = snapshot.into_inner();
-        let body: SnapshotBody = postcard::from_bytes(&data).map_err(read_err)?;
+        let body = SnapshotBody::decode(&data).map_err(read_err)?;
         let sessions: Vec<(i64, i32)> = body
             .sessions
             .iter()

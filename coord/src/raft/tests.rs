@@ -9,7 +9,7 @@ use super::state_machine::{load_state, StateMachine};
 use super::{NodeId, TypeConfig};
 use crate::config::Config;
 use crate::server::Shared;
-use crate::storage::SledStore;
+use crate::storage::{SledStore, Store};
 
 struct SledBuilder;
 

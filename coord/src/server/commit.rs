@@ -7,8 +7,9 @@
 //! record; the storage thread appends every record waiting with one flush
 //! (group commit), then applies the same transactions to the published tree
 //! that reads see, fires the watches, and only then answers. So a reply, an
-//! event, or a read never shows anything that a crash could take back. The
-//! changed znodes themselves are written behind, by the [`Checkpointer`].
+//! event, or a read never shows anything that a crash could take back. Every
+//! `snapCount` transactions or so it hands a snapshot of the published tree
+//! to the [`Snapshotter`], which writes it behind.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use super::publish::publish;
 use super::Shared;
 use crate::proposal::{now_ms, prepare_proposal, Outcome, Proposal};
 use crate::proto::ErrorCode;
-use crate::storage::{Checkpointer, LogRecord, StorageError, TxnLog};
+use crate::storage::{LogRecord, Snapshotter, StorageError, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{Txn, TxnEntry};
 
@@ -56,7 +57,7 @@ pub struct Committer {
     shared: Arc<Shared>,
     private: DataTree,
     log: Arc<TxnLog>,
-    checkpointer: Arc<Checkpointer>,
+    snapshotter: Arc<Snapshotter>,
     pipeline: Arc<PipelineState>,
     epoch: u64,
 }
@@ -66,24 +67,23 @@ pub struct Committer {
 struct Flusher {
     shared: Arc<Shared>,
     log: Arc<TxnLog>,
-    checkpointer: Arc<Checkpointer>,
+    snapshotter: Arc<Snapshotter>,
     pipeline: Arc<PipelineState>,
 }
 
 impl Committer {
-    /// `private` must equal the published tree, which records its changed
-    /// keys for `checkpointer`.
+    /// `private` must equal the published tree.
     pub fn new(
         shared: Arc<Shared>,
         private: DataTree,
         log: Arc<TxnLog>,
-        checkpointer: Arc<Checkpointer>,
+        snapshotter: Arc<Snapshotter>,
     ) -> Committer {
         Committer {
             shared,
-            private: private.untracked_clone(),
+            private,
             log,
-            checkpointer,
+            snapshotter,
             pipeline: Arc::default(),
             epoch: 0,
         }
@@ -97,7 +97,7 @@ impl Committer {
         let flusher = Flusher {
             shared: self.shared.clone(),
             log: self.log.clone(),
-            checkpointer: self.checkpointer.clone(),
+            snapshotter: self.snapshotter.clone(),
             pipeline: self.pipeline.clone(),
         };
         let inline = flusher.clone();
@@ -144,7 +144,7 @@ impl Committer {
         while self.pipeline.in_flight.load(SeqCst) > 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        self.private = self.shared.tree().untracked_clone();
+        self.private = self.shared.tree().clone();
         self.epoch = epoch;
     }
 
@@ -248,21 +248,12 @@ impl Flusher {
                 }
             }
         }
-        if !entries.is_empty() {
-            self.checkpoint_if_due();
-        }
-    }
-
-    /// Hands the published tree's changed keys to the checkpoint thread
-    /// when it is time (everything published is in the log already).
-    fn checkpoint_if_due(&self) {
-        if !self.checkpointer.due(self.shared.tree().dirty_len()) {
-            return;
-        }
-        let keys = self.shared.tree_mut().take_dirty();
-        let encoded = self.checkpointer.encode(&self.shared.tree(), keys, &[]);
-        if let Err(error) = encoded.and_then(|e| self.checkpointer.queue(e, false)) {
-            tracing::error!(%error, "cannot start a checkpoint");
+        if self.snapshotter.due(entries.len()) {
+            // Everything published is in the log already.
+            let snapshot = self.shared.tree().snapshot();
+            if let Err(error) = self.snapshotter.take(snapshot) {
+                tracing::error!(%error, "cannot start a snapshot");
+            }
         }
     }
 

@@ -25,7 +25,6 @@ pub mod watches;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Config;
 use crate::proposal::{Outcome, Proposal, ProposalKind};
 use crate::raft::Ensemble;
-use crate::storage::{self, Checkpointer, SledStore, StorageError, Store, TxnLog};
+use crate::storage::{standalone, SledStore, Snapshotter, StorageError, Store, TxnLog};
 use crate::tree::DataTree;
 use commit::Committer;
 use sessions::SessionTracker;
@@ -209,14 +208,15 @@ impl Shared {
 }
 
 /// Opens a standalone server's transaction log and recovers the tree:
-/// the stored state plus every logged write after it.
-fn open_txn_log(store: &SledStore, dir: &Path) -> Result<(TxnLog, DataTree), ServerError> {
+/// its last snapshot plus every logged write after it.
+fn open_txn_log(store: &SledStore, config: &Config) -> Result<(TxnLog, DataTree), ServerError> {
+    let dir = config.txn_log_dir();
     let failed = |source: StorageError| ServerError::Store {
         path: dir.display().to_string(),
         source,
     };
-    let (log, logged) = TxnLog::open(dir).map_err(|e| failed(e.into()))?;
-    let tree = storage::recover(store, &log, logged).map_err(failed)?;
+    let (log, logged) = TxnLog::open(&dir).map_err(|e| failed(e.into()))?;
+    let tree = standalone::recover(store, &config.snapshot_dir(), &log, logged).map_err(failed)?;
     Ok((log, tree))
 }
 
@@ -268,20 +268,22 @@ impl Server {
         let store = SledStore::open(&store_dir).map_err(store_err)?;
         let standalone = config.servers.is_empty();
         let (tree, log) = if standalone {
-            let (log, tree) = open_txn_log(&store, &config.txn_log_dir())?;
+            let (log, tree) = open_txn_log(&store, &config)?;
             (tree, Some(Arc::new(log)))
         } else {
             let log_dir = config.txn_log_dir();
             if log_dir.exists() {
-                // This data was a standalone server's: its last writes may
-                // be only in the transaction log. Fold them into the state
-                // before the ensemble takes it over.
-                drop(open_txn_log(&store, &log_dir)?);
+                // This data was a standalone server's (a snapshot and the
+                // log after it): the ensemble takes its tree over from the
+                // per-znode state, converted as an older version's is.
+                let (_, tree) = open_txn_log(&store, &config)?;
+                store.replace_all(&tree, &[]).map_err(store_err)?;
                 std::fs::remove_dir_all(&log_dir).map_err(|source| ServerError::DataDir {
                     path: log_dir.display().to_string(),
                     source,
                 })?;
             }
+            standalone::remove_snapshot(&config.snapshot_dir()).map_err(store_err)?;
             (
                 crate::raft::load_state(&store, &config.snapshot_dir()).map_err(store_err)?,
                 None,
@@ -307,15 +309,17 @@ impl Server {
         );
         let (shared, commit_rx) = Shared::new(config, &tree);
         if let Some(log) = log {
-            let store: Arc<dyn Store> = Arc::new(store);
-            let checkpointer = Checkpointer::start(store, Some(log.clone())).map_err(|source| {
-                ServerError::DataDir {
-                    path: "checkpoint thread".into(),
-                    source,
-                }
+            let snapshotter = Snapshotter::start(
+                shared.config.snapshot_dir(),
+                log.clone(),
+                shared.config.snap_count,
+            )
+            .map_err(|source| ServerError::DataDir {
+                path: "snapshot thread".into(),
+                source,
             })?;
-            shared.tree_mut().track_dirty();
-            let committer = Committer::new(shared.clone(), tree, log, Arc::new(checkpointer));
+            drop(store);
+            let committer = Committer::new(shared.clone(), tree, log, Arc::new(snapshotter));
             std::thread::Builder::new()
                 .name("commit".into())
                 .spawn(move || committer.run(commit_rx))

@@ -1,13 +1,14 @@
 //! The data tree in sled: one sled tree, keys by prefix —
 //! `n<path>` → node (postcard), `s<session id>` → session record,
 //! `m:zxid` → the zxid the stored nodes and sessions reflect, `m:<name>` →
-//! other metadata. One sled tree, so a checkpoint (new node values and the
-//! zxid they reflect) is one atomic batch.
+//! other metadata. What older versions kept here (every znode under its own
+//! key) is read once, to be converted to a snapshot file; an ensemble
+//! member keeps its Raft vote and commit point beside it.
 
 use std::path::Path;
 
-use super::{StorageError, Store, WriteSet};
-use crate::tree::{DataTree, Dirty, Node, SessionRecord};
+use super::{StorageError, Store};
+use crate::tree::{DataTree, Node, SessionRecord};
 
 const NODE: u8 = b'n';
 const SESSION: u8 = b's';
@@ -90,60 +91,21 @@ impl Store for SledStore {
         Ok(tree)
     }
 
-    fn encode(
-        &self,
-        tree: &DataTree,
-        dirty: &Dirty,
-        meta: &[(&str, Vec<u8>)],
-    ) -> Result<WriteSet, StorageError> {
-        let mut set = WriteSet {
-            writes: Vec::with_capacity(dirty.len() + 1 + meta.len()),
-            zxid: tree.last_zxid(),
-        };
-        // In key order: neighbouring keys share sled's leaf pages, so a
-        // sorted batch touches each page once instead of paging leaves in
-        // and out at random (the node cache is far smaller than the tree).
-        let mut paths: Vec<&String> = dirty.nodes.iter().collect();
-        paths.sort_unstable();
-        for path in paths {
-            let value = tree.node(path).map(postcard::to_stdvec).transpose()?;
-            set.writes.push((node_key(path), value));
-        }
-        for id in &dirty.sessions {
-            let value = tree.session(*id).map(postcard::to_stdvec).transpose()?;
-            set.writes.push((session_key(*id), value));
-        }
-        set.writes
-            .push((ZXID_KEY.to_vec(), Some(set.zxid.to_be_bytes().to_vec())));
-        for (key, value) in meta {
-            set.writes.push((meta_key(key), Some(value.clone())));
-        }
-        Ok(set)
-    }
-
-    fn write(&self, set: &WriteSet) -> Result<(), StorageError> {
+    fn replace_all(&self, tree: &DataTree, meta: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
+        self.state.clear()?;
         let mut batch = sled::Batch::default();
-        for (key, value) in &set.writes {
-            match value {
-                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
+        for (path, node) in tree.nodes() {
+            batch.insert(node_key(path), postcard::to_stdvec(node)?);
+        }
+        for (id, record) in tree.sessions() {
+            batch.insert(session_key(id), postcard::to_stdvec(record)?);
+        }
+        batch.insert(ZXID_KEY, &tree.last_zxid().to_be_bytes()[..]);
+        for (key, value) in meta {
+            batch.insert(meta_key(key), value.as_slice());
         }
         self.state.apply_batch(batch)?;
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
-        // sled's flush waits for its writes with sync_file_range, which
-        // neither flushes the drive's cache nor the file's metadata; a
-        // checkpoint lets log files go, so it must be on disk for real.
-        std::fs::File::open(&self.data_file)
-            .and_then(|f| f.sync_all())
-            .map_err(|source| StorageError::Sync {
-                path: self.data_file.display().to_string(),
-                source,
-            })
+        self.flush()
     }
 }
 
@@ -153,24 +115,24 @@ impl SledStore {
         &self.db
     }
 
-    /// Reads a metadata value stored through [`Store::encode`]'s `meta`.
+    /// Reads a metadata value stored with [`Store::replace_all`] or
+    /// [`SledStore::write_meta`].
     pub fn meta(&self, key: &str) -> Result<Option<sled::IVec>, StorageError> {
         Ok(self.state.get(meta_key(key))?)
     }
 
-    /// Replaces the whole stored state with `tree` (installing a snapshot)
-    /// and flushes.
-    pub fn replace_all(
-        &self,
-        tree: &DataTree,
-        meta: &[(&str, Vec<u8>)],
-    ) -> Result<(), StorageError> {
-        self.state.clear()?;
-        let mut dirty = Dirty::default();
-        dirty.nodes.extend(tree.paths().cloned());
-        dirty.sessions.extend(tree.sessions().map(|(id, _)| id));
-        self.write(&self.encode(tree, &dirty, meta)?)?;
-        self.flush()
+    /// Makes everything written so far durable (on disk, not only handed
+    /// to the kernel).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        // sled's flush waits for its writes with sync_file_range, which
+        // neither flushes the drive's cache nor the file's metadata.
+        std::fs::File::open(&self.data_file)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| StorageError::Sync {
+                path: self.data_file.display().to_string(),
+                source,
+            })
     }
 
     /// Writes one metadata value (not flushed).

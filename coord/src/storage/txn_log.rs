@@ -3,22 +3,22 @@
 //! `fdatasync` per append (group commit), as ZooKeeper's `log.<n>` files.
 //!
 //! Why files and not a sled tree: sled applies a multi-key batch under a
-//! process-wide lock, so the checkpoint writing ten thousand znodes held up
+//! process-wide lock, so the per-znode checkpoint of ten thousand znodes held up
 //! every log append behind it (a 100–200 ms stall); and an append plus
 //! `fdatasync` of one buffer is cheaper than sled's insert and flush. The
-//! znodes themselves stay in sled (the [`Checkpointer`] writes them behind);
-//! a file is deleted once a checkpoint that covers all of it is flushed.
+//! tree itself is snapshotted behind it (the [`Snapshotter`]); a file is
+//! deleted once a snapshot that covers all of it is on disk.
 //!
 //! Frame: `length u32 BE | crc32c u32 BE | postcard Vec<TxnEntry>`. Only the
 //! newest file that holds anything can end in a torn frame (a crash during an append that was
 //! never acknowledged): reading stops there and the file is cut back to its
 //! last whole frame. A bad frame in an older file is corruption.
 //!
-//! One writer appends (the commit pipeline); the checkpoint thread seals the
+//! One writer appends (the commit pipeline); the snapshot thread seals the
 //! current file (offering a fresh one, created and synced beforehand) and
 //! deletes covered files.
 //!
-//! [`Checkpointer`]: super::Checkpointer
+//! [`Snapshotter`]: super::Snapshotter
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -82,7 +82,7 @@ struct Current {
     broken: bool,
 }
 
-/// Files that can be deleted once a checkpoint covers them.
+/// Files that can be deleted once a snapshot covers them.
 #[derive(Default)]
 struct Sealed {
     /// Path and last zxid of each older file, oldest first.
@@ -280,10 +280,10 @@ impl TxnLog {
         sealed.files.push((old.path, old.last_zxid));
     }
 
-    /// A checkpoint covering everything up to `zxid` is on disk: deletes
+    /// A snapshot covering everything up to `zxid` is on disk: deletes
     /// the sealed files it covers, and offers a fresh file so the current
-    /// one can be deleted after the next checkpoint. (Called by the
-    /// checkpoint thread; the file work happens outside the writer's lock.)
+    /// one can be deleted after the next snapshot. (Called by the snapshot
+    /// thread; the file work happens outside the writer's lock.)
     pub fn covered(&self, zxid: i64) -> Result<(), LogError> {
         let (doomed, want_next) = {
             let mut sealed = lock(&self.sealed);
@@ -299,7 +299,7 @@ impl TxnLog {
         let mut doomed = doomed.into_iter();
         while let Some((path, last)) = doomed.next() {
             if let Err(source) = std::fs::remove_file(&path) {
-                // Keep what is left for the next checkpoint.
+                // Keep what is left for the next snapshot.
                 let mut sealed = lock(&self.sealed);
                 sealed.files.push((path.clone(), last));
                 sealed.files.extend(doomed);

@@ -3,15 +3,17 @@
 //! The tree changes only through [`DataTree::apply`] of a committed
 //! [`TxnEntry`]; requests become transactions in [`prepare`]. Applying
 //! reports what happened as [`Trigger`]s (for watches) and [`OpResult`]s (for
-//! replies), and can record which keys changed so storage writes only those.
+//! replies). What storage keeps of it is a [`snapshot`] now and then.
 
 pub mod acl;
 pub mod path;
 pub mod prepare;
+pub mod snapshot;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bytes::Bytes;
+use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
 use crate::proto::records::{Acl, Stat};
@@ -25,9 +27,11 @@ pub struct Node {
     pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
     pub stat: Stat,
-    /// Rebuilt from the paths when the tree is loaded.
+    /// Rebuilt from the paths when the tree is loaded. A persistent set,
+    /// so copying a node (a snapshot shares the tree with the writes that
+    /// follow it) costs the same whatever its number of children.
     #[serde(skip)]
-    pub children: BTreeSet<String>,
+    pub children: OrdSet<String>,
 }
 
 /// A live session as the tree records it (so it survives restarts).
@@ -66,38 +70,18 @@ pub enum OpResult {
     SessionClosed,
 }
 
-/// Keys changed since the last [`DataTree::take_dirty`]: what storage must write.
-#[derive(Debug, Default, Clone)]
-pub struct Dirty {
-    pub nodes: HashSet<String>,
-    pub sessions: HashSet<i64>,
-}
-
-impl Dirty {
-    pub fn len(&self) -> usize {
-        self.nodes.len() + self.sessions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Adds `other`'s keys to these.
-    pub fn merge(&mut self, other: Dirty) {
-        self.nodes.extend(other.nodes);
-        self.sessions.extend(other.sessions);
-    }
-}
-
 /// The whole tree in memory.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// A B-tree, not a hash map: a hash map doubles in one step, and at a
-    /// few hundred thousand znodes that rehash stalled every write for tens
-    /// of milliseconds (twice: the commit pipeline keeps two trees); a
-    /// B-tree grows and shrinks a node at a time, so memory also comes back
-    /// as znodes go.
-    nodes: BTreeMap<String, Node>,
+    /// A persistent B-tree (imbl): copying it is O(1) and the copy shares
+    /// every chunk until one side changes it, so a snapshot is taken under
+    /// the tree's lock in constant time and encoded after the lock is
+    /// released, and a new leader's private copy costs nothing. A B-tree,
+    /// not a hash map: a hash map doubles in one step, and at a few hundred
+    /// thousand znodes that rehash stalled every write for tens of
+    /// milliseconds; a B-tree grows and shrinks a node at a time, so memory
+    /// also comes back as znodes go.
+    nodes: OrdMap<String, Node>,
     sessions: BTreeMap<i64, SessionRecord>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     /// Container and TTL nodes: candidates for automatic removal.
@@ -110,7 +94,6 @@ pub struct DataTree {
     /// reading it is not a walk over every znode under the tree's lock.
     data_bytes: usize,
     last_zxid: i64,
-    dirty: Option<Dirty>,
 }
 
 /// Znodes every ZooKeeper tree has.
@@ -126,46 +109,18 @@ impl DataTree {
     /// An empty tree holding only the root and ZooKeeper's `/zookeeper` nodes.
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: OrdMap::new(),
             sessions: BTreeMap::new(),
             ephemerals: HashMap::new(),
             expirable: BTreeSet::new(),
             ephemeral_nodes: 0,
             data_bytes: 0,
             last_zxid: 0,
-            dirty: None,
         };
         for path in SYSTEM_NODES {
             tree.insert_loaded(path.to_string(), system_node());
         }
         tree
-    }
-
-    /// Starts recording changed keys (the copy of the tree that feeds storage).
-    pub fn track_dirty(&mut self) {
-        self.dirty = Some(Dirty::default());
-    }
-
-    /// Stops recording changed keys.
-    pub fn untrack_dirty(&mut self) {
-        self.dirty = None;
-    }
-
-    /// A copy that records no changes (the ensemble leader's private tree).
-    pub fn untracked_clone(&self) -> DataTree {
-        let mut copy = self.clone();
-        copy.dirty = None;
-        copy
-    }
-
-    /// How many keys changed since the last [`DataTree::take_dirty`].
-    pub fn dirty_len(&self) -> usize {
-        self.dirty.as_ref().map_or(0, Dirty::len)
-    }
-
-    /// The keys changed since the last call.
-    pub fn take_dirty(&mut self) -> Dirty {
-        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Puts a node read from storage into the tree, linking it to its parent.
@@ -180,15 +135,14 @@ impl DataTree {
         }
         if let Some(parent) = path::parent(&path) {
             let name = path::name(&path).to_string();
-            let parent = match self.nodes.entry(parent.to_string()) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    let placeholder = placeholder_node();
-                    self.data_bytes += node_bytes(v.key(), &placeholder);
-                    v.insert(placeholder)
-                }
-            };
-            parent.children.insert(name);
+            if !self.nodes.contains_key(parent) {
+                let placeholder = placeholder_node();
+                self.data_bytes += node_bytes(parent, &placeholder);
+                self.nodes.insert(parent.to_string(), placeholder);
+            }
+            if let Some(parent) = self.nodes.get_mut(parent) {
+                parent.children.insert(name);
+            }
         }
         self.index_kind(&path, node.stat.ephemeral_owner);
         self.data_bytes += node_bytes(&path, &node);
@@ -330,18 +284,6 @@ impl DataTree {
         }
     }
 
-    fn mark_node(&mut self, path: &str) {
-        if let Some(d) = self.dirty.as_mut() {
-            d.nodes.insert(path.to_string());
-        }
-    }
-
-    fn mark_session(&mut self, id: i64) {
-        if let Some(d) = self.dirty.as_mut() {
-            d.sessions.insert(id);
-        }
-    }
-
     /// Applies a committed transaction. The transaction was prepared against
     /// this same state, so it cannot fail; a mismatch (which would mean a bug
     /// or a corrupt history) is skipped with an error log rather than
@@ -374,7 +316,6 @@ impl DataTree {
                         password: *password,
                     },
                 );
-                self.mark_session(entry.session);
                 results.push(OpResult::SessionCreated);
             }
             Txn::CloseSession => {
@@ -383,7 +324,6 @@ impl DataTree {
                     self.delete_node(&path, entry.zxid, triggers);
                 }
                 self.sessions.remove(&entry.session);
-                self.mark_session(entry.session);
                 results.push(OpResult::SessionClosed);
             }
             Txn::Create {
@@ -428,7 +368,6 @@ impl DataTree {
                 node.stat.mzxid = entry.zxid;
                 node.stat.mtime = entry.time;
                 let stat = Self::stat(node);
-                self.mark_node(path);
                 triggers.push(Trigger {
                     kind: EventType::NodeDataChanged,
                     path: path.clone(),
@@ -447,7 +386,6 @@ impl DataTree {
                 node.acl = acl.clone();
                 node.stat.aversion = *aversion;
                 let stat = Self::stat(node);
-                self.mark_node(path);
                 results.push(OpResult::SetAcl { stat });
             }
             Txn::Check { .. } => results.push(OpResult::Checked),
@@ -496,7 +434,7 @@ impl DataTree {
                 pzxid: entry.zxid,
                 ..Stat::default()
             },
-            children: BTreeSet::new(),
+            children: OrdSet::new(),
         };
         let stat = Self::stat(&node);
         self.index_kind(path, ephemeral_owner);
@@ -505,8 +443,6 @@ impl DataTree {
             // Not reached: prepare refuses a create of an existing path.
             self.data_bytes -= node_bytes(path, &replaced);
         }
-        self.mark_node(path);
-        self.mark_node(&parent_path);
         triggers.push(Trigger {
             kind: EventType::NodeCreated,
             path: path.to_string(),
@@ -525,7 +461,6 @@ impl DataTree {
         };
         self.data_bytes -= node_bytes(path, &node);
         self.unindex_kind(path, node.stat.ephemeral_owner);
-        self.mark_node(path);
         let parent_path = path::parent(path).unwrap_or("/").to_string();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
             parent.children.remove(path::name(path));
@@ -533,7 +468,6 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
-        self.mark_node(&parent_path);
         triggers.push(Trigger {
             kind: EventType::NodeDeleted,
             path: path.to_string(),
@@ -556,7 +490,7 @@ fn system_node() -> Node {
         data: None,
         acl: vec![Acl::open()],
         stat: Stat::default(),
-        children: BTreeSet::new(),
+        children: OrdSet::new(),
     }
 }
 

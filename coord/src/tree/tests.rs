@@ -276,45 +276,42 @@ fn containers_go_once_emptied_and_ttl_nodes_once_stale() {
     assert!(prepare_expiry(&h.tree, "/t", mtime + 101).is_some());
 }
 
+/// The per-znode state older versions kept in sled reads back whole
+/// (it is read once, to be converted to a snapshot).
 #[test]
 fn storage_round_trip_keeps_nodes_sessions_and_zxid() {
     use crate::storage::{SledStore, Store};
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new();
-    h.tree.track_dirty();
-    // The session created before tracking started is not dirty: mark it.
-    h.commit(Txn::CreateSession {
-        timeout_ms: 1000,
-        password: [7; 16],
-    });
     h.create("/a", 0).unwrap();
     h.create("/a/b", 1).unwrap();
     let store = SledStore::open(dir.path()).unwrap();
-    let dirty = h.tree.take_dirty();
-    store
-        .write(&store.encode(&h.tree, &dirty, &[]).unwrap())
-        .unwrap();
-    store.flush().unwrap();
+    store.replace_all(&h.tree, &[]).unwrap();
     drop(store);
     let loaded = SledStore::open(dir.path()).unwrap().load().unwrap();
     assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
     assert_eq!(loaded.node("/a/b"), h.tree.node("/a/b"));
     assert_eq!(DataTree::stat(loaded.node("/a").unwrap()), h.stat("/a"));
-    assert_eq!(loaded.session(SESSION).map(|s| s.password), Some([7; 16]));
+    assert_eq!(
+        loaded.session(SESSION).map(|s| s.password),
+        h.tree.session(SESSION).map(|s| s.password)
+    );
     assert_eq!(loaded.ephemerals(SESSION).count(), 1);
 }
 
-/// A standalone server's durable record is the log; the state catches up
-/// behind it. Whatever was appended survives a restart whether or not a
-/// checkpoint covered it, and once recovery folded it into the state the
+/// A standalone server's durable record is the log; the snapshot catches
+/// up behind it. Whatever was appended survives a restart whether or not a
+/// snapshot covered it; once recovery wrote a snapshot of the replay, the
 /// old log files are gone.
 #[test]
-fn logged_batches_are_replayed_until_a_checkpoint_covers_them() {
-    use crate::storage::{recover, LogRecord, SledStore, Store, TxnLog};
+fn logged_batches_are_replayed_after_the_snapshot() {
+    use crate::storage::snapshot_file::{self, STANDALONE};
+    use crate::storage::standalone::recover;
+    use crate::storage::{LogRecord, SledStore, TxnLog};
     let dir = tempfile::tempdir().unwrap();
     let (state_dir, log_dir) = (dir.path().join("store"), dir.path().join("txnlog"));
+    let snapshot_dir = dir.path().join("snapshot");
     let mut h = Harness::new();
-    h.tree.track_dirty();
     let store = SledStore::open(&state_dir).unwrap();
     let (log, _) = TxnLog::open(&log_dir).unwrap();
     let append = |h: &mut Harness, path: &str| {
@@ -323,31 +320,62 @@ fn logged_batches_are_replayed_until_a_checkpoint_covers_them() {
         log.append(&[LogRecord::encode(&entries).unwrap()]).unwrap();
     };
     append(&mut h, "/a");
-    // A checkpoint of the tree as it is now: covers "/a" only.
-    let dirty = h.tree.take_dirty();
-    let set = store.encode(&h.tree, &dirty, &[]).unwrap();
+    // A snapshot of the tree as it is now: covers "/a" only.
+    let snapshot = h.tree.snapshot();
     append(&mut h, "/b");
     append(&mut h, "/b/c");
-    store.write(&set).unwrap();
-    store.flush().unwrap();
+    snapshot_file::write(&snapshot_dir, STANDALONE, &snapshot).unwrap();
     drop((store, log));
 
     let store = SledStore::open(&state_dir).unwrap();
     let (log, logged) = TxnLog::open(&log_dir).unwrap();
     assert_eq!(logged.len(), 3);
-    let loaded = recover(&store, &log, logged).unwrap();
+    let loaded = recover(&store, &snapshot_dir, &log, logged).unwrap();
     assert_eq!(loaded.last_zxid(), h.tree.last_zxid());
     for path in ["/a", "/b", "/b/c"] {
         assert_eq!(loaded.node(path), h.tree.node(path), "{path}");
     }
     drop((store, log));
-    // The replay is in the state now and the log files it came from gone.
+    // The replay is in a snapshot now and the log files it came from gone.
     let store = SledStore::open(&state_dir).unwrap();
     let (log, logged) = TxnLog::open(&log_dir).unwrap();
     assert!(logged.is_empty());
-    let again = recover(&store, &log, logged).unwrap();
+    let again = recover(&store, &snapshot_dir, &log, logged).unwrap();
     assert_eq!(again.node("/b/c"), h.tree.node("/b/c"));
     assert_eq!(again.last_zxid(), h.tree.last_zxid());
+}
+
+/// The per-znode state an older version kept in sled, and its log, become
+/// a snapshot on the first start; the per-znode records are cleared, so
+/// they are never read again in place of newer state.
+#[test]
+fn an_older_versions_state_becomes_a_snapshot() {
+    use crate::storage::snapshot_file::{self, STANDALONE};
+    use crate::storage::standalone::recover;
+    use crate::storage::{LogRecord, SledStore, Store, TxnLog};
+    use crate::tree::snapshot::SnapshotBody;
+    let dir = tempfile::tempdir().unwrap();
+    let (state_dir, log_dir) = (dir.path().join("store"), dir.path().join("txnlog"));
+    let snapshot_dir = dir.path().join("snapshot");
+    let mut h = Harness::new();
+    h.create("/old", 0).unwrap();
+    let store = SledStore::open(&state_dir).unwrap();
+    store.replace_all(&h.tree, &[]).unwrap();
+    let (log, _) = TxnLog::open(&log_dir).unwrap();
+    h.log.clear();
+    h.create("/old/logged", 0).unwrap();
+    let entries: Vec<TxnEntry> = h.log.drain(..).collect();
+    log.append(&[LogRecord::encode(&entries).unwrap()]).unwrap();
+    drop(log);
+
+    let (log, logged) = TxnLog::open(&log_dir).unwrap();
+    let loaded = recover(&store, &snapshot_dir, &log, logged).unwrap();
+    assert_eq!(loaded.node("/old/logged"), h.tree.node("/old/logged"));
+    let body: SnapshotBody = snapshot_file::read(&snapshot_dir, STANDALONE)
+        .unwrap()
+        .unwrap();
+    assert_eq!(body.last_zxid, h.tree.last_zxid());
+    assert!(store.load().unwrap().node("/old").is_none());
 }
 
 /// approximate_data_size and the ephemeral count are kept as the tree
