@@ -54,8 +54,12 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             file_bytes: 32 << 20,
-            recent_bytes: 16 << 20,
-            recent_entries: 8192,
+            // Enough for a follower a second or two behind under full write
+            // load (an entry holds every proposal waiting when it was made);
+            // one further behind reads the files. Held for good, so it is
+            // most of an idle member's memory once a large tree is gone.
+            recent_bytes: 4 << 20,
+            recent_entries: 2048,
         }
     }
 }

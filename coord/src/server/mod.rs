@@ -365,7 +365,6 @@ impl Server {
         }
         tokio::spawn(expire_sessions(self.shared.clone()));
         tokio::spawn(sweep_expirable(self.shared.clone()));
-        tokio::spawn(return_freed_memory(self.shared.clone()));
         let next_conn = AtomicU64::new(1);
         let mut backoff = Duration::from_millis(5);
         loop {
@@ -443,38 +442,3 @@ async fn sweep_expirable(shared: Arc<Shared>) {
         }
     }
 }
-
-/// Gives the heap freed by deleted znodes back to the system. glibc's
-/// malloc keeps freed memory in its per-thread arenas (only the top of the
-/// main heap is returned on its own), so after a million znodes were
-/// written and deleted a member would stay at its peak size. Every 2 s,
-/// once the tree has shrunk by a quarter since the last trim (or its
-/// peak), `malloc_trim` returns the free pages.
-async fn return_freed_memory(shared: Arc<Shared>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(2));
-    let mut peak = shared.tree().node_count();
-    loop {
-        ticker.tick().await;
-        let now = shared.tree().node_count();
-        if now >= peak {
-            peak = now;
-            continue;
-        }
-        if now > peak - peak / 4 {
-            continue;
-        }
-        peak = now;
-        let _ = tokio::task::spawn_blocking(trim_heap).await;
-    }
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim_heap() {
-    // SAFETY: malloc_trim only walks glibc's own arenas; it takes no
-    // pointers from us and is safe to call from any thread at any time.
-    let released = unsafe { libc::malloc_trim(0) };
-    tracing::debug!(released, "returned freed heap to the system");
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_heap() {}
