@@ -257,7 +257,9 @@ impl Ensemble {
             election_timeout_min: timing.election_min.as_millis() as u64,
             election_timeout_max: timing.election_max.as_millis() as u64,
             install_snapshot_timeout: 10_000,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(state_machine::SNAPSHOT_EVERY),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(crate::storage::snapshot_file::spread(
+                state_machine::SNAPSHOT_EVERY,
+            )),
             // An entry holds up to about MAX_ENTRY_BYTES (plus one proposal):
             // keep an AppendEntries frame well under the peer frame limit.
             max_payload_entries: 16,

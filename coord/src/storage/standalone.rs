@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
-use super::snapshot_file::{self, STANDALONE};
+use super::snapshot_file::{self, spread, STANDALONE};
 use super::{SledStore, StorageError, Store, TxnLog};
 use crate::tree::snapshot::{SnapshotBody, TreeSnapshot};
 use crate::tree::DataTree;
@@ -78,13 +78,6 @@ impl Snapshotter {
             .try_send(snapshot)
             .map_err(|_| StorageError::SnapshotterGone)
     }
-}
-
-/// Between half of `snap_count` and all of it.
-fn spread(snap_count: u64) -> u64 {
-    use rand::Rng;
-    let half = snap_count / 2;
-    half + rand::thread_rng().gen_range(0..=snap_count - half)
 }
 
 /// Marks the thread busy for good if it unwinds, so no snapshot is handed
