@@ -136,3 +136,35 @@ def test_snapcount_snapshots_the_tree_and_drops_the_covered_log(tmp_path, kazoo)
             assert zk.get("/snap/n%04d" % i)[0] == want, i
     finally:
         srv.close()
+
+
+def test_a_standalone_data_folder_becomes_an_ensemble_members_state(tmp_path, kazoo):
+    """A standalone server's data folder (a snapshot plus the log after it,
+    its last writes only in the log after a SIGKILL) started as an ensemble
+    member (here an ensemble of one: a server.1 line and myid): every
+    acknowledged znode is there, and the standalone files are gone."""
+    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"snapCount": "40"})
+    try:
+        srv.start()
+        zk = kazoo(srv)
+        zk.create("/moved", b"")
+        for i in range(100):
+            zk.create("/moved/n%03d" % i, b"v%d" % i)
+        zk.stop()
+        srv.kill()
+        with open(os.path.join(srv.data_dir, "myid"), "w") as f:
+            f.write("1\n")
+        srv.extra_cfg["server.1"] = "127.0.0.1:%d" % free_port()
+        srv.write_config()
+        srv.start()
+        zk = kazoo(srv)
+        assert len(zk.get_children("/moved")) == 100
+        assert zk.get("/moved/n099")[0] == b"v99"
+        assert "Mode: leader" in srv.four("srvr")
+        snapshot_dir = os.path.join(srv.data_dir, "snapshot")
+        assert not os.path.exists(os.path.join(snapshot_dir, "standalone"))
+        assert not os.path.exists(os.path.join(srv.data_dir, "txnlog"))
+        zk.set("/moved/n000", b"after")
+        assert zk.get("/moved/n000")[0] == b"after"
+    finally:
+        srv.close()
