@@ -1,5 +1,11 @@
-//! The broker's global allocator: the system allocator, except that very
-//! large blocks are reserved lazily.
+//! The broker's global allocator: jemalloc, except that very large blocks
+//! are reserved lazily.
+//!
+//! Why jemalloc rather than glibc's malloc: glibc's bookkeeping
+//! (`_int_malloc`, `malloc_consolidate`) costs a lot under the many
+//! short-lived buffers of a busy server (a third of a coord member's CPU);
+//! with jemalloc rdkafka_performance produced 1 KiB records at RF 1 with
+//! acks=all at 973 000/s instead of 575 000/s on this machine, same run.
 //!
 //! Why: the Kafka request decoder sizes a vector from the element count the
 //! peer claims (`Vec::with_capacity(n)`) before reading any element. A
@@ -9,9 +15,11 @@
 //! memory; decoding then fails on the first missing element, the request is
 //! answered as malformed, and the block is unmapped untouched. Blocks below
 //! the threshold — everything the broker allocates in normal work — go to
-//! the system allocator unchanged.
+//! jemalloc unchanged.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use tikv_jemallocator::Jemalloc;
 
 /// Blocks at least this large are reserved lazily.
 const LAZY_THRESHOLD: usize = 1 << 30;
@@ -27,7 +35,7 @@ unsafe impl GlobalAlloc for LazyLargeAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !lazy(&layout) {
             // SAFETY: same contract as ours.
-            return unsafe { System.alloc(layout) };
+            return unsafe { Jemalloc.alloc(layout) };
         }
         // SAFETY: an anonymous private mapping; the arguments are valid and
         // the result is checked for MAP_FAILED.
@@ -53,8 +61,8 @@ unsafe impl GlobalAlloc for LazyLargeAlloc {
             // SAFETY: `ptr` came from our mmap of exactly this size.
             unsafe { libc::munmap(ptr.cast(), layout.size()) };
         } else {
-            // SAFETY: `ptr` came from System with this layout.
-            unsafe { System.dealloc(ptr, layout) }
+            // SAFETY: `ptr` came from jemalloc with this layout.
+            unsafe { Jemalloc.dealloc(ptr, layout) }
         }
     }
 
@@ -62,8 +70,8 @@ unsafe impl GlobalAlloc for LazyLargeAlloc {
         // SAFETY: the caller guarantees the GlobalAlloc::realloc contract.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         if !lazy(&layout) && !lazy(&new_layout) {
-            // SAFETY: both blocks belong to System.
-            return unsafe { System.realloc(ptr, layout, new_size) };
+            // SAFETY: both blocks belong to jemalloc.
+            return unsafe { Jemalloc.realloc(ptr, layout, new_size) };
         }
         // SAFETY: allocate, copy the smaller size, free the old block — each
         // through the allocator that owns it.
