@@ -104,18 +104,25 @@ def test_datalogdir_holds_the_transaction_log_across_a_sigkill(tmp_path, kazoo):
         srv.close()
 
 
+def filled_standalone(tmp_path, kazoo, snap_count, root, count):
+    """A started standalone runnel-coord with `snapCount` set, a client, and
+    `count` znodes under `root` (value b"v<i>")."""
+    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"snapCount": str(snap_count)})
+    srv.start()
+    zk = kazoo(srv)
+    zk.create(root, b"")
+    for i in range(count):
+        zk.create("%s/n%04d" % (root, i), b"v%d" % i)
+    return srv, zk
+
+
 def test_snapcount_snapshots_the_tree_and_drops_the_covered_log(tmp_path, kazoo):
     """ZooKeeper's snapCount: a standalone server snapshots its tree every
     snapCount transactions or so and deletes the log files the snapshot
     covers, so the log does not grow without end; after a SIGKILL the
     snapshot plus the log after it give back every acknowledged write."""
-    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"snapCount": "100"})
+    srv, zk = filled_standalone(tmp_path, kazoo, 100, "/snap", 1000)
     try:
-        srv.start()
-        zk = kazoo(srv)
-        zk.create("/snap", b"")
-        for i in range(1000):
-            zk.create("/snap/n%04d" % i, b"v%d" % i)
         for i in range(0, 1000, 7):
             zk.set("/snap/n%04d" % i, b"changed")
         snapshot = os.path.join(srv.data_dir, "snapshot", "standalone")
@@ -143,13 +150,8 @@ def test_a_standalone_data_folder_becomes_an_ensemble_members_state(tmp_path, ka
     its last writes only in the log after a SIGKILL) started as an ensemble
     member (here an ensemble of one: a server.1 line and myid): every
     acknowledged znode is there, and the standalone files are gone."""
-    srv = CoordServer(tmp_path / "srv", kind="runnel", extra_cfg={"snapCount": "40"})
+    srv, zk = filled_standalone(tmp_path, kazoo, 40, "/moved", 100)
     try:
-        srv.start()
-        zk = kazoo(srv)
-        zk.create("/moved", b"")
-        for i in range(100):
-            zk.create("/moved/n%03d" % i, b"v%d" % i)
         zk.stop()
         srv.kill()
         with open(os.path.join(srv.data_dir, "myid"), "w") as f:
@@ -159,12 +161,12 @@ def test_a_standalone_data_folder_becomes_an_ensemble_members_state(tmp_path, ka
         srv.start()
         zk = kazoo(srv)
         assert len(zk.get_children("/moved")) == 100
-        assert zk.get("/moved/n099")[0] == b"v99"
+        assert zk.get("/moved/n0099")[0] == b"v99"
         assert "Mode: leader" in srv.four("srvr")
         snapshot_dir = os.path.join(srv.data_dir, "snapshot")
         assert not os.path.exists(os.path.join(snapshot_dir, "standalone"))
         assert not os.path.exists(os.path.join(srv.data_dir, "txnlog"))
-        zk.set("/moved/n000", b"after")
-        assert zk.get("/moved/n000")[0] == b"after"
+        zk.set("/moved/n0000", b"after")
+        assert zk.get("/moved/n0000")[0] == b"after"
     finally:
         srv.close()
