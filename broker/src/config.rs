@@ -133,6 +133,23 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
     ),
     key("inter.broker.listener.name", ValueType::String, None),
+    // TLS (PEM stores only) and SASL; each also as
+    // `listener.name.<listener>.<key>` (crate::security::settings).
+    key("ssl.keystore.type", ValueType::String, Some("PEM")),
+    key("ssl.keystore.location", ValueType::String, None),
+    key("ssl.key.password", ValueType::String, None),
+    key("ssl.truststore.type", ValueType::String, Some("PEM")),
+    key("ssl.truststore.location", ValueType::String, None),
+    key("ssl.client.auth", ValueType::String, Some("none")),
+    key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3")),
+    key("ssl.cipher.suites", List, None),
+    key("sasl.enabled.mechanisms", List, Some("GSSAPI")),
+    key(
+        "sasl.mechanism.inter.broker.protocol",
+        ValueType::String,
+        Some("GSSAPI"),
+    ),
+    key("sasl.jaas.config", ValueType::String, None),
     key(
         "security.inter.broker.protocol",
         ValueType::String,
@@ -170,6 +187,11 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("socket.request.max.bytes", Int, Some("104857600")),
     key("socket.listen.backlog.size", Int, Some("50")),
     key("max.connections", Int, Some("2147483647")),
+    key(
+        "connection.failed.authentication.delay.ms",
+        Int,
+        Some("100"),
+    ),
     key("max.connections.per.ip", Int, Some("2147483647")),
     key("connections.max.idle.ms", Long, Some("600000")),
     key("request.timeout.ms", Int, Some("30000")),
@@ -368,6 +390,14 @@ pub struct BrokerConfig {
     pub schema_registry_listener: Option<String>,
     pub listeners: Vec<Listener>,
     pub advertised_listeners: Vec<Listener>,
+    /// Each listener's protocol, TLS and SASL, in `listeners` order.
+    pub listener_security: Vec<crate::security::settings::ListenerSecurity>,
+    /// The listener brokers use to reach each other, and how.
+    pub inter_broker: crate::security::settings::InterBroker,
+    /// The client side of `inter_broker` (its trust store read): what the
+    /// replica fetchers, controller links, transaction markers and the
+    /// broker's own services connect with.
+    pub inter_broker_client: runnel_common::kafka::ClientSecurity,
     /// `log.dirs`, else `log.dir`.
     pub log_dirs: Vec<PathBuf>,
     /// `host:port[,host:port...][/chroot]`.
@@ -382,6 +412,10 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: i32,
     pub max_connections: usize,
+    /// `connection.failed.authentication.delay.ms` (KIP-306): a failed
+    /// authentication is answered after this long, so a client with a
+    /// wrong password does not reconnect in a tight loop.
+    pub failed_authentication_delay: Duration,
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
     pub fetch_session_cache_slots: usize,
     /// `num.recovery.threads.per.data.dir`: logs opened at once per log
@@ -626,7 +660,9 @@ impl BrokerConfig {
                 def.kind
                     .check(&setting.value)
                     .map_err(|reason| bad(name, setting, reason))?;
-            } else if crate::topic_config::topic_key(name).is_none() {
+            } else if crate::topic_config::topic_key(name).is_none()
+                && !name.starts_with("listener.name.")
+            {
                 unknown_keys.push(name.clone());
             }
         }
@@ -650,14 +686,17 @@ impl BrokerConfig {
                 ));
             }
         }
-        for l in &listeners {
-            if l.name != "PLAINTEXT" {
-                return Err(get.error(
-                    "listeners",
-                    &format!("only PLAINTEXT listeners are supported, found {}", l.name),
-                ));
-            }
-        }
+        let names: Vec<String> = listeners.iter().map(|l| l.name.clone()).collect();
+        let lookup = |key: &str| get.value(key);
+        let (listener_security, inter_broker) = crate::security::settings::resolve(&names, &lookup)
+            .map_err(|e| get.error(&e.key, &e.reason))?;
+        let inter_broker_client = crate::security::listener::inter_broker_security(&inter_broker)
+            .map_err(|e| {
+            get.error(
+                "inter.broker.listener.name",
+                &format!("listener {}: {e}", inter_broker.listener),
+            )
+        })?;
 
         let log_dirs: Vec<PathBuf> = match get.raw("log.dirs") {
             Some(v) => v
@@ -756,6 +795,13 @@ impl BrokerConfig {
         if recovery_threads < 1 {
             return Err(get.error("num.recovery.threads.per.data.dir", "must be at least 1"));
         }
+        let auth_delay = get.int("connection.failed.authentication.delay.ms");
+        if auth_delay < 0 {
+            return Err(get.error(
+                "connection.failed.authentication.delay.ms",
+                "must not be negative",
+            ));
+        }
         let max_connections = get.int("max.connections");
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
@@ -848,6 +894,9 @@ impl BrokerConfig {
             schema_registry_listener,
             listeners,
             advertised_listeners,
+            listener_security,
+            inter_broker,
+            inter_broker_client,
             log_dirs,
             zookeeper_connect,
             zookeeper_session_timeout: Duration::from_millis(session_ms as u64),
@@ -860,6 +909,7 @@ impl BrokerConfig {
             min_insync_replicas: min_isr,
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
+            failed_authentication_delay: Duration::from_millis(auth_delay as u64),
             fetch_session_cache_slots: fetch_session_slots as usize,
             num_recovery_threads_per_data_dir: recovery_threads as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),

@@ -40,6 +40,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod network;
 pub mod replica;
+pub mod security;
 pub mod server;
 pub mod topic_admin;
 pub mod topic_config;

@@ -21,10 +21,11 @@ use crate::controller::Controller;
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
-use crate::metrics::collector::BrokerCollector;
+use crate::metrics::collector::{BrokerCollector, LagClient};
 use crate::metrics::BrokerMetrics;
 use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
+use crate::security::listener::ListenerRuntime;
 use crate::txn::TransactionCoordinator;
 use runnel_common::metrics::{serve, Prepare, Registry};
 
@@ -41,6 +42,8 @@ pub enum StartError {
     },
     #[error("{path}: {reason}")]
     MetaProperties { path: PathBuf, reason: String },
+    #[error("listener {listener}: {reason}")]
+    Security { listener: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -68,8 +71,11 @@ pub struct Broker {
     pub controller: Arc<Controller>,
     /// Producer ids and the transaction coordinator.
     pub txn: Arc<TransactionCoordinator>,
-    /// The advertised PLAINTEXT endpoint (real port when configured as 0).
+    /// The advertised endpoint of the inter-broker listener (real port
+    /// when configured as 0): where this broker's own clients connect.
     pub advertised: Listener,
+    /// Every advertised endpoint, as registered in coord.
+    pub advertised_all: Vec<Listener>,
     /// Counters Prometheus scrapes (kept whether or not it does).
     pub metrics: Arc<BrokerMetrics>,
     /// Consumers' and followers' incremental fetch sessions (KIP-227).
@@ -177,7 +183,10 @@ async fn serve_metrics(
         broker.groups.clone(),
         broker.fetch_sessions.clone(),
         broker.cleaner.clone(),
-        format!("{host}:{port}"),
+        LagClient {
+            bootstrap: format!("{host}:{port}"),
+            security: broker.config.inter_broker_client.clone(),
+        },
     );
     registry.register_collector(Box::new(collector.clone()));
     let prepare: Prepare = Arc::new(move || {
@@ -270,6 +279,7 @@ impl Server {
             chroot: config.zookeeper_chroot().map(str::to_string),
             session_timeout: config.zookeeper_session_timeout,
             connection_timeout: config.zookeeper_connection_timeout,
+            inter_broker_listener: config.inter_broker.listener.clone(),
         })
         .await?;
         let cluster_id = metadata
@@ -331,36 +341,56 @@ impl Server {
             }
         }
 
-        // Listener.
-        let listen = config.listeners[0].clone();
-        let bind_host = if listen.host.is_empty() {
-            "0.0.0.0".to_string()
-        } else {
-            listen.host.clone()
-        };
-        let addr = format!("{bind_host}:{}", listen.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| StartError::Bind {
+        // Listeners: each bound, with its TLS built (a bad certificate file
+        // stops the start here, naming it).
+        let mut bound = Vec::new();
+        let mut advertised_all = Vec::new();
+        for (listen, security) in config.listeners.iter().zip(&config.listener_security) {
+            let runtime = ListenerRuntime::new(security).map_err(|e| StartError::Security {
+                listener: listen.name.clone(),
+                reason: e.to_string(),
+            })?;
+            let bind_host = if listen.host.is_empty() {
+                "0.0.0.0".to_string()
+            } else {
+                listen.host.clone()
+            };
+            let addr = format!("{bind_host}:{}", listen.port);
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
                 addr: addr.clone(),
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-        let mut advertised = config
-            .advertised_listeners
+            if let Some(mut advertised) = config
+                .advertised_listeners
+                .iter()
+                .find(|l| l.name == listen.name)
+                .cloned()
+            {
+                if advertised.port == 0 {
+                    advertised.port = local_addr.port();
+                }
+                if advertised.host.is_empty() {
+                    advertised.host = local_hostname();
+                }
+                advertised_all.push(advertised);
+            }
+            bound.push((listener, local_addr, Arc::new(runtime)));
+        }
+        let local_addr = bound[0].1;
+        let advertised = advertised_all
             .iter()
-            .find(|l| l.name == listen.name)
+            .find(|l| l.name == config.inter_broker.listener)
             .cloned()
-            .unwrap_or_else(|| listen.clone());
-        if advertised.port == 0 {
-            advertised.port = local_addr.port();
-        }
-        if advertised.host.is_empty() {
-            advertised.host = local_hostname();
-        }
+            .ok_or_else(|| StartError::Security {
+                listener: config.inter_broker.listener.clone(),
+                reason: "the inter-broker listener must be advertised".into(),
+            })?;
 
         // Metadata and local logs before the broker announces itself.
         metadata
@@ -382,7 +412,8 @@ impl Server {
         replicas.startup().await;
 
         let registration = broker_registration(
-            std::slice::from_ref(&advertised),
+            &advertised_all,
+            &config.listener_security,
             config.rack.as_deref(),
             now_ms(),
         );
@@ -405,6 +436,7 @@ impl Server {
             config.transactions.clone(),
             config.offsets_topic_num_partitions,
             metadata.clone(),
+            config.inter_broker_client.clone(),
         );
         let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
         let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
@@ -418,6 +450,7 @@ impl Server {
             controller: controller.clone(),
             txn: txn.clone(),
             advertised,
+            advertised_all,
             metrics,
             fetch_sessions,
             cleaner: cleaner.clone(),
@@ -434,19 +467,35 @@ impl Server {
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(txn.run(shutdown_rx.clone())),
-            tokio::spawn(crate::network::listener::run(
+        ];
+        // One connection limit (`max.connections`) over all listeners.
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            broker
+                .config
+                .max_connections
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
+        for (listener, _, runtime) in bound {
+            tasks.push(tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,
-                shutdown_rx,
-            )),
-        ];
+                runtime,
+                limit.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
         tasks.extend(metrics_task);
         tasks.extend(serve_schema_registry(&broker, shutdown.subscribe()));
         info!(
             broker_id = id,
             cluster_id = %broker.cluster_id,
             "listening on {local_addr} (advertised {})",
-            broker.advertised.url()
+            broker
+                .advertised_all
+                .iter()
+                .map(Listener::url)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok(Server {
             broker,

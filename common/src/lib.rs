@@ -11,6 +11,9 @@
 //!   and the client.
 //! * [`metrics`]: the Prometheus HTTP listener of brokers and coord members,
 //!   and helpers for metrics computed when scraped.
+//! * [`tls`]: rustls server and client configurations from PEM files.
+//! * [`security`]: SASL mechanisms (SCRAM-SHA-256/512, PLAIN) for both the
+//!   broker's and the client's side, and the `sasl.jaas.config` parser.
 //! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
 //!   produce, fetch, record batches) used by the `runnel` CLI.
 
@@ -21,4 +24,6 @@ pub mod logging;
 pub mod metrics;
 pub mod properties;
 pub mod record_batch;
+pub mod security;
 pub mod signals;
+pub mod tls;

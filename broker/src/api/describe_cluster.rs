@@ -13,9 +13,10 @@ pub async fn handle(
     broker: &Broker,
     _header: &RequestHeader,
     _request: DescribeClusterRequest,
+    listener: &str,
 ) -> DescribeClusterResponse {
     let snapshot = broker.metadata.snapshot();
-    let brokers = super::metadata::brokers(broker, &snapshot)
+    let brokers = super::metadata::brokers(broker, &snapshot, listener)
         .into_iter()
         .map(|b| {
             DescribeClusterBroker::default()

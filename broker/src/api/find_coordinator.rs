@@ -17,17 +17,18 @@ pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: FindCoordinatorRequest,
+    listener: &str,
 ) -> FindCoordinatorResponse {
     let version = header.request_api_version;
     if version >= 4 {
         let coordinators = request
             .coordinator_keys
             .iter()
-            .map(|k| lookup(broker, k, request.key_type))
+            .map(|k| lookup(broker, k, request.key_type, listener))
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let c = lookup(broker, &request.key, request.key_type);
+    let c = lookup(broker, &request.key, request.key_type, listener);
     FindCoordinatorResponse::default()
         .with_error_code(c.error_code)
         .with_error_message(if version >= 1 { c.error_message } else { None })
@@ -36,7 +37,7 @@ pub async fn handle(
         .with_port(c.port)
 }
 
-fn lookup(broker: &Broker, key: &StrBytes, key_type: i8) -> Coordinator {
+fn lookup(broker: &Broker, key: &StrBytes, key_type: i8, listener: &str) -> Coordinator {
     let found = match key_type {
         GROUP => broker
             .groups
@@ -52,10 +53,15 @@ fn lookup(broker: &Broker, key: &StrBytes, key_type: i8) -> Coordinator {
     };
     let c = Coordinator::default().with_key(key.clone());
     match found {
-        Ok(b) => c
-            .with_node_id(BrokerId(b.id))
-            .with_host(StrBytes::from_string(b.host))
-            .with_port(b.port),
+        Ok(b) => match b.endpoint(listener) {
+            Some((host, port)) => c
+                .with_node_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(host.to_string()))
+                .with_port(port),
+            None => c
+                .with_node_id(BrokerId(-1))
+                .with_error_code(ResponseError::CoordinatorNotAvailable.code()),
+        },
         Err(e) => c
             .with_node_id(BrokerId(-1))
             .with_host(StrBytes::from_static_str(""))

@@ -21,6 +21,7 @@ pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,
     request: MetadataRequest,
+    listener: &str,
 ) -> MetadataResponse {
     let version = header.request_api_version;
     // v0: an empty list means all topics; v1+: null means all.
@@ -104,35 +105,45 @@ pub async fn handle(
     }
 
     MetadataResponse::default()
-        .with_brokers(brokers(broker, &snapshot))
+        .with_brokers(brokers(broker, &snapshot, listener))
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(snapshot.controller_id))
         .with_topics(topics)
         .with_cluster_authorized_operations(i32::MIN)
 }
 
-/// Live brokers, this one included even before its registration is read back.
-pub fn brokers(broker: &Broker, snapshot: &Snapshot) -> Vec<MetadataResponseBroker> {
+/// Live brokers with their endpoints on `listener` (the one the request
+/// came in on), this one included even before its registration is read
+/// back. A broker without that listener is left out, as Kafka does.
+pub fn brokers(
+    broker: &Broker,
+    snapshot: &Snapshot,
+    listener: &str,
+) -> Vec<MetadataResponseBroker> {
+    let entry = |id: i32, host: &str, port: i32, rack: Option<&String>| {
+        MetadataResponseBroker::default()
+            .with_node_id(BrokerId(id))
+            .with_host(StrBytes::from_string(host.to_string()))
+            .with_port(port)
+            .with_rack(rack.cloned().map(StrBytes::from_string))
+    };
     let mut out: Vec<MetadataResponseBroker> = snapshot
         .brokers
         .values()
-        .map(|b| {
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(b.id))
-                .with_host(StrBytes::from_string(b.host.clone()))
-                .with_port(b.port)
-                .with_rack(b.rack.clone().map(StrBytes::from_string))
+        .filter_map(|b| {
+            let (host, port) = b.endpoint(listener)?;
+            Some(entry(b.id, host, port, b.rack.as_ref()))
         })
         .collect();
     if !snapshot.brokers.contains_key(&broker.id) {
-        let (host, port) = broker.advertised();
-        out.push(
-            MetadataResponseBroker::default()
-                .with_node_id(BrokerId(broker.id))
-                .with_host(StrBytes::from_string(host))
-                .with_port(port)
-                .with_rack(broker.config.rack.clone().map(StrBytes::from_string)),
-        );
+        if let Some(own) = broker.advertised_all.iter().find(|l| l.name == listener) {
+            out.push(entry(
+                broker.id,
+                &own.host,
+                i32::from(own.port),
+                broker.config.rack.as_ref(),
+            ));
+        }
     }
     out
 }

@@ -9,6 +9,7 @@
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod alter_configs;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -21,6 +22,7 @@ pub mod describe_groups;
 pub mod describe_log_dirs;
 pub mod describe_producers;
 pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
 pub mod end_txn;
 pub mod fetch;
 pub mod fetch_session;
@@ -106,6 +108,17 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
     }
     let correlation_id = req.header.correlation_id;
     let mut body = req.body.clone();
+    // Handlers that answer with endpoints need the request's listener.
+    macro_rules! run_on_listener {
+        ($ty:ty, $module:ident) => {{
+            let request = match <$ty>::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
+            };
+            let response = $module::handle(broker, &req.header, request, &req.listener).await;
+            encode(key, version, correlation_id, &response, false)
+        }};
+    }
     macro_rules! run {
         ($ty:ty, $module:ident) => {{
             let request = match <$ty>::decode(&mut body, version) {
@@ -119,7 +132,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
     use kafka_protocol::messages as m;
     match key {
         ApiKey::ApiVersions => run!(m::ApiVersionsRequest, api_versions),
-        ApiKey::Metadata => run!(m::MetadataRequest, metadata),
+        ApiKey::Metadata => run_on_listener!(m::MetadataRequest, metadata),
         ApiKey::Produce => {
             let request = match m::ProduceRequest::decode(&mut body, version) {
                 Ok(r) => r,
@@ -157,9 +170,9 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::IncrementalAlterConfigs => {
             run!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
         }
-        ApiKey::DescribeCluster => run!(m::DescribeClusterRequest, describe_cluster),
+        ApiKey::DescribeCluster => run_on_listener!(m::DescribeClusterRequest, describe_cluster),
         ApiKey::DescribeLogDirs => run!(m::DescribeLogDirsRequest, describe_log_dirs),
-        ApiKey::FindCoordinator => run!(m::FindCoordinatorRequest, find_coordinator),
+        ApiKey::FindCoordinator => run_on_listener!(m::FindCoordinatorRequest, find_coordinator),
         ApiKey::JoinGroup => {
             let request = match m::JoinGroupRequest::decode(&mut body, version) {
                 Ok(r) => r,
@@ -201,6 +214,33 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         }
         ApiKey::ListTransactions => run!(m::ListTransactionsRequest, list_transactions),
         ApiKey::TxnOffsetCommit => run!(m::TxnOffsetCommitRequest, txn_offset_commit),
+        ApiKey::AlterUserScramCredentials => {
+            run!(
+                m::AlterUserScramCredentialsRequest,
+                alter_user_scram_credentials
+            )
+        }
+        ApiKey::DescribeUserScramCredentials => {
+            run!(
+                m::DescribeUserScramCredentialsRequest,
+                describe_user_scram_credentials
+            )
+        }
+        // On a listener without SASL, or once authenticated (re-authentication
+        // is not offered): Kafka's answer is ILLEGAL_SASL_STATE.
+        ApiKey::SaslHandshake => {
+            let response = m::SaslHandshakeResponse::default()
+                .with_error_code(kafka_protocol::error::ResponseError::IllegalSaslState.code());
+            encode(key, version, correlation_id, &response, false)
+        }
+        ApiKey::SaslAuthenticate => {
+            let response = m::SaslAuthenticateResponse::default()
+                .with_error_code(kafka_protocol::error::ResponseError::IllegalSaslState.code())
+                .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
+                    "SaslAuthenticate outside the SASL authentication phase",
+                )));
+            encode(key, version, correlation_id, &response, false)
+        }
         other => Reply::Close(format!("unsupported API {other:?}")),
     }
 }

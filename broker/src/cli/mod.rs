@@ -18,11 +18,13 @@
 //!   describe-producers, find-hanging, abort; kafka-transactions.sh).
 //! * [`perf`]: `runnel perf produce|consume`, load generators with a
 //!   latency histogram.
+//! * [`certs`]: `runnel certs`, a development CA and PEM key stores.
 //! * [`partitioner`]: Kafka's murmur2 key partitioner.
 //!
 //! This is binary code that lives in the library only so it can be tested;
 //! it reports errors with `anyhow`, as the binaries do.
 
+pub mod certs;
 pub mod consume;
 pub mod delete_records;
 pub mod log_dirs;
@@ -67,6 +69,8 @@ pub enum Command {
     DeleteRecords(delete_records::DeleteRecordsArgs),
     /// Log directories and partition sizes per broker (kafka-log-dirs.sh).
     LogDirs(log_dirs::LogDirsArgs),
+    /// Make a development CA and PEM certificates for TLS listeners and clients.
+    Certs(certs::CertsArgs),
     /// Serve the web console (overview, topics, records, groups, coord tree, timeline).
     Console(crate::console::ConsoleArgs),
 }
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Console(a) => crate::console::run(a).await,
             Command::DeleteRecords(a) => delete_records::run(a).await,
             Command::LogDirs(a) => log_dirs::run(a).await,
+            Command::Certs(a) => certs::run(a),
         }
     })
 }

@@ -107,6 +107,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         client_id: "runnel-console".to_string(),
         request_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(3),
+        ..ConnectionConfig::default()
     };
     let client = Arc::new(
         Client::connect(&args.bootstrap_server, config)

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use runnel_common::kafka::transport::{self, Stream};
+use runnel_common::kafka::ClientSecurity;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracing::debug;
 
 use super::message::{decode_response, encode_request, CodecError, InternalRequest};
@@ -45,21 +46,24 @@ pub enum LinkError {
 
 struct Link {
     addr: String,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
 }
 
 /// Cached connections to brokers, by broker id.
 pub struct BrokerLinks {
     timeout: Duration,
+    /// TLS and SASL towards the inter-broker listener.
+    security: ClientSecurity,
     links: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<Link>>>>,
     correlation: AtomicI32,
 }
 
 impl BrokerLinks {
     /// `timeout` bounds connecting plus one request's round trip.
-    pub fn new(timeout: Duration) -> BrokerLinks {
+    pub fn new(timeout: Duration, security: ClientSecurity) -> BrokerLinks {
         BrokerLinks {
             timeout,
+            security,
             links: Mutex::new(HashMap::new()),
             correlation: AtomicI32::new(1),
         }
@@ -117,8 +121,10 @@ impl BrokerLinks {
         for _ in 0..attempts {
             let run = async {
                 if link.stream.is_none() {
-                    let s = TcpStream::connect(&addr).await?;
-                    s.set_nodelay(true)?;
+                    let s =
+                        transport::open(&addr, &self.security, "runnel-controller", self.timeout)
+                            .await
+                            .map_err(std::io::Error::other)?;
                     link.stream = Some(s);
                 }
                 match link.stream.as_mut() {
@@ -156,7 +162,7 @@ impl BrokerLinks {
 }
 
 /// Writes one request frame and reads one response frame (without its size).
-async fn exchange(stream: &mut TcpStream, frame: &Bytes) -> std::io::Result<Vec<u8>> {
+async fn exchange(stream: &mut Stream, frame: &Bytes) -> std::io::Result<Vec<u8>> {
     stream.write_all(frame).await?;
     let size = stream.read_i32().await?;
     if size < 0 || size as usize > MAX_RESPONSE {

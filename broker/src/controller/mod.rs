@@ -129,7 +129,10 @@ impl Controller {
         let (commands, inbox) = mpsc::channel(16);
         Arc::new(Controller {
             broker_id,
-            links: BrokerLinks::new(config.controller_socket_timeout),
+            links: BrokerLinks::new(
+                config.controller_socket_timeout,
+                config.inter_broker_client.clone(),
+            ),
             config,
             metadata,
             seen_epoch: AtomicI32::new(0),

@@ -10,9 +10,21 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerInfo {
     pub id: i32,
+    /// The endpoint of the inter-broker listener: where other brokers (and
+    /// this broker's own clients) reach it.
     pub host: String,
     pub port: i32,
     pub rack: Option<String>,
+    /// Every advertised endpoint by listener name: a client is told the
+    /// brokers' endpoints on the listener it came in on, as in Kafka.
+    pub endpoints: BTreeMap<String, (String, i32)>,
+}
+
+impl BrokerInfo {
+    /// Host and port on `listener`, if the broker has it.
+    pub fn endpoint(&self, listener: &str) -> Option<(&str, i32)> {
+        self.endpoints.get(listener).map(|(h, p)| (h.as_str(), *p))
+    }
 }
 
 /// Leader and ISR of a partition, from its `state` znode.

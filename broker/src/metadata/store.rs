@@ -127,6 +127,8 @@ pub struct CoordSettings {
     pub chroot: Option<String>,
     pub session_timeout: Duration,
     pub connection_timeout: Duration,
+    /// `inter.broker.listener.name`: whose endpoint a broker is reached at.
+    pub inter_broker_listener: String,
 }
 
 /// A new topic's partitions, each with replicas and initial leader/ISR.
@@ -443,7 +445,10 @@ impl MetadataStore {
                             continue;
                         }
                     };
-                    snap.brokers.insert(num, broker_info(num, &json));
+                    snap.brokers.insert(
+                        num,
+                        broker_info(num, &json, &self.settings.inter_broker_listener),
+                    );
                 }
                 Err(zk::Error::NoNode) => {}
                 Err(e) => return Err(zkerr("get", &broker_path_str(&id))(e)),
@@ -656,7 +661,7 @@ impl MetadataStore {
             return Err(MetadataError::TopicExists(topic.name.clone()));
         }
         // Like AdminZkClient: the config first, so the topic never exists without it.
-        self.write_topic_config(&client, &topic.name, &topic.config, false)
+        self.write_entity_config(&client, "topics", &topic.name, &topic.config, false)
             .await?;
         let topic_json = TopicJson::new(&topic.assignment, &random_id());
         let live = self.live_brokers();
@@ -818,17 +823,65 @@ impl MetadataStore {
         {
             return Err(MetadataError::NoTopic(name.to_string()));
         }
-        self.write_topic_config(&client, name, config, true).await
+        self.write_entity_config(&client, "topics", name, config, true)
+            .await
     }
 
-    async fn write_topic_config(
+    /// The config of an entity (`users`, `clients`, …) under
+    /// `/config/<entity_type>/<name>`; `None` if it has none.
+    pub async fn entity_config(
+        &self,
+        entity_type: &str,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let path = format!("/config/{entity_type}/{name}");
+        match self.client().get_data(&path).await {
+            Ok((data, _)) => {
+                let json: ConfigJson = serde_json::from_slice(&data)
+                    .map_err(|source| MetadataError::Json { path, source })?;
+                Ok(Some(json.config))
+            }
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(zkerr("get", &path)(e)),
+        }
+    }
+
+    /// The names under `/config/<entity_type>`.
+    pub async fn entity_names(&self, entity_type: &str) -> Result<Vec<String>> {
+        let path = format!("/config/{entity_type}");
+        match self.client().list_children(&path).await {
+            Ok(mut names) => {
+                names.sort();
+                Ok(names)
+            }
+            Err(zk::Error::NoNode) => Ok(Vec::new()),
+            Err(e) => Err(zkerr("children", &path)(e)),
+        }
+    }
+
+    /// Replaces an entity's config and notifies every broker.
+    pub async fn set_entity_config(
+        &self,
+        entity_type: &str,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let client = self.client();
+        self.write_entity_config(&client, entity_type, name, config, true)
+            .await
+    }
+
+    /// Writes `/config/<entity_type>/<name>` (Kafka's layout) and, with
+    /// `notify`, a `/config/changes/config_change_<seq>` naming it.
+    async fn write_entity_config(
         &self,
         client: &zk::Client,
+        entity_type: &str,
         name: &str,
         config: &BTreeMap<String, String>,
         notify: bool,
     ) -> Result<()> {
-        let path = topic_config_path(name);
+        let path = format!("/config/{entity_type}/{name}");
         let json = to_json(&ConfigJson {
             version: 1,
             config: config.clone(),
@@ -850,7 +903,7 @@ impl MetadataStore {
         if notify {
             let change = to_json(&ConfigChangeJson {
                 version: 2,
-                entity_path: format!("topics/{name}"),
+                entity_path: format!("{entity_type}/{name}"),
             });
             let prefix = format!("{CONFIG_CHANGES}/{CONFIG_CHANGE_PREFIX}");
             client
@@ -980,22 +1033,24 @@ fn initial_state(replicas: &[i32], live: &std::collections::BTreeSet<i32>) -> Pa
     }
 }
 
-fn broker_info(id: i32, json: &BrokerJson) -> BrokerInfo {
-    // Prefer the PLAINTEXT endpoint; fall back to the legacy host/port fields.
-    let endpoint = json
+fn broker_info(id: i32, json: &BrokerJson, inter_broker_listener: &str) -> BrokerInfo {
+    let endpoints: BTreeMap<String, (String, i32)> = json
         .endpoints
         .iter()
         .filter_map(|e| crate::config::Listener::parse(e).ok())
-        .find(|l| l.name == "PLAINTEXT");
-    let (host, port) = match endpoint {
-        Some(l) => (l.host, i32::from(l.port)),
-        None => (json.host.clone().unwrap_or_default(), json.port),
-    };
+        .map(|l| (l.name, (l.host, i32::from(l.port))))
+        .collect();
+    // The inter-broker endpoint; else the legacy host/port fields.
+    let (host, port) = endpoints
+        .get(inter_broker_listener)
+        .cloned()
+        .unwrap_or_else(|| (json.host.clone().unwrap_or_default(), json.port));
     BrokerInfo {
         id,
         host,
         port,
         rack: json.rack.clone(),
+        endpoints,
     }
 }
 
@@ -1032,22 +1087,28 @@ async fn delete_recursive(client: &zk::Client, path: &str) -> Result<()> {
 /// The registration JSON Kafka 3.x writes (version 5).
 pub fn broker_registration(
     listeners: &[crate::config::Listener],
+    security: &[crate::security::settings::ListenerSecurity],
     rack: Option<&str>,
     now_ms: i64,
 ) -> BrokerJson {
-    let first = listeners.first();
+    // Kafka fills the legacy host/port from the PLAINTEXT endpoint only.
+    let plaintext = listeners.iter().find(|l| {
+        security.iter().any(|s| {
+            s.name == l.name && s.protocol == runnel_common::kafka::SecurityProtocol::Plaintext
+        })
+    });
     BrokerJson {
-        listener_security_protocol_map: listeners
+        listener_security_protocol_map: security
             .iter()
-            .map(|l| (l.name.clone(), "PLAINTEXT".to_string()))
+            .map(|s| (s.name.clone(), s.protocol.name().to_string()))
             .collect(),
         endpoints: listeners.iter().map(|l| l.url()).collect(),
         jmx_port: -1,
         rack: rack.map(str::to_string),
         features: BTreeMap::new(),
-        host: first.map(|l| l.host.clone()),
+        host: plaintext.map(|l| l.host.clone()),
         timestamp: Some(now_ms.to_string()),
-        port: first.map_or(-1, |l| i32::from(l.port)),
+        port: plaintext.map_or(-1, |l| i32::from(l.port)),
         version: 5,
     }
 }

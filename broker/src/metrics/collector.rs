@@ -45,7 +45,7 @@ pub struct BrokerCollector {
     fetch_sessions: Arc<FetchSessions>,
     cleaner: Arc<LogCleaner>,
     /// Where this broker is reached, for its own ListOffsets client.
-    bootstrap: String,
+    lag_client: LagClient,
     client: tokio::sync::Mutex<Option<Client>>,
     lag: Mutex<Vec<LagRow>>,
     /// Runtime busy time at the previous scrape, for the idle ratio.
@@ -60,6 +60,13 @@ impl std::fmt::Debug for BrokerCollector {
     }
 }
 
+/// Where and how the collector reads end offsets for consumer lag: this
+/// broker's inter-broker endpoint, with its TLS and SASL.
+pub struct LagClient {
+    pub bootstrap: String,
+    pub security: runnel_common::kafka::ClientSecurity,
+}
+
 impl BrokerCollector {
     pub fn new(
         broker_id: i32,
@@ -68,7 +75,7 @@ impl BrokerCollector {
         groups: Arc<GroupCoordinator>,
         fetch_sessions: Arc<FetchSessions>,
         cleaner: Arc<LogCleaner>,
-        bootstrap: String,
+        lag_client: LagClient,
     ) -> Arc<BrokerCollector> {
         Arc::new(BrokerCollector {
             broker_id,
@@ -77,7 +84,7 @@ impl BrokerCollector {
             groups,
             fetch_sessions,
             cleaner,
-            bootstrap,
+            lag_client,
             client: tokio::sync::Mutex::new(None),
             lag: Mutex::new(Vec::new()),
             busy: Mutex::new(None),
@@ -125,8 +132,9 @@ impl BrokerCollector {
                 client_id: format!("runnel-broker-{}-metrics", self.broker_id),
                 connect_timeout: LAG_TIMEOUT,
                 request_timeout: LAG_TIMEOUT,
+                security: self.lag_client.security.clone(),
             };
-            match Client::connect(&self.bootstrap, config).await {
+            match Client::connect(&self.lag_client.bootstrap, config).await {
                 Ok(c) => *guard = Some(c),
                 Err(e) => {
                     debug!("metrics client: {e}");

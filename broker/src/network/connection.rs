@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use runnel_common::kafka::transport::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace};
 
@@ -29,17 +29,19 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Responses smaller than this are coalesced before writing.
 const WRITE_BUFFER: usize = 64 * 1024;
 
-/// Serves one connection until the peer closes it, a protocol error, or shutdown.
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::Receiver<bool>) {
-    let peer_ip = stream.peer_addr().ok().map(|a| a.ip());
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
-    if let Err(e) = stream.set_nodelay(true) {
-        debug!(%peer, "set_nodelay: {e}");
-    }
-    let (mut reader, writer) = stream.into_split();
+/// Serves one connection (already through its listener's TLS and SASL)
+/// until the peer closes it, a protocol error, or shutdown. `listener` is
+/// the listener's name: Metadata answers with endpoints on it.
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: Stream,
+    listener: Arc<str>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let peer_addr = stream.tcp().peer_addr().ok();
+    let peer_ip = peer_addr.map(|a| a.ip());
+    let peer = peer_addr.map_or_else(|| "?".into(), |a| a.to_string());
+    let (mut reader, writer) = stream.split();
     // Each request with the time it was read, for its total-time metric.
     let (tx, mut rx) = mpsc::channel::<(Request, Instant)>(READ_AHEAD);
     let max = broker.config.socket_request_max_bytes;
@@ -53,6 +55,7 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, mut shutdown: watch::
                     Ok(Some(f)) => match frame::parse_request(f) {
                         Ok(mut req) => {
                             req.peer = peer_ip;
+                            req.listener = listener.clone();
                             if tx.send((req, Instant::now())).await.is_err() {
                                 return;
                             }

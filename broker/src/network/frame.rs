@@ -79,6 +79,8 @@ pub struct Request {
     pub body: Bytes,
     /// The client's address (set by the connection; group members report it).
     pub peer: Option<std::net::IpAddr>,
+    /// The name of the listener it came in on (set by the connection).
+    pub listener: std::sync::Arc<str>,
 }
 
 impl Request {
@@ -106,6 +108,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
             header,
             body: frame,
             peer: None,
+            listener: "".into(),
         });
     }
     let api_key = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApiKey(key))?;
@@ -139,6 +142,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
         header,
         body: frame,
         peer: None,
+        listener: "".into(),
     })
 }
 

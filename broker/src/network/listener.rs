@@ -1,20 +1,28 @@
-//! The accept loop: a connection limit (`max.connections`, a semaphore),
-//! exponential backoff on accept errors, and shutdown by a watch channel.
+//! The accept loop of one listener: a connection limit (`max.connections`,
+//! a semaphore shared by all listeners), exponential backoff on accept
+//! errors, and shutdown by a watch channel. Each accepted socket goes
+//! through its listener's security (TLS handshake, SASL authentication)
+//! before its first ordinary request is read.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::security::listener::ListenerRuntime;
+use crate::security::sasl_server;
 use crate::server::Broker;
 
 /// Accepts connections until `shutdown` turns true.
-pub async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let limit = Arc::new(Semaphore::new(
-        broker.config.max_connections.min(Semaphore::MAX_PERMITS),
-    ));
+pub async fn run(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    security: Arc<ListenerRuntime>,
+    limit: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_millis(5);
     loop {
         let permit = tokio::select! {
@@ -34,8 +42,9 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch
                 debug!(peer = %addr, "accepted connection");
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
+                let security = security.clone();
                 tokio::spawn(async move {
-                    super::connection::serve(broker, stream, shutdown).await;
+                    open(broker, stream, &security, addr, shutdown).await;
                     drop(permit);
                 });
             }
@@ -54,4 +63,38 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch
             }
         }
     }
+}
+
+/// TLS, then SASL, then the connection's requests.
+async fn open(
+    broker: Arc<Broker>,
+    tcp: tokio::net::TcpStream,
+    security: &ListenerRuntime,
+    addr: std::net::SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        debug!(peer = %addr, "set_nodelay: {e}");
+    }
+    let mut stream = match security.accept(tcp).await {
+        Ok(s) => s,
+        Err(e) => {
+            // A plaintext client on a TLS port, an unknown CA, a stalled
+            // handshake: Kafka logs these at INFO on the listener.
+            info!(peer = %addr, listener = %security.name, "TLS handshake failed: {e}");
+            return;
+        }
+    };
+    let principal = match &security.sasl {
+        None => "User:ANONYMOUS".to_string(),
+        Some(sasl) => match sasl_server::authenticate(&broker, &mut stream, sasl).await {
+            Ok(user) => format!("User:{user}"),
+            Err(e) => {
+                info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
+                return;
+            }
+        },
+    };
+    debug!(peer = %addr, listener = %security.name, %principal, "connection ready");
+    super::connection::serve(broker, stream, security.name.as_str().into(), shutdown).await;
 }

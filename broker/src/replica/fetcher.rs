@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_common::kafka::connection::{Connection, ConnectionConfig};
-use runnel_common::kafka::topic_name;
+use runnel_common::kafka::{topic_name, ClientSecurity};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -77,6 +77,8 @@ type Fetcher = (Arc<Source>, JoinHandle<()>);
 pub struct FetcherManager {
     broker_id: i32,
     config: ReplicationConfig,
+    /// TLS and SASL towards the leaders' inter-broker listener.
+    security: ClientSecurity,
     metadata: Arc<MetadataStore>,
     sources: Mutex<HashMap<i32, Fetcher>>,
     shutdown: watch::Receiver<bool>,
@@ -86,12 +88,14 @@ impl FetcherManager {
     pub fn new(
         broker_id: i32,
         config: ReplicationConfig,
+        security: ClientSecurity,
         metadata: Arc<MetadataStore>,
         shutdown: watch::Receiver<bool>,
     ) -> FetcherManager {
         FetcherManager {
             broker_id,
             config,
+            security,
             metadata,
             sources: Mutex::new(HashMap::new()),
             shutdown,
@@ -114,6 +118,7 @@ impl FetcherManager {
                     source.clone(),
                     self.broker_id,
                     self.config.clone(),
+                    self.security.clone(),
                     self.metadata.clone(),
                     self.shutdown.clone(),
                 ));
@@ -165,6 +170,7 @@ async fn run(
     source: Arc<Source>,
     broker_id: i32,
     config: ReplicationConfig,
+    security: ClientSecurity,
     metadata: Arc<MetadataStore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -191,7 +197,7 @@ async fn run(
                 Some(c) if !c.is_closed() => c.clone(),
                 _ => {
                     session.clear();
-                    let c = Arc::new(connect(&metadata, source.leader, &config).await?);
+                    let c = Arc::new(connect(&metadata, source.leader, &config, &security).await?);
                     conn = Some(c.clone());
                     c
                 }
@@ -227,6 +233,7 @@ async fn connect(
     metadata: &MetadataStore,
     leader: i32,
     config: &ReplicationConfig,
+    security: &ClientSecurity,
 ) -> Result<Connection, FetchError> {
     let snapshot = metadata.snapshot();
     let info = snapshot
@@ -238,6 +245,7 @@ async fn connect(
         client_id: "runnel-replica-fetcher".into(),
         connect_timeout: config.socket_timeout.min(Duration::from_secs(5)),
         request_timeout: config.socket_timeout,
+        security: security.clone(),
     };
     Ok(Connection::connect(&addr, &conn_config).await?)
 }

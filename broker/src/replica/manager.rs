@@ -94,6 +94,7 @@ impl ReplicaManager {
         let fetchers = FetcherManager::new(
             broker_id,
             config.replication.clone(),
+            config.inter_broker_client.clone(),
             metadata.clone(),
             fetchers_stopped,
         );

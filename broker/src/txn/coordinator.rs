@@ -98,12 +98,13 @@ impl TransactionCoordinator {
         config: TransactionConfig,
         group_slots: i32,
         metadata: Arc<MetadataStore>,
+        security: runnel_common::kafka::ClientSecurity,
     ) -> Arc<TransactionCoordinator> {
         let store = Arc::new(TxnStore::new(metadata.clone()));
         Arc::new(TransactionCoordinator {
             broker_id,
             config,
-            markers: MarkerSender::new(broker_id, metadata.clone(), group_slots),
+            markers: MarkerSender::new(broker_id, metadata.clone(), group_slots, security),
             metadata,
             producer_ids: ProducerIdManager::new(broker_id, store.clone()),
             store,

@@ -170,9 +170,15 @@ pub struct MarkerSender {
 }
 
 impl MarkerSender {
-    pub fn new(broker_id: i32, metadata: Arc<MetadataStore>, group_slots: i32) -> MarkerSender {
+    pub fn new(
+        broker_id: i32,
+        metadata: Arc<MetadataStore>,
+        group_slots: i32,
+        security: runnel_common::kafka::ClientSecurity,
+    ) -> MarkerSender {
         let config = ConnectionConfig {
             client_id: format!("transaction-coordinator-{broker_id}"),
+            security,
             ..ConnectionConfig::default()
         };
         MarkerSender {
@@ -323,6 +329,7 @@ mod tests {
                     host: "h".into(),
                     port: 9000 + id,
                     rack: None,
+                    endpoints: Default::default(),
                 },
             );
         }

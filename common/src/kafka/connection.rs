@@ -19,13 +19,12 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::protocol::{Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::error::{ErrorCode, KafkaError};
 use super::frame::{self, api_name};
+use super::transport::{self, ClientSecurity, ReadHalf, WriteHalf};
 
 /// How a connection is opened and how long its requests may take.
 #[derive(Debug, Clone)]
@@ -35,6 +34,8 @@ pub struct ConnectionConfig {
     pub connect_timeout: Duration,
     /// How long a response may take (Kafka's `request.timeout.ms`, 30 s).
     pub request_timeout: Duration,
+    /// TLS and SASL; the default is PLAINTEXT.
+    pub security: ClientSecurity,
 }
 
 impl Default for ConnectionConfig {
@@ -43,6 +44,7 @@ impl Default for ConnectionConfig {
             client_id: "runnel".to_string(),
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            security: ClientSecurity::default(),
         }
     }
 }
@@ -64,7 +66,7 @@ struct Pending {
 }
 
 struct Writer {
-    half: OwnedWriteHalf,
+    half: WriteHalf,
     next_correlation_id: i32,
 }
 
@@ -120,24 +122,16 @@ impl<R: Request> PendingResponse<R> {
 }
 
 impl Connection {
-    /// Connects and negotiates API versions.
+    /// Connects (TLS and SASL as configured) and negotiates API versions.
     pub async fn connect(addr: &str, config: &ConnectionConfig) -> Result<Connection, KafkaError> {
-        let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| KafkaError::Timeout {
-                what: format!("connecting to {addr}"),
-                after: config.connect_timeout,
-            })?
-            .map_err(|source| KafkaError::Connect {
-                addr: addr.to_string(),
-                source,
-            })?;
-        // Requests are written whole; Nagle would only delay small ones.
-        stream.set_nodelay(true).map_err(|source| KafkaError::Io {
-            addr: addr.to_string(),
-            source,
-        })?;
-        let (read_half, write_half) = stream.into_split();
+        let stream = transport::open(
+            addr,
+            &config.security,
+            &config.client_id,
+            config.connect_timeout,
+        )
+        .await?;
+        let (read_half, write_half) = stream.split();
         let pending = Arc::new(Mutex::new(Pending::default()));
         let reader = tokio::spawn(read_loop(read_half, addr.to_string(), pending.clone()));
         let mut conn = Connection {
@@ -357,11 +351,7 @@ fn fail_all(pending: &Mutex<Pending>, addr: &str, reason: String) {
     }
 }
 
-async fn read_loop(
-    mut half: tokio::net::tcp::OwnedReadHalf,
-    addr: String,
-    pending: Arc<Mutex<Pending>>,
-) {
+async fn read_loop(mut half: ReadHalf, addr: String, pending: Arc<Mutex<Pending>>) {
     let reason = match read_frames(&mut half, &addr, &pending).await {
         Ok(()) => "closed by the broker".to_string(),
         Err(e) => e.to_string(),
@@ -371,7 +361,7 @@ async fn read_loop(
 }
 
 async fn read_frames(
-    half: &mut tokio::net::tcp::OwnedReadHalf,
+    half: &mut ReadHalf,
     addr: &str,
     pending: &Mutex<Pending>,
 ) -> Result<(), KafkaError> {

@@ -22,6 +22,7 @@ impl ErrorCode {
     pub const UNSUPPORTED_VERSION: ErrorCode = ErrorCode(35);
     pub const TOPIC_ALREADY_EXISTS: ErrorCode = ErrorCode(36);
     pub const INVALID_REPLICATION_FACTOR: ErrorCode = ErrorCode(38);
+    pub const SASL_AUTHENTICATION_FAILED: ErrorCode = ErrorCode(58);
 
     /// `Ok` for 0, else the code as an error: the one check every response
     /// field goes through.
@@ -115,6 +116,8 @@ pub enum KafkaError {
     },
     #[error("connection to {addr} closed: {reason}")]
     Closed { addr: String, reason: String },
+    #[error("TLS with {addr} failed: {reason}")]
+    Tls { addr: String, reason: String },
     #[error("{what} timed out after {after:?}")]
     Timeout { what: String, after: Duration },
     #[error("bad frame from {addr}: {source}")]

@@ -5,6 +5,8 @@
 //!
 //! * [`frame`]: length-prefixed frames, request and response headers,
 //!   free of I/O.
+//! * [`transport`]: TCP or TLS, then SASL: the stream a connection runs on,
+//!   for both the client and the broker's listeners.
 //! * [`connection`]: one socket to one broker; pipelined requests answered
 //!   in order, ApiVersions negotiation.
 //! * [`client`]: bootstrap servers, metadata, one connection per broker.
@@ -28,6 +30,7 @@ pub mod fetch;
 pub mod frame;
 pub mod metadata;
 pub mod produce;
+pub mod transport;
 
 pub use admin::{topic_name, ConfigEntry, ConfigSource, NewTopic};
 pub use batch::{BatchBuilder, BatchHeader, Batches, Codec, RawBatch, Record};
@@ -35,3 +38,4 @@ pub use client::Client;
 pub use connection::{Connection, ConnectionConfig, PendingResponse};
 pub use error::{BatchError, ErrorCode, FrameError, KafkaError};
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use transport::{ClientSecurity, SaslCredentials, SaslMechanism, SecurityProtocol};

@@ -1,0 +1,71 @@
+//! A listener's security at run time, built once at start-up so that a bad
+//! certificate file stops the broker with its path instead of failing each
+//! connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use runnel_common::kafka::transport::Stream;
+use runnel_common::kafka::{ClientSecurity, SecurityProtocol};
+use runnel_common::tls::{self, TlsError};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::settings::{InterBroker, ListenerSecurity, SaslSettings};
+
+/// How long a client may take to finish its TLS handshake; a peer that
+/// opens a socket and says nothing must not hold a connection slot.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One listener's TLS acceptor and SASL settings.
+pub struct ListenerRuntime {
+    pub name: String,
+    pub protocol: SecurityProtocol,
+    tls: Option<TlsAcceptor>,
+    pub sasl: Option<SaslSettings>,
+}
+
+impl ListenerRuntime {
+    pub fn new(settings: &ListenerSecurity) -> Result<ListenerRuntime, TlsError> {
+        let tls = match &settings.tls {
+            None => None,
+            Some(t) => Some(TlsAcceptor::from(Arc::new(tls::server_config(
+                &t.files,
+                t.client_auth,
+            )?))),
+        };
+        Ok(ListenerRuntime {
+            name: settings.name.clone(),
+            protocol: settings.protocol,
+            tls,
+            sasl: settings.sasl.clone(),
+        })
+    }
+
+    /// Wraps an accepted socket: the TLS handshake on a TLS listener.
+    pub async fn accept(&self, tcp: TcpStream) -> std::io::Result<Stream> {
+        let Some(acceptor) = &self.tls else {
+            return Ok(Stream::Plain(tcp));
+        };
+        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+            })??;
+        Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(
+            accepted,
+        ))))
+    }
+}
+
+/// The broker's client side towards other brokers' inter-broker listener.
+pub fn inter_broker_security(inter: &InterBroker) -> Result<ClientSecurity, TlsError> {
+    let tls = match &inter.tls {
+        None => None,
+        Some(files) => Some(Arc::new(tls::client_config(files)?)),
+    };
+    Ok(ClientSecurity {
+        tls,
+        sasl: inter.sasl.clone(),
+    })
+}

@@ -1,0 +1,17 @@
+//! Security as a layer of the connection: listener → TLS → SASL → principal.
+//!
+//! * [`settings`]: each listener's protocol, TLS files and SASL mechanisms,
+//!   read from Kafka's keys (data only, checked at start-up).
+//! * [`listener`]: what a listener needs at run time — its TLS acceptor and
+//!   SASL users — built once from the settings, and the broker's own client
+//!   side for inter-broker connections.
+//! * [`sasl_server`]: the authentication phase of a SASL connection
+//!   (ApiVersions, SaslHandshake, SaslAuthenticate with PLAIN or SCRAM)
+//!   before any other request is served.
+//! * [`credentials`]: SCRAM credentials in coord (`/config/users/<user>`,
+//!   Kafka's layout) and the Alter/DescribeUserScramCredentials requests.
+
+pub mod credentials;
+pub mod listener;
+pub mod sasl_server;
+pub mod settings;
