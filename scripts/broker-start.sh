@@ -95,6 +95,8 @@ EOF2
         set_cfg "$config" "$setting"
     done
 fi
+# --set may have replaced the listener.
+listener="$(cfg_value "$config" listeners 2>/dev/null)"
 listener="${listener:-PLAINTEXT://:9092}"
 hostport="${listener#*://}"
 hostport="${hostport%%,*}"
@@ -112,8 +114,13 @@ bin="$(runnel_bin RUNNEL_BROKER_BIN runnel-broker)" || die "cargo build -p runne
 
 launch "$pidfile" "$log" "$bin" --config "$config" "${overrides[@]}"
 
-# Ready: an ApiVersions v0 request (correlation id 1) gets a response.
+# Ready: an ApiVersions v0 request (correlation id 1) gets a response; a
+# TLS or SASL listener (which answers no plaintext request) once it accepts.
 ready() {
+    if [[ "$listener" != PLAINTEXT://* ]]; then
+        port_busy "$port" "$host"
+        return
+    fi
     (
         exec 3<>"/dev/tcp/$host/$port" || exit 1
         printf '\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00' >&3

@@ -36,6 +36,12 @@
 # /runnel/brokers/ids/K (ephemeral), and the first one up creates
 # /runnel/controller. Three brokers by default, so topics can have
 # --replication-factor 3 and survive the loss of one broker.
+# With --secure (a new folder): <dir>/certs/ holds a development CA
+# (`runnel certs`: ca.pem, broker.pem, client-admin.pem), each broker's one
+# listener is SASL_SSL://127.0.0.1:P+K-1 (TLS, then SASL PLAIN or
+# SCRAM-SHA-256/512), brokers replicate to each other over it as user admin,
+# and <dir>/client.properties holds a ready client configuration (librdkafka
+# keys: kcat -F, confluent-kafka, and every script's --command-config).
 set -euo pipefail
 
 PROG=cluster
@@ -56,6 +62,7 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
                                [--peer-base-port PORT] [--broker-base-port PORT]
                                [--tick MS] [--timeout SECS]
                                [--broker-config KEY=VALUE]... [--coord-config KEY=VALUE]...
+                               [--secure]
        $(basename "$0") down    [--dir DIR] [--wipe]
        $(basename "$0") status  [--dir DIR]
        $(basename "$0") kill|pause|resume|stop|start|restart NAME [--dir DIR] [--timeout SECS]
@@ -116,6 +123,12 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
                        Both replace a line the script wrote for the same key;
                        on a folder written earlier they change its files, and
                        a member already running reads them when it restarts.
+  --secure             (new folder) TLS and SASL on every broker: a development CA
+                       in <dir>/certs, listeners SASL_SSL://127.0.0.1:P+K-1,
+                       replication over them as user admin (SASL PLAIN, its
+                       password generated), and <dir>/client.properties, the
+                       client configuration 'up' prints. The console and the
+                       Schema Registry are not started on a secure cluster yet.
   --timeout SECS       how long to wait for members/the ensemble (default 60)
   --wipe               with down: remove the member folders
 
@@ -155,10 +168,12 @@ tick=2000
 timeout=60
 broker_settings=()
 coord_settings=()
+secure=false
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
         --wipe) wipe=true; shift ;;
+        --secure) secure=true; shift ;;
         --coord) coord_n="${2:?--coord needs a value}"; shift 2 ;;
         --brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
         --base-port | --port) base_port="${2:?$1 needs a value}"; shift 2 ;;
@@ -529,6 +544,13 @@ cmd_up() {
     wait_ensemble || die "see the logs in $dir/coord-*/coord.log; 'status' shows the members"
 
     # ---- brokers ---------------------------------------------------------------
+    if $secure && ((${#new_brokers[@]} == 0)); then
+        [[ -f "$dir/client.properties" ]] ||
+            die "--secure applies to new brokers; $dir holds plaintext ones ('down --wipe' first)"
+    fi
+    if $secure && ((${#new_brokers[@]} > 0)); then
+        make_secure_settings
+    fi
     if ((m == 0)); then
         echo "coord: $(connect_string)"
         print_metrics_urls
@@ -553,6 +575,8 @@ cmd_up() {
             "$SCRIPTS/broker-start.sh" --id "$k" --dir "$dir/broker-$k" \
                 --port $((broker_base + k - 1)) --zookeeper "$(connect_string)$CHROOT" \
                 --metrics-port $((broker_base + k - 1 + BROKER_METRICS_OFFSET)) \
+                "${secure_settings[@]}" \
+                ${secure_settings[0]:+--set "listeners=SASL_SSL://127.0.0.1:$((broker_base + k - 1))"} \
                 "${broker_settings[@]}" --timeout "$timeout" >/dev/null ||
                 die "broker-$k did not start; see $dir/broker-$k/broker.log"
         done
@@ -561,6 +585,13 @@ cmd_up() {
     wait_registered "${members[@]}" || die "see the logs in $dir/broker-*/broker.log; 'status' shows the members"
     wait_controller "$(broker_chroot "${members[0]}")" ||
         die "no broker became controller; see the logs in $dir/broker-*/broker.log"
+    if [[ -f "$dir/client.properties" ]]; then
+        echo "coord: $(connect_string)"
+        echo "brokers: $(bootstrap_list) (SASL_SSL)"
+        print_metrics_urls
+        print_client_config
+        return 0
+    fi
     start_console "${members[0]}"
     start_registry "${members[0]}"
     echo "coord: $(connect_string)"
@@ -568,6 +599,63 @@ cmd_up() {
     print_metrics_urls
     echo "console: http://127.0.0.1:$(cat "$dir/console/console.port")/"
     echo "schema registry: http://127.0.0.1:$(cat "$dir/registry/registry.port")"
+}
+
+# --secure: the development CA and certificates, the admin user's password,
+# the brokers' security settings (into secure_settings, as --set flags) and
+# <dir>/client.properties.
+secure_settings=()
+make_secure_settings() {
+    local certs="$dir/certs" bin password jaas
+    bin="$(runnel_bin RUNNEL_BIN runnel-broker runnel)" || die "cargo build of runnel failed"
+    if [[ ! -f "$certs/ca.pem" ]]; then
+        "$bin" certs --dir "$certs" --client admin >/dev/null || die "runnel certs failed"
+    fi
+    if [[ ! -f "$certs/admin.password" ]]; then
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$certs/admin.password")
+    fi
+    password="$(cat "$certs/admin.password")"
+    jaas="org.apache.kafka.common.security.plain.PlainLoginModule required"
+    jaas+=" username=\"admin\" password=\"$password\" user_admin=\"$password\";"
+    secure_settings=(
+        --set "listener.security.protocol.map=SASL_SSL:SASL_SSL"
+        --set "inter.broker.listener.name=SASL_SSL"
+        --set "ssl.keystore.type=PEM"
+        --set "ssl.keystore.location=$certs/broker.pem"
+        --set "ssl.truststore.type=PEM"
+        --set "ssl.truststore.location=$certs/ca.pem"
+        --set "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+        --set "sasl.mechanism.inter.broker.protocol=PLAIN"
+        --set "listener.name.sasl_ssl.plain.sasl.jaas.config=$jaas"
+    )
+    (
+        umask 077
+        cat >"$dir/client.properties" <<EOF2
+# Written by scripts/cluster.sh up --secure: librdkafka's keys, read as they
+# are by kcat -F, confluent-kafka (as a dict) and Runnel's --command-config.
+bootstrap.servers=$(address_list_for_new_brokers)
+security.protocol=SASL_SSL
+ssl.ca.location=$certs/ca.pem
+sasl.mechanisms=PLAIN
+sasl.username=admin
+sasl.password=$password
+EOF2
+    )
+}
+
+# bootstrap list of the brokers about to be written (their folders may not exist yet).
+address_list_for_new_brokers() {
+    local k out=""
+    for k in "${new_brokers[@]}"; do
+        out+="${out:+,}127.0.0.1:$((broker_base + k - 1))"
+    done
+    echo "$out"
+}
+
+print_client_config() {
+    echo "client configuration: $dir/client.properties"
+    sed -e '/^#/d' -e 's/^/  /' "$dir/client.properties"
+    echo "  e.g. kcat -F $dir/client.properties -L"
 }
 
 # The port of the cluster's service KIND, kept in <dir>/KIND/KIND.port
@@ -692,6 +780,10 @@ cmd_down() {
             rm -rf -- "$member"
             echo "cluster: wiped $member" >&2
         done < <(broker_members; coord_members)
+        if [[ -d "$dir/certs" ]]; then
+            rm -rf -- "${dir:?}/certs" "${dir:?}/client.properties"
+            echo "cluster: wiped $dir/certs" >&2
+        fi
         for service in console registry; do
             if [[ -d "$dir/$service" ]]; then
                 rm -rf -- "${dir:?}/$service"

@@ -137,7 +137,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     // `listener.name.<listener>.<key>` (crate::security::settings).
     key("ssl.keystore.type", ValueType::String, Some("PEM")),
     key("ssl.keystore.location", ValueType::String, None),
-    key("ssl.key.password", ValueType::String, None),
+    key("ssl.key.password", ValueType::Password, None),
     key("ssl.truststore.type", ValueType::String, Some("PEM")),
     key("ssl.truststore.location", ValueType::String, None),
     key("ssl.client.auth", ValueType::String, Some("none")),
@@ -149,7 +149,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         ValueType::String,
         Some("GSSAPI"),
     ),
-    key("sasl.jaas.config", ValueType::String, None),
+    key("sasl.jaas.config", ValueType::Password, None),
     key(
         "security.inter.broker.protocol",
         ValueType::String,
@@ -1038,10 +1038,17 @@ impl Getter<'_> {
     }
 
     fn error(&self, key: &str, reason: &str) -> ConfigError {
-        let (value, origin) = match self.settings.get(key) {
+        let (mut value, origin) = match self.settings.get(key) {
             Some(s) => (s.value.clone(), s.origin.clone()),
             None => (self.value(key).unwrap_or_default(), "default".into()),
         };
+        // Passwords (and JAAS configs, which hold them) stay out of logs.
+        let secret = broker_key(key).is_some_and(|d| d.kind == ValueType::Password)
+            || key.ends_with("jaas.config")
+            || key.ends_with("password");
+        if secret {
+            value = "[hidden]".into();
+        }
         ConfigError::BadValue {
             origin,
             key: key.to_string(),
