@@ -162,6 +162,14 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("zookeeper.connection.timeout.ms", Int, None),
     key("zookeeper.max.in.flight.requests", Int, Some("10")),
     key("zookeeper.set.acl", Bool, Some("false")),
+    // TLS to coord's secureClientPort (security/coord_tls.rs).
+    key("zookeeper.ssl.client.enable", Bool, Some("false")),
+    key("zookeeper.clientCnxnSocket", ValueType::String, None),
+    key("zookeeper.ssl.keystore.location", ValueType::String, None),
+    key("zookeeper.ssl.keystore.type", ValueType::String, None),
+    key("zookeeper.ssl.truststore.location", ValueType::String, None),
+    key("zookeeper.ssl.truststore.type", ValueType::String, None),
+    key("zookeeper.ssl.enabled.protocols", List, None),
     key("num.partitions", Int, Some("1")),
     key("default.replication.factor", Int, Some("1")),
     key("auto.create.topics.enable", Bool, Some("true")),
@@ -331,6 +339,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("metric.reporters", List, Some("")),
     key("authorizer.class.name", ValueType::String, Some("")),
     key("super.users", ValueType::String, None),
+    key("allow.everyone.if.no.acl.found", Bool, Some("false")),
 ];
 
 /// The definition of broker key `name`, if known.
@@ -394,6 +403,8 @@ pub struct BrokerConfig {
     pub listener_security: Vec<crate::security::settings::ListenerSecurity>,
     /// The listener brokers use to reach each other, and how.
     pub inter_broker: crate::security::settings::InterBroker,
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found`.
+    pub authorizer: crate::security::authorizer::AuthorizerConfig,
     /// The client side of `inter_broker` (its trust store read): what the
     /// replica fetchers, controller links, transaction markers and the
     /// broker's own services connect with.
@@ -404,6 +415,8 @@ pub struct BrokerConfig {
     pub zookeeper_connect: String,
     pub zookeeper_session_timeout: Duration,
     pub zookeeper_connection_timeout: Duration,
+    /// `zookeeper.ssl.client.enable=true`: TLS to coord, with these files.
+    pub zookeeper_tls: Option<crate::security::coord_tls::CoordTls>,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics_enable: bool,
@@ -750,6 +763,8 @@ impl BrokerConfig {
         let connection_ms = get
             .opt_int("zookeeper.connection.timeout.ms")
             .unwrap_or(session_ms);
+        let zookeeper_tls = crate::security::coord_tls::CoordTls::from_config(&|k| get.value(k))
+            .map_err(|e| get.error(&e.key, &e.reason))?;
 
         let broker_id = get.int("broker.id");
         if broker_id < -1 {
@@ -795,6 +810,12 @@ impl BrokerConfig {
         if recovery_threads < 1 {
             return Err(get.error("num.recovery.threads.per.data.dir", "must be at least 1"));
         }
+        let authorizer = crate::security::authorizer::AuthorizerConfig::from_values(
+            &get.string("authorizer.class.name"),
+            &get.string("super.users"),
+            get.bool("allow.everyone.if.no.acl.found"),
+        )
+        .map_err(|reason| get.error("authorizer.class.name", &reason))?;
         let auth_delay = get.int("connection.failed.authentication.delay.ms");
         if auth_delay < 0 {
             return Err(get.error(
@@ -897,10 +918,12 @@ impl BrokerConfig {
             listener_security,
             inter_broker,
             inter_broker_client,
+            authorizer,
             log_dirs,
             zookeeper_connect,
             zookeeper_session_timeout: Duration::from_millis(session_ms as u64),
             zookeeper_connection_timeout: Duration::from_millis(connection_ms.max(1) as u64),
+            zookeeper_tls,
             num_partitions,
             default_replication_factor: rf as i16,
             auto_create_topics_enable: get.bool("auto.create.topics.enable"),

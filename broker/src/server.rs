@@ -25,6 +25,7 @@ use crate::metrics::collector::{BrokerCollector, LagClient};
 use crate::metrics::BrokerMetrics;
 use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
+use crate::security::authorizer::Authorizer;
 use crate::security::listener::ListenerRuntime;
 use crate::txn::TransactionCoordinator;
 use runnel_common::metrics::{serve, Prepare, Registry};
@@ -82,6 +83,8 @@ pub struct Broker {
     pub fetch_sessions: Arc<FetchSessions>,
     /// Compaction of this broker's compacted logs.
     pub cleaner: Arc<LogCleaner>,
+    /// ACLs (everything allowed while `authorizer.class.name` is empty).
+    pub authorizer: Arc<Authorizer>,
 }
 
 impl Broker {
@@ -280,6 +283,7 @@ impl Server {
             session_timeout: config.zookeeper_session_timeout,
             connection_timeout: config.zookeeper_connection_timeout,
             inter_broker_listener: config.inter_broker.listener.clone(),
+            tls: config.zookeeper_tls.clone(),
         })
         .await?;
         let cluster_id = metadata
@@ -440,6 +444,7 @@ impl Server {
         );
         let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
         let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
+        let authorizer = Authorizer::new(config.authorizer.clone());
         let broker = Arc::new(Broker {
             config,
             id,
@@ -454,6 +459,7 @@ impl Server {
             metrics,
             fetch_sessions,
             cleaner: cleaner.clone(),
+            authorizer: authorizer.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_task = match &broker.config.metrics_listener {
@@ -467,6 +473,7 @@ impl Server {
             tokio::spawn(groups.run(shutdown_rx.clone())),
             tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(txn.run(shutdown_rx.clone())),
+            tokio::spawn(authorizer.run(metadata.clone(), shutdown_rx.clone())),
         ];
         // One connection limit (`max.connections`) over all listeners.
         let limit = Arc::new(tokio::sync::Semaphore::new(

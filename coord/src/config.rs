@@ -1,11 +1,18 @@
 //! The `zoo.cfg` file: ZooKeeper's key names, defaults and rules, validated
 //! once at start-up with messages that name the bad key.
+//!
+//! The TLS client port (`secureClientPort`, `ssl.*`) is read in [`tls`],
+//! whose doc lists every key and what it means here.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use runnel_common::properties::{self, Entry, PropertiesError};
+
+pub mod tls;
+
+pub use tls::{ClientAuth, SecureClientPort};
 
 /// Four-letter words this server knows.
 pub const FOUR_LETTER_WORDS: [&str; 7] = ["ruok", "srvr", "stat", "mntr", "conf", "cons", "envi"];
@@ -27,8 +34,13 @@ pub struct Config {
     /// server's `txnlog/` folder, an ensemble member's `raftlog/`), for a
     /// disk of its own. Unset: `dataDir`.
     pub data_log_dir: Option<PathBuf>,
-    pub client_port: u16,
+    /// ZooKeeper's `clientPort` (plaintext). `None` when only
+    /// `secureClientPort` is given: then every client speaks TLS.
+    pub client_port: Option<u16>,
     pub client_port_address: IpAddr,
+    /// ZooKeeper's `secureClientPort` with its `ssl.*` keys (see [`tls`]):
+    /// the same service as `clientPort`, over TLS.
+    pub secure_client: Option<SecureClientPort>,
     /// Most concurrent connections from one IP address (0 = no limit).
     pub max_client_cnxns: u32,
     pub min_session_timeout_ms: u32,
@@ -186,6 +198,7 @@ impl Config {
         let mut metrics_provider = false;
         let mut metrics_host = "0.0.0.0".to_string();
         let mut metrics_port = 7000u16;
+        let mut tls_keys = tls::TlsKeys::default();
         for e in entries {
             let bad = |reason: &str| ConfigError::BadValue {
                 origin: origin.to_string(),
@@ -201,6 +214,9 @@ impl Config {
                 }
                 Ok(n)
             };
+            if tls_keys.accept(e).map_err(|r| bad(&r))? {
+                continue;
+            }
             match e.key.as_str() {
                 "tickTime" => tick_time_ms = number(1, 3_600_000)? as u32,
                 "dataDir" => {
@@ -293,10 +309,16 @@ impl Config {
             origin: origin.to_string(),
             key: "dataDir",
         })?;
-        let client_port = client_port.ok_or(ConfigError::Missing {
+        let secure_client = tls_keys.finish().map_err(|reason| ConfigError::Invalid {
             origin: origin.to_string(),
-            key: "clientPort",
+            reason,
         })?;
+        if client_port.is_none() && secure_client.is_none() {
+            return Err(ConfigError::Missing {
+                origin: origin.to_string(),
+                key: "clientPort (or secureClientPort)",
+            });
+        }
         let min_session_timeout_ms = min_session.unwrap_or(tick_time_ms * 2);
         let max_session_timeout_ms = max_session.unwrap_or(tick_time_ms * 20);
         if min_session_timeout_ms > max_session_timeout_ms {
@@ -313,6 +335,7 @@ impl Config {
             data_log_dir,
             client_port,
             client_port_address,
+            secure_client,
             max_client_cnxns,
             min_session_timeout_ms,
             max_session_timeout_ms,
@@ -465,6 +488,31 @@ mod tests {
                 "{line}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn secure_client_port_with_or_without_client_port() {
+        let tls = "secureClientPort=2281\nssl.keyStore.location=/k.pem\n\
+                   ssl.trustStore.location=/ca.pem\n";
+        let only = parse(&format!("dataDir=/d\n{tls}")).unwrap();
+        assert_eq!(only.client_port, None);
+        let secure = only.secure_client.expect("secure port");
+        assert_eq!((secure.port, secure.client_auth), (2281, ClientAuth::Need));
+        let both = parse(&format!("dataDir=/d\nclientPort=2181\n{tls}")).unwrap();
+        assert_eq!(both.client_port, Some(2181));
+        let err = parse("dataDir=/d\n").unwrap_err().to_string();
+        assert!(err.contains("clientPort"), "{err}");
+        let err = parse("dataDir=/d\nclientPort=1\nsslQuorum=true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sslQuorum is not supported yet"), "{err}");
+        let err = parse("dataDir=/d\nclientPort=1\nssl.clientAuth=sometimes\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ssl.clientAuth") && err.contains("zoo.cfg:3"),
+            "{err}"
+        );
     }
 
     #[test]

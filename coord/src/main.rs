@@ -84,8 +84,10 @@ async fn serve(config_path: PathBuf) -> anyhow::Result<()> {
     runnel_common::logging::init("info,openraft=warn");
     let config = Config::load(&config_path)?;
     let server = Server::start(config).await.context("cannot start")?;
+    let show = |a: Option<std::net::SocketAddr>| a.map_or("-".to_string(), |a| a.to_string());
     tracing::info!(
-        addr = %server.local_addr,
+        addr = %show(server.local_addr),
+        secure_addr = %show(server.secure_addr),
         version = runnel_coord::server::four_letter::VERSION,
         "serving ZooKeeper clients"
     );

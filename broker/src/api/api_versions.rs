@@ -52,6 +52,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::AlterUserScramCredentials, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::CreateAcls, 0, 3),
+    (ApiKey::DescribeAcls, 0, 3),
+    (ApiKey::DeleteAcls, 0, 3),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.

@@ -7,19 +7,32 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
-use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse, RequestHeader};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::network::frame::Request;
+use crate::security::acl::{Operation, ResourceType, CLUSTER_NAME};
 use crate::server::Broker;
 use crate::topic_admin::{self, CreateSpec};
 use crate::topic_config;
 
 pub async fn handle(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    let header = &req.header;
     let version = header.request_api_version;
+    // Kafka: Create on the cluster, or on the topic itself.
+    let who = super::session(req);
+    let may_create = |topic: &str| {
+        broker
+            .authorizer
+            .authorize(&who, Operation::Create, ResourceType::Cluster, CLUSTER_NAME)
+            || broker
+                .authorizer
+                .authorize(&who, Operation::Create, ResourceType::Topic, topic)
+    };
     let mut counts: HashMap<String, usize> = HashMap::new();
     for t in &request.topics {
         *counts.entry(t.name.0.to_string()).or_default() += 1;
@@ -35,6 +48,12 @@ pub async fn handle(
                 "Create topics request from client `{}` contains multiple entries for the following topics: {name}",
                 header.client_id.as_deref().unwrap_or("")
             )));
+            results.push(result);
+            continue;
+        }
+        if !may_create(&name) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
             results.push(result);
             continue;
         }

@@ -2,20 +2,21 @@
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{
-    DeleteTopicsRequest, DeleteTopicsResponse, RequestHeader, TopicName,
-};
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::network::frame::Request;
+use crate::security::acl::{Operation, ResourceType};
 use crate::server::Broker;
 use crate::topic_admin;
 
 pub async fn handle(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
-    let version = header.request_api_version;
+    let version = req.header.request_api_version;
+    let who = super::session(req);
     // (name if known, id as given)
     let mut targets: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
     if version >= 6 {
@@ -50,7 +51,13 @@ pub async fn handle(
                     result.topic_id = uuid::Uuid::from_bytes(t.topic_id);
                 }
                 result.name = Some(TopicName(StrBytes::from_string(name.clone())));
-                if let Err(e) = topic_admin::delete_topic(broker, &name).await {
+                if !broker
+                    .authorizer
+                    .authorize(&who, Operation::Delete, ResourceType::Topic, &name)
+                {
+                    result.error_code = ResponseError::TopicAuthorizationFailed.code();
+                    result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
+                } else if let Err(e) = topic_admin::delete_topic(broker, &name).await {
                     result.error_code = e.code();
                     result.error_message = Some(StrBytes::from_string(e.message));
                 }

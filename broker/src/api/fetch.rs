@@ -27,14 +27,16 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, RequestHeader};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use runnel_common::kafka::topic_name;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::fetch_session::{Key, Outcome, Plan, Told};
+use crate::network::frame::Request;
 use crate::replica::partition::Progress;
 use crate::replica::Partition;
+use crate::security::acl::{Operation, ResourceType, CLUSTER_NAME};
 use crate::server::Broker;
 
 /// Fetch's `isolation_level` for committed data only (READ_COMMITTED).
@@ -56,11 +58,22 @@ enum Waker {
     LogEnd(watch::Receiver<i64>),
 }
 
-pub async fn handle(
-    broker: &Broker,
-    _header: &RequestHeader,
-    request: FetchRequest,
-) -> FetchResponse {
+pub async fn handle(broker: &Broker, req: &Request, request: FetchRequest) -> FetchResponse {
+    // Followers need ClusterAction; consumers Read on each topic (Kafka).
+    let who = super::session(req);
+    let authorizer = &broker.authorizer;
+    if request.replica_id.0 >= 0
+        && !authorizer.authorize(
+            &who,
+            Operation::ClusterAction,
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+        )
+    {
+        return FetchResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+            .with_session_id(0);
+    }
     let plan = match broker
         .fetch_sessions
         .plan(&request, request.replica_id.0 >= 0)
@@ -80,7 +93,10 @@ pub async fn handle(
         tokio::time::Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
     loop {
-        let pass = read_once(broker, &request, &plan);
+        let pass = read_once(broker, &request, &plan, &|topic: &str| {
+            request.replica_id.0 < 0
+                && !authorizer.authorize(&who, Operation::Read, ResourceType::Topic, topic)
+        });
         let now = tokio::time::Instant::now();
         if pass.bytes >= min_bytes || pass.has_error || now >= deadline || pass.wakers.is_empty() {
             if pass.has_error {
@@ -163,7 +179,12 @@ fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) 
 
 /// One pass over the plan's partitions: what each returns, the record
 /// bytes in all, whether any failed, and receivers to wait on.
-fn read_once(broker: &Broker, request: &FetchRequest, plan: &Plan) -> Pass {
+fn read_once(
+    broker: &Broker,
+    request: &FetchRequest,
+    plan: &Plan,
+    refused: &dyn Fn(&str) -> bool,
+) -> Pass {
     // A follower (replica id >= 0) reads to the log end; consumers to the
     // high watermark.
     let replica = request.replica_id.0;
@@ -186,6 +207,12 @@ fn read_once(broker: &Broker, request: &FetchRequest, plan: &Plan) -> Pass {
             .with_log_start_offset(-1)
             .with_preferred_read_replica(BrokerId(-1))
             .with_records(Some(Bytes::new()));
+        if refused(name) {
+            pd.error_code = ResponseError::TopicAuthorizationFailed.code();
+            has_error = true;
+            partitions.push((key, pd));
+            continue;
+        }
         let partition = match broker.replicas.leader_partition(name, *index) {
             Ok(p) => p,
             Err(e) => {

@@ -8,6 +8,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use crate::security::acl::{Operation, ResourceType};
+use crate::security::authorizer::Session;
 use crate::server::Broker;
 
 const GROUP: i8 = 0;
@@ -18,17 +20,18 @@ pub async fn handle(
     header: &RequestHeader,
     request: FindCoordinatorRequest,
     listener: &str,
+    session: &Session,
 ) -> FindCoordinatorResponse {
     let version = header.request_api_version;
     if version >= 4 {
         let coordinators = request
             .coordinator_keys
             .iter()
-            .map(|k| lookup(broker, k, request.key_type, listener))
+            .map(|k| lookup(broker, k, request.key_type, listener, session))
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let c = lookup(broker, &request.key, request.key_type, listener);
+    let c = lookup(broker, &request.key, request.key_type, listener, session);
     FindCoordinatorResponse::default()
         .with_error_code(c.error_code)
         .with_error_message(if version >= 1 { c.error_message } else { None })
@@ -37,8 +40,24 @@ pub async fn handle(
         .with_port(c.port)
 }
 
-fn lookup(broker: &Broker, key: &StrBytes, key_type: i8, listener: &str) -> Coordinator {
+fn lookup(
+    broker: &Broker,
+    key: &StrBytes,
+    key_type: i8,
+    listener: &str,
+    session: &Session,
+) -> Coordinator {
+    // Kafka: Describe on the group or transactional id.
+    let may = |t: ResourceType| {
+        broker
+            .authorizer
+            .authorize(session, Operation::Describe, t, key)
+    };
     let found = match key_type {
+        GROUP if !may(ResourceType::Group) => Err(ResponseError::GroupAuthorizationFailed),
+        TRANSACTION if !may(ResourceType::TransactionalId) => {
+            Err(ResponseError::TransactionalIdAuthorizationFailed)
+        }
         GROUP => broker
             .groups
             .coordinator_of(key)

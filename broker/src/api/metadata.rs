@@ -6,24 +6,31 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::{
-    BrokerId, MetadataRequest, MetadataResponse, RequestHeader, TopicName,
-};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use crate::metadata::{Snapshot, TopicInfo};
+use crate::network::frame::Request;
+use crate::security::acl::{Operation, ResourceType, CLUSTER_NAME};
 use crate::server::Broker;
 use crate::topic_admin::{self, CreateSpec};
 
 use super::topic_names;
 
-pub async fn handle(
-    broker: &Broker,
-    header: &RequestHeader,
-    request: MetadataRequest,
-    listener: &str,
-) -> MetadataResponse {
-    let version = header.request_api_version;
+pub async fn handle(broker: &Broker, req: &Request, request: MetadataRequest) -> MetadataResponse {
+    let version = req.header.request_api_version;
+    let listener: &str = &req.listener;
+    // Kafka: topics the principal may not Describe are left out of a
+    // request for all topics and answered TOPIC_AUTHORIZATION_FAILED when
+    // named; auto-creation also needs Create (on the cluster or the topic).
+    let who = super::session(req);
+    let authorizer = &broker.authorizer;
+    let may =
+        |op: Operation, topic: &str| authorizer.authorize(&who, op, ResourceType::Topic, topic);
+    let may_create = |topic: &str| {
+        authorizer.authorize(&who, Operation::Create, ResourceType::Cluster, CLUSTER_NAME)
+            || may(Operation::Create, topic)
+    };
     // v0: an empty list means all topics; v1+: null means all.
     let requested: Option<Vec<String>> = match request.topics {
         None => None,
@@ -44,12 +51,20 @@ pub async fn handle(
             if snapshot.topics.contains_key(name) {
                 continue;
             }
+            if !may(Operation::Describe, name) {
+                creation_errors.push((name.clone(), ResponseError::TopicAuthorizationFailed));
+                continue;
+            }
             if topic_names::validate(name).is_err() {
                 creation_errors.push((name.clone(), ResponseError::InvalidTopicException));
                 continue;
             }
             if !(allow_auto_create && broker.config.auto_create_topics_enable) {
                 creation_errors.push((name.clone(), ResponseError::UnknownTopicOrPartition));
+                continue;
+            }
+            if !may_create(name) {
+                creation_errors.push((name.clone(), ResponseError::TopicAuthorizationFailed));
                 continue;
             }
             let spec = CreateSpec {
@@ -81,14 +96,26 @@ pub async fn handle(
     let mut topics = Vec::new();
     match &requested {
         None => {
-            for t in snapshot.topics.values() {
-                topics.push(describe_topic(&snapshot, t));
+            for (name, t) in &snapshot.topics {
+                if may(Operation::Describe, name) {
+                    topics.push(describe_topic(&snapshot, t));
+                }
             }
         }
         Some(names) => {
             for name in names {
-                if let Some(t) = snapshot.topics.get(name) {
+                let visible = snapshot
+                    .topics
+                    .get(name)
+                    .filter(|_| may(Operation::Describe, name));
+                if let Some(t) = visible {
                     topics.push(describe_topic(&snapshot, t));
+                } else if snapshot.topics.contains_key(name) {
+                    topics.push(
+                        MetadataResponseTopic::default()
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                            .with_name(Some(TopicName(StrBytes::from_string(name.clone())))),
+                    );
                 } else {
                     let error = creation_errors
                         .iter()

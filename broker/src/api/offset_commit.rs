@@ -81,6 +81,29 @@ where
 /// Checks the commit and sends it to coord in request order; the returned
 /// future answers once coord has stored it (the connection sends that
 /// answer in its turn, so a client's pipelined commits share round trips).
+/// Every partition of `request` answered with `error` (a refused group).
+pub fn refused(request: &OffsetCommitRequest, error: i16) -> OffsetCommitResponse {
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(error)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
 pub async fn start(
     broker: &Broker,
     header: &RequestHeader,

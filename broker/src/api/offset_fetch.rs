@@ -92,6 +92,24 @@ fn unstable_code(c: &PartitionAnswer) -> Option<i16> {
     c.as_ref().err().map(|e| e.code())
 }
 
+/// The answer for groups the client may not describe: `error` on every
+/// group (v8+) or at the top (v2-7).
+pub fn refused(request: &OffsetFetchRequest, version: i16, error: i16) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = request
+            .groups
+            .iter()
+            .map(|g| {
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_error_code(error)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    OffsetFetchResponse::default().with_error_code(error)
+}
+
 pub async fn handle(
     broker: &Broker,
     header: &RequestHeader,

@@ -55,8 +55,14 @@ impl Pending {
     }
 }
 
-/// Appends every partition's batches; see [`Pending`].
-pub fn append_all(broker: &Broker, request: ProduceRequest) -> Pending {
+/// Appends every partition's batches; see [`Pending`]. `refused` names the
+/// error for a topic the client may not write (authorization), whose
+/// partitions are answered with it and not touched.
+pub fn append_all(
+    broker: &Broker,
+    request: ProduceRequest,
+    refused: &dyn Fn(&str) -> Option<ResponseError>,
+) -> Pending {
     let acks = request.acks;
     let valid_acks = matches!(acks, -1..=1);
     let deadline =
@@ -65,6 +71,7 @@ pub fn append_all(broker: &Broker, request: ProduceRequest) -> Pending {
     let mut waits = Vec::new();
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
+        let denied = refused(&name);
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for pd in topic.partition_data {
             let mut resp = PartitionProduceResponse::default()
@@ -72,6 +79,11 @@ pub fn append_all(broker: &Broker, request: ProduceRequest) -> Pending {
                 .with_base_offset(-1)
                 .with_log_append_time_ms(-1)
                 .with_log_start_offset(-1);
+            if let Some(e) = denied {
+                resp.error_code = e.code();
+                partitions.push(resp);
+                continue;
+            }
             if !valid_acks {
                 resp.error_code = ResponseError::InvalidRequiredAcks.code();
                 partitions.push(resp);

@@ -55,6 +55,15 @@ pub struct ConsumeArgs {
     /// Largest amount of data per partition per fetch (max.partition.fetch.bytes).
     #[arg(long, default_value_t = 1 << 20)]
     pub fetch_size: i32,
+    /// A Kafka client properties file; its security settings
+    /// (security.protocol, ssl.*, sasl.*) are used to connect, other keys
+    /// are named on stderr as unused. `--command-config` works too.
+    #[arg(
+        long = "consumer.config",
+        alias = "command-config",
+        value_name = "FILE"
+    )]
+    pub command_config: Option<String>,
 }
 
 /// How a record becomes a line.
@@ -148,7 +157,12 @@ pub async fn run(a: ConsumeArgs) -> anyhow::Result<()> {
     if a.offset.is_some() && a.from_beginning {
         bail!("--offset and --from-beginning exclude each other");
     }
-    let client = connect(&a.bootstrap_server, Duration::from_secs(30)).await?;
+    let client = connect(
+        &a.bootstrap_server,
+        Duration::from_secs(30),
+        a.command_config.as_deref(),
+    )
+    .await?;
     let mut count = 0u64;
     let result = tokio::select! {
         r = consume(&client, &a, &fmt, &mut count) => r,

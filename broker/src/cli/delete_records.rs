@@ -50,8 +50,10 @@ pub struct DeleteRecordsArgs {
     /// The JSON file of partitions and offsets.
     #[arg(long)]
     pub offset_json_file: String,
-    /// Accepted for kafka-delete-records.sh compatibility; ignored (no security settings).
-    #[arg(long)]
+    /// A Kafka client properties file with the security settings to connect
+    /// with (security.protocol, ssl.*, sasl.*), as kafka-delete-records.sh
+    /// takes it.
+    #[arg(long, value_name = "FILE")]
     pub command_config: Option<String>,
 }
 
@@ -100,6 +102,7 @@ pub async fn run(args: DeleteRecordsArgs) -> anyhow::Result<()> {
     let client = connect(
         &args.bootstrap_server,
         std::time::Duration::from_millis(TIMEOUT_MS as u64 + 10_000),
+        args.command_config.as_deref(),
     )
     .await?;
     let topics: Vec<&str> = wanted

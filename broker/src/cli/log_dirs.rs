@@ -33,8 +33,9 @@ pub struct LogDirsArgs {
     /// Topics to show, comma-separated (default: all).
     #[arg(long)]
     pub topic_list: Option<String>,
-    /// Accepted for kafka-log-dirs.sh compatibility; ignored (no security settings).
-    #[arg(long)]
+    /// A Kafka client properties file with the security settings to connect
+    /// with (security.protocol, ssl.*, sasl.*), as kafka-log-dirs.sh takes it.
+    #[arg(long, value_name = "FILE")]
     pub command_config: Option<String>,
 }
 
@@ -84,7 +85,12 @@ pub async fn run(args: LogDirsArgs) -> anyhow::Result<()> {
     if !args.describe {
         bail!("Command must include exactly one action: --describe");
     }
-    let client = connect(&args.bootstrap_server, std::time::Duration::from_secs(30)).await?;
+    let client = connect(
+        &args.bootstrap_server,
+        std::time::Duration::from_secs(30),
+        args.command_config.as_deref(),
+    )
+    .await?;
     let md = client.metadata(Some(&[]), false).await?;
     let brokers: Vec<i32> = match list(&args.broker_list) {
         None => md.brokers.keys().copied().collect(),

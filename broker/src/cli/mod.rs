@@ -2,7 +2,7 @@
 //! `bin/runnel.rs`, one module each, on the internal Kafka client
 //! (`runnel_common::kafka`).
 //!
-//! Flags and output follow Kafka's tools (`kafka-topics.sh`,
+//! Flags and output follow Kafka's tools (`kafka-topics.sh`, `kafka-configs.sh`,
 //! `kafka-console-producer.sh`, `kafka-console-consumer.sh`,
 //! `kafka-producer-perf-test.sh`, `kafka-consumer-perf-test.sh`) so a Kafka
 //! user's habits and scripts carry over.
@@ -10,6 +10,8 @@
 //! # Layout
 //!
 //! * [`topics`]: `runnel topics` (create, list, describe, delete, alter).
+//! * [`configs`]: `runnel configs` (kafka-configs.sh): topic and broker
+//!   configs, users' SCRAM credentials.
 //! * [`produce`]: `runnel produce`, the console producer (lines on stdin).
 //! * [`consume`]: `runnel consume`, the console consumer.
 //! * [`delete_records`]: `runnel delete-records` (kafka-delete-records.sh).
@@ -25,6 +27,7 @@
 //! it reports errors with `anyhow`, as the binaries do.
 
 pub mod certs;
+pub mod configs;
 pub mod consume;
 pub mod delete_records;
 pub mod log_dirs;
@@ -35,11 +38,16 @@ pub mod topics;
 pub mod transactions;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
-use runnel_common::kafka::{Client, ClusterMetadata, ConnectionConfig, TopicMetadata};
+use runnel_common::kafka::client_properties;
+use runnel_common::kafka::{
+    Client, ClientSecurity, ClusterMetadata, ConnectionConfig, TopicMetadata,
+};
+use runnel_common::properties;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -56,6 +64,9 @@ pub struct Cli {
 pub enum Command {
     /// Create, list, describe, delete or alter topics (kafka-topics.sh).
     Topics(topics::TopicsArgs),
+    /// Describe or alter topic and broker configs and users' SCRAM
+    /// credentials (kafka-configs.sh).
+    Configs(configs::ConfigsArgs),
     /// Send lines of stdin as records (kafka-console-producer.sh).
     Produce(produce::ProduceArgs),
     /// Print records of a topic (kafka-console-consumer.sh).
@@ -85,6 +96,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Topics(a) => topics::run(a).await,
+            Command::Configs(a) => configs::run(a).await,
             Command::Produce(a) => produce::run(a).await,
             Command::Consume(a) => consume::run(a).await,
             Command::Perf(p) => perf::run(p).await,
@@ -97,20 +109,86 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     })
 }
 
-/// Connects to the cluster with the CLI's client id and timeouts.
-pub async fn connect(bootstrap: &str, request_timeout: Duration) -> anyhow::Result<Client> {
+/// Connects to the cluster with the CLI's client id and timeouts, secured
+/// as the `--command-config` file (if any) says.
+pub async fn connect(
+    bootstrap: &str,
+    request_timeout: Duration,
+    command_config: Option<&str>,
+) -> anyhow::Result<Client> {
+    let security = client_security(command_config, &BTreeMap::new(), "")?;
+    connect_with(bootstrap, request_timeout, security).await
+}
+
+/// [`connect`] with security settings already read.
+pub async fn connect_with(
+    bootstrap: &str,
+    request_timeout: Duration,
+    security: ClientSecurity,
+) -> anyhow::Result<Client> {
+    let protocol = security.protocol();
     let config = ConnectionConfig {
         client_id: "runnel-cli".to_string(),
         request_timeout,
+        security,
         ..ConnectionConfig::default()
     };
-    Client::connect(bootstrap, config)
-        .await
-        .with_context(|| format!("cannot reach the cluster at {bootstrap}"))
+    Client::connect(bootstrap, config).await.with_context(|| {
+        format!(
+            "cannot reach the cluster at {bootstrap} (security.protocol={})",
+            protocol.name()
+        )
+    })
 }
 
-/// Parses repeated `key=value` flags (`--property`, `--config`,
-/// `--producer-props`); a later key wins, as in Kafka's tools.
+/// The security settings of a client properties file (`--command-config`,
+/// `--producer.config`, `--consumer.config`), with the `security.*`,
+/// `ssl.*` and `sasl.*` keys of `overrides` (a tool's `KEY=VALUE` flag,
+/// named `overrides_flag`) taking precedence as Kafka's tools let them;
+/// PLAINTEXT when neither sets anything. Keys the file sets that runnel
+/// does not use are named on stderr, as Kafka's tools warn about unknown
+/// configs, so a setting that does nothing does not go unnoticed.
+pub fn client_security(
+    command_config: Option<&str>,
+    overrides: &BTreeMap<String, String>,
+    overrides_flag: &str,
+) -> anyhow::Result<ClientSecurity> {
+    let is_security =
+        |k: &str| k.starts_with("security.") || k.starts_with("ssl.") || k.starts_with("sasl.");
+    let overrides: Vec<(&str, &str)> = overrides
+        .iter()
+        .filter(|(k, _)| is_security(k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if command_config.is_none() && overrides.is_empty() {
+        return Ok(ClientSecurity::default());
+    }
+    // Errors already name the file and the key; their Display is the whole
+    // message, so no context is added on top.
+    let entries = match command_config {
+        Some(path) => properties::read_file(Path::new(path)).map_err(|e| anyhow!("{e}"))?,
+        None => Vec::new(),
+    };
+    let origin = match (command_config, overrides.is_empty()) {
+        (Some(path), true) => path.to_string(),
+        (Some(path), false) => format!("{path} with {overrides_flag}"),
+        (None, _) => overrides_flag.to_string(),
+    };
+    let pairs = entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_str()))
+        .chain(overrides.iter().copied());
+    let (security, unknown) =
+        client_properties::from_pairs(pairs, &origin).map_err(|e| anyhow!("{e}"))?;
+    for key in unknown {
+        eprintln!(
+            "WARNING: {origin}: the configuration '{key}' was supplied but is not used \
+             (runnel reads only the security settings of client properties)"
+        );
+    }
+    Ok(security)
+}
+
 /// Cluster metadata and that of an existing topic, or an error naming what
 /// is wrong with the topic (the consumers start with this).
 pub async fn existing_topic(
@@ -129,6 +207,8 @@ pub async fn existing_topic(
     Ok((md, t))
 }
 
+/// Parses repeated `key=value` flags (`--property`, `--config`,
+/// `--producer-props`); a later key wins, as in Kafka's tools.
 pub fn parse_key_values(items: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in items {
@@ -172,6 +252,49 @@ mod tests {
         assert_eq!(got.get("b").map(String::as_str), Some("x=y"));
         assert!(parse_key_values(&["novalue".into()], "--config").is_err());
         assert!(parse_key_values(&["=1".into()], "--config").is_err());
+    }
+
+    #[test]
+    fn client_config_flags_take_kafkas_names() {
+        let config = |argv: &[&str]| match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Produce(a)) => a.command_config,
+            Ok(Command::Consume(a)) => a.command_config,
+            Ok(Command::Perf(perf::PerfCommand::Produce(a))) => a.command_config,
+            Ok(Command::Perf(perf::PerfCommand::Consume(a))) => a.command_config,
+            Ok(Command::Topics(a)) => a.command_config,
+            other => panic!("unexpected {other:?}"),
+        };
+        let base = ["--bootstrap-server", "b:1", "--topic", "t"];
+        for (cmd, flag) in [
+            (&["produce"][..], "--producer.config"),
+            (&["produce"][..], "--command-config"),
+            (&["consume"][..], "--consumer.config"),
+            (&["consume"][..], "--command-config"),
+            (
+                &["perf", "consume", "--messages", "1"][..],
+                "--consumer.config",
+            ),
+            (
+                &[
+                    "perf",
+                    "produce",
+                    "--num-records",
+                    "1",
+                    "--record-size",
+                    "1",
+                    "--throughput",
+                    "-1",
+                ][..],
+                "--producer.config",
+            ),
+            (&["topics", "--list"][..], "--command-config"),
+        ] {
+            let mut argv = vec!["runnel"];
+            argv.extend_from_slice(cmd);
+            argv.extend_from_slice(&base);
+            argv.extend_from_slice(&[flag, "c.properties"]);
+            assert_eq!(config(&argv).as_deref(), Some("c.properties"), "{argv:?}");
+        }
     }
 
     #[test]

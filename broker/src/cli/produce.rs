@@ -58,6 +58,15 @@ pub struct ProduceArgs {
     /// How long the broker may take to acknowledge (Kafka's request.timeout.ms).
     #[arg(long, default_value_t = 30_000)]
     pub request_timeout_ms: u64,
+    /// A Kafka client properties file; its security settings
+    /// (security.protocol, ssl.*, sasl.*) are used to connect, other keys
+    /// are named on stderr as unused. `--command-config` works too.
+    #[arg(
+        long = "producer.config",
+        alias = "command-config",
+        value_name = "FILE"
+    )]
+    pub command_config: Option<String>,
 }
 
 struct Reader {
@@ -105,7 +114,7 @@ pub async fn run(a: ProduceArgs) -> anyhow::Result<()> {
     let codec = Codec::parse(&a.compression_codec)
         .ok_or_else(|| anyhow!("unknown --compression-codec {}", a.compression_codec))?;
     let timeout = Duration::from_millis(a.request_timeout_ms);
-    let client = connect(&a.bootstrap_server, timeout).await?;
+    let client = connect(&a.bootstrap_server, timeout, a.command_config.as_deref()).await?;
     // Brokers with auto.create.topics.enable create the topic here, as for
     // Kafka's console producer.
     let md = client.metadata(Some(&[a.topic.as_str()]), true).await?;

@@ -9,6 +9,9 @@
 //! runnel topics --bootstrap-server B --delete --topic t [--if-exists]
 //! ```
 //!
+//! Each takes `--command-config FILE`, a client properties file with the
+//! security settings (TLS, SASL) to connect with.
+//!
 //! Errors print as kafka-topics.sh prints them
 //! (`Error while executing topic command : …`) and exit with status 1.
 
@@ -58,8 +61,10 @@ pub struct TopicsArgs {
     /// With --delete, --describe or --alter: a missing topic is not an error.
     #[arg(long)]
     pub if_exists: bool,
-    /// Accepted for kafka-topics.sh compatibility; ignored (no security settings).
-    #[arg(long)]
+    /// A Kafka client properties file with the security settings to connect
+    /// with (security.protocol, ssl.truststore.location, sasl.mechanism,
+    /// sasl.jaas.config, ...), as kafka-topics.sh takes it.
+    #[arg(long, value_name = "FILE")]
     pub command_config: Option<String>,
 }
 
@@ -82,7 +87,12 @@ async fn execute(a: &TopicsArgs) -> anyhow::Result<()> {
             .clone()
             .ok_or_else(|| anyhow!("--topic is required with --create, --delete and --alter"))
     };
-    let client = connect(&a.bootstrap_server, Duration::from_secs(60)).await?;
+    let client = connect(
+        &a.bootstrap_server,
+        Duration::from_secs(60),
+        a.command_config.as_deref(),
+    )
+    .await?;
     if a.create {
         let topic = need_topic()?;
         let new = NewTopic {

@@ -40,8 +40,9 @@ pub struct TransactionsArgs {
     /// host:port of a broker (comma-separated list allowed).
     #[arg(long)]
     pub bootstrap_server: String,
-    /// Accepted for kafka-transactions.sh compatibility; ignored.
-    #[arg(long)]
+    /// A Kafka client properties file with the security settings to connect
+    /// with (security.protocol, ssl.*, sasl.*), as kafka-transactions.sh takes it.
+    #[arg(long, value_name = "FILE")]
     pub command_config: Option<String>,
     #[command(subcommand)]
     pub command: TxnCommand,
@@ -110,7 +111,12 @@ pub async fn run(args: TransactionsArgs) -> anyhow::Result<()> {
 }
 
 async fn execute(a: &TransactionsArgs) -> anyhow::Result<()> {
-    let client = connect(&a.bootstrap_server, REQUEST_TIMEOUT).await?;
+    let client = connect(
+        &a.bootstrap_server,
+        REQUEST_TIMEOUT,
+        a.command_config.as_deref(),
+    )
+    .await?;
     match &a.command {
         TxnCommand::List => list(&client).await,
         TxnCommand::Describe { transactional_id } => describe(&client, transactional_id).await,

@@ -10,9 +10,12 @@
 //!   `/consumers` (the only other `zookeeper-client` user).
 //! * [`transactions`]: producer-id blocks (`/latest_producer_id_block`)
 //!   and the transaction coordinator's records under `/transactions`.
+//! * [`acls`]: ACL bindings under `/kafka-acl` and `/kafka-acl-extended`,
+//!   and their change notifications.
 //! * [`cache`]: the snapshot request handlers read.
 //! * [`assignment`]: replica placement for new topics and partitions.
 
+pub mod acls;
 pub mod assignment;
 pub mod cache;
 pub mod controller_store;

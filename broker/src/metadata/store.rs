@@ -59,6 +59,9 @@ pub enum MetadataError {
         #[source]
         source: zk::Error,
     },
+    /// `zookeeper.ssl.*` files that cannot be used (the message names key and file).
+    #[error("TLS to coord: {0}")]
+    CoordTls(#[from] crate::security::coord_tls::CoordTlsError),
     #[error("broker id {id} is registered by another live session (another broker with the same broker.id?)")]
     BrokerIdInUse { id: i32 },
     #[error("the broker is shutting down")]
@@ -92,7 +95,10 @@ impl MetadataError {
     }
 }
 
-fn zkerr<'a>(op: &'static str, path: &'a str) -> impl FnOnce(zk::Error) -> MetadataError + 'a {
+pub(super) fn zkerr<'a>(
+    op: &'static str,
+    path: &'a str,
+) -> impl FnOnce(zk::Error) -> MetadataError + 'a {
     move |source| MetadataError::Zk {
         op,
         path: path.to_string(),
@@ -129,6 +135,9 @@ pub struct CoordSettings {
     pub connection_timeout: Duration,
     /// `inter.broker.listener.name`: whose endpoint a broker is reached at.
     pub inter_broker_listener: String,
+    /// `zookeeper.ssl.client.enable` and its files: `hosts` then name
+    /// coord's secure client ports.
+    pub tls: Option<crate::security::coord_tls::CoordTls>,
 }
 
 /// A new topic's partitions, each with replicas and initial leader/ISR.
@@ -179,14 +188,32 @@ impl MetadataStore {
             },
             source,
         };
-        let connector = || {
-            zk::Client::connector()
-                .with_session_timeout(settings.session_timeout)
-                .with_connection_timeout(settings.connection_timeout)
+        let connector = zk::Client::connector()
+            .with_session_timeout(settings.session_timeout)
+            .with_connection_timeout(settings.connection_timeout);
+        // With TLS every host in `hosts` is a secure port (Kafka's
+        // zookeeper.ssl.client.enable); the files are read per session so
+        // a renewed certificate is picked up on the next one.
+        let (connector, secure) = match &settings.tls {
+            None => (connector, false),
+            Some(tls) => {
+                let options = tls.options()?;
+                // The crate's rustls takes the process-wide provider; make
+                // it aws-lc-rs, as everywhere else (a no-op once set).
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                (connector.with_tls(options), true)
+            }
+        };
+        let connecting = async {
+            if secure {
+                connector.secure_connect(&settings.hosts).await
+            } else {
+                connector.connect(&settings.hosts).await
+            }
         };
         let client = tokio::time::timeout(
             settings.connection_timeout + settings.session_timeout,
-            connector().connect(&settings.hosts),
+            connecting,
         )
         .await
         .map_err(|_| connect_err(zk::Error::Timeout))?

@@ -31,11 +31,13 @@ const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Serves one connection (already through its listener's TLS and SASL)
 /// until the peer closes it, a protocol error, or shutdown. `listener` is
-/// the listener's name: Metadata answers with endpoints on it.
+/// the listener's name: Metadata answers with endpoints on it; `principal`
+/// who authenticated, for the authorizer.
 pub async fn serve(
     broker: Arc<Broker>,
     stream: Stream,
     listener: Arc<str>,
+    principal: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let peer_addr = stream.tcp().peer_addr().ok();
@@ -56,6 +58,7 @@ pub async fn serve(
                         Ok(mut req) => {
                             req.peer = peer_ip;
                             req.listener = listener.clone();
+                            req.principal = principal.clone();
                             if tx.send((req, Instant::now())).await.is_err() {
                                 return;
                             }

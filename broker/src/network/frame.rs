@@ -81,6 +81,9 @@ pub struct Request {
     pub peer: Option<std::net::IpAddr>,
     /// The name of the listener it came in on (set by the connection).
     pub listener: std::sync::Arc<str>,
+    /// Who sent it (`User:alice`; `User:ANONYMOUS` without SASL), set by
+    /// the connection once authenticated.
+    pub principal: std::sync::Arc<str>,
 }
 
 impl Request {
@@ -109,6 +112,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
             body: frame,
             peer: None,
             listener: "".into(),
+            principal: "User:ANONYMOUS".into(),
         });
     }
     let api_key = ApiKey::try_from(key).map_err(|_| FrameError::UnknownApiKey(key))?;
@@ -143,6 +147,7 @@ pub fn parse_request(mut frame: Bytes) -> Result<Request, FrameError> {
         body: frame,
         peer: None,
         listener: "".into(),
+        principal: "User:ANONYMOUS".into(),
     })
 }
 

@@ -96,5 +96,12 @@ async fn open(
         },
     };
     debug!(peer = %addr, listener = %security.name, %principal, "connection ready");
-    super::connection::serve(broker, stream, security.name.as_str().into(), shutdown).await;
+    super::connection::serve(
+        broker,
+        stream,
+        security.name.as_str().into(),
+        principal.into(),
+        shutdown,
+    )
+    .await;
 }

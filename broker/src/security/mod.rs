@@ -8,9 +8,16 @@
 //! * [`sasl_server`]: the authentication phase of a SASL connection
 //!   (ApiVersions, SaslHandshake, SaslAuthenticate with PLAIN or SCRAM)
 //!   before any other request is served.
+//! * [`acl`]: Kafka's ACL model (resources, patterns, operations) and matching.
+//! * [`authorizer`]: the one authorizer handlers ask, its bindings reloaded
+//!   from coord on every change notification.
+//! * [`coord_tls`]: the broker's TLS to coord (`zookeeper.ssl.*`).
 //! * [`credentials`]: SCRAM credentials in coord (`/config/users/<user>`,
 //!   Kafka's layout) and the Alter/DescribeUserScramCredentials requests.
 
+pub mod acl;
+pub mod authorizer;
+pub mod coord_tls;
 pub mod credentials;
 pub mod listener;
 pub mod sasl_server;

@@ -7,6 +7,8 @@
 //!   free of I/O.
 //! * [`transport`]: TCP or TLS, then SASL: the stream a connection runs on,
 //!   for both the client and the broker's listeners.
+//! * [`client_properties`]: a Kafka client properties file
+//!   (`--command-config`) read into the [`ClientSecurity`] to connect with.
 //! * [`connection`]: one socket to one broker; pipelined requests answered
 //!   in order, ApiVersions negotiation.
 //! * [`client`]: bootstrap servers, metadata, one connection per broker.
@@ -24,6 +26,7 @@
 pub mod admin;
 pub mod batch;
 pub mod client;
+pub mod client_properties;
 pub mod connection;
 pub mod error;
 pub mod fetch;

@@ -7,6 +7,11 @@
 //! an earlier write of the same client; and before each reply the writer
 //! sends every watch event already queued, so a client always sees the event
 //! before data that reflects the change.
+//!
+//! The code is generic over the byte stream, so the plain client port and
+//! the TLS one (`secureClientPort`) serve exactly the same protocol,
+//! sessions and watches: [`serve`] takes a TCP socket (split without a
+//! lock), [`serve_stream`] any stream (a TLS one, split with tokio's).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,8 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,10 +65,40 @@ enum WriteShape {
     CloseSession,
 }
 
-/// Serves one accepted socket until it closes.
+/// Serves one accepted plaintext socket until it closes.
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, conn: u64) {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    serve_halves(shared, rd, wr, remote, conn).await
+}
+
+/// Serves one established stream (a TLS session on the secure port)
+/// until it closes.
+pub async fn serve_stream<S>(shared: Arc<Shared>, stream: S, remote: SocketAddr, conn: u64)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    serve_halves(shared, rd, wr, remote, conn).await
+}
+
+/// Writes `bytes` and flushes: a TLS stream may keep encrypted records
+/// buffered after `write_all` until flushed (a TCP flush is a no-op).
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    wr.write_all(bytes).await?;
+    wr.flush().await
+}
+
+async fn serve_halves<R, W>(
+    shared: Arc<Shared>,
+    mut rd: R,
+    mut wr: W,
+    remote: SocketAddr,
+    conn: u64,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
     let mut buf = BytesMut::with_capacity(4096);
     // The first four bytes are either a four-letter word or a frame length.
     while buf.len() < 4 {
@@ -75,7 +109,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, c
     }
     if let Some(word) = four_letter::detect(&buf[..4]) {
         let text = four_letter::answer(&shared, word);
-        let _ = wr.write_all(text.as_bytes()).await;
+        let _ = send(&mut wr, text.as_bytes()).await;
         let _ = wr.shutdown().await;
         return;
     }
@@ -92,7 +126,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, c
     shared.unregister_conn(conn);
 }
 
-async fn read_frame(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> Option<Bytes> {
+async fn read_frame<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Option<Bytes> {
     loop {
         match take_frame(buf, MAX_PACKET) {
             Ok(Some(frame)) => return Some(frame),
@@ -114,10 +148,10 @@ fn random_password() -> [u8; 16] {
 }
 
 /// Reads the ConnectRequest and answers it; returns the session id on success.
-async fn handshake(
+async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
-    rd: &mut OwnedReadHalf,
-    wr: &mut OwnedWriteHalf,
+    rd: &mut R,
+    wr: &mut W,
     buf: &mut BytesMut,
     conn: u64,
     stats: &ConnStats,
@@ -211,7 +245,7 @@ async fn handshake(
     }
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
-    if wr.write_all(&out).await.is_err() || !valid {
+    if send(wr, &out).await.is_err() || !valid {
         let _ = wr.shutdown().await;
         return None;
     }
@@ -226,16 +260,19 @@ async fn handshake(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_session(
+async fn run_session<R, W>(
     shared: &Arc<Shared>,
-    mut rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    mut rd: R,
+    wr: W,
     mut buf: BytesMut,
     conn: u64,
     session: i64,
     remote: SocketAddr,
     stats: Arc<ConnStats>,
-) {
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
     let (event_tx, event_rx) = mpsc::unbounded_channel();
     shared.watches().connect(conn, event_tx);
     let (fifo_tx, fifo_rx) = mpsc::channel::<(Pending, Instant)>(1024);
@@ -401,9 +438,9 @@ fn write_reply(xid: i32, shape: &WriteShape, outcome: Outcome) -> Bytes {
     }
 }
 
-async fn write_loop(
+async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
     mut fifo: mpsc::Receiver<(Pending, Instant)>,
     mut events: mpsc::UnboundedReceiver<Outbound>,
     conn: u64,
@@ -447,7 +484,7 @@ async fn write_loop(
                                 // before waiting. (A group commit answers
                                 // a session's writes together: the rest are
                                 // ready by then and share one send.)
-                                if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                                if !out.is_empty() && send(&mut wr, &out).await.is_err() {
                                     break;
                                 }
                                 out.clear();
@@ -471,7 +508,7 @@ async fn write_loop(
                             }
                             // Like a ZooKeeper member without quorum: drop the
                             // connection; the client retries elsewhere.
-                            let _ = wr.write_all(&out).await;
+                            let _ = send(&mut wr, &out).await;
                             break;
                         }
                         write_reply(xid, &shape, outcome)
@@ -490,7 +527,7 @@ async fn write_loop(
                 stats.queued.fetch_sub(1, Relaxed);
                 shared.stats.record(started.elapsed(), kind);
                 if close {
-                    let _ = wr.write_all(&out).await;
+                    let _ = send(&mut wr, &out).await;
                     break;
                 }
                 if !fifo.is_empty() && out.len() < 64 * 1024 {
@@ -499,7 +536,7 @@ async fn write_loop(
             }
         }
         if !out.is_empty() {
-            if wr.write_all(&out).await.is_err() {
+            if send(&mut wr, &out).await.is_err() {
                 break;
             }
             out.clear();

@@ -67,8 +67,11 @@ pub fn answer(shared: &Shared, word: &str) -> String {
         }
         "conf" => {
             let c = &shared.config;
-            let _ = writeln!(out, "clientPort={}", c.client_port);
-            let _ = writeln!(out, "secureClientPort=-1");
+            // ZooKeeper prints -1 for a port that is not configured.
+            let port = |p: Option<u16>| p.map_or(-1, i32::from);
+            let _ = writeln!(out, "clientPort={}", port(c.client_port));
+            let secure = c.secure_client.as_ref().map(|s| s.port);
+            let _ = writeln!(out, "secureClientPort={}", port(secure));
             let _ = writeln!(out, "dataDir={}", c.data_dir.display());
             let log_dir = c.data_log_dir.as_ref().unwrap_or(&c.data_dir);
             let _ = writeln!(out, "dataLogDir={}", log_dir.display());

@@ -9,6 +9,10 @@
 //! member, through this server's `raft::Host` implementation in `host.rs`)
 //! — then [`publish`] applies to the published tree and fires [`watches`]
 //! → [`reply`] encodes the answer.
+//!
+//! Clients arrive on `clientPort` (plaintext), on `secureClientPort` (TLS,
+//! see [`tls`]), or both; after the handshake both kinds are the same
+//! connection code.
 
 pub mod commit;
 pub mod connection;
@@ -21,6 +25,7 @@ pub mod reads;
 pub mod reply;
 pub mod sessions;
 pub mod stats;
+pub mod tls;
 pub mod watches;
 
 use std::collections::HashMap;
@@ -31,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::proposal::{Outcome, Proposal, ProposalKind};
@@ -65,6 +71,10 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The secure client port's TLS cannot be set up; the message names
+    /// the zoo.cfg key (`ssl.keyStore.location`, ...) and file.
+    #[error("secureClientPort: {0}")]
+    Tls(String),
     /// The Prometheus endpoint cannot listen; the message names the
     /// zoo.cfg key (`metricsProvider.httpHost` or `metricsProvider.httpPort`).
     #[error("metrics endpoint: {0}")]
@@ -233,8 +243,13 @@ fn initial_session_id(my_id: u64, tree: &DataTree) -> i64 {
 /// A started server.
 pub struct Server {
     pub shared: Arc<Shared>,
-    pub local_addr: SocketAddr,
-    listener: TcpListener,
+    /// Where plaintext clients connect (`clientPort`), if anywhere.
+    pub local_addr: Option<SocketAddr>,
+    /// Where TLS clients connect (`secureClientPort`), if anywhere.
+    pub secure_addr: Option<SocketAddr>,
+    listener: Option<TcpListener>,
+    /// The secure port's listener and its acceptor, built once at start.
+    secure: Option<(TcpListener, TlsAcceptor)>,
     /// The Prometheus endpoint's listener, when zoo.cfg asks for one.
     metrics: Option<TcpListener>,
     /// Where the endpoint is listening.
@@ -256,6 +271,12 @@ async fn bind_metrics(m: &crate::config::MetricsConfig) -> Result<TcpListener, S
 impl Server {
     /// Opens the store, restores the tree and sessions, and binds the client port.
     pub async fn start(config: Config) -> Result<Server, ServerError> {
+        // First: a bad key store should stop the server before it touches
+        // its data.
+        let acceptor = match &config.secure_client {
+            Some(secure) => Some(tls::acceptor(secure).map_err(ServerError::Tls)?),
+            None => None,
+        };
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -289,13 +310,18 @@ impl Server {
                 None,
             )
         };
-        let addr = SocketAddr::new(config.client_port_address, config.client_port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = match config.client_port {
+            Some(port) => Some(bind(SocketAddr::new(config.client_port_address, port)).await?),
+            None => None,
+        };
+        let secure = match (&config.secure_client, acceptor) {
+            (Some(s), Some(acceptor)) => {
+                Some((bind(SocketAddr::new(s.address, s.port)).await?, acceptor))
+            }
+            _ => None,
+        };
+        let local_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let secure_addr = secure.as_ref().and_then(|(l, _)| l.local_addr().ok());
         let metrics = match &config.metrics {
             Some(m) => Some(bind_metrics(m).await?),
             None => None,
@@ -342,7 +368,9 @@ impl Server {
         Ok(Server {
             shared,
             local_addr,
+            secure_addr,
             listener,
+            secure,
             metrics,
             metrics_addr,
         })
@@ -365,29 +393,78 @@ impl Server {
         }
         tokio::spawn(expire_sessions(self.shared.clone()));
         tokio::spawn(sweep_expirable(self.shared.clone()));
-        let next_conn = AtomicU64::new(1);
-        let mut backoff = Duration::from_millis(5);
-        loop {
-            let (stream, remote) = match self.listener.accept().await {
-                Ok(accepted) => {
-                    backoff = Duration::from_millis(5);
-                    accepted
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                    continue;
-                }
-            };
-            let limit = self.shared.config.max_client_cnxns as usize;
-            if limit > 0 && self.shared.connections_from(remote.ip()) >= limit {
-                tracing::warn!(%remote, limit, "too many connections from this address; closing");
+        let next_conn = Arc::new(AtomicU64::new(1));
+        let plain = self
+            .listener
+            .take()
+            .map(|l| accept_loop(self.shared.clone(), l, None, next_conn.clone()));
+        let secure = self
+            .secure
+            .take()
+            .map(|(l, a)| accept_loop(self.shared.clone(), l, Some(a), next_conn.clone()));
+        match (plain, secure) {
+            (Some(plain), Some(secure)) => {
+                tokio::join!(plain, secure);
+            }
+            (Some(one), None) | (None, Some(one)) => one.await,
+            // The configuration requires one of the ports.
+            (None, None) => std::future::pending().await,
+        }
+    }
+}
+
+/// Binds a client port.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
+/// Accepts clients on one port forever: plaintext, or TLS when `tls` is
+/// given (the handshake runs in the connection's own task, so a slow
+/// client does not hold up the others).
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    next_conn: Arc<AtomicU64>,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(error) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }
-            let conn = next_conn.fetch_add(1, Relaxed);
-            tokio::spawn(connection::serve(self.shared.clone(), stream, remote, conn));
+        };
+        let limit = shared.config.max_client_cnxns as usize;
+        if limit > 0 && shared.connections_from(remote.ip()) >= limit {
+            tracing::warn!(%remote, limit, "too many connections from this address; closing");
+            continue;
+        }
+        let conn = next_conn.fetch_add(1, Relaxed);
+        let shared = shared.clone();
+        match &tls {
+            None => {
+                tokio::spawn(connection::serve(shared, stream, remote, conn));
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let _ = stream.set_nodelay(true);
+                    match tls::handshake(&acceptor, stream).await {
+                        Ok(stream) => connection::serve_stream(shared, stream, remote, conn).await,
+                        Err(error) => tracing::info!(%remote, %error, "secure client port"),
+                    }
+                });
+            }
         }
     }
 }

@@ -76,6 +76,15 @@ pub struct PerfConsumeArgs {
     /// Milliseconds between progress lines.
     #[arg(long, default_value_t = 5000)]
     pub reporting_interval: u64,
+    /// A Kafka client properties file; its security settings
+    /// (security.protocol, ssl.*, sasl.*) are used to connect, other keys
+    /// are named on stderr as unused. `--command-config` works too.
+    #[arg(
+        long = "consumer.config",
+        alias = "command-config",
+        value_name = "FILE"
+    )]
+    pub command_config: Option<String>,
 }
 
 struct Counters {
@@ -106,7 +115,12 @@ struct Measured {
 }
 
 pub async fn run(a: PerfConsumeArgs) -> anyhow::Result<()> {
-    let client = connect(&a.bootstrap_server, Duration::from_secs(30)).await?;
+    let client = connect(
+        &a.bootstrap_server,
+        Duration::from_secs(30),
+        a.command_config.as_deref(),
+    )
+    .await?;
     let topic = a.topic.as_str();
     let (md, t) = crate::cli::existing_topic(&client, topic).await?;
     let partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition).collect();

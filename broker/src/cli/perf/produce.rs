@@ -41,7 +41,7 @@ use runnel_common::kafka::{BatchBuilder, Client, Codec, Connection, KafkaError, 
 
 use super::histogram::{ms, Histogram};
 use super::{mb, now_us, write_send_time};
-use crate::cli::{connect, parse_key_values};
+use crate::cli::{client_security, connect_with, parse_key_values};
 
 #[derive(Args, Debug)]
 pub struct PerfProduceArgs {
@@ -73,7 +73,8 @@ pub struct PerfProduceArgs {
     pub replication_factor: Option<i16>,
     /// Producer settings: acks, batch.size (16384), compression.type (none),
     /// max.in.flight.requests.per.connection (5), request.timeout.ms (30000),
-    /// bootstrap.servers.
+    /// bootstrap.servers, and the security settings of --producer.config
+    /// (security.protocol, ssl.*, sasl.*).
     #[arg(long = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
     pub producer_props: Vec<String>,
     /// batch.size in bytes (overrides --producer-props).
@@ -82,6 +83,16 @@ pub struct PerfProduceArgs {
     /// Milliseconds between progress lines.
     #[arg(long, default_value_t = 5000)]
     pub reporting_interval: u64,
+    /// A Kafka client properties file; its security settings
+    /// (security.protocol, ssl.*, sasl.*) are used to connect, other keys
+    /// are named on stderr as unused. Security keys in --producer-props
+    /// override it. `--command-config` works too.
+    #[arg(
+        long = "producer.config",
+        alias = "command-config",
+        value_name = "FILE"
+    )]
+    pub command_config: Option<String>,
 }
 
 struct Settings {
@@ -142,9 +153,11 @@ pub async fn run(a: PerfProduceArgs) -> anyhow::Result<()> {
     if a.record_size == 0 {
         bail!("--record-size must be at least 1");
     }
-    let client = connect(
+    let security = client_security(a.command_config.as_deref(), &props, "--producer-props")?;
+    let client = connect_with(
         &bootstrap,
         Duration::from_millis(settings.timeout_ms as u64 + 5000),
+        security,
     )
     .await?;
     let leaders = prepare_topic(&client, &a).await?;

@@ -1,0 +1,378 @@
+//! The one authorizer every request handler asks: Kafka's ACL semantics
+//! over the bindings stored in coord.
+//!
+//! A request is allowed when authorization is off (`authorizer.class.name`
+//! empty, Kafka's default), when its principal is a super user, or when an
+//! Allow binding covers it and no Deny binding does — Deny wins. A
+//! resource no binding covers at all is allowed only with
+//! `allow.everyone.if.no.acl.found=true`.
+//!
+//! The bindings are held in memory and reloaded whenever a change
+//! notification appears in coord (any broker's CreateAcls/DeleteAcls), so an
+//! ACL change is in force on every broker within a coord round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::acl::{
+    entry_applies, AclBinding, Operation, PatternType, Permission, ResourceType, WILDCARD,
+};
+use crate::metadata::MetadataStore;
+
+/// The authorizer classes Kafka users configure; any of them turns ACLs on.
+const KNOWN_AUTHORIZERS: &[&str] = &[
+    "kafka.security.authorizer.AclAuthorizer",
+    "kafka.security.auth.SimpleAclAuthorizer",
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+];
+
+/// How often the bindings are read again even without a notification (a
+/// missed watch after a coord session change heals by itself).
+const RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthorizerConfig {
+    pub enabled: bool,
+    /// `super.users`: `User:admin;User:broker`.
+    pub super_users: Vec<String>,
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+impl AuthorizerConfig {
+    pub fn from_values(
+        class: &str,
+        super_users: &str,
+        allow_everyone: bool,
+    ) -> Result<AuthorizerConfig, String> {
+        let class = class.trim();
+        if !class.is_empty() && !KNOWN_AUTHORIZERS.contains(&class) {
+            return Err(format!(
+                "unknown authorizer {class:?}; use {}",
+                KNOWN_AUTHORIZERS.join(" or ")
+            ));
+        }
+        Ok(AuthorizerConfig {
+            enabled: !class.is_empty(),
+            super_users: super_users
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            allow_everyone_if_no_acl_found: allow_everyone,
+        })
+    }
+}
+
+/// Who is asking: the connection's principal and address.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// `User:alice`, `User:ANONYMOUS`.
+    pub principal: Arc<str>,
+    /// The client's IP address as text, for host-restricted bindings.
+    pub host: String,
+}
+
+/// Bindings by resource type; literal ones by name.
+#[derive(Default)]
+struct Index {
+    literal: HashMap<(ResourceType, String), Vec<AclBinding>>,
+    prefixed: HashMap<ResourceType, Vec<AclBinding>>,
+    count: usize,
+}
+
+impl Index {
+    fn build(bindings: Vec<AclBinding>) -> Index {
+        let mut index = Index {
+            count: bindings.len(),
+            ..Index::default()
+        };
+        for b in bindings {
+            match b.pattern.pattern {
+                PatternType::Literal => index
+                    .literal
+                    .entry((b.pattern.resource_type, b.pattern.name.clone()))
+                    .or_default()
+                    .push(b),
+                PatternType::Prefixed => index
+                    .prefixed
+                    .entry(b.pattern.resource_type)
+                    .or_default()
+                    .push(b),
+            }
+        }
+        index
+    }
+
+    /// Every binding whose pattern covers the resource.
+    fn covering<'a>(
+        &'a self,
+        t: ResourceType,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a AclBinding> {
+        let exact = self
+            .literal
+            .get(&(t, name.to_string()))
+            .into_iter()
+            .flatten();
+        let wildcard = self
+            .literal
+            .get(&(t, WILDCARD.to_string()))
+            .into_iter()
+            .flatten();
+        let prefixed = self
+            .prefixed
+            .get(&t)
+            .into_iter()
+            .flatten()
+            .filter(move |b| b.pattern.covers(name));
+        exact.chain(wildcard).chain(prefixed)
+    }
+}
+
+pub struct Authorizer {
+    config: AuthorizerConfig,
+    index: RwLock<Arc<Index>>,
+}
+
+impl Authorizer {
+    pub fn new(config: AuthorizerConfig) -> Arc<Authorizer> {
+        Arc::new(Authorizer {
+            config,
+            index: RwLock::new(Arc::new(Index::default())),
+        })
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.config.enabled
+    }
+
+    fn index(&self) -> Arc<Index> {
+        match self.index.read() {
+            Ok(i) => i.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn is_super(&self, session: &Session) -> bool {
+        self.config
+            .super_users
+            .iter()
+            .any(|u| u.as_str() == &*session.principal || u == "User:*")
+    }
+
+    /// Whether `session` may do `op` on resource `name` of type `t`.
+    pub fn authorize(&self, session: &Session, op: Operation, t: ResourceType, name: &str) -> bool {
+        if !self.config.enabled || self.is_super(session) {
+            return true;
+        }
+        let index = self.index();
+        let mut any = false;
+        let mut allowed = false;
+        for b in index.covering(t, name) {
+            any = true;
+            if !entry_applies(&b.entry, &session.principal, &session.host, op) {
+                continue;
+            }
+            match b.entry.permission {
+                Permission::Deny => return false,
+                Permission::Allow => allowed = true,
+            }
+        }
+        allowed || (!any && self.config.allow_everyone_if_no_acl_found)
+    }
+
+    /// Kafka's check for a principal that has `op` on at least one resource
+    /// of type `t` (KIP-679: Write on any topic allows idempotent produce).
+    pub fn authorize_any(&self, session: &Session, op: Operation, t: ResourceType) -> bool {
+        if !self.config.enabled || self.is_super(session) {
+            return true;
+        }
+        let index = self.index();
+        let literal = index
+            .literal
+            .iter()
+            .filter(|((rt, _), _)| *rt == t)
+            .flat_map(|(_, v)| v);
+        let prefixed = index.prefixed.get(&t).into_iter().flatten();
+        literal.chain(prefixed).any(|b| {
+            b.entry.permission == Permission::Allow
+                && entry_applies(&b.entry, &session.principal, &session.host, op)
+                && self.authorize(session, op, t, &b.pattern.name)
+        })
+    }
+
+    /// Replaces the bindings in force.
+    fn install(&self, bindings: Vec<AclBinding>) {
+        let index = Arc::new(Index::build(bindings));
+        let count = index.count;
+        match self.index.write() {
+            Ok(mut i) => *i = index,
+            Err(p) => *p.into_inner() = index,
+        }
+        info!(bindings = count, "ACLs loaded");
+    }
+
+    /// Reads the bindings from coord now and after every change
+    /// notification, until `shutdown`. Does nothing when authorization is off.
+    pub async fn run(
+        self: Arc<Self>,
+        metadata: Arc<MetadataStore>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        if !self.config.enabled {
+            return;
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let round = async {
+                let watches = metadata.watch_acl_changes().await?;
+                let bindings = metadata.read_acls().await?;
+                Ok::<_, crate::metadata::MetadataError>((watches, bindings))
+            };
+            let watches = match round.await {
+                Ok((watches, bindings)) => {
+                    self.install(bindings);
+                    backoff = Duration::from_millis(100);
+                    watches
+                }
+                Err(e) => {
+                    warn!("reading ACLs from coord: {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            let any_change = futures_util::future::select_all(
+                watches
+                    .into_iter()
+                    .map(|w| Box::pin(async move { w.changed().await })),
+            );
+            tokio::select! {
+                _ = any_change => {}
+                _ = tokio::time::sleep(RELOAD_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// The bindings in force, for DescribeAcls.
+    pub fn bindings(&self) -> Vec<AclBinding> {
+        let index = self.index();
+        let mut out: Vec<AclBinding> = index
+            .literal
+            .values()
+            .flatten()
+            .chain(index.prefixed.values().flatten())
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::acl::{AclEntry, ResourcePattern};
+
+    fn binding(
+        name: &str,
+        pattern: PatternType,
+        principal: &str,
+        p: Permission,
+        op: Operation,
+    ) -> AclBinding {
+        AclBinding {
+            pattern: ResourcePattern {
+                resource_type: ResourceType::Topic,
+                name: name.into(),
+                pattern,
+            },
+            entry: AclEntry {
+                principal: principal.into(),
+                permission: p,
+                operation: op,
+                host: "*".into(),
+            },
+        }
+    }
+
+    fn session(principal: &str) -> Session {
+        Session {
+            principal: principal.into(),
+            host: "127.0.0.1".into(),
+        }
+    }
+
+    fn authorizer(allow_everyone: bool) -> Arc<Authorizer> {
+        let config = AuthorizerConfig::from_values(
+            "kafka.security.authorizer.AclAuthorizer",
+            "User:admin",
+            allow_everyone,
+        )
+        .unwrap();
+        let a = Authorizer::new(config);
+        a.install(vec![
+            binding(
+                "orders",
+                PatternType::Literal,
+                "User:alice",
+                Permission::Allow,
+                Operation::Write,
+            ),
+            binding(
+                "pay-",
+                PatternType::Prefixed,
+                "User:bob",
+                Permission::Allow,
+                Operation::Read,
+            ),
+            binding(
+                "pay-secret",
+                PatternType::Literal,
+                "User:bob",
+                Permission::Deny,
+                Operation::Read,
+            ),
+        ]);
+        a
+    }
+
+    #[test]
+    fn kafkas_rules() {
+        let a = authorizer(false);
+        let t = ResourceType::Topic;
+        assert!(a.authorize(&session("User:alice"), Operation::Write, t, "orders"));
+        assert!(a.authorize(&session("User:alice"), Operation::Describe, t, "orders"));
+        assert!(!a.authorize(&session("User:alice"), Operation::Read, t, "orders"));
+        assert!(a.authorize(&session("User:bob"), Operation::Read, t, "pay-eu"));
+        assert!(!a.authorize(&session("User:bob"), Operation::Read, t, "pay-secret"));
+        assert!(a.authorize(&session("User:admin"), Operation::Delete, t, "pay-secret"));
+        // No binding covers "other": denied unless allow.everyone.if.no.acl.found.
+        assert!(!a.authorize(&session("User:carol"), Operation::Read, t, "other"));
+        assert!(authorizer(true).authorize(&session("User:carol"), Operation::Read, t, "other"));
+        assert!(!authorizer(true).authorize(&session("User:carol"), Operation::Read, t, "orders"));
+        assert!(a.authorize_any(&session("User:alice"), Operation::Write, t));
+        assert!(!a.authorize_any(&session("User:bob"), Operation::Write, t));
+    }
+
+    #[test]
+    fn off_allows_everything_and_unknown_classes_are_refused() {
+        let off = Authorizer::new(AuthorizerConfig::from_values("", "", false).unwrap());
+        assert!(off.authorize(
+            &session("User:x"),
+            Operation::Alter,
+            ResourceType::Cluster,
+            "kafka-cluster"
+        ));
+        assert!(AuthorizerConfig::from_values("com.example.Mine", "", false).is_err());
+    }
+}
