@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runnel_common::kafka::transport::Stream;
+use runnel_common::kafka::transport::{self, Stream};
 use runnel_common::kafka::{ClientSecurity, SecurityProtocol};
 use runnel_common::tls::{self, TlsError};
 use tokio::net::TcpStream;
@@ -47,11 +47,14 @@ impl ListenerRuntime {
         let Some(acceptor) = &self.tls else {
             return Ok(Stream::Plain(tcp));
         };
-        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
-            })??;
+        let accepted = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            acceptor.accept(transport::tls_socket(tcp)),
+        )
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+        })??;
         Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(
             accepted,
         ))))
