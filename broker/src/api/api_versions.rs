@@ -52,9 +52,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::AlterUserScramCredentials, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
-    (ApiKey::CreateAcls, 0, 3),
-    (ApiKey::DescribeAcls, 0, 3),
-    (ApiKey::DeleteAcls, 0, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -151,6 +151,15 @@ mod tests {
             ApiKey::TxnOffsetCommit => m::TxnOffsetCommitRequest::VERSIONS,
             ApiKey::WriteTxnMarkers => m::WriteTxnMarkersRequest::VERSIONS,
             ApiKey::DescribeProducers => m::DescribeProducersRequest::VERSIONS,
+            ApiKey::SaslHandshake => m::SaslHandshakeRequest::VERSIONS,
+            ApiKey::SaslAuthenticate => m::SaslAuthenticateRequest::VERSIONS,
+            ApiKey::AlterUserScramCredentials => m::AlterUserScramCredentialsRequest::VERSIONS,
+            ApiKey::DescribeUserScramCredentials => {
+                m::DescribeUserScramCredentialsRequest::VERSIONS
+            }
+            ApiKey::CreateAcls => m::CreateAclsRequest::VERSIONS,
+            ApiKey::DescribeAcls => m::DescribeAclsRequest::VERSIONS,
+            ApiKey::DeleteAcls => m::DeleteAclsRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

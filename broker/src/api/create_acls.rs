@@ -1,4 +1,4 @@
-//! CreateAcls: new bindings, written to coord in Kafka's layout; every
+//! CreateAcls (v1-3; v0, without pattern types, is gone since Kafka 4): new bindings, written to coord in Kafka's layout; every
 //! broker's authorizer picks them up from the change notification.
 //! Without an authorizer Kafka answers SECURITY_DISABLED.
 
