@@ -127,8 +127,13 @@ def test_topic_created_in_the_page_exists_for_kcat(cluster, browser):
     browser.get(url + "/topics")
     submit(browser, "create-topic", name="ui-made", partitions=4, replication_factor=3,
            configs="retention.ms=3600000")
-    wait_for(lambda: "Created topic ui-made" in text(browser, "#notice"), timeout=30,
-             desc="the created notice")
+    try:
+        wait_for(lambda: "Created topic ui-made" in text(browser, "#notice"), timeout=30,
+                 desc="the created notice")
+    except TimeoutError as e:
+        # Say what the page said instead (an error notice names the cause).
+        raise AssertionError("%s; the page shows %r at %s" % (
+            e, text(browser, "#notice"), browser.current_url)) from e
     shot(browser, "topic-created")
     r = kcat("-b", bootstrap, "-L", "-t", "ui-made")
     assert r.returncode == 0 and "4 partitions" in r.stdout, r.stdout + r.stderr
