@@ -87,6 +87,20 @@ pub async fn create_topic(State(c): State<Arc<Console>>, Form(f): Fields) -> Red
         for (_, r) in answers {
             r.map_err(|e| e.to_string())?;
         }
+        // The controller answered; the other brokers read the new topic from
+        // coord a moment later. Wait (briefly) until metadata shows it, so the
+        // topic page the browser goes to next does not say it is missing.
+        for _ in 0..50 {
+            let known = c
+                .client
+                .metadata(Some(&[name.as_str()]), false)
+                .await
+                .is_ok_and(|md| md.topics.get(&name).is_some_and(|t| t.error.is_none()));
+            if known {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         Ok(format!("Created topic {name}."))
     }
     .await;
