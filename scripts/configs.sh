@@ -15,11 +15,23 @@
 #   configs.sh --bootstrap-server 127.0.0.1:9093 --command-config admin.properties \
 #              --entity-type users [--entity-name alice] --describe
 #
-# Shorthands as in Kafka 3.x: --topic T, --broker N, --broker-defaults, --user U.
+#   configs.sh --bootstrap-server 127.0.0.1:9092 --entity-type users --entity-name alice \
+#              --alter --add-config 'producer_byte_rate=1048576,consumer_byte_rate=2097152'
+#   configs.sh --bootstrap-server 127.0.0.1:9092 --entity-type users --entity-name alice \
+#              --entity-type clients --entity-name app --alter --add-config request_percentage=50
+#   configs.sh --bootstrap-server 127.0.0.1:9092 --entity-type clients --entity-default \
+#              --alter --add-config producer_byte_rate=1048576
+#   configs.sh --bootstrap-server 127.0.0.1:9092 --entity-type clients [--entity-name app] --describe
+#
+# Shorthands as in Kafka 3.x: --topic T, --broker N, --broker-defaults, --user U,
+# --user-defaults, --client C, --client-defaults.
+# Quotas (producer_byte_rate, consumer_byte_rate, request_percentage)
+# go on users, client ids, a user and client id, and their defaults;
+# controller_mutation_rate and IP quotas are not supported yet.
 # --command-config names a Kafka client properties file (security.protocol,
 # ssl.truststore.location, sasl.mechanism, sasl.jaas.config, ...).
-# Quotas are not supported yet. Errors print "Error while executing config
-# command with args '…'" and the reason, and exit 1.
+# Errors print "Error while executing config command with args '…'" and the
+# reason, and exit 1.
 #
 # Environment: RUNNEL_BIN runs this binary instead of building target/release/runnel.
 set -euo pipefail

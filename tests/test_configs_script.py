@@ -232,17 +232,33 @@ def test_scram_user_added_described_used_and_deleted(secure):
     assert "password=[hidden]" in r.stderr
 
 
-def test_user_quotas_and_bad_scram_settings_are_refused(secure):
+def test_user_quotas_beside_scram_and_bad_scram_settings_are_refused(secure):
     admin = secure.admin_props()
     bs = secure.addr("SASL_PLAINTEXT")
-    r = configs(bs, "--entity-type", "users", "--entity-name", "bob", "--alter",
-                "--add-config", "producer_byte_rate=1024", command_config=admin)
-    assert r.returncode == 1
-    assert "quotas are not supported yet" in r.stderr
-    r = configs(bs, "--entity-type", "clients", "--entity-name", "c1", "--describe",
+    # A quota and a credential live in the same user znode: each change
+    # keeps the other.
+    bob = topic_name("bob")
+    r = configs(bs, "--user", bob, "--alter", "--add-config",
+                "SCRAM-SHA-512=[password=bob-secret],producer_byte_rate=1024",
                 command_config=admin)
-    assert r.returncode == 1
-    assert "quotas are not supported yet" in r.stderr
+    assert r.returncode == 0, r.stderr
+    r = configs(bs, "--user", bob, "--alter", "--add-config", "consumer_byte_rate=2048",
+                command_config=admin)
+    assert r.returncode == 0, r.stderr
+    r = configs(bs, "--user", bob, "--describe", command_config=admin)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "Quota configs for user-principal '%s' are consumer_byte_rate=2048.0, "
+        "producer_byte_rate=1024.0" % bob,
+        "SCRAM credential configs for user-principal '%s' are SCRAM-SHA-512=iterations=4096" % bob,
+    ]
+    r = configs(bs, "--user", bob, "--alter", "--delete-config", "SCRAM-SHA-512",
+                command_config=admin)
+    assert r.returncode == 0, r.stderr
+    r = configs(bs, "--user", bob, "--describe", command_config=admin)
+    assert r.stdout.splitlines() == [
+        "Quota configs for user-principal '%s' are consumer_byte_rate=2048.0, "
+        "producer_byte_rate=1024.0" % bob]
     r = configs(bs, "--user", "bob", "--alter", "--add-config", "SCRAM-SHA-512=[iterations=4096]",
                 command_config=admin)
     assert r.returncode == 1

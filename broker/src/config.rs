@@ -143,6 +143,11 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("ssl.client.auth", ValueType::String, Some("none")),
     key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3")),
     key("ssl.cipher.suites", List, None),
+    key(
+        "ssl.principal.mapping.rules",
+        ValueType::String,
+        Some("DEFAULT"),
+    ),
     key("sasl.enabled.mechanisms", List, Some("GSSAPI")),
     key(
         "sasl.mechanism.inter.broker.protocol",
@@ -201,6 +206,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("100"),
     ),
     key("max.connections.per.ip", Int, Some("2147483647")),
+    key("quota.window.num", Int, Some("11")),
+    key("quota.window.size.seconds", Int, Some("1")),
     key("connections.max.idle.ms", Long, Some("600000")),
     key("request.timeout.ms", Int, Some("30000")),
     key("log.segment.bytes", Int, Some("1073741824")),
@@ -429,6 +436,9 @@ pub struct BrokerConfig {
     /// authentication is answered after this long, so a client with a
     /// wrong password does not reconnect in a tight loop.
     pub failed_authentication_delay: Duration,
+    /// `quota.window.num` and `quota.window.size.seconds`: how client
+    /// quota usage is sampled.
+    pub quota_windows: crate::quota::Windows,
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
     pub fetch_session_cache_slots: usize,
     /// `num.recovery.threads.per.data.dir`: logs opened at once per log
@@ -823,6 +833,14 @@ impl BrokerConfig {
                 "must not be negative",
             ));
         }
+        let quota_samples = get.int("quota.window.num");
+        if quota_samples < 1 {
+            return Err(get.error("quota.window.num", "must be at least 1"));
+        }
+        let quota_window = get.int("quota.window.size.seconds");
+        if quota_window < 1 {
+            return Err(get.error("quota.window.size.seconds", "must be at least 1"));
+        }
         let max_connections = get.int("max.connections");
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
@@ -933,6 +951,10 @@ impl BrokerConfig {
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
             failed_authentication_delay: Duration::from_millis(auth_delay as u64),
+            quota_windows: crate::quota::Windows {
+                samples: quota_samples as u32,
+                window_ms: quota_window as u64 * 1000,
+            },
             fetch_session_cache_slots: fetch_session_slots as usize,
             num_recovery_threads_per_data_dir: recovery_threads as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),

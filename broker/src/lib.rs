@@ -39,6 +39,7 @@ pub mod log;
 pub mod metadata;
 pub mod metrics;
 pub mod network;
+pub mod quota;
 pub mod replica;
 pub mod security;
 pub mod server;

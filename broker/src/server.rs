@@ -23,6 +23,7 @@ use crate::metadata::store::broker_registration;
 use crate::metadata::{CoordSettings, MetadataError, MetadataStore};
 use crate::metrics::collector::{BrokerCollector, LagClient};
 use crate::metrics::BrokerMetrics;
+use crate::quota::QuotaManager;
 use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
 use crate::security::authorizer::Authorizer;
@@ -85,6 +86,8 @@ pub struct Broker {
     pub cleaner: Arc<LogCleaner>,
     /// ACLs (everything allowed while `authorizer.class.name` is empty).
     pub authorizer: Arc<Authorizer>,
+    /// Client quotas in force and the usage measured against them.
+    pub quotas: Arc<QuotaManager>,
 }
 
 impl Broker {
@@ -445,6 +448,7 @@ impl Server {
         let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
         let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
         let authorizer = Authorizer::new(config.authorizer.clone());
+        let quotas = QuotaManager::new(config.quota_windows);
         let broker = Arc::new(Broker {
             config,
             id,
@@ -460,6 +464,7 @@ impl Server {
             fetch_sessions,
             cleaner: cleaner.clone(),
             authorizer: authorizer.clone(),
+            quotas: quotas.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_task = match &broker.config.metrics_listener {
@@ -474,6 +479,7 @@ impl Server {
             tokio::spawn(controller.run(shutdown_rx.clone())),
             tokio::spawn(txn.run(shutdown_rx.clone())),
             tokio::spawn(authorizer.run(metadata.clone(), shutdown_rx.clone())),
+            tokio::spawn(quotas.run(metadata.clone(), shutdown_rx.clone())),
         ];
         // One connection limit (`max.connections`) over all listeners.
         let limit = Arc::new(tokio::sync::Semaphore::new(

@@ -5,35 +5,50 @@
 //! them); every key not named goes back to its default. `validate_only`
 //! checks without writing. Dynamic broker configs are not supported yet
 //! (INVALID_REQUEST), as for IncrementalAlterConfigs.
+//!
+//! Authorization, per resource as Kafka: ALTER_CONFIGS on the topic
+//! (TOPIC_AUTHORIZATION_FAILED) or, for a broker, on the cluster
+//! (CLUSTER_AUTHORIZATION_FAILED). Broker loggers are not alterable here
+//! at all (INVALID_REQUEST), whoever asks.
 
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, RequestHeader};
+use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::describe_configs::RESOURCE_TOPIC;
-use super::incremental_alter_configs::{known_topic_key, not_a_topic};
+use super::access::Access;
+use super::describe_configs::{config_access, RESOURCE_BROKER_LOGGER, RESOURCE_TOPIC};
+use super::incremental_alter_configs::{known_topic_key, not_a_topic, refused};
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 use crate::topic_admin;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
+    let access = Access::of(broker, req);
     let mut responses = Vec::with_capacity(request.resources.len());
     for r in request.resources {
         let mut resp = AlterConfigsResourceResponse::default()
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
-        let outcome = match r.resource_type {
-            RESOURCE_TOPIC => {
+        // Broker loggers are refused below whoever asks (Kafka: INVALID_REQUEST).
+        let allowed = match r.resource_type {
+            RESOURCE_BROKER_LOGGER => Ok(()),
+            t => config_access(&access, Operation::AlterConfigs, t, &r.resource_name),
+        };
+        let outcome = match allowed {
+            Err(e) => Err(refused(e)),
+            Ok(()) if r.resource_type == RESOURCE_TOPIC => {
                 replace_topic_config(broker, &r.resource_name, &r.configs, request.validate_only)
                     .await
             }
-            other => Err(not_a_topic(other)),
+            Ok(()) => Err(not_a_topic(r.resource_type)),
         };
         if let Err((e, m)) = outcome {
             broker

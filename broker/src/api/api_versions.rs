@@ -55,6 +55,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
 ];
 
 /// Whether `version` of `key` is inside the advertised range.
@@ -160,6 +162,8 @@ mod tests {
             ApiKey::CreateAcls => m::CreateAclsRequest::VERSIONS,
             ApiKey::DescribeAcls => m::DescribeAclsRequest::VERSIONS,
             ApiKey::DeleteAcls => m::DeleteAclsRequest::VERSIONS,
+            ApiKey::DescribeClientQuotas => m::DescribeClientQuotasRequest::VERSIONS,
+            ApiKey::AlterClientQuotas => m::AlterClientQuotasRequest::VERSIONS,
             other => panic!("no range for {other:?}"),
         };
         for (k, min, max) in SUPPORTED {

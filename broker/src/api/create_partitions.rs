@@ -1,17 +1,22 @@
-//! CreatePartitions: grow a topic's partition count.
+//! CreatePartitions: grow a topic's partition count. Needs ALTER on the
+//! topic (else TOPIC_AUTHORIZATION_FAILED for it, as Kafka).
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse, RequestHeader};
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::access::{refusal_message, Access};
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 use crate::topic_admin;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
+    let access = Access::of(broker, req);
     let mut results = Vec::with_capacity(request.topics.len());
     for t in request.topics {
         let name = t.name.0.to_string();
@@ -21,7 +26,10 @@ pub async fn handle(
                 .collect()
         });
         let mut result = CreatePartitionsTopicResult::default().with_name(t.name);
-        if let Err(e) =
+        if let Err(e) = access.topic(Operation::Alter, &name) {
+            result.error_code = e.code();
+            result.error_message = refusal_message(e).map(StrBytes::from_static_str);
+        } else if let Err(e) =
             topic_admin::add_partitions(broker, &name, t.count, assignment, request.validate_only)
                 .await
         {

@@ -11,6 +11,8 @@
 //!
 //! A topic whose `cleanup.policy` lacks `delete` refuses with
 //! POLICY_VIOLATION, as Kafka: deleting by offset would fight compaction.
+//! Deleting needs DELETE on the topic (else TOPIC_AUTHORIZATION_FAILED for
+//! each of its partitions).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +21,12 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
-use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse, RequestHeader};
+use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
+use super::access::Access;
+use crate::network::frame::Request;
 use crate::replica::Partition;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 
 /// The offset meaning "up to the high watermark".
@@ -29,9 +34,10 @@ const HIGH_WATERMARK: i64 = -1;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
+    let access = Access::of(broker, req);
     let deadline =
         tokio::time::Instant::now() + Duration::from_millis(request.timeout_ms.max(0) as u64);
     // Every partition's start moves first; then the waits run together.
@@ -39,12 +45,13 @@ pub async fn handle(
     let mut waits = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.to_string();
+        let allowed = access.topic(Operation::Delete, &name);
         let mut results = Vec::with_capacity(topic.partitions.len());
         for p in topic.partitions {
             let result = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            match delete(broker, &name, p.partition_index, p.offset) {
+            match allowed.and_then(|()| delete(broker, &name, p.partition_index, p.offset)) {
                 Ok((partition, offset)) => {
                     waits.push((topics.len(), results.len(), partition, offset));
                     results.push(result);

@@ -1,26 +1,51 @@
 //! DescribeConfigs for topics (overrides, broker synonyms, defaults) and for
 //! this broker (its static `server.properties` values and defaults).
+//!
+//! Authorization, per resource as Kafka: DESCRIBE_CONFIGS on the topic
+//! (TOPIC_AUTHORIZATION_FAILED), or on the cluster for a broker or its
+//! loggers (CLUSTER_AUTHORIZATION_FAILED).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
-use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse, RequestHeader};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::access::{refusal_message, Access};
 use crate::config::{ValueType, BROKER_KEYS};
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 use crate::topic_config::{self, Source};
 
 /// Kafka's `ConfigResource.Type` codes.
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
+pub const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// The config APIs' check for one resource: `op` (DESCRIBE_CONFIGS or
+/// ALTER_CONFIGS) on the topic, or on the cluster for a broker or its
+/// loggers. Other types pass, for the handler to refuse as invalid.
+pub(super) fn config_access(
+    access: &Access<'_>,
+    op: Operation,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), ResponseError> {
+    match resource_type {
+        RESOURCE_TOPIC => access.topic(op, name),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => access.cluster(op),
+        _ => Ok(()),
+    }
+}
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
+    let access = Access::of(broker, req);
     let synonyms = request.include_synonyms;
     let results = request
         .resources
@@ -33,6 +58,17 @@ pub async fn handle(
             let mut result = DescribeConfigsResult::default()
                 .with_resource_type(r.resource_type)
                 .with_resource_name(r.resource_name.clone());
+            let allowed = config_access(
+                &access,
+                Operation::DescribeConfigs,
+                r.resource_type,
+                &r.resource_name,
+            );
+            if let Err(e) = allowed {
+                result.error_code = e.code();
+                result.error_message = refusal_message(e).map(StrBytes::from_static_str);
+                return result;
+            }
             match r.resource_type {
                 RESOURCE_TOPIC => match broker.metadata.cache().topic(&r.resource_name) {
                     None => {

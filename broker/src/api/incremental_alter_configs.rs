@@ -1,20 +1,24 @@
 //! IncrementalAlterConfigs for topics: SET, DELETE, APPEND, SUBTRACT on the
 //! overrides in `/config/topics/<topic>`. Dynamic broker configs are not
 //! supported yet (INVALID_REQUEST).
+//!
+//! Authorization, per resource as Kafka: ALTER_CONFIGS on the topic
+//! (TOPIC_AUTHORIZATION_FAILED), or on the cluster for a broker or its
+//! loggers (CLUSTER_AUTHORIZATION_FAILED).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-use kafka_protocol::messages::{
-    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, RequestHeader,
-};
+use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+use super::access::{refusal_message, Access};
+use super::describe_configs::{config_access, RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::config::ValueType;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 use crate::topic_admin;
 use crate::topic_config;
-
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
@@ -23,19 +27,27 @@ const OP_SUBTRACT: i8 = 3;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
+    let access = Access::of(broker, req);
     let mut responses = Vec::new();
     for r in request.resources {
         let mut resp = AlterConfigsResourceResponse::default()
             .with_resource_type(r.resource_type)
             .with_resource_name(r.resource_name.clone());
-        let outcome = match r.resource_type {
-            RESOURCE_TOPIC => {
+        let allowed = config_access(
+            &access,
+            Operation::AlterConfigs,
+            r.resource_type,
+            &r.resource_name,
+        );
+        let outcome = match allowed {
+            Err(e) => Err(refused(e)),
+            Ok(()) if r.resource_type == RESOURCE_TOPIC => {
                 alter_topic(broker, &r.resource_name, &r.configs, request.validate_only).await
             }
-            other => Err(not_a_topic(other)),
+            Ok(()) => Err(not_a_topic(r.resource_type)),
         };
         if let Err((e, m)) = outcome {
             resp.error_code = e.code();
@@ -44,6 +56,12 @@ pub async fn handle(
         responses.push(resp);
     }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// The answer for a resource the principal may not alter (an
+/// authorization error from [`config_access`]), with Kafka's message.
+pub(super) fn refused(e: ResponseError) -> (ResponseError, String) {
+    (e, refusal_message(e).unwrap_or_default().to_string())
 }
 
 /// The answer for a resource other than a topic: dynamic broker configs

@@ -1,15 +1,19 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3) or the first
 //! offset whose timestamp is at least the one given. With `isolation_level`
 //! 1 (read_committed) "latest" is the last stable offset and nothing at or
-//! above it is visible, as in Kafka.
+//! above it is visible, as in Kafka. Needs DESCRIBE on the topic (else
+//! TOPIC_AUTHORIZATION_FAILED for each of its partitions).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
-use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, RequestHeader};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use super::access::Access;
 use super::fetch::epoch_error;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 
 pub const EARLIEST: i64 = -2;
@@ -18,16 +22,18 @@ pub const MAX_TIMESTAMP: i64 = -3;
 
 pub async fn handle(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
-    let version = header.request_api_version;
+    let version = req.version();
+    let access = Access::of(broker, req);
     let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
         .map(|t| {
             let name = t.name.0.to_string();
+            let allowed = access.topic(Operation::Describe, &name);
             let partitions = t
                 .partitions
                 .into_iter()
@@ -37,15 +43,18 @@ pub async fn handle(
                         .with_timestamp(-1)
                         .with_offset(-1)
                         .with_leader_epoch(-1);
-                    match lookup(
-                        broker,
-                        &name,
-                        lp.partition_index,
-                        lp.timestamp,
-                        lp.current_leader_epoch,
-                        version,
-                        read_committed,
-                    ) {
+                    let found = allowed.and_then(|()| {
+                        lookup(
+                            broker,
+                            &name,
+                            lp.partition_index,
+                            lp.timestamp,
+                            lp.current_leader_epoch,
+                            version,
+                            read_committed,
+                        )
+                    });
+                    match found {
                         Ok((ts, offset, epoch)) => {
                             r.timestamp = ts;
                             r.offset = offset;

@@ -1,22 +1,27 @@
 //! ListTransactions (v0): the transactional ids this broker coordinates,
 //! filtered by state and producer id. Admin clients ask every broker.
+//! Only the ids the principal may DESCRIBE are listed (Kafka).
 
 use std::collections::BTreeSet;
 
 use kafka_protocol::messages::list_transactions_response::TransactionState;
 use kafka_protocol::messages::{
-    ListTransactionsRequest, ListTransactionsResponse, ProducerId, RequestHeader, TransactionalId,
+    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TransactionalId,
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::access::Access;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 use crate::txn::state::TxnState;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
+    let access = Access::of(broker, req);
     let mut states = BTreeSet::new();
     let mut unknown = Vec::new();
     for name in &request.state_filters {
@@ -36,6 +41,11 @@ pub async fn handle(
     };
     let transaction_states = listed
         .into_iter()
+        .filter(|m| {
+            access
+                .transactional_id(Operation::Describe, &m.transactional_id)
+                .is_ok()
+        })
         .map(|m| {
             TransactionState::default()
                 .with_transactional_id(TransactionalId(StrBytes::from_string(

@@ -6,8 +6,10 @@
 //! undecodable body or an unsupported version closes the connection, as in
 //! Kafka's `SocketServer`.
 
+pub mod access;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_client_quotas;
 pub mod alter_configs;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
@@ -19,6 +21,7 @@ pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_acls;
+pub mod describe_client_quotas;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
@@ -45,6 +48,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod throttle;
 pub mod topic_names;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;
@@ -108,6 +112,31 @@ pub enum Reply {
     /// its ISR). The connection goes on with the next request meanwhile and
     /// still writes every answer in request order.
     Later(std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>),
+    /// This reply, after which the connection reads nothing for the
+    /// throttle time (a client over its quota, KIP-219).
+    Throttled(Box<Reply>, std::time::Duration),
+}
+
+impl Reply {
+    /// With the connection muted for `throttle` afterwards (the longer
+    /// throttle when there is one already).
+    pub fn throttled(self, throttle: std::time::Duration) -> Reply {
+        if throttle.is_zero() {
+            return self;
+        }
+        match self {
+            Reply::Throttled(r, t) => Reply::Throttled(r, t.max(throttle)),
+            r => Reply::Throttled(Box::new(r), throttle),
+        }
+    }
+
+    /// The reply to send and how long to mute the connection after it.
+    pub fn take_throttle(self) -> (Reply, std::time::Duration) {
+        match self {
+            Reply::Throttled(r, t) => (*r, t),
+            r => (r, std::time::Duration::ZERO),
+        }
+    }
 }
 
 impl std::fmt::Debug for Reply {
@@ -117,16 +146,17 @@ impl std::fmt::Debug for Reply {
             Reply::Nothing => write!(f, "Nothing"),
             Reply::Close(r) => write!(f, "Close({r:?})"),
             Reply::Later(_) => write!(f, "Later"),
+            Reply::Throttled(r, t) => write!(f, "Throttled({r:?}, {t:?})"),
         }
     }
 }
 
-/// APIs whose every use needs one operation on the cluster resource. Most
-/// are Kafka's own rule (DescribeCluster, DescribeLogDirs, the SCRAM and
-/// marker APIs); for the rest Kafka checks each named resource and this is
-/// stricter until those checks exist (TODO: per-resource checks and error
-/// codes for configs, partitions, records, groups and transactions). A
-/// refused request closes the connection.
+/// APIs whose every use needs one operation on the cluster resource, as
+/// in Kafka: DescribeCluster, DescribeLogDirs, the SCRAM APIs and
+/// WriteTxnMarkers. A refused request closes the connection. APIs that
+/// name topics, groups, transactional ids or config resources check each
+/// of them in their handler instead (see [`access`]) and answer a refused
+/// one with its own error code.
 fn cluster_requirement(key: ApiKey) -> Option<Operation> {
     use ApiKey as K;
     Some(match key {
@@ -135,22 +165,15 @@ fn cluster_requirement(key: ApiKey) -> Option<Operation> {
         }
         K::AlterUserScramCredentials => Operation::Alter,
         K::WriteTxnMarkers => Operation::ClusterAction,
-        K::DescribeConfigs => Operation::DescribeConfigs,
-        K::AlterConfigs | K::IncrementalAlterConfigs => Operation::AlterConfigs,
-        K::CreatePartitions | K::DeleteRecords | K::DeleteGroups | K::OffsetDelete => {
-            Operation::Alter
-        }
-        K::DescribeGroups
-        | K::ListGroups
-        | K::DescribeProducers
-        | K::DescribeTransactions
-        | K::ListTransactions => Operation::Describe,
         _ => return None,
     })
 }
 
-/// Decodes, handles and encodes one request.
+/// Decodes, handles and encodes one request. Its answer carries the
+/// throttle its sender earned by going over a quota (and the connection is
+/// muted for that long, see [`Reply::Throttled`]).
 pub async fn handle(broker: &Broker, req: Request) -> Reply {
+    let started = std::time::Instant::now();
     let version = req.version();
     let key = match req.api_key {
         Api::Kafka(key) => key,
@@ -194,6 +217,14 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         }
     }
     let mut body = req.body.clone();
+    // The typed response with the request-time throttle it earned, encoded.
+    macro_rules! answer {
+        ($response:expr) => {{
+            let t = throttle::charge(broker, &req, key, started);
+            let response = throttle::Throttle::with_throttle($response, throttle::millis(t));
+            encode(key, version, correlation_id, &response, false).throttled(t)
+        }};
+    }
     // Handlers that check authorization or answer with endpoints need the
     // whole request (principal, listener), not only its header.
     macro_rules! run_req {
@@ -203,7 +234,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
             };
             let response = $module::handle(broker, &req, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }};
     }
     // Handlers that answer with endpoints need the request's listener.
@@ -214,7 +245,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
             };
             let response = $module::handle(broker, &req.header, request, &req.listener).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }};
     }
     // Group APIs: Read on the group (Describe for OffsetFetch), else the
@@ -233,10 +264,10 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             };
             if !group_allowed(Operation::Read, &request.group_id) {
                 let response = <$resp>::default().with_error_code(group_refused);
-                return encode(key, version, correlation_id, &response, false);
+                return answer!(response);
             }
             let response = $module::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }};
     }
     // Transactional APIs: Write on the transactional id.
@@ -258,10 +289,10 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             };
             if !txn_allowed(&request.transactional_id) {
                 let response = <$resp>::default().with_error_code(txn_refused);
-                return encode(key, version, correlation_id, &response, false);
+                return answer!(response);
             }
             let response = $module::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }};
     }
     macro_rules! run {
@@ -271,7 +302,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
             };
             let response = $module::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }};
     }
     use kafka_protocol::messages as m;
@@ -284,6 +315,13 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Err(e) => return Reply::Close(format!("undecodable Produce v{version}: {e}")),
             };
             let acks = request.acks;
+            let client_id = req.header.client_id.as_deref().unwrap_or_default();
+            let throttle = broker.quotas.record(
+                crate::quota::QuotaKind::ProducerByteRate,
+                &req.principal,
+                client_id,
+                req.body.len() as f64,
+            );
             let who = session(&req);
             let txn_refused = request.transactional_id.as_ref().is_some_and(|id| {
                 !broker.authorizer.authorize(
@@ -309,6 +347,9 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 }
             };
             let pending = produce::append_all(broker, request, &refused);
+            // Handling time is the append; waiting for the ISR is not.
+            let throttle = throttle.max(throttle::charge(broker, &req, key, started));
+            let throttle_ms = throttle::millis(throttle);
             let metrics = broker.metrics.clone();
             if pending.is_done() {
                 let response = pending.finish().await;
@@ -318,26 +359,56 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                         // Kafka closes the connection so the client learns of the failure.
                         return Reply::Close("acks=0 produce failed".into());
                     }
-                    return Reply::Nothing;
+                    return Reply::Nothing.throttled(throttle);
                 }
-                return encode(key, version, correlation_id, &response, false);
+                let response = response.with_throttle_time_ms(throttle_ms);
+                return encode(key, version, correlation_id, &response, false).throttled(throttle);
             }
             Reply::Later(Box::pin(async move {
                 let response = pending.finish().await;
                 produce::count_errors(&metrics, &response);
+                let response = response.with_throttle_time_ms(throttle_ms);
                 encode(key, version, correlation_id, &response, false)
             }))
+            .throttled(throttle)
         }
-        ApiKey::Fetch => run_req!(m::FetchRequest, fetch),
-        ApiKey::ListOffsets => run!(m::ListOffsetsRequest, list_offsets),
-        ApiKey::DeleteRecords => run!(m::DeleteRecordsRequest, delete_records),
-        ApiKey::AlterConfigs => run!(m::AlterConfigsRequest, alter_configs),
+        ApiKey::Fetch => {
+            let request = match m::FetchRequest::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable Fetch v{version}: {e}")),
+            };
+            let follower = request.replica_id.0 >= 0;
+            let response = fetch::handle(broker, &req, request).await;
+            if follower {
+                return answer!(response);
+            }
+            // A consumer's answer counts against its consumer_byte_rate.
+            let mut throttle = std::time::Duration::ZERO;
+            if broker
+                .quotas
+                .enforces(crate::quota::QuotaKind::ConsumerByteRate)
+            {
+                let client_id = req.header.client_id.as_deref().unwrap_or_default();
+                let bytes = response.compute_size(version).unwrap_or(0);
+                throttle = broker.quotas.record(
+                    crate::quota::QuotaKind::ConsumerByteRate,
+                    &req.principal,
+                    client_id,
+                    bytes as f64,
+                );
+            }
+            let response = response.with_throttle_time_ms(throttle::millis(throttle));
+            encode(key, version, correlation_id, &response, false).throttled(throttle)
+        }
+        ApiKey::ListOffsets => run_req!(m::ListOffsetsRequest, list_offsets),
+        ApiKey::DeleteRecords => run_req!(m::DeleteRecordsRequest, delete_records),
+        ApiKey::AlterConfigs => run_req!(m::AlterConfigsRequest, alter_configs),
         ApiKey::CreateTopics => run_req!(m::CreateTopicsRequest, create_topics),
         ApiKey::DeleteTopics => run_req!(m::DeleteTopicsRequest, delete_topics),
-        ApiKey::CreatePartitions => run!(m::CreatePartitionsRequest, create_partitions),
-        ApiKey::DescribeConfigs => run!(m::DescribeConfigsRequest, describe_configs),
+        ApiKey::CreatePartitions => run_req!(m::CreatePartitionsRequest, create_partitions),
+        ApiKey::DescribeConfigs => run_req!(m::DescribeConfigsRequest, describe_configs),
         ApiKey::IncrementalAlterConfigs => {
-            run!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
+            run_req!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)
         }
         ApiKey::DescribeCluster => run_on_listener!(m::DescribeClusterRequest, describe_cluster),
         ApiKey::DescribeLogDirs => run!(m::DescribeLogDirsRequest, describe_log_dirs),
@@ -349,7 +420,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             let who = session(&req);
             let response =
                 find_coordinator::handle(broker, &req.header, request, &req.listener, &who).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }
         ApiKey::JoinGroup => {
             let request = match m::JoinGroupRequest::decode(&mut body, version) {
@@ -360,10 +431,10 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 let response = m::JoinGroupResponse::default()
                     .with_error_code(group_refused)
                     .with_member_id(request.member_id);
-                return encode(key, version, correlation_id, &response, false);
+                return answer!(response);
             }
             let response = join_group::handle(broker, &req.header, request, req.peer).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }
         ApiKey::SyncGroup => run_group!(m::SyncGroupRequest, sync_group, m::SyncGroupResponse),
         ApiKey::Heartbeat => run_group!(m::HeartbeatRequest, heartbeat, m::HeartbeatResponse),
@@ -373,45 +444,22 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Ok(r) => r,
                 Err(e) => return Reply::Close(format!("undecodable OffsetCommit v{version}: {e}")),
             };
-            if !group_allowed(Operation::Read, &request.group_id) {
-                let response = offset_commit::refused(&request, group_refused);
-                return encode(key, version, correlation_id, &response, false);
-            }
-            let answer = offset_commit::start(broker, &req.header, request).await;
+            let answer = offset_commit::start(broker, &req, request).await;
+            // Handling time is the start; waiting for coord is not.
+            let t = throttle::charge(broker, &req, key, started);
             Reply::Later(Box::pin(async move {
-                let response = answer.await;
+                let response = answer.await.with_throttle_time_ms(throttle::millis(t));
                 encode(key, version, correlation_id, &response, false)
             }))
+            .throttled(t)
         }
-        ApiKey::OffsetFetch => {
-            let request = match m::OffsetFetchRequest::decode(&mut body, version) {
-                Ok(r) => r,
-                Err(e) => return Reply::Close(format!("undecodable OffsetFetch v{version}: {e}")),
-            };
-            let mut groups = request.groups.iter().map(|g| g.group_id.0.as_str());
-            let denied = if version >= 8 {
-                groups.any(|g| !group_allowed(Operation::Describe, g))
-            } else {
-                !group_allowed(Operation::Describe, &request.group_id)
-            };
-            if denied {
-                if version < 2 {
-                    return Reply::Close(
-                        "OffsetFetch v0-1 for a group the client may not describe".into(),
-                    );
-                }
-                let response = offset_fetch::refused(&request, version, group_refused);
-                return encode(key, version, correlation_id, &response, false);
-            }
-            let response = offset_fetch::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
-        }
-        ApiKey::DescribeGroups => run!(m::DescribeGroupsRequest, describe_groups),
-        ApiKey::ListGroups => run!(m::ListGroupsRequest, list_groups),
-        ApiKey::DeleteGroups => run!(m::DeleteGroupsRequest, delete_groups),
-        ApiKey::OffsetDelete => run!(m::OffsetDeleteRequest, offset_delete),
+        ApiKey::OffsetFetch => run_req!(m::OffsetFetchRequest, offset_fetch),
+        ApiKey::DescribeGroups => run_req!(m::DescribeGroupsRequest, describe_groups),
+        ApiKey::ListGroups => run_req!(m::ListGroupsRequest, list_groups),
+        ApiKey::DeleteGroups => run_req!(m::DeleteGroupsRequest, delete_groups),
+        ApiKey::OffsetDelete => run_req!(m::OffsetDeleteRequest, offset_delete),
         ApiKey::OffsetForLeaderEpoch => {
-            run!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
+            run_req!(m::OffsetForLeaderEpochRequest, offset_for_leader_epoch)
         }
         ApiKey::InitProducerId => {
             let request = match m::InitProducerIdRequest::decode(&mut body, version) {
@@ -436,13 +484,13 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                     .with_error_code(code)
                     .with_producer_id(m::ProducerId(-1))
                     .with_producer_epoch(-1);
-                return encode(key, version, correlation_id, &response, false);
+                return answer!(response);
             }
             let response = init_producer_id::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }
         ApiKey::WriteTxnMarkers => run!(m::WriteTxnMarkersRequest, write_txn_markers),
-        ApiKey::DescribeProducers => run!(m::DescribeProducersRequest, describe_producers),
+        ApiKey::DescribeProducers => run_req!(m::DescribeProducersRequest, describe_producers),
         ApiKey::AddPartitionsToTxn => {
             let request = match m::AddPartitionsToTxnRequest::decode(&mut body, version) {
                 Ok(r) => r,
@@ -460,7 +508,7 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 ));
             }
             let response = add_partitions_to_txn::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
+            answer!(response)
         }
         ApiKey::AddOffsetsToTxn => {
             run_txn!(
@@ -471,25 +519,15 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         }
         ApiKey::EndTxn => run_txn!(m::EndTxnRequest, end_txn, m::EndTxnResponse),
         ApiKey::DescribeTransactions => {
-            run!(m::DescribeTransactionsRequest, describe_transactions)
+            run_req!(m::DescribeTransactionsRequest, describe_transactions)
         }
-        ApiKey::ListTransactions => run!(m::ListTransactionsRequest, list_transactions),
-        ApiKey::TxnOffsetCommit => {
-            let request = match m::TxnOffsetCommitRequest::decode(&mut body, version) {
-                Ok(r) => r,
-                Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
-            };
-            if !txn_allowed(&request.transactional_id)
-                || !group_allowed(Operation::Read, &request.group_id)
-            {
-                return Reply::Close(format!(
-                    "{key:?} without Write on the transactional id or Read on the group"
-                ));
-            }
-            let response = txn_offset_commit::handle(broker, &req.header, request).await;
-            encode(key, version, correlation_id, &response, false)
-        }
+        ApiKey::ListTransactions => run_req!(m::ListTransactionsRequest, list_transactions),
+        ApiKey::TxnOffsetCommit => run_req!(m::TxnOffsetCommitRequest, txn_offset_commit),
         ApiKey::CreateAcls => run_req!(m::CreateAclsRequest, create_acls),
+        ApiKey::DescribeClientQuotas => {
+            run_req!(m::DescribeClientQuotasRequest, describe_client_quotas)
+        }
+        ApiKey::AlterClientQuotas => run_req!(m::AlterClientQuotasRequest, alter_client_quotas),
         ApiKey::DescribeAcls => run_req!(m::DescribeAclsRequest, describe_acls),
         ApiKey::DeleteAcls => run_req!(m::DeleteAclsRequest, delete_acls),
         ApiKey::AlterUserScramCredentials => {

@@ -1,13 +1,21 @@
-//! OffsetCommit: checks each partition (known topic, metadata size), then
-//! the group stores the rest in one coord `multi`.
+//! OffsetCommit: checks each partition (READ on its topic, known topic,
+//! metadata size), then the group stores the rest in one coord `multi`.
+//!
+//! Authorization as Kafka: READ on the group (else every partition answers
+//! GROUP_AUTHORIZATION_FAILED) and READ on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED for its partitions). TxnOffsetCommit shares
+//! these checks.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse, RequestHeader};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
+use super::access::Access;
 use crate::group::coordinator::OffsetToCommit;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::{now_ms, Broker};
 
 /// One partition of an OffsetCommit or TxnOffsetCommit request.
@@ -20,9 +28,10 @@ pub(crate) struct CommitEntry<'a> {
     pub metadata: Option<&'a str>,
 }
 
-/// Per (topic index, partition index): an early error (unknown partition,
-/// metadata over `offset.metadata.max.bytes`) or `None`; and the offsets
-/// that passed, to hand to the group coordinator.
+/// Per (topic index, partition index): an early error (the request or the
+/// topic refused, unknown partition, metadata over
+/// `offset.metadata.max.bytes`) or `None`; and the offsets that passed, to
+/// hand to the group coordinator.
 pub(crate) type Checked = (Vec<Vec<Option<ResponseError>>>, Vec<OffsetToCommit>);
 
 /// The error code of every partition of a commit request, in request
@@ -41,7 +50,15 @@ pub(crate) fn error_codes(
 }
 
 /// The checks both commit APIs make before the group stores anything.
-pub(crate) fn check_offsets<'a, T, P>(broker: &Broker, topics: T) -> Checked
+/// `request_allowed`: the whole request's authorization (the group, and
+/// the transactional id for TxnOffsetCommit); refused, it is every
+/// partition's answer.
+pub(crate) fn check_offsets<'a, T, P>(
+    broker: &Broker,
+    access: &Access<'_>,
+    request_allowed: Result<(), ResponseError>,
+    topics: T,
+) -> Checked
 where
     T: Iterator<Item = P>,
     P: Iterator<Item = CommitEntry<'a>>,
@@ -52,13 +69,25 @@ where
     let mut to_commit = Vec::new();
     for partitions in topics {
         let mut errors = Vec::new();
+        // The verdict on the last topic asked about (a topic's partitions come together).
+        let mut verdict: Option<(&str, Result<(), ResponseError>)> = None;
         for p in partitions {
+            let allowed = match verdict {
+                Some((topic, v)) if topic == p.topic => v,
+                _ => {
+                    let v = request_allowed.and_then(|()| access.topic(Operation::Read, p.topic));
+                    verdict = Some((p.topic, v));
+                    v
+                }
+            };
             let known = snapshot
                 .topics
                 .get(p.topic)
                 .is_some_and(|tp| tp.partitions.contains_key(&p.partition));
             let metadata = p.metadata.unwrap_or_default().to_string();
-            if !known {
+            if let Err(e) = allowed {
+                errors.push(Some(e));
+            } else if !known {
                 errors.push(Some(ResponseError::UnknownTopicOrPartition));
             } else if metadata.len() > max_metadata {
                 errors.push(Some(ResponseError::OffsetMetadataTooLarge));
@@ -81,37 +110,17 @@ where
 /// Checks the commit and sends it to coord in request order; the returned
 /// future answers once coord has stored it (the connection sends that
 /// answer in its turn, so a client's pipelined commits share round trips).
-/// Every partition of `request` answered with `error` (a refused group).
-pub fn refused(request: &OffsetCommitRequest, error: i16) -> OffsetCommitResponse {
-    let topics = request
-        .topics
-        .iter()
-        .map(|t| {
-            OffsetCommitResponseTopic::default()
-                .with_name(t.name.clone())
-                .with_partitions(
-                    t.partitions
-                        .iter()
-                        .map(|p| {
-                            OffsetCommitResponsePartition::default()
-                                .with_partition_index(p.partition_index)
-                                .with_error_code(error)
-                        })
-                        .collect(),
-                )
-        })
-        .collect();
-    OffsetCommitResponse::default().with_topics(topics)
-}
-
 pub async fn start(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: OffsetCommitRequest,
 ) -> impl std::future::Future<Output = OffsetCommitResponse> + Send + 'static {
-    let version = header.request_api_version;
+    let version = req.version();
+    let access = Access::of(broker, req);
     let (early, to_commit) = check_offsets(
         broker,
+        &access,
+        access.group(Operation::Read, &request.group_id),
         request.topics.iter().map(|t| {
             t.partitions.iter().map(|p| CommitEntry {
                 topic: t.name.as_str(),

@@ -1,25 +1,44 @@
 //! OffsetDelete: removes committed offsets of partitions the group is not
 //! consuming (GROUP_SUBSCRIBED_TO_TOPIC for topics its members subscribe to).
+//!
+//! Authorization as Kafka: DELETE on the group (else the whole answer is
+//! GROUP_AUTHORIZATION_FAILED), and READ on each topic (else
+//! TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_delete_response::{
     OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
 };
-use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse, RequestHeader};
+use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
+use super::access::Access;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
+    let access = Access::of(broker, req);
+    if let Err(e) = access.group(Operation::Delete, &request.group_id) {
+        return OffsetDeleteResponse::default().with_error_code(e.code());
+    }
     let snapshot = broker.metadata.snapshot();
+    // Per request topic: READ on it, or the error for all its partitions.
+    let allowed: Vec<Result<(), ResponseError>> = request
+        .topics
+        .iter()
+        .map(|t| access.topic(Operation::Read, &t.name))
+        .collect();
     let mut wanted = Vec::new();
-    for t in &request.topics {
+    for (t, allowed) in request.topics.iter().zip(&allowed) {
         let topic = snapshot.topics.get(t.name.as_str());
         for p in &t.partitions {
-            if topic.is_some_and(|tp| tp.partitions.contains_key(&p.partition_index)) {
+            if allowed.is_ok()
+                && topic.is_some_and(|tp| tp.partitions.contains_key(&p.partition_index))
+            {
                 wanted.push((t.name.to_string(), p.partition_index));
             }
         }
@@ -35,18 +54,20 @@ pub async fn handle(
     let topics = request
         .topics
         .into_iter()
-        .map(|t| {
+        .zip(allowed)
+        .map(|(t, allowed)| {
             let name = t.name.to_string();
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
-                    let code = results
-                        .iter()
-                        .find(|((rt, rp), _)| *rt == name && *rp == p.partition_index)
-                        .map_or(ResponseError::UnknownTopicOrPartition.code(), |(_, r)| {
-                            r.err().map_or(0, |e| e.code())
-                        });
+                    let found = || {
+                        results
+                            .iter()
+                            .find(|((rt, rp), _)| *rt == name && *rp == p.partition_index)
+                            .map_or(Err(ResponseError::UnknownTopicOrPartition), |(_, r)| *r)
+                    };
+                    let code = allowed.and_then(|()| found()).err().map_or(0, |e| e.code());
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p.partition_index)
                         .with_error_code(code)

@@ -3,6 +3,12 @@
 //! A partition without a commit answers offset -1 and no error, as Kafka;
 //! with `require_stable` (v7+), a partition with an offset of an open
 //! transaction answers UNSTABLE_OFFSET_COMMIT (the client retries).
+//!
+//! Authorization as Kafka: DESCRIBE on the group, else
+//! GROUP_AUTHORIZATION_FAILED for that group (at the top for v2–7, on each
+//! requested partition for v0–1, per group for v8+); and DESCRIBE on each
+//! topic, else TOPIC_AUTHORIZATION_FAILED for its requested partitions —
+//! asked for all committed offsets, such topics are left out.
 
 use std::collections::BTreeMap;
 
@@ -11,34 +17,45 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
-use kafka_protocol::messages::{
-    GroupId, OffsetFetchRequest, OffsetFetchResponse, RequestHeader, TopicName,
-};
+use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::access::Access;
 use crate::group::state::Committed;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 
 /// topic → [(partition, committed)] in request (or name) order.
 type Fetched = Vec<(String, Vec<(i32, PartitionAnswer)>)>;
 
 /// The answer for one partition: its committed offset, or
-/// UNSTABLE_OFFSET_COMMIT when `require_stable` (v7+) asks and an open
+/// TOPIC_AUTHORIZATION_FAILED for a topic the principal may not describe,
+/// or UNSTABLE_OFFSET_COMMIT when `require_stable` (v7+) asks and an open
 /// transaction has committed an offset for it.
 type PartitionAnswer = Result<Option<Committed>, ResponseError>;
 
+/// One group's offsets, once the principal may describe it.
 async fn fetch_group(
     broker: &Broker,
+    access: &Access<'_>,
     group: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
     require_stable: bool,
 ) -> Result<Fetched, ResponseError> {
+    access.group(Operation::Describe, group)?;
+    let topic_allowed = |t: &str| access.topic(Operation::Describe, t);
     let wanted = topics.as_ref().map(|ts| {
         ts.iter()
+            .filter(|(t, _)| topic_allowed(t).is_ok())
             .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
             .collect::<Vec<_>>()
     });
-    let found = broker.groups.fetch_offsets(group, wanted).await?;
+    let mut found = broker.groups.fetch_offsets(group, wanted).await?;
+    if topics.is_none() {
+        // All committed offsets: only those of topics the principal may describe.
+        found.retain(|((t, _), _)| topic_allowed(t).is_ok());
+    }
     let unstable = if require_stable {
         broker.groups.unstable_partitions(group).await?
     } else {
@@ -57,8 +74,11 @@ async fn fetch_group(
         // Keep the request's topic order.
         Some(ts) => ts
             .into_iter()
-            .map(|(t, _)| {
-                let parts = by_topic.remove(&t).unwrap_or_default();
+            .map(|(t, ps)| {
+                let parts = match topic_allowed(&t) {
+                    Ok(()) => by_topic.remove(&t).unwrap_or_default(),
+                    Err(e) => ps.into_iter().map(|p| (p, Err(e))).collect(),
+                };
                 (t, parts)
             })
             .collect(),
@@ -88,34 +108,17 @@ fn parts(c: &PartitionAnswer, version: i16) -> (i64, i32, String) {
     }
 }
 
-fn unstable_code(c: &PartitionAnswer) -> Option<i16> {
+fn partition_code(c: &PartitionAnswer) -> Option<i16> {
     c.as_ref().err().map(|e| e.code())
-}
-
-/// The answer for groups the client may not describe: `error` on every
-/// group (v8+) or at the top (v2-7).
-pub fn refused(request: &OffsetFetchRequest, version: i16, error: i16) -> OffsetFetchResponse {
-    if version >= 8 {
-        let groups = request
-            .groups
-            .iter()
-            .map(|g| {
-                OffsetFetchResponseGroup::default()
-                    .with_group_id(g.group_id.clone())
-                    .with_error_code(error)
-            })
-            .collect();
-        return OffsetFetchResponse::default().with_groups(groups);
-    }
-    OffsetFetchResponse::default().with_error_code(error)
 }
 
 pub async fn handle(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
-    let version = header.request_api_version;
+    let version = req.version();
+    let access = Access::of(broker, req);
     if version >= 8 {
         let mut groups = Vec::new();
         for g in request.groups {
@@ -125,10 +128,11 @@ pub async fn handle(
                     .collect()
             });
             let stable = request.require_stable;
-            let (fetched, code) = match fetch_group(broker, &g.group_id, topics, stable).await {
-                Ok(f) => (f, 0),
-                Err(e) => (Vec::new(), e.code()),
-            };
+            let (fetched, code) =
+                match fetch_group(broker, &access, &g.group_id, topics, stable).await {
+                    Ok(f) => (f, 0),
+                    Err(e) => (Vec::new(), e.code()),
+                };
             let topics = fetched
                 .into_iter()
                 .map(|(t, ps)| {
@@ -143,7 +147,7 @@ pub async fn handle(
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(StrBytes::from_string(meta)))
-                                        .with_error_code(unstable_code(c).unwrap_or(0))
+                                        .with_error_code(partition_code(c).unwrap_or(0))
                                 })
                                 .collect(),
                         )
@@ -165,7 +169,7 @@ pub async fn handle(
     });
     let stable = version >= 7 && request.require_stable;
     let (fetched, group_error) =
-        match fetch_group(broker, &request.group_id, topics.clone(), stable).await {
+        match fetch_group(broker, &access, &request.group_id, topics.clone(), stable).await {
             Ok(f) => (f, None),
             Err(e) => (failed(&topics), Some(e)),
         };
@@ -188,7 +192,7 @@ pub async fn handle(
                                 .with_committed_offset(offset)
                                 .with_committed_leader_epoch(epoch)
                                 .with_metadata(Some(StrBytes::from_string(meta)))
-                                .with_error_code(unstable_code(c).unwrap_or(partition_error))
+                                .with_error_code(partition_code(c).unwrap_or(partition_error))
                         })
                         .collect(),
                 )

@@ -9,41 +9,60 @@
 //! `current_leader_epoch` is checked as in Fetch (FENCED_LEADER_EPOCH /
 //! UNKNOWN_LEADER_EPOCH). v2–4 go through the protocol crate, v0–1 are
 //! coded here.
+//!
+//! Authorization as Kafka (KIP-320): a broker (CLUSTER_ACTION on the
+//! cluster) may ask about any partition; anyone else needs DESCRIBE on the
+//! topic, else TOPIC_AUTHORIZATION_FAILED for each of its partitions.
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
-use kafka_protocol::messages::{
-    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, RequestHeader,
-};
+use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use super::access::Access;
 use super::fetch::epoch_error;
 use super::Reply;
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
+
+/// Whether the sender may ask about `topic`'s partitions.
+fn topic_access(access: &Access<'_>, from_broker: bool, topic: &str) -> Result<(), ResponseError> {
+    if from_broker {
+        Ok(())
+    } else {
+        access.topic(Operation::Describe, topic)
+    }
+}
 
 pub async fn handle(
     broker: &Broker,
-    _header: &RequestHeader,
+    req: &Request,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    let access = Access::of(broker, req);
+    let from_broker = access.cluster(Operation::ClusterAction).is_ok();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.topic.0.as_str();
+            let allowed = topic_access(&access, from_broker, name);
             let partitions = topic
                 .partitions
                 .iter()
-                .map(|rp| {
-                    end_offset(
+                .map(|rp| match allowed {
+                    Ok(()) => end_offset(
                         broker,
                         name,
                         rp.partition,
                         rp.current_leader_epoch,
                         rp.leader_epoch,
-                    )
+                    ),
+                    Err(e) => undefined(rp.partition).with_error_code(e.code()),
                 })
                 .collect();
             OffsetForLeaderTopicResult::default()
@@ -54,6 +73,14 @@ pub async fn handle(
     OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
 
+/// A partition's answer without an end offset (UNDEFINED), before its error.
+fn undefined(partition: i32) -> EpochEndOffset {
+    EpochEndOffset::default()
+        .with_partition(partition)
+        .with_leader_epoch(-1)
+        .with_end_offset(-1)
+}
+
 /// One partition's answer (`current_leader_epoch` -1: not checked).
 fn end_offset(
     broker: &Broker,
@@ -62,10 +89,7 @@ fn end_offset(
     current_leader_epoch: i32,
     leader_epoch: i32,
 ) -> EpochEndOffset {
-    let out = EpochEndOffset::default()
-        .with_partition(partition)
-        .with_leader_epoch(-1)
-        .with_end_offset(-1);
+    let out = undefined(partition);
     let p = match broker.replicas.leader_partition(topic, partition) {
         Ok(p) => p,
         Err(e) => return out.with_error_code(e.code()),
@@ -87,11 +111,13 @@ pub fn is_legacy(version: i16) -> bool {
 
 /// Answers an OffsetForLeaderEpoch v0–1 request; an undecodable body closes
 /// the connection, as for any version.
-pub fn handle_legacy(broker: &Broker, req: &crate::network::frame::Request) -> Reply {
+pub fn handle_legacy(broker: &Broker, req: &Request) -> Reply {
     let version = req.version();
     let Some(topics) = parse_legacy(req.body.clone()) else {
         return Reply::Close(format!("undecodable OffsetForLeaderEpoch v{version}"));
     };
+    let access = Access::of(broker, req);
+    let from_broker = access.cluster(Operation::ClusterAction).is_ok();
     let mut body = BytesMut::new();
     body.put_i32(req.header.correlation_id);
     body.put_i32(topics.len() as i32);
@@ -99,8 +125,12 @@ pub fn handle_legacy(broker: &Broker, req: &crate::network::frame::Request) -> R
         body.put_i16(name.len() as i16);
         body.put_slice(name.as_bytes());
         body.put_i32(partitions.len() as i32);
+        let allowed = topic_access(&access, from_broker, name);
         for (partition, leader_epoch) in partitions {
-            let r = end_offset(broker, name, *partition, -1, *leader_epoch);
+            let r = match allowed {
+                Ok(()) => end_offset(broker, name, *partition, -1, *leader_epoch),
+                Err(e) => undefined(*partition).with_error_code(e.code()),
+            };
             body.put_i16(r.error_code);
             body.put_i32(r.partition);
             if version >= 1 {

@@ -1,24 +1,38 @@
 //! TxnOffsetCommit (v0–3): offsets a transactional producer commits for a
 //! consumer group; the group coordinator holds them until the
 //! transaction's marker (see [`crate::group::txn_offsets`]).
+//!
+//! Authorization as Kafka: WRITE on the transactional id
+//! (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then READ on the group
+//! (GROUP_AUTHORIZATION_FAILED), either refusal answering every partition;
+//! then READ on each topic (TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
-use kafka_protocol::messages::{RequestHeader, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
+use super::access::Access;
 use super::offset_commit::{check_offsets, error_codes, CommitEntry};
+use crate::network::frame::Request;
+use crate::security::acl::Operation;
 use crate::server::Broker;
 
 pub async fn handle(
     broker: &Broker,
-    header: &RequestHeader,
+    req: &Request,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
-    let version = header.request_api_version;
+    let version = req.version();
+    let access = Access::of(broker, req);
+    let request_allowed = access
+        .transactional_id(Operation::Write, &request.transactional_id)
+        .and_then(|()| access.group(Operation::Read, &request.group_id));
     let (early, to_commit) = check_offsets(
         broker,
+        &access,
+        request_allowed,
         request.topics.iter().map(|t| {
             t.partitions.iter().map(|p| CommitEntry {
                 topic: t.name.as_str(),

@@ -1,10 +1,12 @@
 //! `runnel configs`: kafka-configs.sh's flags and output, for topic and
-//! broker configs and users' SCRAM credentials.
+//! broker configs, users' SCRAM credentials, and client quotas.
 //!
 //! ```text
 //! runnel configs --bootstrap-server B [--command-config FILE]
-//!     --entity-type topics|brokers|users [--entity-name N | --entity-default]
-//!       (or the Kafka 3.x shorthands --topic T, --broker N, --broker-defaults, --user U)
+//!     --entity-type topics|brokers|users|clients [--entity-name N | --entity-default]
+//!       [--entity-type clients [--entity-name C | --entity-default]]
+//!       (or the Kafka 3.x shorthands --topic T, --broker N, --broker-defaults,
+//!        --user U, --user-defaults, --client C, --client-defaults)
 //!     --describe [--all]
 //!   | --alter [--add-config 'k1=v1,k2=[a,b]'] [--delete-config k1,k2]
 //! ```
@@ -19,8 +21,12 @@
 //! and the salted password are made here, so the password never leaves
 //! this process, as with Kafka's tool. `--delete-config SCRAM-SHA-512`
 //! deletes one; `--describe` lists mechanisms and iteration counts.
-//! Quotas (`producer_byte_rate`, ... on users, clients, ips) are not
-//! supported yet and are refused rather than ignored.
+//!
+//! Quotas: `producer_byte_rate`, `consumer_byte_rate` and
+//! `request_percentage` on a user, a client id, a user and client id, or
+//! their defaults, with AlterClientQuotas and DescribeClientQuotas. The
+//! broker refuses `controller_mutation_rate` and IP quotas
+//! (`connection_creation_rate`) as not supported yet.
 //!
 //! Errors print kafka-configs.sh's `Error while executing config command
 //! with args '…'` line, then what went wrong, and exit with status 1.
@@ -42,8 +48,8 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    AlterUserScramCredentialsRequest, DescribeConfigsRequest, DescribeUserScramCredentialsRequest,
-    IncrementalAlterConfigsRequest,
+    AlterClientQuotasRequest, AlterUserScramCredentialsRequest, DescribeClientQuotasRequest,
+    DescribeConfigsRequest, DescribeUserScramCredentialsRequest, IncrementalAlterConfigsRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use rand::RngCore;
@@ -66,14 +72,11 @@ const SCRAM_VERSIONS: (i16, i16) = (0, 0);
 const DEFAULT_ITERATIONS: u32 = 4096;
 /// Salt length of Kafka's ScramFormatter: 32 random bytes.
 const SALT_LEN: usize = 32;
-/// Quota keys of users, clients and ips (Kafka's QuotaConfigs).
-const QUOTA_KEYS: &[&str] = &[
-    "producer_byte_rate",
-    "consumer_byte_rate",
-    "request_percentage",
-    "controller_mutation_rate",
-    "connection_creation_rate",
-];
+const CLIENT_QUOTAS_VERSIONS: (i16, i16) = (0, 1);
+/// DescribeClientQuotas match types.
+const MATCH_EXACT: i8 = 0;
+const MATCH_DEFAULT: i8 = 1;
+const MATCH_SPECIFIED: i8 = 2;
 
 #[derive(Args, Debug)]
 pub struct ConfigsArgs {
@@ -84,15 +87,18 @@ pub struct ConfigsArgs {
     /// with (security.protocol, ssl.*, sasl.*), as kafka-configs.sh takes it.
     #[arg(long, value_name = "FILE")]
     pub command_config: Option<String>,
-    /// topics, brokers or users (clients, ips: quotas, not supported yet).
+    /// topics, brokers, users or clients; users and clients can be given
+    /// together (a user's quota for one client id).
     #[arg(long, value_name = "TYPE")]
-    pub entity_type: Option<String>,
-    /// The topic, broker id or user; without it --describe covers them all.
+    pub entity_type: Vec<String>,
+    /// The topic, broker id, user or client id, one per --entity-type in
+    /// order; without it --describe covers them all.
     #[arg(long, value_name = "NAME")]
-    pub entity_name: Option<String>,
-    /// The cluster-wide default (brokers).
-    #[arg(long)]
-    pub entity_default: bool,
+    pub entity_name: Vec<String>,
+    /// The default entity (brokers: the cluster-wide default; users,
+    /// clients: the default quota).
+    #[arg(long, action = clap::ArgAction::Count)]
+    pub entity_default: u8,
     /// Shorthand for --entity-type topics --entity-name TOPIC.
     #[arg(long, value_name = "TOPIC")]
     pub topic: Option<String>,
@@ -105,6 +111,15 @@ pub struct ConfigsArgs {
     /// Shorthand for --entity-type users --entity-name USER.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
+    /// Shorthand for --entity-type users --entity-default.
+    #[arg(long)]
+    pub user_defaults: bool,
+    /// Shorthand for --entity-type clients --entity-name CLIENT_ID.
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client: Option<String>,
+    /// Shorthand for --entity-type clients --entity-default.
+    #[arg(long)]
+    pub client_defaults: bool,
     /// List the configs of the entity.
     #[arg(long)]
     pub describe: bool,
@@ -178,61 +193,131 @@ enum Entity {
     Brokers(Option<i32>),
     /// The cluster-wide broker default (`--entity-default`).
     BrokerDefault,
-    /// A user, or every user with SCRAM credentials.
-    Users(Option<String>),
+    /// Users and/or client ids: quotas, and users' SCRAM credentials.
+    Principals {
+        user: Option<Side>,
+        client: Option<Side>,
+    },
 }
 
-/// The entity from `--entity-type`/`--entity-name`/`--entity-default` or a
-/// shorthand, with kafka-configs.sh's checks.
+/// One side (user or client id) of a quota entity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Side {
+    Named(String),
+    Default,
+    /// No name given: every named one (`--describe` only).
+    All,
+}
+
+/// The (type, side) pairs of `--entity-type`/`--entity-name`/
+/// `--entity-default`, names and defaults given to the types in order.
+fn typed_entities(a: &ConfigsArgs) -> anyhow::Result<Vec<(String, Side)>> {
+    let types = &a.entity_type;
+    let names = &a.entity_name;
+    let defaults = usize::from(a.entity_default);
+    if names.len() + defaults > types.len() {
+        bail!("each --entity-name or --entity-default needs its own --entity-type");
+    }
+    if !names.is_empty() && defaults > 0 && types.len() > 1 {
+        bail!(
+            "a name for one entity type and the default for the other is ambiguous here; \
+             use --user/--user-defaults with --client/--client-defaults"
+        );
+    }
+    let mut names = names.iter().cloned();
+    let mut defaults = defaults;
+    Ok(types
+        .iter()
+        .map(|t| {
+            let side = match names.next() {
+                Some(n) => Side::Named(n),
+                None if defaults > 0 => {
+                    defaults -= 1;
+                    Side::Default
+                }
+                None => Side::All,
+            };
+            (t.clone(), side)
+        })
+        .collect())
+}
+
+/// The entity from `--entity-type`/`--entity-name`/`--entity-default` or
+/// the shorthands, with kafka-configs.sh's checks.
 fn entity(a: &ConfigsArgs) -> anyhow::Result<Entity> {
-    let shorthands = [
-        a.topic.as_ref().map(|t| ("topics", Some(t.clone()), false)),
-        a.broker
-            .as_ref()
-            .map(|b| ("brokers", Some(b.clone()), false)),
-        a.broker_defaults.then_some(("brokers", None, true)),
-        a.user.as_ref().map(|u| ("users", Some(u.clone()), false)),
-    ];
-    let mut given = shorthands.into_iter().flatten();
-    let (kind, name, default) = match (given.next(), &a.entity_type) {
-        (Some(_), _) if given.next().is_some() => {
-            bail!("Only one of --topic, --broker, --broker-defaults, --user may be given")
-        }
-        (Some(_), Some(_)) => {
-            bail!("--entity-type cannot be combined with --topic, --broker, --broker-defaults or --user")
-        }
-        (Some(_), None) if a.entity_name.is_some() || a.entity_default => {
+    let named = |kind: &str, n: &Option<String>| {
+        n.as_ref()
+            .map(|n| (kind.to_string(), Side::Named(n.clone())))
+    };
+    let default = |kind: &str, d: bool| d.then(|| (kind.to_string(), Side::Default));
+    let shorthands: Vec<(String, Side)> = [
+        named("topics", &a.topic),
+        named("brokers", &a.broker),
+        default("brokers", a.broker_defaults),
+        named("users", &a.user),
+        default("users", a.user_defaults),
+        named("clients", &a.client),
+        default("clients", a.client_defaults),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let given = match (shorthands.is_empty(), a.entity_type.is_empty()) {
+        (false, false) => bail!(
+            "--entity-type cannot be combined with --topic, --broker, --broker-defaults, \
+             --user, --user-defaults, --client or --client-defaults"
+        ),
+        (false, true) if !a.entity_name.is_empty() || a.entity_default > 0 => {
             bail!("--entity-name and --entity-default go with --entity-type, not with a shorthand")
         }
-        (Some((kind, name, default)), None) => (kind.to_string(), name, default),
-        (None, Some(kind)) => (kind.clone(), a.entity_name.clone(), a.entity_default),
-        (None, None) => bail!(
-            "--entity-type (topics, brokers, users) or one of --topic, --broker, \
-             --broker-defaults, --user must be specified"
+        (false, true) => shorthands,
+        (true, false) => typed_entities(a)?,
+        (true, true) => bail!(
+            "--entity-type (topics, brokers, users, clients) or one of --topic, --broker, \
+             --broker-defaults, --user, --client must be specified"
         ),
     };
-    if name.is_some() && default {
-        bail!("--entity-name and --entity-default cannot both be given");
+    let mut user = None;
+    let mut client = None;
+    let mut other = None;
+    for (kind, side) in given {
+        let slot = match kind.as_str() {
+            "users" => &mut user,
+            "clients" => &mut client,
+            _ => &mut other,
+        };
+        if slot.is_some() {
+            bail!("Only users and clients can be given together, each once");
+        }
+        *slot = Some((kind, side));
     }
-    match kind.as_str() {
-        "topics" if default => bail!("--entity-default must not be specified with --entity-type topics"),
-        "topics" => Ok(Entity::Topics(name)),
-        "brokers" if default => Ok(Entity::BrokerDefault),
-        "brokers" => match name {
-            None => Ok(Entity::Brokers(None)),
-            Some(n) => n.trim().parse::<i32>().map(|id| Entity::Brokers(Some(id))).map_err(|_| {
+    if let Some((kind, side)) = other {
+        if user.is_some() || client.is_some() {
+            bail!("Only users and clients can be given together, each once");
+        }
+        return match (kind.as_str(), side) {
+            ("topics", Side::Default) => {
+                bail!("--entity-default must not be specified with --entity-type topics")
+            }
+            ("topics", Side::Named(n)) => Ok(Entity::Topics(Some(n))),
+            ("topics", Side::All) => Ok(Entity::Topics(None)),
+            ("brokers", Side::Default) => Ok(Entity::BrokerDefault),
+            ("brokers", Side::All) => Ok(Entity::Brokers(None)),
+            ("brokers", Side::Named(n)) => n.trim().parse::<i32>().map(|id| Entity::Brokers(Some(id))).map_err(|_| {
                 anyhow!("The entity name for brokers must be a valid integer broker id, but it is: {n}")
             }),
-        },
-        "users" | "clients" | "ips" if default => bail!("quotas are not supported yet"),
-        "users" => Ok(Entity::Users(name)),
-        "clients" | "ips" => bail!("quotas are not supported yet ({kind} only have quota configs)"),
-        "broker-loggers" => bail!("broker loggers are not supported yet"),
-        other => bail!(
-            "Invalid entity type {other}, the entity type must be one of topics, brokers, users \
-             (clients, ips and broker-loggers are not supported yet)"
-        ),
+            ("ips", _) => bail!("IP quotas (connection_creation_rate) are not supported yet"),
+            ("broker-loggers", _) => bail!("broker loggers are not supported yet"),
+            (other, _) => bail!(
+                "Invalid entity type {other}, the entity type must be one of topics, brokers, \
+                 users, clients (ips and broker-loggers are not supported yet)"
+            ),
+        };
     }
+    Ok(Entity::Principals {
+        user: user.map(|(_, s)| s),
+        client: client.map(|(_, s)| s),
+    })
 }
 
 /// Splits `--add-config` as Kafka does: at commas outside `[...]`, each
@@ -326,38 +411,49 @@ async fn execute(a: &ConfigsArgs) -> anyhow::Result<()> {
             bail!("--all is only valid with --describe");
         }
     }
-    if let Entity::Users(_) = entity {
-        let keys = adds.iter().map(|(k, _)| k).chain(deletes.iter());
-        if keys.clone().any(|k| QUOTA_KEYS.contains(&k.as_str())) {
-            bail!("quotas are not supported yet");
-        }
-    }
     // Checked before connecting, so a bad key needs no cluster.
-    let scram_changes = match (&entity, a.alter) {
-        (Entity::Users(None), true) => {
-            bail!("--entity-name must be specified with --alter of users")
+    let principal_changes = match (&entity, a.alter) {
+        (Entity::Principals { user, client }, true) => {
+            Some(principal_changes(user, client, &adds, &deletes)?)
         }
-        (Entity::Users(Some(_)), true) => Some(scram_changes(&adds, &deletes)?),
         _ => None,
     };
     let timeout = Duration::from_secs(30);
-    let client = connect(&a.bootstrap_server, timeout, a.command_config.as_deref()).await?;
+    let conn = connect(&a.bootstrap_server, timeout, a.command_config.as_deref()).await?;
+    let client = &conn;
     match (entity, a.alter) {
-        (Entity::Users(user), false) => describe_users(&client, user.as_deref()).await,
-        (Entity::Users(Some(user)), true) => {
-            let (upserts, deletions) = scram_changes.unwrap_or_default();
-            alter_users(&client, &user, &upserts, &deletions).await?;
-            println!("Completed updating config for user {user}.");
+        (Entity::Principals { user, client: cid }, false) => {
+            describe_quotas(client, user.as_ref(), cid.as_ref()).await?;
+            match (&user, &cid) {
+                (Some(Side::Named(u)), None) => describe_users(client, Some(u)).await,
+                (Some(Side::All), None) => describe_users(client, None).await,
+                _ => Ok(()),
+            }
+        }
+        (Entity::Principals { user, client: cid }, true) => {
+            let changes = principal_changes.unwrap_or_default();
+            if let (Some(Side::Named(u)), true) = (&user, changes.has_scram()) {
+                alter_users(client, u, &changes.upserts, &changes.deletions).await?;
+            }
+            if !changes.quotas.is_empty() {
+                alter_quotas(client, user.as_ref(), cid.as_ref(), &changes.quotas).await?;
+            }
+            let (kind, side) = match (&user, &cid) {
+                (Some(u), _) => ("user", u),
+                (None, Some(c)) => ("client", c),
+                (None, None) => bail!("an entity must be given"),
+            };
+            match side {
+                Side::Named(n) => println!("Completed updating config for {kind} {n}."),
+                _ => println!("Completed updating default config for {kind}s in the cluster."),
+            }
             Ok(())
         }
-        (Entity::Users(None), true) => {
-            bail!("--entity-name must be specified with --alter of users")
-        }
-        (entity, false) => describe_resources(&client, &entity, a.all).await,
+        (entity, false) => describe_resources(client, &entity, a.all).await,
         (entity, true) => {
             let resource = Resource::of(&entity)
                 .ok_or_else(|| anyhow!("--entity-name must be specified with --alter"))?;
-            alter_resource(&client, &resource, &adds, &deletes).await?;
+            alter_resource(client, &resource, &adds, &deletes).await?;
             match resource.kind {
                 ResourceKind::Broker if resource.name.is_empty() => {
                     println!("Completed updating default config for brokers in the cluster.")
@@ -626,6 +722,222 @@ async fn alter_resource(
     Ok(())
 }
 
+// ---- users and client ids: quotas -----------------------------------------
+
+/// Quota keys of users and client ids (Kafka's QuotaConfigs).
+const QUOTA_KEYS: &[&str] = &[
+    "producer_byte_rate",
+    "consumer_byte_rate",
+    "request_percentage",
+    "controller_mutation_rate",
+];
+
+/// What `--alter` does to a user and/or client id.
+#[derive(Debug, Default, PartialEq)]
+struct PrincipalChanges {
+    upserts: Vec<ScramUpsert>,
+    deletions: Vec<ScramMechanism>,
+    /// Quota key and new value; `None` removes it.
+    quotas: Vec<(String, Option<f64>)>,
+}
+
+impl PrincipalChanges {
+    fn has_scram(&self) -> bool {
+        !self.upserts.is_empty() || !self.deletions.is_empty()
+    }
+}
+
+/// Splits `--add-config`/`--delete-config` into SCRAM credentials (a named
+/// user alone) and quotas, refusing any other key by name.
+fn principal_changes(
+    user: &Option<Side>,
+    client: &Option<Side>,
+    adds: &[(String, String)],
+    deletes: &[String],
+) -> anyhow::Result<PrincipalChanges> {
+    for (kind, side) in [("users", user), ("clients", client)] {
+        if side == &Some(Side::All) {
+            bail!("--entity-name or --entity-default must be specified with --alter of {kind}");
+        }
+    }
+    let is_quota = |k: &str| QUOTA_KEYS.contains(&k);
+    let scram_ok = matches!((user, client), (Some(Side::Named(_)), None));
+    let invalid: Vec<&str> = adds
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(deletes.iter().map(String::as_str))
+        .filter(|k| {
+            let scram = scram_ok && ScramMechanism::from_name(k).is_some();
+            !is_quota(k) && !scram
+        })
+        .collect();
+    if !invalid.is_empty() {
+        let valid = if scram_ok {
+            "users take SCRAM-SHA-256, SCRAM-SHA-512 and the quotas"
+        } else {
+            "quota entities take"
+        };
+        bail!(
+            "Invalid config(s): {} ({valid} {})",
+            invalid.join(","),
+            QUOTA_KEYS.join(", ")
+        );
+    }
+    let scram_adds: Vec<(String, String)> =
+        adds.iter().filter(|(k, _)| !is_quota(k)).cloned().collect();
+    let scram_deletes: Vec<String> = deletes.iter().filter(|k| !is_quota(k)).cloned().collect();
+    let (upserts, deletions) = scram_changes(&scram_adds, &scram_deletes)?;
+    let mut quotas = Vec::new();
+    for (k, v) in adds.iter().filter(|(k, _)| is_quota(k)) {
+        let value: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{k} must be a number, got {v:?}"))?;
+        quotas.push((k.clone(), Some(value)));
+    }
+    quotas.extend(
+        deletes
+            .iter()
+            .filter(|k| is_quota(k))
+            .map(|k| (k.clone(), None)),
+    );
+    Ok(PrincipalChanges {
+        upserts,
+        deletions,
+        quotas,
+    })
+}
+
+/// Kafka's quota entity types on the wire, user first.
+fn quota_components<'a>(
+    user: Option<&'a Side>,
+    client: Option<&'a Side>,
+) -> Vec<(&'static str, &'a Side)> {
+    let mut out = Vec::new();
+    if let Some(u) = user {
+        out.push(("user", u));
+    }
+    if let Some(c) = client {
+        out.push(("client-id", c));
+    }
+    out
+}
+
+async fn alter_quotas(
+    client: &Client,
+    user: Option<&Side>,
+    cid: Option<&Side>,
+    quotas: &[(String, Option<f64>)],
+) -> anyhow::Result<()> {
+    use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
+    let entity = quota_components(user, cid)
+        .into_iter()
+        .map(|(t, side)| {
+            EntityData::default()
+                .with_entity_type(StrBytes::from_static_str(t))
+                .with_entity_name(match side {
+                    Side::Named(n) => Some(StrBytes::from_string(n.clone())),
+                    _ => None,
+                })
+        })
+        .collect();
+    let ops = quotas
+        .iter()
+        .map(|(k, v)| {
+            OpData::default()
+                .with_key(StrBytes::from_string(k.clone()))
+                .with_value(v.unwrap_or(0.0))
+                .with_remove(v.is_none())
+        })
+        .collect();
+    let req = AlterClientQuotasRequest::default()
+        .with_entries(vec![EntryData::default().with_entity(entity).with_ops(ops)]);
+    let conn = client.any().await?;
+    let version = conn.version::<AlterClientQuotasRequest>(CLIENT_QUOTAS_VERSIONS)?;
+    let resp = conn.call(&req, version).await?;
+    for e in &resp.entries {
+        ErrorCode::check(e.error_code).map_err(|code| {
+            KafkaError::broker("alter client quotas", code, e.error_message.as_deref())
+        })?;
+    }
+    Ok(())
+}
+
+/// Kafka's line per entity:
+/// `Quota configs for user-principal 'alice', client-id 'app' are producer_byte_rate=1024.0`.
+fn quota_line(
+    entity: &[kafka_protocol::messages::describe_client_quotas_response::EntityData],
+    values: &[(String, f64)],
+) -> String {
+    let order = |t: &str| if t == "user" { 0 } else { 1 };
+    let mut parts: Vec<_> = entity.iter().collect();
+    parts.sort_by_key(|e| order(&e.entity_type));
+    let who: Vec<String> = parts
+        .into_iter()
+        .map(|e| {
+            let kind = match e.entity_type.as_str() {
+                "user" => "user-principal",
+                other => other,
+            };
+            match &e.entity_name {
+                Some(n) => format!("{kind} '{}'", n.as_str()),
+                None => format!("the default {kind}"),
+            }
+        })
+        .collect();
+    let values: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!(
+        "Quota configs for {} are {}",
+        who.join(", "),
+        values.join(", ")
+    )
+}
+
+async fn describe_quotas(
+    client: &Client,
+    user: Option<&Side>,
+    cid: Option<&Side>,
+) -> anyhow::Result<()> {
+    use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
+    let components = quota_components(user, cid)
+        .into_iter()
+        .map(|(t, side)| {
+            let (match_type, name) = match side {
+                Side::Named(n) => (MATCH_EXACT, Some(StrBytes::from_string(n.clone()))),
+                Side::Default => (MATCH_DEFAULT, None),
+                Side::All => (MATCH_SPECIFIED, None),
+            };
+            ComponentData::default()
+                .with_entity_type(StrBytes::from_static_str(t))
+                .with_match_type(match_type)
+                .with_match(name)
+        })
+        .collect();
+    let req = DescribeClientQuotasRequest::default()
+        .with_components(components)
+        .with_strict(true);
+    let conn = client.any().await?;
+    let version = conn.version::<DescribeClientQuotasRequest>(CLIENT_QUOTAS_VERSIONS)?;
+    let resp = conn.call(&req, version).await?;
+    ErrorCode::check(resp.error_code).map_err(|code| {
+        KafkaError::broker(
+            "describe client quotas",
+            code,
+            resp.error_message.as_deref(),
+        )
+    })?;
+    for entry in resp.entries.unwrap_or_default() {
+        let mut values: Vec<(String, f64)> = entry
+            .values
+            .iter()
+            .map(|v| (v.key.to_string(), v.value))
+            .collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        println!("{}", quota_line(&entry.entity, &values));
+    }
+    Ok(())
+}
+
 // ---- users: SCRAM credentials --------------------------------------------
 
 /// A credential to set: mechanism, iterations, password.
@@ -850,16 +1162,58 @@ mod tests {
             Ok(Entity::BrokerDefault)
         );
         assert_eq!(e(&["--broker-defaults"]), Ok(Entity::BrokerDefault));
+        let principals =
+            |user: Option<Side>, client: Option<Side>| Ok(Entity::Principals { user, client });
         assert_eq!(
             e(&["--user", "alice"]),
-            Ok(Entity::Users(Some("alice".into())))
+            principals(Some(Side::Named("alice".into())), None)
         );
+        assert_eq!(
+            e(&[
+                "--entity-type",
+                "users",
+                "--entity-name",
+                "alice",
+                "--entity-type",
+                "clients",
+                "--entity-name",
+                "app"
+            ]),
+            principals(
+                Some(Side::Named("alice".into())),
+                Some(Side::Named("app".into()))
+            )
+        );
+        assert_eq!(
+            e(&["--entity-type", "clients", "--entity-default"]),
+            principals(None, Some(Side::Default))
+        );
+        assert_eq!(
+            e(&["--user", "alice", "--client-defaults"]),
+            principals(Some(Side::Named("alice".into())), Some(Side::Default))
+        );
+        assert_eq!(
+            e(&["--entity-type", "users"]),
+            principals(Some(Side::All), None)
+        );
+        assert!(e(&[
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "a",
+            "--entity-type",
+            "clients",
+            "--entity-default"
+        ])
+        .unwrap_err()
+        .contains("ambiguous"));
+        assert!(e(&["--entity-type", "users", "--entity-type", "topics"]).is_err());
+        assert!(e(&["--entity-type", "ips"])
+            .unwrap_err()
+            .contains("not supported yet"));
         assert!(e(&["--entity-type", "brokers", "--entity-name", "x"])
             .unwrap_err()
             .contains("valid integer broker id"));
-        assert!(e(&["--entity-type", "clients", "--entity-name", "c"])
-            .unwrap_err()
-            .contains("quotas are not supported yet"));
         assert!(e(&["--entity-type", "topics", "--entity-default"]).is_err());
         assert!(e(&["--topic", "t", "--user", "u"]).is_err());
         assert!(e(&["--topic", "t", "--entity-type", "topics"]).is_err());
@@ -973,6 +1327,59 @@ mod tests {
         assert_eq!(
             describe_line(&secret),
             "  ssl.key.password=null sensitive=true synonyms={}"
+        );
+    }
+
+    #[test]
+    fn quota_and_scram_keys_are_told_apart() {
+        let alice = Some(Side::Named("alice".into()));
+        let adds = parse_add_config("producer_byte_rate=1024,SCRAM-SHA-512=[password=p]").unwrap();
+        let c = principal_changes(&alice, &None, &adds, &["request_percentage".into()]).unwrap();
+        assert_eq!(c.upserts.len(), 1);
+        assert_eq!(
+            c.quotas,
+            vec![
+                ("producer_byte_rate".to_string(), Some(1024.0)),
+                ("request_percentage".to_string(), None)
+            ]
+        );
+        // SCRAM keys only for a named user alone.
+        let app = Some(Side::Named("app".into()));
+        let e = principal_changes(&alice, &app, &adds, &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Invalid config(s): SCRAM-SHA-512"),
+            "{e}"
+        );
+        let bad = parse_add_config("retention.ms=1").unwrap();
+        assert!(principal_changes(&None, &app, &bad, &[]).is_err());
+        let e = principal_changes(&Some(Side::All), &None, &adds, &[]).unwrap_err();
+        assert!(e.to_string().contains("--entity-default"), "{e}");
+        let nan = parse_add_config("producer_byte_rate=lots").unwrap();
+        assert!(principal_changes(&alice, &None, &nan, &[]).is_err());
+    }
+
+    #[test]
+    fn quota_line_is_kafkas() {
+        use kafka_protocol::messages::describe_client_quotas_response::EntityData;
+        let entity = vec![
+            EntityData::default()
+                .with_entity_type(StrBytes::from_static_str("client-id"))
+                .with_entity_name(None),
+            EntityData::default()
+                .with_entity_type(StrBytes::from_static_str("user"))
+                .with_entity_name(Some(StrBytes::from_static_str("alice"))),
+        ];
+        assert_eq!(
+            quota_line(
+                &entity,
+                &[
+                    ("producer_byte_rate".into(), 1024.0),
+                    ("request_percentage".into(), 12.5)
+                ]
+            ),
+            "Quota configs for user-principal 'alice', the default client-id are \
+             producer_byte_rate=1024.0, request_percentage=12.5"
         );
     }
 

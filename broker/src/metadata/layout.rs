@@ -247,3 +247,42 @@ mod tests {
         assert_eq!(state.isr, vec![1]);
     }
 }
+
+/// Bytes Kafka's `Sanitizer` keeps as they are in a user or client-id
+/// znode name (Java's URLEncoder, with `*` encoded too).
+const SANITIZE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_');
+
+/// An entity name as a znode name, as Kafka's `Sanitizer` makes it
+/// (`alice@example.com` → `alice%40example.com`); `<default>` stays.
+pub fn sanitize(name: &str) -> String {
+    if name == crate::quota::DEFAULT_NAME {
+        return name.to_string();
+    }
+    percent_encoding::utf8_percent_encode(name, SANITIZE).to_string()
+}
+
+/// The entity name a znode name stands for.
+pub fn desanitize(node: &str) -> String {
+    percent_encoding::percent_decode_str(node)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_as_kafka_escapes_them() {
+        assert_eq!(sanitize("alice"), "alice");
+        assert_eq!(sanitize("CN=a b,O=x*"), "CN%3Da%20b%2CO%3Dx%2A");
+        assert_eq!(sanitize("a/b"), "a%2Fb");
+        assert_eq!(sanitize("<default>"), "<default>");
+        for n in ["alice@example.com", "CN=a b,O=x*", "a/b", "é.-_"] {
+            assert_eq!(desanitize(&sanitize(n)), n);
+        }
+    }
+}

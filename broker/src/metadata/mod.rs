@@ -21,6 +21,8 @@ pub mod cache;
 pub mod controller_store;
 pub mod groups;
 pub mod layout;
+pub mod quotas;
+pub mod reload;
 pub mod store;
 pub mod transactions;
 

@@ -688,8 +688,13 @@ impl MetadataStore {
             return Err(MetadataError::TopicExists(topic.name.clone()));
         }
         // Like AdminZkClient: the config first, so the topic never exists without it.
-        self.write_entity_config(&client, "topics", &topic.name, &topic.config, false)
-            .await?;
+        self.write_entity_config(
+            &client,
+            &format!("topics/{}", topic.name),
+            &topic.config,
+            false,
+        )
+        .await?;
         let topic_json = TopicJson::new(&topic.assignment, &random_id());
         let live = self.live_brokers();
         let mut multi = client.new_multi_writer();
@@ -850,7 +855,7 @@ impl MetadataStore {
         {
             return Err(MetadataError::NoTopic(name.to_string()));
         }
-        self.write_entity_config(&client, "topics", name, config, true)
+        self.write_entity_config(&client, &format!("topics/{name}"), config, true)
             .await
     }
 
@@ -861,8 +866,20 @@ impl MetadataStore {
         entity_type: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>> {
-        let path = format!("/config/{entity_type}/{name}");
+        self.config_at(&format!("{entity_type}/{}", sanitize(name)))
+            .await
+    }
+
+    /// The config in `/config/<entity_path>`; `None` if the znode is
+    /// absent, empty if it has no data (a parent created on the way to a
+    /// user's client-id entity).
+    pub(super) async fn config_at(
+        &self,
+        entity_path: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let path = format!("/config/{entity_path}");
         match self.client().get_data(&path).await {
+            Ok((data, _)) if data.is_empty() => Ok(Some(BTreeMap::new())),
             Ok((data, _)) => {
                 let json: ConfigJson = serde_json::from_slice(&data)
                     .map_err(|source| MetadataError::Json { path, source })?;
@@ -875,12 +892,21 @@ impl MetadataStore {
 
     /// The names under `/config/<entity_type>`.
     pub async fn entity_names(&self, entity_type: &str) -> Result<Vec<String>> {
-        let path = format!("/config/{entity_type}");
+        let mut names: Vec<String> = self
+            .children_at(entity_type)
+            .await?
+            .iter()
+            .map(|n| desanitize(n))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The znode names under `/config/<entity_path>` (none if it is absent).
+    pub(super) async fn children_at(&self, entity_path: &str) -> Result<Vec<String>> {
+        let path = format!("/config/{entity_path}");
         match self.client().list_children(&path).await {
-            Ok(mut names) => {
-                names.sort();
-                Ok(names)
-            }
+            Ok(names) => Ok(names),
             Err(zk::Error::NoNode) => Ok(Vec::new()),
             Err(e) => Err(zkerr("children", &path)(e)),
         }
@@ -893,22 +919,41 @@ impl MetadataStore {
         name: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let client = self.client();
-        self.write_entity_config(&client, entity_type, name, config, true)
+        self.write_config_at(&format!("{entity_type}/{}", sanitize(name)), config)
             .await
     }
 
-    /// Writes `/config/<entity_type>/<name>` (Kafka's layout) and, with
-    /// `notify`, a `/config/changes/config_change_<seq>` naming it.
+    /// Replaces the config in `/config/<entity_path>`, creating the znodes
+    /// on the way (empty, as Kafka does), and notifies every broker.
+    pub(super) async fn write_config_at(
+        &self,
+        entity_path: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let client = self.client();
+        let mut parent = String::from("/config");
+        let segments: Vec<&str> = entity_path.split('/').collect();
+        for segment in &segments[..segments.len().saturating_sub(1)] {
+            parent = format!("{parent}/{segment}");
+            match client.create(&parent, &[], &PERSISTENT).await {
+                Ok(_) | Err(zk::Error::NodeExists) => {}
+                Err(e) => return Err(zkerr("create", &parent)(e)),
+            }
+        }
+        self.write_entity_config(&client, entity_path, config, true)
+            .await
+    }
+
+    /// Writes `/config/<entity_path>` (Kafka's layout) and, with `notify`,
+    /// a `/config/changes/config_change_<seq>` naming it.
     async fn write_entity_config(
         &self,
         client: &zk::Client,
-        entity_type: &str,
-        name: &str,
+        entity_path: &str,
         config: &BTreeMap<String, String>,
         notify: bool,
     ) -> Result<()> {
-        let path = format!("/config/{entity_type}/{name}");
+        let path = format!("/config/{entity_path}");
         let json = to_json(&ConfigJson {
             version: 1,
             config: config.clone(),
@@ -930,7 +975,7 @@ impl MetadataStore {
         if notify {
             let change = to_json(&ConfigChangeJson {
                 version: 2,
-                entity_path: format!("{entity_type}/{name}"),
+                entity_path: entity_path.to_string(),
             });
             let prefix = format!("{CONFIG_CHANGES}/{CONFIG_CHANGE_PREFIX}");
             client

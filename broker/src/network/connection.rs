@@ -112,7 +112,8 @@ pub async fn serve(
                         break;
                     }
                 }
-                Reply::Nothing | Reply::Later(_) => {}
+                // Later and Throttled are unwrapped before they get here.
+                Reply::Nothing | Reply::Later(_) | Reply::Throttled(..) => {}
                 Reply::Close(reason) => {
                     debug!(peer = %writer_peer, "closing connection: {reason}");
                     break;
@@ -140,10 +141,19 @@ pub async fn serve(
         };
         let api = req.api_key;
         trace!(%peer, api = ?req.api_key, version = req.version(), correlation_id = req.header.correlation_id, "request");
-        let reply = api::handle(&broker, req).await;
+        let (reply, throttle) = api::handle(&broker, req).await.take_throttle();
         let close = matches!(reply, Reply::Close(_));
         if answers_tx.send((reply, api, read_at)).await.is_err() || close {
             break;
+        }
+        if !throttle.is_zero() {
+            // Over its quota: the answer carries the throttle time and the
+            // connection handles nothing more until it has passed (KIP-219).
+            trace!(%peer, ?throttle, "throttled");
+            tokio::select! {
+                _ = tokio::time::sleep(throttle) => {}
+                _ = shutdown.changed() => break,
+            }
         }
     }
     drop(answers_tx);

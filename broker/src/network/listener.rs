@@ -86,7 +86,14 @@ async fn open(
         }
     };
     let principal = match &security.sasl {
-        None => "User:ANONYMOUS".to_string(),
+        // PLAINTEXT and SSL: the client certificate's subject, if it sent one.
+        None => match security.certificate_principal(&stream) {
+            Ok(p) => p,
+            Err(e) => {
+                info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
+                return;
+            }
+        },
         Some(sasl) => match sasl_server::authenticate(&broker, &mut stream, sasl).await {
             Ok(user) => format!("User:{user}"),
             Err(e) => {

@@ -16,11 +16,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::acl::{
     entry_applies, AclBinding, Operation, PatternType, Permission, ResourceType, WILDCARD,
 };
+use crate::metadata::reload::{keep_loaded, Changed};
 use crate::metadata::MetadataStore;
 
 /// The authorizer classes Kafka users configure; any of them turns ACLs on.
@@ -222,45 +223,25 @@ impl Authorizer {
     pub async fn run(
         self: Arc<Self>,
         metadata: Arc<MetadataStore>,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
     ) {
         if !self.config.enabled {
             return;
         }
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let round = async {
-                let watches = metadata.watch_acl_changes().await?;
-                let bindings = metadata.read_acls().await?;
-                Ok::<_, crate::metadata::MetadataError>((watches, bindings))
-            };
-            let watches = match round.await {
-                Ok((watches, bindings)) => {
-                    self.install(bindings);
-                    backoff = Duration::from_millis(100);
+        let read = || async {
+            let watches = metadata.watch_acl_changes().await?;
+            let bindings = metadata.read_acls().await?;
+            let changed: Changed = Box::pin(async move {
+                futures_util::future::select_all(
                     watches
-                }
-                Err(e) => {
-                    warn!("reading ACLs from coord: {e}");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return,
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            let any_change = futures_util::future::select_all(
-                watches
-                    .into_iter()
-                    .map(|w| Box::pin(async move { w.changed().await })),
-            );
-            tokio::select! {
-                _ = any_change => {}
-                _ = tokio::time::sleep(RELOAD_EVERY) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+                        .into_iter()
+                        .map(|w| Box::pin(async move { w.changed().await })),
+                )
+                .await;
+            });
+            Ok((changed, bindings))
+        };
+        keep_loaded("ACLs", RELOAD_EVERY, shutdown, read, |b| self.install(b)).await;
     }
 
     /// The bindings in force, for DescribeAcls.

@@ -11,6 +11,7 @@ use runnel_common::tls::{self, TlsError};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::principal::{self, PrincipalError, PrincipalMapper};
 use super::settings::{InterBroker, ListenerSecurity, SaslSettings};
 
 /// How long a client may take to finish its TLS handshake; a peer that
@@ -23,6 +24,8 @@ pub struct ListenerRuntime {
     pub protocol: SecurityProtocol,
     tls: Option<TlsAcceptor>,
     pub sasl: Option<SaslSettings>,
+    /// `ssl.principal.mapping.rules` of a TLS listener.
+    principal_mapping: Option<PrincipalMapper>,
 }
 
 impl ListenerRuntime {
@@ -39,7 +42,26 @@ impl ListenerRuntime {
             protocol: settings.protocol,
             tls,
             sasl: settings.sasl.clone(),
+            principal_mapping: settings.tls.as_ref().map(|t| t.principal_mapping.clone()),
         })
+    }
+
+    /// The principal of a connection without SASL, as Kafka's
+    /// `DefaultKafkaPrincipalBuilder` makes it: a client that presented a
+    /// certificate (mutual TLS) is `User:` and its subject through
+    /// `ssl.principal.mapping.rules`; any other client is `User:ANONYMOUS`.
+    ///
+    /// An error (no rule applies, an unreadable certificate) refuses the
+    /// client, as Kafka does.
+    pub fn certificate_principal(&self, stream: &Stream) -> Result<String, PrincipalError> {
+        let (Some(mapping), Some(leaf)) = (
+            &self.principal_mapping,
+            stream.peer_certificates().and_then(|chain| chain.first()),
+        ) else {
+            return Ok("User:ANONYMOUS".into());
+        };
+        let dn = principal::subject_dn(leaf)?;
+        Ok(format!("User:{}", mapping.map(&dn)?))
     }
 
     /// Wraps an accepted socket: the TLS handshake on a TLS listener.

@@ -5,6 +5,8 @@
 //! * [`listener`]: what a listener needs at run time — its TLS acceptor and
 //!   SASL users — built once from the settings, and the broker's own client
 //!   side for inter-broker connections.
+//! * [`principal`]: a mutual-TLS client's principal — its certificate's
+//!   subject (RFC 2253) through `ssl.principal.mapping.rules`.
 //! * [`sasl_server`]: the authentication phase of a SASL connection
 //!   (ApiVersions, SaslHandshake, SaslAuthenticate with PLAIN or SCRAM)
 //!   before any other request is served.
@@ -20,5 +22,6 @@ pub mod authorizer;
 pub mod coord_tls;
 pub mod credentials;
 pub mod listener;
+pub mod principal;
 pub mod sasl_server;
 pub mod settings;

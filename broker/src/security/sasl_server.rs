@@ -301,6 +301,6 @@ async fn send(stream: &mut Stream, reply: Reply) -> Result<(), AuthError> {
             Ok(())
         }
         Reply::Close(reason) => Err(AuthError::Frame(reason)),
-        Reply::Nothing | Reply::Later(_) => Ok(()),
+        Reply::Nothing | Reply::Later(_) | Reply::Throttled(..) => Ok(()),
     }
 }

@@ -15,6 +15,8 @@ use runnel_common::kafka::{SaslCredentials, SaslMechanism, SecurityProtocol};
 use runnel_common::security::jaas;
 use runnel_common::tls::{ClientAuth, TlsFiles};
 
+use super::principal::PrincipalMapper;
+
 /// A bad security setting: the key (as given) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingError {
@@ -34,6 +36,10 @@ fn error(key: impl Into<String>, reason: impl Into<String>) -> SettingError {
 pub struct TlsSettings {
     pub files: TlsFiles,
     pub client_auth: ClientAuth,
+    /// `ssl.principal.mapping.rules`: a client certificate's subject to its
+    /// principal (used on SSL listeners; on SASL_SSL the SASL user is the
+    /// principal, as in Kafka).
+    pub principal_mapping: PrincipalMapper,
 }
 
 /// SASL of one listener.
@@ -185,6 +191,10 @@ fn tls_settings(scoped: &Scoped<'_>) -> Result<TlsSettings, SettingError> {
         Some((v, from)) => ClientAuth::parse(&v)
             .ok_or_else(|| error(from, "expected none, requested or required"))?,
     };
+    let principal_mapping = match scoped.get("ssl.principal.mapping.rules") {
+        None => PrincipalMapper::default(),
+        Some((v, from)) => PrincipalMapper::parse(&v).map_err(|e| error(from, e.to_string()))?,
+    };
     let keystore = scoped
         .get("ssl.keystore.location")
         .map(|(v, _)| PathBuf::from(v));
@@ -207,6 +217,7 @@ fn tls_settings(scoped: &Scoped<'_>) -> Result<TlsSettings, SettingError> {
             cipher_suites: scoped.list("ssl.cipher.suites"),
         },
         client_auth,
+        principal_mapping,
     })
 }
 
@@ -365,7 +376,8 @@ mod tests {
         let lookup = move |k: &str| {
             map.get(k).cloned().or_else(|| match k {
                 "listener.security.protocol.map" => Some(
-                    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
+                    "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL,\
+                     MTLS:SSL"
                         .into(),
                 ),
                 "security.inter.broker.protocol" => Some("PLAINTEXT".into()),
@@ -431,6 +443,46 @@ mod tests {
         let tls = l[0].tls.as_ref().unwrap();
         assert_eq!(tls.files.keystore, Some(PathBuf::from("/listener.pem")));
         assert_eq!(tls.client_auth, ClientAuth::Required);
+        assert_eq!(tls.principal_mapping, PrincipalMapper::default());
+    }
+
+    #[test]
+    fn principal_mapping_rules_per_listener() {
+        let (l, _) = run(
+            &[
+                ("ssl.keystore.location", "/k.pem"),
+                ("ssl.principal.mapping.rules", "RULE:^CN=([^,]*).*$/$1/U"),
+                (
+                    "listener.name.mtls.ssl.principal.mapping.rules",
+                    "RULE:^CN=([^,]*).*$/$1/L,DEFAULT",
+                ),
+            ],
+            &["SSL", "MTLS", "PLAINTEXT"],
+        )
+        .unwrap();
+        let name = |i: usize| {
+            l[i].tls
+                .as_ref()
+                .unwrap()
+                .principal_mapping
+                .map("CN=Ann,OU=eng")
+                .unwrap()
+        };
+        assert_eq!(name(0), "ANN");
+        assert_eq!(name(1), "ann");
+        let e = run(
+            &[
+                ("ssl.keystore.location", "/k.pem"),
+                (
+                    "listener.name.mtls.ssl.principal.mapping.rules",
+                    "RULE:^CN=(.*$/$1/",
+                ),
+            ],
+            &["SSL", "MTLS", "PLAINTEXT"],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "listener.name.mtls.ssl.principal.mapping.rules");
+        assert!(e.reason.contains("RULE:^CN=(.*$/$1/"), "{e:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use kafka_protocol::messages::{
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Request, StrBytes};
+use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -176,6 +177,16 @@ impl Stream {
                 let (r, w) = tokio::io::split(*s);
                 (Box::new(r), Box::new(w))
             }
+        }
+    }
+
+    /// The certificates the peer presented in the TLS handshake, its own
+    /// first; `None` on plain TCP or when it presented none. A server reads
+    /// its mutual-TLS client's identity from them.
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        match self {
+            Stream::Plain(_) => None,
+            Stream::Tls(s) => s.get_ref().1.peer_certificates(),
         }
     }
 

@@ -1,0 +1,197 @@
+//! The quotas in force on this broker and the usage measured against them.
+//!
+//! Each broker enforces its quotas on its own traffic, as Kafka does. The
+//! configs are read from coord at start and again after every config change
+//! notification; usage is kept per quota kind and per [`MetricKey`] (who
+//! shares the budget), and a request that takes its sender over the quota
+//! earns a throttle time: the answer carries it (`throttle_time_ms`) and
+//! the connection reads nothing more for that long (KIP-219), so clients
+//! back off by themselves and a client that ignores it is held back anyway.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tracing::info;
+
+use super::entity::{MetricKey, QuotaConfigs, QuotaKind};
+use super::rate::{SampledRate, Windows};
+use crate::metadata::reload::{keep_loaded, Changed};
+use crate::metadata::MetadataStore;
+
+/// Configs are read again this often even without a notification (a watch
+/// lost with a coord session heals by itself); idle sensors are dropped
+/// then too.
+const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// A sensor with no usage for this long is forgotten (Kafka: one hour).
+const SENSOR_IDLE: Duration = Duration::from_secs(3600);
+
+pub struct QuotaManager {
+    windows: Windows,
+    configs: RwLock<Arc<QuotaConfigs>>,
+    /// Per [`QuotaKind`]: whether any entity has such a quota, so that a
+    /// broker without quotas pays one atomic load per request.
+    active: [AtomicBool; 4],
+    sensors: Mutex<HashMap<(QuotaKind, MetricKey), SampledRate>>,
+    epoch: Instant,
+}
+
+fn kind_index(kind: QuotaKind) -> usize {
+    kind as usize
+}
+
+/// The quota user of a principal: its name without the `User:` type.
+pub fn quota_user(principal: &str) -> &str {
+    principal
+        .split_once(':')
+        .map_or(principal, |(_, name)| name)
+}
+
+impl QuotaManager {
+    pub fn new(windows: Windows) -> Arc<QuotaManager> {
+        Arc::new(QuotaManager {
+            windows,
+            configs: RwLock::new(Arc::new(QuotaConfigs::default())),
+            active: Default::default(),
+            sensors: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Whether some entity has a quota of `kind`.
+    pub fn enforces(&self, kind: QuotaKind) -> bool {
+        self.active[kind_index(kind)].load(Ordering::Relaxed)
+    }
+
+    fn configs(&self) -> Arc<QuotaConfigs> {
+        match self.configs.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Counts `value` (bytes, or percent-seconds of a thread) against the
+    /// quota of `kind` for `principal` and `client_id`, and says how long
+    /// the client must now wait.
+    pub fn record(
+        &self,
+        kind: QuotaKind,
+        principal: &str,
+        client_id: &str,
+        value: f64,
+    ) -> Duration {
+        if !self.enforces(kind) {
+            return Duration::ZERO;
+        }
+        let Some((key, limit)) = self
+            .configs()
+            .resolve(quota_user(principal), client_id, kind)
+        else {
+            return Duration::ZERO;
+        };
+        let now = self.now_ms();
+        let mut sensors = match self.sensors.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let rate = sensors
+            .entry((kind, key))
+            .or_insert_with(|| SampledRate::new(self.windows));
+        rate.record(value, now);
+        Duration::from_millis(rate.throttle_ms(limit, now))
+    }
+
+    /// Counts the time a request took to handle against `request_percentage`.
+    pub fn record_time(&self, principal: &str, client_id: &str, took: Duration) -> Duration {
+        // A quota of n % allows n/100 seconds of handling per second.
+        let percent_seconds = took.as_secs_f64() * 100.0;
+        self.record(
+            QuotaKind::RequestPercentage,
+            principal,
+            client_id,
+            percent_seconds,
+        )
+    }
+
+    /// Puts `configs` in force.
+    pub fn install(&self, configs: QuotaConfigs) {
+        for kind in QuotaKind::ALL {
+            self.active[kind_index(kind)].store(configs.has(kind), Ordering::Relaxed);
+        }
+        let entities = configs.iter().count();
+        match self.configs.write() {
+            Ok(mut c) => *c = Arc::new(configs),
+            Err(p) => *p.into_inner() = Arc::new(configs),
+        }
+        info!(entities, "client quotas loaded");
+    }
+
+    fn drop_idle_sensors(&self) {
+        let now = self.now_ms();
+        let idle = SENSOR_IDLE.as_millis() as u64;
+        if let Ok(mut sensors) = self.sensors.lock() {
+            sensors.retain(|_, r| r.last_ms().is_some_and(|t| now.saturating_sub(t) < idle));
+        }
+    }
+
+    /// Reads the quotas from coord now and after every config change
+    /// notification, until `shutdown`.
+    pub async fn run(
+        self: Arc<Self>,
+        metadata: Arc<MetadataStore>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let read = || async {
+            let watch = metadata.watch_config_changes().await?;
+            let stored = metadata.read_quota_configs().await?;
+            let changed: Changed = Box::pin(async move {
+                watch.changed().await;
+            });
+            Ok((changed, QuotaConfigs::from_stored(stored)))
+        };
+        let install = |configs: QuotaConfigs| {
+            self.drop_idle_sensors();
+            if *self.configs() != configs {
+                self.install(configs);
+            }
+        };
+        keep_loaded("client quotas", RELOAD_EVERY, shutdown, read, install).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::{Name, QuotaEntity};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn only_the_quota_holder_is_throttled() {
+        let m = QuotaManager::new(Windows::default());
+        let config = BTreeMap::from([("producer_byte_rate".to_string(), "1000".to_string())]);
+        m.install(QuotaConfigs::from_stored(vec![(
+            QuotaEntity::user(Name::Named("alice".into())),
+            config,
+        )]));
+        assert!(m.enforces(QuotaKind::ProducerByteRate));
+        assert!(!m.enforces(QuotaKind::ConsumerByteRate));
+        // 10 s worth in one go is allowed; the next byte is over.
+        let kind = QuotaKind::ProducerByteRate;
+        assert_eq!(m.record(kind, "User:alice", "a", 10_000.0), Duration::ZERO);
+        assert!(m.record(kind, "User:alice", "b", 10_000.0) > Duration::from_secs(5));
+        assert_eq!(m.record(kind, "User:bob", "a", 1e9), Duration::ZERO);
+    }
+
+    #[test]
+    fn principal_type_is_not_part_of_the_user() {
+        assert_eq!(quota_user("User:alice"), "alice");
+        assert_eq!(quota_user("User:CN=a,O=b"), "CN=a,O=b");
+        assert_eq!(quota_user("ANONYMOUS"), "ANONYMOUS");
+    }
+}
