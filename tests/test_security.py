@@ -425,6 +425,21 @@ def test_unknown_mechanism_gets_the_enabled_list(secure):
     assert names == ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
+def test_requests_sent_right_behind_the_last_sasl_token_are_served(secure):
+    """A client that pipelines its first request behind its SaslAuthenticate
+    (no wait for the answer) gets both answers: the bytes read past the
+    authentication phase carry over to the serving loop."""
+    with socket.create_connection(("127.0.0.1", secure.ports["SASL_PLAINTEXT"]), timeout=10) as s:
+        s.sendall(sasl_handshake(1, "PLAIN"))
+        assert struct.unpack(">ih", read_response(s)[:6]) == (3, 0)
+        token = b"\x00admin\x00admin-secret"
+        authenticate = frame(request_header(36, 1, 4) + struct.pack(">i", len(token)) + token)
+        s.sendall(authenticate + metadata_v1_request(correlation_id=5))
+        correlation, error = struct.unpack(">ih", read_response(s)[:6])
+        assert (correlation, error) == (4, 0)
+        assert struct.unpack(">i", read_response(s)[:4])[0] == 5
+
+
 def metadata_v1_request(correlation_id=9):
     return frame(request_header(3, 1, correlation_id) + struct.pack(">i", -1))
 

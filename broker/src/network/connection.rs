@@ -32,12 +32,14 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// Serves one connection (already through its listener's TLS and SASL)
 /// until the peer closes it, a protocol error, or shutdown. `listener` is
 /// the listener's name: Metadata answers with endpoints on it; `principal`
-/// who authenticated, for the authorizer.
+/// who authenticated, for the authorizer; `unread` what was read past the
+/// authentication phase, the first bytes of the first request.
 pub async fn serve(
     broker: Arc<Broker>,
     stream: Stream,
     listener: Arc<str>,
     principal: Arc<str>,
+    unread: BytesMut,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let peer_addr = stream.tcp().peer_addr().ok();
@@ -50,7 +52,8 @@ pub async fn serve(
 
     let reader_peer = peer.clone();
     let read_task = tokio::spawn(async move {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut buf = unread;
+        buf.reserve(READ_BUFFER);
         loop {
             loop {
                 match frame::parse_frame(&mut buf, max) {

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, error, info, warn};
@@ -85,17 +86,17 @@ async fn open(
             return;
         }
     };
-    let principal = match &security.sasl {
+    let (principal, unread) = match &security.sasl {
         // PLAINTEXT and SSL: the client certificate's subject, if it sent one.
         None => match security.certificate_principal(&stream) {
-            Ok(p) => p,
+            Ok(p) => (p, BytesMut::new()),
             Err(e) => {
                 info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
                 return;
             }
         },
         Some(sasl) => match sasl_server::authenticate(&broker, &mut stream, sasl).await {
-            Ok(user) => format!("User:{user}"),
+            Ok(done) => (format!("User:{}", done.user), done.unread),
             Err(e) => {
                 info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
                 return;
@@ -108,6 +109,7 @@ async fn open(
         stream,
         security.name.as_str().into(),
         principal.into(),
+        unread,
         shutdown,
     )
     .await;

@@ -56,12 +56,20 @@ pub enum AuthError {
     Failed(String),
 }
 
-/// Runs the phase on `stream`; `Ok` carries the authenticated user name.
+/// Who authenticated, and what the client sent after its last SASL
+/// message (its first requests, if it did not wait for the answer): the
+/// serving loop starts from those bytes.
+pub struct Authenticated {
+    pub user: String,
+    pub unread: BytesMut,
+}
+
+/// Runs the phase on `stream`.
 pub async fn authenticate(
     broker: &Broker,
     stream: &mut Stream,
     sasl: &SaslSettings,
-) -> Result<String, AuthError> {
+) -> Result<Authenticated, AuthError> {
     let mut input = BytesMut::with_capacity(4096);
     loop {
         let raw = read_frame(stream, &mut input).await?;
@@ -80,7 +88,11 @@ pub async fn authenticate(
                     raw_tokens: version == 0,
                     failure_delay: broker.config.failed_authentication_delay,
                 };
-                return exchange.run(broker, mechanism, sasl).await;
+                let user = exchange.run(broker, mechanism, sasl).await?;
+                return Ok(Authenticated {
+                    user,
+                    unread: input,
+                });
             }
             other => return Err(AuthError::Unexpected(other)),
         }
