@@ -834,12 +834,12 @@ impl BrokerConfig {
             ));
         }
         let quota_samples = get.int("quota.window.num");
-        if quota_samples < 1 {
-            return Err(get.error("quota.window.num", "must be at least 1"));
+        if !(1..=1000).contains(&quota_samples) {
+            return Err(get.error("quota.window.num", "must be between 1 and 1000"));
         }
         let quota_window = get.int("quota.window.size.seconds");
-        if quota_window < 1 {
-            return Err(get.error("quota.window.size.seconds", "must be at least 1"));
+        if !(1..=86_400).contains(&quota_window) {
+            return Err(get.error("quota.window.size.seconds", "must be between 1 and 86400"));
         }
         let max_connections = get.int("max.connections");
         if max_connections < 0 {

@@ -78,17 +78,21 @@ impl Throttle for m::WriteTxnMarkersResponse {
     }
 }
 
-/// Requests whose wall time is not handling time: they park until
-/// something happens (data for a Fetch, the rebalance for JoinGroup and
-/// SyncGroup); Kafka charges thread time only.
-fn parks(key: ApiKey) -> bool {
-    matches!(key, ApiKey::Fetch | ApiKey::JoinGroup | ApiKey::SyncGroup)
+/// Requests not charged: those whose wall time is not handling time, as
+/// they park until something happens (data for a Fetch, the rebalance for
+/// JoinGroup and SyncGroup; Kafka charges thread time only), and the
+/// brokers' own WriteTxnMarkers (Kafka exempts ClusterAction requests).
+fn uncharged(key: ApiKey) -> bool {
+    matches!(
+        key,
+        ApiKey::Fetch | ApiKey::JoinGroup | ApiKey::SyncGroup | ApiKey::WriteTxnMarkers
+    )
 }
 
 /// Charges the time since `started` to the sender's `request_percentage`
 /// quota: the throttle it earned (zero without such a quota).
 pub fn charge(broker: &Broker, req: &Request, key: ApiKey, started: Instant) -> Duration {
-    if parks(key) || !broker.quotas.enforces(QuotaKind::RequestPercentage) {
+    if uncharged(key) || !broker.quotas.enforces(QuotaKind::RequestPercentage) {
         return Duration::ZERO;
     }
     let client_id = req.header.client_id.as_deref().unwrap_or_default();

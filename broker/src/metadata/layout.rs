@@ -256,11 +256,18 @@ const SANITIZE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'_');
 
 /// An entity name as a znode name, as Kafka's `Sanitizer` makes it
-/// (`alice@example.com` → `alice%40example.com`); `<default>` stays.
+/// (`alice@example.com` → `alice%40example.com`); `<default>` (the
+/// brokers' default) stays.
 pub fn sanitize(name: &str) -> String {
     if name == crate::quota::DEFAULT_NAME {
         return name.to_string();
     }
+    escape(name)
+}
+
+/// A name as a znode name, always escaped: a user literally named
+/// `<default>` is `%3Cdefault%3E`, not the default entity.
+pub fn escape(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, SANITIZE).to_string()
 }
 

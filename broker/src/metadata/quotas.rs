@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use zookeeper_client as zk;
 
-use super::layout::{desanitize, sanitize, CONFIG_CHANGES};
+use super::layout::CONFIG_CHANGES;
 use super::store::{zkerr, MetadataError, MetadataStore};
 use crate::quota::{Name, QuotaEntity, QuotaKind};
 
@@ -21,10 +21,10 @@ use crate::quota::{Name, QuotaEntity, QuotaKind};
 pub fn entity_path(entity: &QuotaEntity) -> String {
     let mut parts = Vec::new();
     if let Some(u) = &entity.user {
-        parts.push(format!("users/{}", sanitize(u.node())));
+        parts.push(format!("users/{}", u.node()));
     }
     if let Some(c) = &entity.client {
-        parts.push(format!("clients/{}", sanitize(c.node())));
+        parts.push(format!("clients/{}", c.node()));
     }
     parts.join("/")
 }
@@ -37,14 +37,14 @@ impl MetadataStore {
     ) -> Result<Vec<(QuotaEntity, BTreeMap<String, String>)>, MetadataError> {
         let mut out = Vec::new();
         for user in self.children_at("users").await? {
-            let user_name = Name::from_node(&desanitize(&user));
+            let user_name = Name::from_node(&user);
             if let Some(config) = self.config_at(&format!("users/{user}")).await? {
                 out.push((QuotaEntity::user(user_name.clone()), config));
             }
             for client in self.children_at(&format!("users/{user}/clients")).await? {
                 let path = format!("users/{user}/clients/{client}");
                 if let Some(config) = self.config_at(&path).await? {
-                    let client_name = Name::from_node(&desanitize(&client));
+                    let client_name = Name::from_node(&client);
                     out.push((
                         QuotaEntity::user_client(user_name.clone(), client_name),
                         config,
@@ -54,10 +54,7 @@ impl MetadataStore {
         }
         for client in self.children_at("clients").await? {
             if let Some(config) = self.config_at(&format!("clients/{client}")).await? {
-                out.push((
-                    QuotaEntity::client(Name::from_node(&desanitize(&client))),
-                    config,
-                ));
+                out.push((QuotaEntity::client(Name::from_node(&client)), config));
             }
         }
         Ok(out)
@@ -113,5 +110,13 @@ mod tests {
             entity_path(&QuotaEntity::client(Name::Default)),
             "clients/<default>"
         );
+        // A client literally named `<default>` is not the default.
+        let literal = QuotaEntity::client(Name::Named("<default>".into()));
+        assert_eq!(entity_path(&literal), "clients/%3Cdefault%3E");
+        assert_eq!(
+            Name::from_node("%3Cdefault%3E"),
+            Name::Named("<default>".into())
+        );
+        assert_eq!(Name::from_node("<default>"), Name::Default);
     }
 }

@@ -866,8 +866,13 @@ impl MetadataStore {
         entity_type: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>> {
-        self.config_at(&format!("{entity_type}/{}", sanitize(name)))
-            .await
+        let node = sanitize(name);
+        let found = self.config_at(&format!("{entity_type}/{node}")).await?;
+        if found.is_none() && node != name {
+            // Written unescaped by a Runnel before names were escaped.
+            return self.config_at(&format!("{entity_type}/{name}")).await;
+        }
+        Ok(found)
     }
 
     /// The config in `/config/<entity_path>`; `None` if the znode is

@@ -33,12 +33,21 @@ pub enum Name {
 }
 
 impl Name {
-    /// From a znode name (`<default>` is the default).
+    /// From a znode name as stored: `<default>` is the default, anything
+    /// else an escaped name (`%3Cdefault%3E` is a user named `<default>`).
     pub fn from_node(node: &str) -> Name {
         if node == DEFAULT_NAME {
             Name::Default
         } else {
-            Name::Named(node.to_string())
+            Name::Named(crate::metadata::layout::desanitize(node))
+        }
+    }
+
+    /// The znode name: `<default>`, or the name escaped as Kafka does.
+    pub fn node(&self) -> String {
+        match self {
+            Name::Named(n) => crate::metadata::layout::escape(n),
+            Name::Default => DEFAULT_NAME.to_string(),
         }
     }
 
@@ -54,15 +63,6 @@ impl Name {
         match self {
             Name::Named(n) => Some(n),
             Name::Default => None,
-        }
-    }
-
-    /// The znode name: `<default>` or the name itself (sanitized by the
-    /// store).
-    pub fn node(&self) -> &str {
-        match self {
-            Name::Named(n) => n,
-            Name::Default => DEFAULT_NAME,
         }
     }
 }
@@ -319,9 +319,11 @@ impl QuotaConfigs {
     pub fn from_stored(stored: Vec<(QuotaEntity, BTreeMap<String, String>)>) -> QuotaConfigs {
         let mut entities = HashMap::new();
         for (entity, config) in stored {
+            // Values written by other tools: only finite positive limits.
             let quotas: BTreeMap<QuotaKind, f64> = config
                 .iter()
                 .filter_map(|(k, v)| Some((QuotaKind::from_key(k)?, v.trim().parse().ok()?)))
+                .filter(|(_, v): &(QuotaKind, f64)| v.is_finite() && *v > 0.0)
                 .collect();
             if !quotas.is_empty() {
                 entities.insert(entity, quotas);

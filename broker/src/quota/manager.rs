@@ -104,7 +104,14 @@ impl QuotaManager {
             .entry((kind, key))
             .or_insert_with(|| SampledRate::new(self.windows));
         rate.record(value, now);
-        Duration::from_millis(rate.throttle_ms(limit, now))
+        // Kafka bounds a request-time throttle by one window (a muted
+        // connection also holds back the client's heartbeats); byte-rate
+        // throttles by the whole measured span.
+        let cap = match kind {
+            QuotaKind::RequestPercentage => self.windows.window_ms,
+            _ => self.windows.max_throttle_ms(),
+        };
+        Duration::from_millis(rate.throttle_ms(limit, now, cap))
     }
 
     /// Counts the time a request took to handle against `request_percentage`.

@@ -32,7 +32,7 @@ impl Windows {
     /// The longest throttle handed out: the whole measured span, after
     /// which every sample of the excess has expired.
     pub fn max_throttle_ms(&self) -> u64 {
-        self.window_ms * u64::from(self.samples)
+        self.window_ms.saturating_mul(u64::from(self.samples))
     }
 }
 
@@ -115,15 +115,15 @@ impl SampledRate {
     }
 
     /// How long the client must wait, in milliseconds, for its rate to come
-    /// back to `limit`; 0 when it is within it.
-    pub fn throttle_ms(&mut self, limit: f64, now_ms: u64) -> u64 {
+    /// back to `limit` (at most `cap_ms`); 0 when it is within it.
+    pub fn throttle_ms(&mut self, limit: f64, now_ms: u64, cap_ms: u64) -> u64 {
         let rate = self.rate(now_ms);
         if limit <= 0.0 || rate <= limit {
             return 0;
         }
         let span = self.span_ms(now_ms) as f64;
         let ms = ((rate - limit) / limit * span).round() as u64;
-        ms.min(self.windows.max_throttle_ms())
+        ms.min(cap_ms)
     }
 
     /// When usage was last recorded (for dropping idle sensors).
@@ -136,17 +136,19 @@ impl SampledRate {
 mod tests {
     use super::*;
 
+    const CAP: u64 = 11_000;
+
     #[test]
     fn a_burst_is_spread_over_all_windows_but_one() {
         let mut r = SampledRate::new(Windows::default());
         r.record(10_000.0, 0);
         // 10 000 over the 10 s minimum span.
         assert_eq!(r.rate(0), 1000.0);
-        assert_eq!(r.throttle_ms(1000.0, 0), 0);
+        assert_eq!(r.throttle_ms(1000.0, 0, CAP), 0);
         r.record(10_000.0, 500);
         // 20 000 over 10.5 s against 1000/s: 9.5 s more until it is back
         // to 1000/s, i.e. (rate - quota) / quota × span.
-        assert_eq!(r.throttle_ms(1000.0, 500), 9_500);
+        assert_eq!(r.throttle_ms(1000.0, 500, CAP), 9_500);
     }
 
     #[test]
@@ -158,8 +160,8 @@ mod tests {
             now += 100;
         }
         // 1000/s for 10 s.
-        assert!(r.throttle_ms(1000.0, now) == 0, "{}", r.rate(now));
-        assert!(r.throttle_ms(500.0, now) > 0);
+        assert!(r.throttle_ms(1000.0, now, CAP) == 0, "{}", r.rate(now));
+        assert!(r.throttle_ms(500.0, now, CAP) > 0);
     }
 
     #[test]
@@ -167,8 +169,14 @@ mod tests {
         let w = Windows::default();
         let mut r = SampledRate::new(w);
         r.record(1e9, 0);
-        assert_eq!(r.throttle_ms(1.0, 0), w.max_throttle_ms());
+        assert_eq!(
+            r.throttle_ms(1.0, 0, w.max_throttle_ms()),
+            w.max_throttle_ms()
+        );
         assert_eq!(r.rate(w.max_throttle_ms()), 0.0);
-        assert_eq!(r.throttle_ms(1.0, w.max_throttle_ms()), 0);
+        assert_eq!(
+            r.throttle_ms(1.0, w.max_throttle_ms(), w.max_throttle_ms()),
+            0
+        );
     }
 }

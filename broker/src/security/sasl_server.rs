@@ -76,7 +76,9 @@ pub async fn authenticate(
         let req = frame::parse_request(raw).map_err(|e| AuthError::Frame(e.to_string()))?;
         match req.api_key {
             Api::Kafka(ApiKey::ApiVersions) => {
-                let reply = api::handle(broker, req).await;
+                // Not muted before authentication: the throttle (if any) is
+                // in the answer.
+                let (reply, _) = api::handle(broker, req).await.take_throttle();
                 send(stream, reply).await?;
             }
             Api::Kafka(ApiKey::SaslHandshake) => {
@@ -313,6 +315,8 @@ async fn send(stream: &mut Stream, reply: Reply) -> Result<(), AuthError> {
             Ok(())
         }
         Reply::Close(reason) => Err(AuthError::Frame(reason)),
+        // ApiVersions and the SASL answers are never Later; Throttled is
+        // unwrapped by the caller.
         Reply::Nothing | Reply::Later(_) | Reply::Throttled(..) => Ok(()),
     }
 }
