@@ -11,6 +11,7 @@ throttled phase comes within a second.
 
 import json
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -18,6 +19,7 @@ from confluent_kafka import Consumer, Producer
 from kafka import KafkaProducer
 
 from brokerproc import cluster  # noqa: F401 - fixture
+from coordproc import free_port
 from test_configs_script import configs, script
 
 pytestmark = pytest.mark.timeout(240)
@@ -126,8 +128,20 @@ def test_configs_sh_sets_describes_and_deletes_quotas(cluster):
     assert describe(bs, "--client", "app") == []
 
 
+def scrape(url):
+    """{(name, client_id): value} of the quota families on /metrics."""
+    out = {}
+    for line in urllib.request.urlopen(url, timeout=10).read().decode().splitlines():
+        if line.startswith("kafka_server_") and 'client_id="' in line:
+            name = line.split("{", 1)[0]
+            client = line.split('client_id="', 1)[1].split('"', 1)[0]
+            out[(name, client)] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def test_producer_over_its_quota_is_throttled_and_others_are_not(cluster):
-    _, b = cluster(quota_window_num=3)
+    port = free_port()
+    _, b = cluster(quota_window_num=3, metrics_listener="127.0.0.1:%d" % port)
     bs = b.bootstrap
     topic = name("quota-produce")
     create_topic(bs, topic)
@@ -142,6 +156,11 @@ def test_producer_over_its_quota_is_throttled_and_others_are_not(cluster):
     # 1.6 MB with a burst allowance of two windows (400 KB): ~6 s at the quota.
     rate = COUNT * len(PAYLOAD) / elapsed
     assert rate < 2 * QUOTA, "%.0f B/s against a quota of %d B/s" % (rate, QUOTA)
+    # The budget's figures on the metrics endpoint, as Kafka's sensors.
+    figures = scrape("http://127.0.0.1:%d/metrics" % port)
+    assert figures[("kafka_server_produce_byte_rate", "slow-writer")] > 0, figures
+    assert figures[("kafka_server_produce_throttle_time", "slow-writer")] > 0, figures
+    assert ("kafka_server_produce_byte_rate", "fast-writer") not in figures
 
     # Everything sent is there, in order.
     c = Consumer({"bootstrap.servers": bs, "group.id": name("g"),

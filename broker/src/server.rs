@@ -183,12 +183,7 @@ async fn serve_metrics(
     broker.metrics.register(&mut registry);
     let (host, port) = broker.advertised();
     let collector = BrokerCollector::new(
-        broker.id,
-        broker.replicas.clone(),
-        broker.metadata.clone(),
-        broker.groups.clone(),
-        broker.fetch_sessions.clone(),
-        broker.cleaner.clone(),
+        broker,
         LagClient {
             bootstrap: format!("{host}:{port}"),
             security: broker.config.inter_broker_client.clone(),

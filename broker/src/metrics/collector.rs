@@ -20,6 +20,7 @@ use tracing::debug;
 use crate::api::fetch_session::FetchSessions;
 use crate::group::GroupCoordinator;
 use crate::metadata::MetadataStore;
+use crate::quota::{QuotaFigures, QuotaKind, QuotaManager};
 use crate::replica::log_cleaner::LogCleaner;
 use crate::replica::ReplicaManager;
 
@@ -44,6 +45,7 @@ pub struct BrokerCollector {
     groups: Arc<GroupCoordinator>,
     fetch_sessions: Arc<FetchSessions>,
     cleaner: Arc<LogCleaner>,
+    quotas: Arc<QuotaManager>,
     /// Where this broker is reached, for its own ListOffsets client.
     lag_client: LagClient,
     client: tokio::sync::Mutex<Option<Client>>,
@@ -68,22 +70,16 @@ pub struct LagClient {
 }
 
 impl BrokerCollector {
-    pub fn new(
-        broker_id: i32,
-        replicas: Arc<ReplicaManager>,
-        metadata: Arc<MetadataStore>,
-        groups: Arc<GroupCoordinator>,
-        fetch_sessions: Arc<FetchSessions>,
-        cleaner: Arc<LogCleaner>,
-        lag_client: LagClient,
-    ) -> Arc<BrokerCollector> {
+    /// Reads `broker`'s parts at each scrape.
+    pub fn new(broker: &crate::server::Broker, lag_client: LagClient) -> Arc<BrokerCollector> {
         Arc::new(BrokerCollector {
-            broker_id,
-            replicas,
-            metadata,
-            groups,
-            fetch_sessions,
-            cleaner,
+            broker_id: broker.id,
+            replicas: broker.replicas.clone(),
+            metadata: broker.metadata.clone(),
+            groups: broker.groups.clone(),
+            fetch_sessions: broker.fetch_sessions.clone(),
+            cleaner: broker.cleaner.clone(),
+            quotas: broker.quotas.clone(),
             lag_client,
             client: tokio::sync::Mutex::new(None),
             lag: Mutex::new(Vec::new()),
@@ -366,6 +362,48 @@ impl Collector for BrokerCollector {
                 "kafka_network_requestchannel_requestqueuesize",
                 "Tasks waiting in the runtime's global queue",
                 handle.metrics().global_queue_depth() as f64,
+            )?;
+        }
+
+        // Client quotas, as Kafka's Produce/Fetch/Request quota sensors
+        // (one per budget: user and/or client id).
+        let figures = self.quotas.figures();
+        let who = |f: &QuotaFigures| -> Labels {
+            vec![
+                ("user", label(f.user.clone())),
+                ("client_id", label(f.client_id.clone())),
+            ]
+        };
+        for (kind, kind_name, rate_name, rate_help) in [
+            (
+                QuotaKind::ProducerByteRate,
+                "produce",
+                "byte_rate",
+                "Produce request bytes per second of a producer_byte_rate budget",
+            ),
+            (
+                QuotaKind::ConsumerByteRate,
+                "fetch",
+                "byte_rate",
+                "Fetch answer bytes per second of a consumer_byte_rate budget",
+            ),
+            (
+                QuotaKind::RequestPercentage,
+                "request",
+                "request_time",
+                "Request handling time, in percent of one thread, of a request_percentage budget",
+            ),
+        ] {
+            let of_kind = || figures.iter().filter(move |f| f.kind == kind);
+            s.gauges(
+                &format!("kafka_server_{kind_name}_{rate_name}"),
+                rate_help,
+                of_kind().map(|f| (who(f), f.rate)),
+            )?;
+            s.gauges(
+                &format!("kafka_server_{kind_name}_throttle_time"),
+                "Average throttle time per request (ms) over the quota windows",
+                of_kind().map(|f| (who(f), f.throttle_time_ms)),
             )?;
         }
 

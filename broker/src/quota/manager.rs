@@ -34,8 +34,29 @@ pub struct QuotaManager {
     /// Per [`QuotaKind`]: whether any entity has such a quota, so that a
     /// broker without quotas pays one atomic load per request.
     active: [AtomicBool; 4],
-    sensors: Mutex<HashMap<(QuotaKind, MetricKey), SampledRate>>,
+    sensors: Mutex<HashMap<(QuotaKind, MetricKey), Sensor>>,
     epoch: Instant,
+}
+
+/// What is measured for one budget: the usage, and the throttle time
+/// handed out per request, over the same windows.
+struct Sensor {
+    usage: SampledRate,
+    throttle_ms: SampledRate,
+    requests: SampledRate,
+}
+
+/// One budget's figures, for the metrics endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaFigures {
+    pub kind: QuotaKind,
+    pub user: String,
+    pub client_id: String,
+    /// Bytes per second, or percent of a thread.
+    pub rate: f64,
+    /// Average throttle time per request, in milliseconds (Kafka's
+    /// `throttle-time`).
+    pub throttle_time_ms: f64,
 }
 
 fn kind_index(kind: QuotaKind) -> usize {
@@ -100,10 +121,12 @@ impl QuotaManager {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        let rate = sensors
-            .entry((kind, key))
-            .or_insert_with(|| SampledRate::new(self.windows));
-        rate.record(value, now);
+        let sensor = sensors.entry((kind, key)).or_insert_with(|| Sensor {
+            usage: SampledRate::new(self.windows),
+            throttle_ms: SampledRate::new(self.windows),
+            requests: SampledRate::new(self.windows),
+        });
+        sensor.usage.record(value, now);
         // Kafka bounds a request-time throttle by one window (a muted
         // connection also holds back the client's heartbeats); byte-rate
         // throttles by the whole measured span.
@@ -111,7 +134,10 @@ impl QuotaManager {
             QuotaKind::RequestPercentage => self.windows.window_ms,
             _ => self.windows.max_throttle_ms(),
         };
-        Duration::from_millis(rate.throttle_ms(limit, now, cap))
+        let throttle = sensor.usage.throttle_ms(limit, now, cap);
+        sensor.throttle_ms.record(throttle as f64, now);
+        sensor.requests.record(1.0, now);
+        Duration::from_millis(throttle)
     }
 
     /// Counts the time a request took to handle against `request_percentage`.
@@ -124,6 +150,34 @@ impl QuotaManager {
             client_id,
             percent_seconds,
         )
+    }
+
+    /// Every budget measured, for the metrics endpoint.
+    pub fn figures(&self) -> Vec<QuotaFigures> {
+        let now = self.now_ms();
+        let mut sensors = match self.sensors.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let mut out: Vec<QuotaFigures> = sensors
+            .iter_mut()
+            .map(|((kind, key), s)| {
+                let requests = s.requests.total(now);
+                QuotaFigures {
+                    kind: *kind,
+                    user: key.user.clone(),
+                    client_id: key.client.clone(),
+                    rate: s.usage.rate(now),
+                    throttle_time_ms: if requests > 0.0 {
+                        s.throttle_ms.total(now) / requests
+                    } else {
+                        0.0
+                    },
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.kind, &a.user, &a.client_id).cmp(&(b.kind, &b.user, &b.client_id)));
+        out
     }
 
     /// Puts `configs` in force.
@@ -143,7 +197,11 @@ impl QuotaManager {
         let now = self.now_ms();
         let idle = SENSOR_IDLE.as_millis() as u64;
         if let Ok(mut sensors) = self.sensors.lock() {
-            sensors.retain(|_, r| r.last_ms().is_some_and(|t| now.saturating_sub(t) < idle));
+            sensors.retain(|_, s| {
+                s.usage
+                    .last_ms()
+                    .is_some_and(|t| now.saturating_sub(t) < idle)
+            });
         }
     }
 

@@ -7,5 +7,5 @@ pub mod manager;
 pub mod rate;
 
 pub use entity::{Filter, Name, QuotaEntity, QuotaKind, DEFAULT_NAME};
-pub use manager::QuotaManager;
+pub use manager::{QuotaFigures, QuotaManager};
 pub use rate::Windows;

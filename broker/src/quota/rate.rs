@@ -108,10 +108,15 @@ impl SampledRate {
 
     /// Usage per second.
     pub fn rate(&mut self, now_ms: u64) -> f64 {
-        self.purge(now_ms);
-        let total: f64 = self.samples.iter().map(|s| s.value).sum();
+        let total = self.total(now_ms);
         let span = self.span_ms(now_ms).max(1);
         total * 1000.0 / span as f64
+    }
+
+    /// Usage in the live samples.
+    pub fn total(&mut self, now_ms: u64) -> f64 {
+        self.purge(now_ms);
+        self.samples.iter().map(|s| s.value).sum()
     }
 
     /// How long the client must wait, in milliseconds, for its rate to come
