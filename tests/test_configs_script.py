@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+import test_security
 from brokerproc import REPO, Broker, cluster  # noqa: F401 - fixture
 from coordproc import CoordServer, free_port, wait_for
 from procutil import built_binary
@@ -60,19 +61,12 @@ def write_props(path, items):
     return str(path)
 
 
-class Secure:
+class Secure(test_security.Secure):
+    """test_security's broker handle, with client files written under `base`."""
+
     def __init__(self, broker, ports, certs, base):
-        self.broker = broker
-        self.ports = ports
-        self.certs = certs
+        super().__init__(broker, ports, certs)
         self.base = base
-
-    def addr(self, listener):
-        return "127.0.0.1:%d" % self.ports[listener]
-
-    @property
-    def ca(self):
-        return os.path.join(self.certs, "ca.pem")
 
     def props(self, name, items):
         return write_props(self.base / name, items)
