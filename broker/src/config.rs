@@ -155,6 +155,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("GSSAPI"),
     ),
     key("sasl.jaas.config", ValueType::Password, None),
+    // KIP-368 (security::settings; per listener and mechanism too).
+    key("connections.max.reauth.ms", Long, Some("0")),
     key(
         "security.inter.broker.protocol",
         ValueType::String,

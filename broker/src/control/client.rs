@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use runnel_common::kafka::transport::{self, Stream};
@@ -47,6 +47,8 @@ pub enum LinkError {
 struct Link {
     addr: String,
     stream: Option<Stream>,
+    /// When to open a new stream for the SASL session limit.
+    renew_at: Option<Instant>,
 }
 
 /// Cached connections to brokers, by broker id.
@@ -81,6 +83,7 @@ impl BrokerLinks {
                 Arc::new(tokio::sync::Mutex::new(Link {
                     addr: addr.clone(),
                     stream: None,
+                    renew_at: None,
                 }))
             })
             .clone()
@@ -120,12 +123,17 @@ impl BrokerLinks {
         let mut last = None;
         for _ in 0..attempts {
             let run = async {
+                if link.renew_at.is_some_and(|at| Instant::now() >= at) {
+                    // The broker's SASL session limit (KIP-368) is near.
+                    link.stream = None;
+                }
                 if link.stream.is_none() {
-                    let s =
+                    let opened =
                         transport::open(&addr, &self.security, "runnel-controller", self.timeout)
                             .await
                             .map_err(std::io::Error::other)?;
-                    link.stream = Some(s);
+                    link.stream = Some(opened.stream);
+                    link.renew_at = opened.renew_at;
                 }
                 match link.stream.as_mut() {
                     Some(s) => exchange(s, &frame).await,

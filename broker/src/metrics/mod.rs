@@ -41,6 +41,10 @@ pub struct BrokerMetrics {
     pub isr_shrinks: Counter,
     pub isr_expands: Counter,
     pub requests: RequestMetrics,
+    /// Connections closed because their SASL session expired (KIP-368).
+    pub expired_sessions_killed: Counter,
+    pub reauthentications: Counter,
+    pub failed_reauthentications: Counter,
 }
 
 impl BrokerMetrics {
@@ -107,6 +111,21 @@ impl BrokerMetrics {
             "kafka_server_replicamanager_isrexpands",
             "ISR expansions of partitions led by this broker",
             self.isr_expands.clone(),
+        );
+        registry.register(
+            "kafka_server_socket_server_metrics_expired_connections_killed_count",
+            "Connections closed because their SASL session expired before re-authentication",
+            self.expired_sessions_killed.clone(),
+        );
+        registry.register(
+            "kafka_server_socket_server_metrics_successful_reauthentication",
+            "SASL re-authentications that succeeded",
+            self.reauthentications.clone(),
+        );
+        registry.register(
+            "kafka_server_socket_server_metrics_failed_reauthentication",
+            "SASL re-authentications that failed (the connection was closed)",
+            self.failed_reauthentications.clone(),
         );
         self.requests.register(registry);
     }

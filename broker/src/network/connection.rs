@@ -13,13 +13,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
 use runnel_common::kafka::transport::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, trace};
+use tracing::{debug, info, trace};
 
 use super::frame::{self, Api, Request};
 use crate::api::{self, Reply};
+use crate::security::listener::ListenerRuntime;
+use crate::security::sasl_server::{self, ServingChannel, Session};
 use crate::server::Broker;
 
 /// Requests read ahead of the one being handled.
@@ -29,19 +32,34 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Responses smaller than this are coalesced before writing.
 const WRITE_BUFFER: usize = 64 * 1024;
 
+/// Who is on a connection and through which listener.
+pub struct Identity {
+    /// The listener's name: Metadata answers with endpoints on it.
+    pub listener: Arc<str>,
+    /// Who authenticated, for the authorizer (`User:alice`).
+    pub principal: Arc<str>,
+    /// The SASL session, on SASL listeners: it may expire and be renewed.
+    pub session: Option<Session>,
+    pub security: Arc<ListenerRuntime>,
+}
+
 /// Serves one connection (already through its listener's TLS and SASL)
-/// until the peer closes it, a protocol error, or shutdown. `listener` is
-/// the listener's name: Metadata answers with endpoints on it; `principal`
-/// who authenticated, for the authorizer; `unread` what was read past the
-/// authentication phase, the first bytes of the first request.
+/// until the peer closes it, a protocol error, or shutdown. `unread` is
+/// what was read past the authentication phase, the first bytes of the
+/// first request.
 pub async fn serve(
     broker: Arc<Broker>,
     stream: Stream,
-    listener: Arc<str>,
-    principal: Arc<str>,
+    identity: Identity,
     unread: BytesMut,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Identity {
+        listener,
+        principal,
+        mut session,
+        security,
+    } = identity;
     let peer_addr = stream.tcp().peer_addr().ok();
     let peer_ip = peer_addr.map(|a| a.ip());
     let peer = peer_addr.map_or_else(|| "?".into(), |a| a.to_string());
@@ -144,6 +162,34 @@ pub async fn serve(
         };
         let api = req.api_key;
         trace!(%peer, api = ?req.api_key, version = req.version(), correlation_id = req.header.correlation_id, "request");
+        if let (Some(current), Some(sasl)) = (&mut session, &security.sasl) {
+            if api == Api::Kafka(ApiKey::SaslHandshake) && current.can_reauthenticate {
+                let mut chan = ServingChannel {
+                    requests: &mut rx,
+                    answers: &answers_tx,
+                };
+                match sasl_server::reauthenticate(&broker, &mut chan, &req, sasl, current).await {
+                    Ok(renewed) => {
+                        debug!(%peer, user = %renewed.user, "re-authenticated");
+                        broker.metrics.reauthentications.inc();
+                        *current = renewed;
+                        continue;
+                    }
+                    Err(e) => {
+                        info!(%peer, "failed re-authentication: {e}");
+                        broker.metrics.failed_reauthentications.inc();
+                        break;
+                    }
+                }
+            }
+            if current.expired(read_at) {
+                // KIP-368: an expired session is used for something other
+                // than re-authenticating; Kafka closes it without an answer.
+                info!(%peer, user = %current.user, "closing connection: its SASL session expired");
+                broker.metrics.expired_sessions_killed.inc();
+                break;
+            }
+        }
         let (reply, throttle) = api::handle(&broker, req).await.take_throttle();
         let close = matches!(reply, Reply::Close(_));
         if answers_tx.send((reply, api, read_at)).await.is_err() || close {

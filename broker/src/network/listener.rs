@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, error, info, warn};
 
+use super::connection::Identity;
 use crate::security::listener::ListenerRuntime;
 use crate::security::sasl_server;
 use crate::server::Broker;
@@ -45,7 +46,7 @@ pub async fn run(
                 let shutdown = shutdown.clone();
                 let security = security.clone();
                 tokio::spawn(async move {
-                    open(broker, stream, &security, addr, shutdown).await;
+                    open(broker, stream, security, addr, shutdown).await;
                     drop(permit);
                 });
             }
@@ -70,7 +71,7 @@ pub async fn run(
 async fn open(
     broker: Arc<Broker>,
     tcp: tokio::net::TcpStream,
-    security: &ListenerRuntime,
+    security: Arc<ListenerRuntime>,
     addr: std::net::SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -86,17 +87,21 @@ async fn open(
             return;
         }
     };
-    let (principal, unread) = match &security.sasl {
+    let (principal, unread, session) = match &security.sasl {
         // PLAINTEXT and SSL: the client certificate's subject, if it sent one.
         None => match security.certificate_principal(&stream) {
-            Ok(p) => (p, BytesMut::new()),
+            Ok(p) => (p, BytesMut::new(), None),
             Err(e) => {
                 info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
                 return;
             }
         },
         Some(sasl) => match sasl_server::authenticate(&broker, &mut stream, sasl).await {
-            Ok(done) => (format!("User:{}", done.user), done.unread),
+            Ok(done) => (
+                format!("User:{}", done.session.user),
+                done.unread,
+                Some(done.session),
+            ),
             Err(e) => {
                 info!(peer = %addr, listener = %security.name, "failed authentication: {e}");
                 return;
@@ -104,13 +109,11 @@ async fn open(
         },
     };
     debug!(peer = %addr, listener = %security.name, %principal, "connection ready");
-    super::connection::serve(
-        broker,
-        stream,
-        security.name.as_str().into(),
-        principal.into(),
-        unread,
-        shutdown,
-    )
-    .await;
+    let identity = Identity {
+        listener: security.name.as_str().into(),
+        principal: principal.into(),
+        session,
+        security,
+    };
+    super::connection::serve(broker, stream, identity, unread, shutdown).await;
 }

@@ -15,6 +15,15 @@
 //!
 //! Any other request before authentication closes the connection without
 //! an answer (ILLEGAL_SASL_STATE in Kafka's log, nothing served).
+//!
+//! Re-authentication (KIP-368): with `connections.max.reauth.ms` set, the
+//! last SaslAuthenticate answer carries the session's lifetime. A client
+//! that used SaslAuthenticate v1+ may send SaslHandshake again on the
+//! same connection before then; the same exchange runs over the serving
+//! loop's queues ([`ServingChannel`]) and must end with the same mechanism
+//! and principal. A session that expired is closed at its next request.
+
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
@@ -28,6 +37,7 @@ use runnel_common::kafka::SaslMechanism;
 use runnel_common::security::plain;
 use runnel_common::security::scram::ScramServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
 use super::settings::SaslSettings;
 use crate::api::{self, Reply};
@@ -54,14 +64,97 @@ pub enum AuthError {
     UnsupportedMechanism(String),
     #[error("authentication failed: {0}")]
     Failed(String),
+    #[error("SaslHandshake v0 cannot start a re-authentication")]
+    ReauthV0,
+}
+
+/// An authenticated session of one connection.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: String,
+    pub mechanism: SaslMechanism,
+    /// When the session ends unless the client re-authenticates first
+    /// (`None`: never, `connections.max.reauth.ms=0`).
+    pub expires_at: Option<Instant>,
+    /// Whether the client can re-authenticate: it used SaslAuthenticate v1
+    /// or later, which carries the session lifetime (Kafka's
+    /// `connectedClientSupportsReauthentication`).
+    pub can_reauthenticate: bool,
+}
+
+impl Session {
+    /// Whether the session has run out at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
 }
 
 /// Who authenticated, and what the client sent after its last SASL
 /// message (its first requests, if it did not wait for the answer): the
 /// serving loop starts from those bytes.
 pub struct Authenticated {
-    pub user: String,
+    pub session: Session,
     pub unread: BytesMut,
+}
+
+/// Where an exchange reads the client's requests and sends its answers.
+pub(crate) trait Channel {
+    /// The next request.
+    async fn next_request(&mut self) -> Result<Request, AuthError>;
+    /// The next bare token frame (after a SaslHandshake v0).
+    async fn next_raw(&mut self) -> Result<Bytes, AuthError>;
+    /// Sends an answer (an encoded response or a bare token frame).
+    async fn send(&mut self, reply: Reply) -> Result<(), AuthError>;
+}
+
+/// The connection's stream, before the serving loop starts.
+struct StreamChannel<'a> {
+    stream: &'a mut Stream,
+    input: BytesMut,
+}
+
+impl Channel for StreamChannel<'_> {
+    async fn next_request(&mut self) -> Result<Request, AuthError> {
+        let raw = self.next_raw().await?;
+        frame::parse_request(raw).map_err(|e| AuthError::Frame(e.to_string()))
+    }
+
+    async fn next_raw(&mut self) -> Result<Bytes, AuthError> {
+        read_frame(self.stream, &mut self.input).await
+    }
+
+    async fn send(&mut self, reply: Reply) -> Result<(), AuthError> {
+        send(self.stream, reply).await
+    }
+}
+
+/// The serving loop's request queue and answer writer: a re-authentication
+/// reads the requests that follow its SaslHandshake from the same queue,
+/// and its answers go out in order behind those already being written.
+pub(crate) struct ServingChannel<'a> {
+    pub requests: &'a mut mpsc::Receiver<(Request, Instant)>,
+    pub answers: &'a mpsc::Sender<(Reply, Api, Instant)>,
+}
+
+impl Channel for ServingChannel<'_> {
+    async fn next_request(&mut self) -> Result<Request, AuthError> {
+        match self.requests.recv().await {
+            Some((req, _)) => Ok(req),
+            None => Err(AuthError::Closed),
+        }
+    }
+
+    async fn next_raw(&mut self) -> Result<Bytes, AuthError> {
+        Err(AuthError::ReauthV0)
+    }
+
+    async fn send(&mut self, reply: Reply) -> Result<(), AuthError> {
+        let api = Api::Kafka(ApiKey::SaslAuthenticate);
+        self.answers
+            .send((reply, api, Instant::now()))
+            .await
+            .map_err(|_| AuthError::Closed)
+    }
 }
 
 /// Runs the phase on `stream`.
@@ -70,30 +163,24 @@ pub async fn authenticate(
     stream: &mut Stream,
     sasl: &SaslSettings,
 ) -> Result<Authenticated, AuthError> {
-    let mut input = BytesMut::with_capacity(4096);
+    let mut chan = StreamChannel {
+        stream,
+        input: BytesMut::with_capacity(4096),
+    };
     loop {
-        let raw = read_frame(stream, &mut input).await?;
-        let req = frame::parse_request(raw).map_err(|e| AuthError::Frame(e.to_string()))?;
+        let req = chan.next_request().await?;
         match req.api_key {
             Api::Kafka(ApiKey::ApiVersions) => {
                 // Not muted before authentication: the throttle (if any) is
                 // in the answer.
                 let (reply, _) = api::handle(broker, req).await.take_throttle();
-                send(stream, reply).await?;
+                chan.send(reply).await?;
             }
             Api::Kafka(ApiKey::SaslHandshake) => {
-                let version = req.version();
-                let mechanism = handshake(stream, &req, sasl).await?;
-                let mut exchange = Exchange {
-                    stream,
-                    input: &mut input,
-                    raw_tokens: version == 0,
-                    failure_delay: broker.config.failed_authentication_delay,
-                };
-                let user = exchange.run(broker, mechanism, sasl).await?;
+                let session = exchange(broker, &mut chan, &req, sasl, None).await?;
                 return Ok(Authenticated {
-                    user,
-                    unread: input,
+                    session,
+                    unread: chan.input,
                 });
             }
             other => return Err(AuthError::Unexpected(other)),
@@ -101,9 +188,57 @@ pub async fn authenticate(
     }
 }
 
+/// Re-authenticates `previous` on a serving connection, from the client's
+/// SaslHandshake `req` (KIP-368). The new session must have the same
+/// mechanism and user; any failure is answered and ends the connection.
+pub(crate) async fn reauthenticate(
+    broker: &Broker,
+    chan: &mut ServingChannel<'_>,
+    req: &Request,
+    sasl: &SaslSettings,
+    previous: &Session,
+) -> Result<Session, AuthError> {
+    if req.version() == 0 {
+        return Err(AuthError::ReauthV0);
+    }
+    exchange(broker, chan, req, sasl, Some(previous)).await
+}
+
+/// A handshake and its token exchange; `previous` when re-authenticating.
+async fn exchange<C: Channel>(
+    broker: &Broker,
+    chan: &mut C,
+    req: &Request,
+    sasl: &SaslSettings,
+    previous: Option<&Session>,
+) -> Result<Session, AuthError> {
+    let mechanism = handshake(chan, req, sasl).await?;
+    let mut exchange = Exchange {
+        chan,
+        raw_tokens: req.version() == 0,
+        failure_delay: broker.config.failed_authentication_delay,
+        lifetime: sasl.session_lifetime(mechanism),
+        used_v1: false,
+    };
+    if let Some(previous) = previous {
+        if previous.mechanism != mechanism {
+            // Kafka accepts the handshake and fails the first token.
+            let (_, pending) = exchange.next_token().await?;
+            let reason = format!(
+                "SASL mechanism '{}' requested by client is not supported for \
+                 re-authentication of mechanism '{}'",
+                mechanism.name(),
+                previous.mechanism.name()
+            );
+            return Err(exchange.fail(pending, reason).await);
+        }
+    }
+    exchange.run(broker, mechanism, sasl, previous).await
+}
+
 /// Answers the SaslHandshake; `Ok` with the mechanism if it is enabled.
-async fn handshake(
-    stream: &mut Stream,
+async fn handshake<C: Channel>(
+    chan: &mut C,
     req: &Request,
     sasl: &SaslSettings,
 ) -> Result<SaslMechanism, AuthError> {
@@ -133,18 +268,21 @@ async fn handshake(
         &response,
         false,
     );
-    send(stream, reply).await?;
+    chan.send(reply).await?;
     chosen.ok_or_else(|| AuthError::UnsupportedMechanism(request.mechanism.to_string()))
 }
 
 /// The token exchange after a handshake.
-struct Exchange<'a> {
-    stream: &'a mut Stream,
-    input: &'a mut BytesMut,
+struct Exchange<'a, C> {
+    chan: &'a mut C,
     /// After a v0 handshake tokens are bare frames, not SaslAuthenticate.
     raw_tokens: bool,
     /// `connection.failed.authentication.delay.ms`.
-    failure_delay: std::time::Duration,
+    failure_delay: Duration,
+    /// The session lifetime sent with the last answer, if sessions expire.
+    lifetime: Option<Duration>,
+    /// Whether any SaslAuthenticate of the exchange was v1 or later.
+    used_v1: bool,
 }
 
 /// A SaslAuthenticate request being answered (absent for bare tokens).
@@ -153,13 +291,38 @@ struct Pending {
     correlation_id: i32,
 }
 
-impl Exchange<'_> {
+impl<C: Channel> Exchange<'_, C> {
     async fn run(
         &mut self,
         broker: &Broker,
         mechanism: SaslMechanism,
         sasl: &SaslSettings,
+        previous: Option<&Session>,
+    ) -> Result<Session, AuthError> {
+        let user = self.tokens(broker, mechanism, sasl, previous).await?;
+        Ok(Session {
+            user,
+            mechanism,
+            expires_at: self.lifetime.map(|l| Instant::now() + l),
+            can_reauthenticate: self.used_v1,
+        })
+    }
+
+    /// The mechanism's tokens; the authenticated user.
+    async fn tokens(
+        &mut self,
+        broker: &Broker,
+        mechanism: SaslMechanism,
+        sasl: &SaslSettings,
+        previous: Option<&Session>,
     ) -> Result<String, AuthError> {
+        let same_user = |user: String| match previous {
+            Some(p) if p.user != user => Err(format!(
+                "Cannot change principals during re-authentication from User.{}: User.{user}",
+                p.user
+            )),
+            _ => Ok(user),
+        };
         match mechanism {
             SaslMechanism::Plain => {
                 let (token, pending) = self.next_token().await?;
@@ -172,7 +335,8 @@ impl Exchange<'_> {
                         _ => Err("Authentication failed: Invalid username or password".to_string()),
                     },
                 };
-                self.finish(pending, user, Vec::new()).await
+                self.finish(pending, user.and_then(same_user), Vec::new())
+                    .await
             }
             SaslMechanism::Scram(m) => {
                 let (token, pending) = self.next_token().await?;
@@ -201,7 +365,7 @@ impl Exchange<'_> {
                 self.answer(&pending, Ok(server_first)).await?;
                 let (token, pending) = self.next_token().await?;
                 match server.client_final(&token) {
-                    Ok(server_final) => self.finish(pending, Ok(user), server_final).await,
+                    Ok(server_final) => self.finish(pending, same_user(user), server_final).await,
                     Err(e) => {
                         let reason = format!(
                             "Authentication failed during authentication due to invalid \
@@ -224,26 +388,52 @@ impl Exchange<'_> {
     ) -> Result<String, AuthError> {
         match outcome {
             Ok(user) => {
-                self.answer(&pending, Ok(last_token)).await?;
+                self.answer_last(&pending, last_token).await?;
                 Ok(user)
             }
-            Err(reason) => {
-                tokio::time::sleep(self.failure_delay).await;
-                // v0 tokens have no way to carry an error: just close.
-                if pending.is_some() {
-                    self.answer(&pending, Err(reason.clone())).await?;
-                }
-                Err(AuthError::Failed(reason))
+            Err(reason) => Err(self.fail(pending, reason).await),
+        }
+    }
+
+    /// Answers a failure (after `connection.failed.authentication.delay.ms`)
+    /// and gives the error that ends the connection.
+    async fn fail(&mut self, pending: Option<Pending>, reason: String) -> AuthError {
+        tokio::time::sleep(self.failure_delay).await;
+        // v0 tokens have no way to carry an error: just close.
+        if pending.is_some() {
+            if let Err(e) = self.answer(&pending, Err(reason.clone())).await {
+                return e;
             }
+        }
+        AuthError::Failed(reason)
+    }
+
+    /// The last answer of a successful exchange: the server's last token
+    /// and, from SaslAuthenticate v1, the session lifetime (0: unlimited).
+    async fn answer_last(
+        &mut self,
+        pending: &Option<Pending>,
+        token: Vec<u8>,
+    ) -> Result<(), AuthError> {
+        let lifetime_ms = self
+            .lifetime
+            .map_or(0, |l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX));
+        match pending {
+            Some(p) if p.version >= 1 && lifetime_ms > 0 => {
+                let response = SaslAuthenticateResponse::default()
+                    .with_auth_bytes(Bytes::from(token))
+                    .with_session_lifetime_ms(lifetime_ms);
+                self.send_authenticate(p, &response).await
+            }
+            _ => self.answer(pending, Ok(token)).await,
         }
     }
 
     async fn next_token(&mut self) -> Result<(Vec<u8>, Option<Pending>), AuthError> {
-        let raw = read_frame(self.stream, self.input).await?;
         if self.raw_tokens {
-            return Ok((raw.to_vec(), None));
+            return Ok((self.chan.next_raw().await?.to_vec(), None));
         }
-        let req = frame::parse_request(raw).map_err(|e| AuthError::Frame(e.to_string()))?;
+        let req = self.chan.next_request().await?;
         if req.api_key != Api::Kafka(ApiKey::SaslAuthenticate) {
             return Err(AuthError::Unexpected(req.api_key));
         }
@@ -254,6 +444,7 @@ impl Exchange<'_> {
         let mut body = req.body.clone();
         let request = SaslAuthenticateRequest::decode(&mut body, version)
             .map_err(|e| AuthError::Frame(format!("undecodable SaslAuthenticate: {e}")))?;
+        self.used_v1 |= version >= 1;
         Ok((
             request.auth_bytes.to_vec(),
             Some(Pending {
@@ -273,9 +464,7 @@ impl Exchange<'_> {
             let mut frame = BytesMut::with_capacity(4 + token.len());
             frame.put_i32(token.len() as i32);
             frame.put_slice(&token);
-            self.stream.write_all(&frame).await?;
-            self.stream.flush().await?;
-            return Ok(());
+            return self.chan.send(Reply::Send(frame.freeze())).await;
         };
         let response = match outcome {
             Ok(token) => SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(token)),
@@ -283,14 +472,22 @@ impl Exchange<'_> {
                 .with_error_code(ResponseError::SaslAuthenticationFailed.code())
                 .with_error_message(Some(StrBytes::from_string(reason))),
         };
+        self.send_authenticate(p, &response).await
+    }
+
+    async fn send_authenticate(
+        &mut self,
+        p: &Pending,
+        response: &SaslAuthenticateResponse,
+    ) -> Result<(), AuthError> {
         let reply = api::encode(
             ApiKey::SaslAuthenticate,
             p.version,
             p.correlation_id,
-            &response,
+            response,
             false,
         );
-        send(self.stream, reply).await
+        self.chan.send(reply).await
     }
 }
 

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use runnel_common::kafka::{SaslCredentials, SaslMechanism, SecurityProtocol};
 use runnel_common::security::jaas;
@@ -52,6 +53,18 @@ pub struct SaslSettings {
     /// Per mechanism, the `username`/`password` of its JAAS config: what
     /// this broker presents when it is the client (inter-broker).
     pub own_credentials: BTreeMap<&'static str, (String, String)>,
+    /// Per mechanism, `connections.max.reauth.ms` when positive (KIP-368):
+    /// the longest a session lasts before the client must authenticate
+    /// again on the same connection.
+    pub max_reauth: BTreeMap<&'static str, Duration>,
+}
+
+impl SaslSettings {
+    /// The session lifetime for `mechanism`, `None` when sessions do not
+    /// expire (`connections.max.reauth.ms=0`, Kafka's default).
+    pub fn session_lifetime(&self, mechanism: SaslMechanism) -> Option<Duration> {
+        self.max_reauth.get(mechanism.name()).copied()
+    }
 }
 
 /// One listener's security.
@@ -240,7 +253,11 @@ fn sasl_settings(scoped: &Scoped<'_>) -> Result<SaslSettings, SettingError> {
     }
     let mut plain_users = BTreeMap::new();
     let mut own_credentials = BTreeMap::new();
+    let mut max_reauth = BTreeMap::new();
     for m in &mechanisms {
+        if let Some(lifetime) = reauth_ms(scoped, *m)? {
+            max_reauth.insert(m.name(), lifetime);
+        }
         let Some((text, key)) = jaas_config(scoped, *m) else {
             if *m == SaslMechanism::Plain {
                 return Err(error(
@@ -265,7 +282,32 @@ fn sasl_settings(scoped: &Scoped<'_>) -> Result<SaslSettings, SettingError> {
         mechanisms,
         plain_users,
         own_credentials,
+        max_reauth,
     })
+}
+
+/// `connections.max.reauth.ms` for one mechanism, as Kafka reads it:
+/// `listener.name.<l>.<mechanism>.connections.max.reauth.ms`, else the
+/// listener's, else the broker-wide key. Zero (the default) means sessions
+/// never expire.
+fn reauth_ms(scoped: &Scoped<'_>, m: SaslMechanism) -> Result<Option<Duration>, SettingError> {
+    const KEY: &str = "connections.max.reauth.ms";
+    let per_mechanism = scoped.scoped_key(&format!("{}.{KEY}", m.name().to_ascii_lowercase()));
+    let found = match (scoped.lookup)(&per_mechanism) {
+        Some(v) => Some((v, per_mechanism)),
+        None => scoped.get(KEY),
+    };
+    let Some((value, from)) = found else {
+        return Ok(None);
+    };
+    match value.trim().parse::<i64>() {
+        Ok(0) => Ok(None),
+        Ok(ms) if ms > 0 => Ok(Some(Duration::from_millis(ms as u64))),
+        _ => Err(error(
+            from,
+            format!("{value:?} is not a whole number of milliseconds >= 0"),
+        )),
+    }
 }
 
 /// `listener.name.<l>.<mechanism>.sasl.jaas.config`, else
@@ -510,5 +552,60 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.reason.contains("PEM"), "{e:?}");
+    }
+    #[test]
+    fn session_lifetime_per_mechanism_then_listener_then_broker() {
+        let plain = (
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x";"#,
+        );
+        let scram = (
+            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config",
+            r#"org.apache.kafka.common.security.scram.ScramLoginModule required;"#,
+        );
+        let mechanisms = ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256");
+        let lifetimes = |pairs: &[(&str, &str)]| {
+            let mut all = vec![plain, scram, mechanisms];
+            all.extend_from_slice(pairs);
+            let (l, _) = run(&all, &["SASL_PLAINTEXT", "PLAINTEXT"])?;
+            let sasl = l[0].sasl.clone().unwrap();
+            Ok::<_, SettingError>((
+                sasl.session_lifetime(SaslMechanism::Plain),
+                sasl.session_lifetime(SaslMechanism::parse("SCRAM-SHA-256").unwrap()),
+            ))
+        };
+        assert_eq!(lifetimes(&[]).unwrap(), (None, None));
+        assert_eq!(
+            lifetimes(&[("connections.max.reauth.ms", "0")]).unwrap(),
+            (None, None)
+        );
+        let s = Duration::from_secs;
+        assert_eq!(
+            lifetimes(&[("connections.max.reauth.ms", "5000")]).unwrap(),
+            (Some(s(5)), Some(s(5)))
+        );
+        assert_eq!(
+            lifetimes(&[
+                ("connections.max.reauth.ms", "5000"),
+                (
+                    "listener.name.sasl_plaintext.connections.max.reauth.ms",
+                    "6000"
+                ),
+                (
+                    "listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms",
+                    "7000"
+                ),
+            ])
+            .unwrap(),
+            (Some(s(6)), Some(s(7)))
+        );
+        let e = lifetimes(&[("connections.max.reauth.ms", "-1")]).unwrap_err();
+        assert_eq!(e.key, "connections.max.reauth.ms");
+        let e = lifetimes(&[(
+            "listener.name.sasl_plaintext.plain.connections.max.reauth.ms",
+            "soon",
+        )])
+        .unwrap_err();
+        assert!(e.key.ends_with("plain.connections.max.reauth.ms"), "{e:?}");
     }
 }

@@ -81,6 +81,8 @@ pub struct Connection {
     /// The broker's version range per API key, from ApiVersions.
     versions: HashMap<i16, (i16, i16)>,
     reader: JoinHandle<()>,
+    /// When the broker's SASL session limit says to replace it.
+    renew_at: Option<std::time::Instant>,
 }
 
 impl Drop for Connection {
@@ -124,14 +126,14 @@ impl<R: Request> PendingResponse<R> {
 impl Connection {
     /// Connects (TLS and SASL as configured) and negotiates API versions.
     pub async fn connect(addr: &str, config: &ConnectionConfig) -> Result<Connection, KafkaError> {
-        let stream = transport::open(
+        let opened = transport::open(
             addr,
             &config.security,
             &config.client_id,
             config.connect_timeout,
         )
         .await?;
-        let (read_half, write_half) = stream.split();
+        let (read_half, write_half) = opened.stream.split();
         let pending = Arc::new(Mutex::new(Pending::default()));
         let reader = tokio::spawn(read_loop(read_half, addr.to_string(), pending.clone()));
         let mut conn = Connection {
@@ -145,15 +147,22 @@ impl Connection {
             pending,
             versions: HashMap::new(),
             reader,
+            renew_at: opened.renew_at,
         };
         conn.versions = conn.negotiate().await?;
         Ok(conn)
     }
 
-    /// Whether the socket has failed or been closed; a closed connection
-    /// stays closed, the client opens a new one.
+    /// Whether the socket has failed or been closed, or its SASL session
+    /// is near the end of the lifetime the broker gave it (KIP-368); the
+    /// client then opens a new connection (requests in flight on this one
+    /// still get their answers).
     pub fn is_closed(&self) -> bool {
-        self.lock_pending().closed.is_some() || self.reader.is_finished()
+        self.lock_pending().closed.is_some()
+            || self.reader.is_finished()
+            || self
+                .renew_at
+                .is_some_and(|at| std::time::Instant::now() >= at)
     }
 
     /// `host:port` this connection goes to.

@@ -239,6 +239,18 @@ impl AsyncWrite for Stream {
     }
 }
 
+/// A stream ready for requests, and when to replace it.
+pub struct Opened {
+    pub stream: Stream,
+    /// When the broker limits the SASL session (KIP-368,
+    /// `connections.max.reauth.ms`): the instant, at 85 % of the lifetime
+    /// it announced, from which a new connection should take this one's
+    /// place. The broker closes the connection at its first request after
+    /// the lifetime; opening a fresh one before then is this client's way
+    /// of re-authenticating.
+    pub renew_at: Option<std::time::Instant>,
+}
+
 /// Connects to `addr`, does TLS and SASL as `security` says, all within
 /// `timeout`, and returns the stream ready for requests.
 pub async fn open(
@@ -246,7 +258,7 @@ pub async fn open(
     security: &ClientSecurity,
     client_id: &str,
     timeout: Duration,
-) -> Result<Stream, KafkaError> {
+) -> Result<Opened, KafkaError> {
     tokio::time::timeout(timeout, open_unbounded(addr, security, client_id))
         .await
         .map_err(|_| KafkaError::Timeout {
@@ -259,7 +271,7 @@ async fn open_unbounded(
     addr: &str,
     security: &ClientSecurity,
     client_id: &str,
-) -> Result<Stream, KafkaError> {
+) -> Result<Opened, KafkaError> {
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|source| KafkaError::Connect {
@@ -288,25 +300,30 @@ async fn open_unbounded(
             Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(tls)))
         }
     };
+    let mut renew_at = None;
     if let Some(credentials) = &security.sasl {
-        authenticate(&mut stream, addr, client_id, credentials).await?;
+        let started = std::time::Instant::now();
+        let lifetime = authenticate(&mut stream, addr, client_id, credentials).await?;
+        renew_at = lifetime.map(|l| started + l.mul_f64(0.85));
     }
-    Ok(stream)
+    Ok(Opened { stream, renew_at })
 }
 
 /// SaslHandshake v1, then SaslAuthenticate round trips until the
-/// mechanism is done (Kafka's KIP-152 flow, which every current client uses).
+/// mechanism is done (Kafka's KIP-152 flow, which every current client
+/// uses). The session lifetime the broker announced, if it set one.
 async fn authenticate(
     stream: &mut Stream,
     addr: &str,
     client_id: &str,
     credentials: &SaslCredentials,
-) -> Result<(), KafkaError> {
+) -> Result<Option<Duration>, KafkaError> {
     let mut exchange = Exchange {
         stream,
         addr,
         client_id: StrBytes::from_string(client_id.to_string()),
         correlation_id: 0,
+        session_lifetime_ms: 0,
     };
     let mechanism = credentials.mechanism.name();
     let handshake =
@@ -337,7 +354,8 @@ async fn authenticate(
                 .map_err(|e| auth_error(addr, e))?;
         }
     }
-    Ok(())
+    let ms = exchange.session_lifetime_ms;
+    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
 }
 
 fn auth_error(addr: &str, e: impl std::fmt::Display) -> KafkaError {
@@ -354,6 +372,8 @@ struct Exchange<'a> {
     addr: &'a str,
     client_id: StrBytes,
     correlation_id: i32,
+    /// From the last SaslAuthenticate answer (0: unlimited).
+    session_lifetime_ms: i64,
 }
 
 impl Exchange<'_> {
@@ -367,6 +387,7 @@ impl Exchange<'_> {
                 answer.error_message.as_deref(),
             ));
         }
+        self.session_lifetime_ms = answer.session_lifetime_ms;
         Ok(answer.auth_bytes.to_vec())
     }
 
