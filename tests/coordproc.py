@@ -157,10 +157,12 @@ class CoordServer(ManagedProcess):
         return "<%s %s port=%d pid=%s>" % (self.name, self.kind, self.port, self.pid)
 
 
-def run_zkcli(port, args=None, stdin_text=None, timeout=60):
-    """Run Debian's zkCli.sh against 127.0.0.1:port. Returns CompletedProcess."""
+def run_zkcli(port, args=None, stdin_text=None, timeout=60, jvm_flags=()):
+    """Run Debian's zkCli.sh against 127.0.0.1:port. Returns CompletedProcess.
+    jvm_flags: more JVM options (e.g. -Djava.security.auth.login.config=...)."""
     env = dict(os.environ)
-    env["CLIENT_JVMFLAGS"] = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"
+    env["CLIENT_JVMFLAGS"] = " ".join(["-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto"]
+                                      + list(jvm_flags))
     env["ZOO_LOG_DIR"] = env.get("TMPDIR", "/tmp")
     cmd = ["bash", ZKCLI, "-server", "127.0.0.1:%d" % port] + list(args or [])
     return subprocess.run(cmd, input=stdin_text, capture_output=True, text=True,

@@ -246,7 +246,7 @@ def run_coord(tmp_path, lines):
     ({"ssl.ciphersuites": "TLS_NOT_A_SUITE"}, "ssl.ciphersuites"),
     ({"ssl.trustStore.location": None}, "ssl.trustStore.location"),
     ({"ssl.keyStore.location": None}, "ssl.keyStore.location"),
-    ({"sslQuorum": "true"}, "sslQuorum is not supported yet"),
+    ({"sslQuorum": "true"}, "ssl.quorum.keyStore.location"),
 ])
 def test_bad_tls_config_refuses_to_start(tmp_path, certs, change, expect):
     items = tls_cfg(certs, free_port())

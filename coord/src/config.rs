@@ -2,7 +2,8 @@
 //! once at start-up with messages that name the bad key.
 //!
 //! The TLS client port (`secureClientPort`, `ssl.*`) is read in [`tls`],
-//! whose doc lists every key and what it means here.
+//! whose doc lists every key and what it means here; client authentication
+//! (SASL, x509 ids, `enforce.auth.*`) in [`sasl`].
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use runnel_common::properties::{self, Entry, PropertiesError};
 
+pub mod sasl;
 pub mod tls;
 
 pub use tls::{ClientAuth, SecureClientPort};
@@ -41,6 +43,9 @@ pub struct Config {
     /// ZooKeeper's `secureClientPort` with its `ssl.*` keys (see [`tls`]):
     /// the same service as `clientPort`, over TLS.
     pub secure_client: Option<SecureClientPort>,
+    /// `sslQuorum=true` with its `ssl.quorum.*` keys (see [`tls`]): members
+    /// talk to each other over mutual TLS.
+    pub quorum_tls: Option<tls::QuorumTls>,
     /// Most concurrent connections from one IP address (0 = no limit).
     pub max_client_cnxns: u32,
     pub min_session_timeout_ms: u32,
@@ -63,6 +68,8 @@ pub struct Config {
     /// The Prometheus endpoint, when `metricsProvider.className` asks for
     /// it (`None`: ZooKeeper's default `NullMetricsProvider`, no endpoint).
     pub metrics: Option<MetricsConfig>,
+    /// Client authentication: SASL users, x509 ids, enforcement (see [`sasl`]).
+    pub auth: sasl::AuthConfig,
 }
 
 /// ZooKeeper's default `snapCount`.
@@ -138,6 +145,13 @@ impl Config {
         let entries = properties::read_file(path)?;
         let mut config = Config::from_entries(&entries, &path.display().to_string())?;
         config.source = Some(path.to_path_buf());
+        config
+            .auth
+            .load_users()
+            .map_err(|reason| ConfigError::Invalid {
+                origin: path.display().to_string(),
+                reason,
+            })?;
         if !config.servers.is_empty() {
             let myid_path = config.data_dir.join("myid");
             let text = std::fs::read_to_string(&myid_path).map_err(|source| ConfigError::MyId {
@@ -199,6 +213,7 @@ impl Config {
         let mut metrics_host = "0.0.0.0".to_string();
         let mut metrics_port = 7000u16;
         let mut tls_keys = tls::TlsKeys::default();
+        let mut auth_keys = sasl::AuthKeys::default();
         for e in entries {
             let bad = |reason: &str| ConfigError::BadValue {
                 origin: origin.to_string(),
@@ -215,6 +230,9 @@ impl Config {
                 Ok(n)
             };
             if tls_keys.accept(e).map_err(|r| bad(&r))? {
+                continue;
+            }
+            if auth_keys.accept(e).map_err(|r| bad(&r))? {
                 continue;
             }
             match e.key.as_str() {
@@ -313,6 +331,12 @@ impl Config {
             origin: origin.to_string(),
             reason,
         })?;
+        let auth = auth_keys
+            .finish(secure_client.is_some())
+            .map_err(|reason| ConfigError::Invalid {
+                origin: origin.to_string(),
+                reason,
+            })?;
         if client_port.is_none() && secure_client.is_none() {
             return Err(ConfigError::Missing {
                 origin: origin.to_string(),
@@ -336,6 +360,10 @@ impl Config {
             client_port,
             client_port_address,
             secure_client,
+            quorum_tls: tls_keys.quorum().map_err(|reason| ConfigError::Invalid {
+                origin: origin.to_string(),
+                reason,
+            })?,
             max_client_cnxns,
             min_session_timeout_ms,
             max_session_timeout_ms,
@@ -350,6 +378,7 @@ impl Config {
                 http_host: metrics_host,
                 http_port: metrics_port,
             }),
+            auth,
         })
     }
 
@@ -505,7 +534,7 @@ mod tests {
         let err = parse("dataDir=/d\nclientPort=1\nsslQuorum=true\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("sslQuorum is not supported yet"), "{err}");
+        assert!(err.contains("ssl.quorum.keyStore.location"), "{err}");
         let err = parse("dataDir=/d\nclientPort=1\nssl.clientAuth=sometimes\n")
             .unwrap_err()
             .to_string();

@@ -29,6 +29,7 @@ usage() {
 usage: $(basename "$0") [--matrix | --memory] [--members N[,N...]] [--sessions N[,N...]]
                         [--outstanding N] [--duration SECS] [--value-size BYTES] [--count N]
                         [--fanout-rounds R] [--settle SECS] [--warmup SECS] [--only zk|runnel]
+                        [--coord-cfg KEY=VALUE]...
 
 Builds release binaries, then for each server: starts it on free 127.0.0.1
 ports in a temp folder (default settings, fsync on) -- standalone, or an
@@ -56,6 +57,9 @@ it). Prints one table at the end.
   --settle SECS       wait after start-up before reading idle RSS (default 2)
   --warmup SECS       seconds per phase of the warm-up run (default 1; 0: none)
   --only zk|runnel    run against one server only
+  --coord-cfg K=V     add K=V to every runnel-coord member's zoo.cfg
+                      (repeatable), e.g. sslQuorum=true with its
+                      ssl.quorum.* keys to measure TLS between members
 
 Environment:
   RUNNEL_COORD_BIN  use this runnel-coord binary instead of building it
@@ -73,6 +77,7 @@ fanout_rounds=50
 settle=2
 warmup=1
 only=""
+declare -a coord_cfg=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --matrix) mode=matrix; shift ;;
@@ -87,6 +92,11 @@ while [[ $# -gt 0 ]]; do
         --settle) settle="${2:?}"; shift 2 ;;
         --warmup) warmup="${2:?}"; shift 2 ;;
         --only) only="${2:?}"; shift 2 ;;
+        --coord-cfg)
+            [[ "${2:?}" == ?*=* ]] || die "--coord-cfg takes KEY=VALUE, got '$2'"
+            coord_cfg+=("$2")
+            shift 2
+            ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -257,6 +267,9 @@ EOF
             fi
         done >>"$folder/zoo.cfg"
         echo "$k" >"$folder/data/myid"
+    fi
+    if [[ "$name" == runnel ]] && ((${#coord_cfg[@]} > 0)); then
+        printf '%s\n' "${coord_cfg[@]}" >>"$folder/zoo.cfg"
     fi
 }
 

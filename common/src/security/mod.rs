@@ -12,7 +12,10 @@
 //!   stored-credential format Kafka keeps under `/config/users/<user>`.
 //! * [`plain`]: SASL PLAIN (RFC 4616) with Kafka's extra rules.
 //! * [`jaas`]: the JAAS `sasl.jaas.config` value that configures both.
+//! * [`dn`]: a TLS client certificate's subject as Java prints it (RFC 2253),
+//!   the name both the broker and runnel-coord give such a client.
 
+pub mod dn;
 pub mod jaas;
 pub mod plain;
 pub mod scram;

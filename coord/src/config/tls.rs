@@ -1,6 +1,7 @@
-//! ZooKeeper 3.8's keys for TLS client connections (`secureClientPort` and
-//! the `ssl.*` family), read as ZooKeeper reads them so an operator's zoo.cfg
-//! carries over.
+//! ZooKeeper 3.8's TLS keys: the TLS client port (`secureClientPort` and
+//! the `ssl.*` family) and TLS between ensemble members (`sslQuorum` and the
+//! `ssl.quorum.*` family), read as ZooKeeper reads them so an operator's
+//! zoo.cfg carries over. [`build`] turns either set into a rustls config.
 //!
 //! | key | meaning here |
 //! |---|---|
@@ -17,17 +18,36 @@
 //! | `ssl.enabledProtocols` | `TLSv1.2`, `TLSv1.3` or both, comma-separated |
 //! | `ssl.ciphersuites` | IANA cipher suite names, comma-separated (unset: rustls' defaults) |
 //! | `serverCnxnFactory` | accepted: ZooKeeper needs Netty's factory for TLS, this server does not |
-//! | `sslQuorum` | only `false`: TLS between members is not supported yet |
+//! | `sslQuorum` | `true`: members talk to each other over TLS (default `false`) |
+//! | `ssl.quorum.keyStore.location` | PEM file: this member's key and certificate chain (required with `sslQuorum=true`) |
+//! | `ssl.quorum.trustStore.location` | PEM CA certificates the other members' certificates are checked against (required with `sslQuorum=true`) |
+//! | `ssl.quorum.keyStore.type`, `.password`, `ssl.quorum.trustStore.type`, `.password` | as their `ssl.*` twins |
+//! | `ssl.quorum.protocol`, `ssl.quorum.enabledProtocols`, `ssl.quorum.ciphersuites` | as their `ssl.*` twins |
+//! | `ssl.quorum.clientAuth` | only `need` (unset: need): quorum TLS is always mutual, as in ZooKeeper |
+//! | `ssl.quorum.hostnameVerification` | default `true`: see [`QuorumTls::hostname_verification`] |
+//! | `sslQuorumReloadCertFiles` | only `false`: new certificates take a restart |
+//!
+//! ZooKeeper has no fallback between the two families: `sslQuorum=true`
+//! reads only `ssl.quorum.*`, even when the same files serve both.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use runnel_common::properties::Entry;
 
+pub mod build;
+
+pub use build::{client_config, server_config};
+
 /// ZooKeeper's Netty connection factory, which its TLS needs.
 pub const NETTY_FACTORY: &str = "org.apache.zookeeper.server.NettyServerCnxnFactory";
 /// ZooKeeper's default (plaintext-only) connection factory.
 pub const NIO_FACTORY: &str = "org.apache.zookeeper.server.NIOServerCnxnFactory";
+
+/// The prefix of the client port's TLS keys.
+pub const CLIENT_PREFIX: &str = "ssl";
+/// The prefix of the keys for TLS between members.
+pub const QUORUM_PREFIX: &str = "ssl.quorum";
 
 /// `ssl.clientAuth`, in ZooKeeper's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +72,20 @@ impl ClientAuth {
     }
 }
 
+/// One side's key and trust stores and TLS parameters, as zoo.cfg gives
+/// them under one prefix: what [`build`] turns into a rustls config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stores {
+    /// [`CLIENT_PREFIX`] or [`QUORUM_PREFIX`]: names the keys in messages.
+    pub prefix: &'static str,
+    pub keystore: PathBuf,
+    pub truststore: Option<PathBuf>,
+    /// `TLSv1.2` and/or `TLSv1.3`.
+    pub protocols: Vec<String>,
+    /// Empty: the provider's defaults.
+    pub cipher_suites: Vec<String>,
+}
+
 /// The TLS client port, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecureClientPort {
@@ -66,15 +100,60 @@ pub struct SecureClientPort {
     pub cipher_suites: Vec<String>,
 }
 
-/// The TLS keys seen so far in one zoo.cfg; [`TlsKeys::finish`] checks
-/// them together (a key store is only required once there is a port).
+impl SecureClientPort {
+    /// Its stores, for [`build`].
+    pub fn stores(&self) -> Stores {
+        Stores {
+            prefix: CLIENT_PREFIX,
+            keystore: self.keystore.clone(),
+            truststore: self.truststore.clone(),
+            protocols: self.protocols.clone(),
+            cipher_suites: self.cipher_suites.clone(),
+        }
+    }
+}
+
+/// TLS between ensemble members (`sslQuorum=true`), validated. Always
+/// mutual: every member presents its key store's certificate on both ends
+/// of a peer connection and checks the other's against the trust store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTls {
+    /// Prefix [`QUORUM_PREFIX`]; the trust store is always there.
+    pub stores: Stores,
+    /// `ssl.quorum.hostnameVerification` (ZooKeeper's default: true). When
+    /// on, a connecting member checks that the certificate of the member
+    /// it dials names the host of that member's `server.N` line (a DNS
+    /// name, or an IP address as an IP SAN: a certificate for
+    /// `server.N=127.0.0.1:...` needs `IP:127.0.0.1`, which a CN does not
+    /// replace), and an accepting member checks that the connecting
+    /// member's certificate names the IP address the connection comes
+    /// from (ZooKeeper checks client hostnames on the quorum too; there is
+    /// no reverse DNS lookup here). When off, only the chain is checked:
+    /// any certificate the trust store vouches for is a member.
+    pub hostname_verification: bool,
+}
+
+/// The TLS keys seen so far in one zoo.cfg; [`TlsKeys::finish`] and
+/// [`TlsKeys::quorum`] check them together (a key store is only required
+/// once there is a port, or `sslQuorum=true`).
 #[derive(Debug, Default)]
 pub struct TlsKeys {
     port: Option<u16>,
     address: Option<IpAddr>,
+    client_auth: Option<ClientAuth>,
+    /// `ssl.*`.
+    client: StoreKeys,
+    ssl_quorum: bool,
+    quorum_hostname_verification: Option<bool>,
+    /// `ssl.quorum.*`.
+    quorum: StoreKeys,
+}
+
+/// The store and protocol keys both families share, without their prefix.
+#[derive(Debug, Default)]
+struct StoreKeys {
     keystore: Option<PathBuf>,
     truststore: Option<PathBuf>,
-    client_auth: Option<ClientAuth>,
     protocol: Option<Vec<String>>,
     enabled_protocols: Option<Vec<String>>,
     cipher_suites: Vec<String>,
@@ -116,22 +195,23 @@ fn location(value: &str) -> Result<PathBuf, Reason> {
     Ok(PathBuf::from(value))
 }
 
-impl TlsKeys {
-    /// Takes `e` if it is one of the TLS keys: `Ok(false)` when it is not.
-    pub fn accept(&mut self, e: &Entry) -> Result<bool, Reason> {
-        let v = e.value.trim();
-        match e.key.as_str() {
-            "secureClientPort" => {
-                let port: u16 = v.parse().map_err(|_| "not a port number (0-65535)")?;
-                self.port = Some(port);
-            }
-            "secureClientPortAddress" => {
-                self.address = Some(v.parse().map_err(|_| "not an IP address")?)
-            }
-            "ssl.keyStore.location" => self.keystore = Some(location(v)?),
-            "ssl.trustStore.location" => self.truststore = Some(location(v)?),
-            "ssl.keyStore.type" | "ssl.trustStore.type" => pem_type(v)?,
-            "ssl.keyStore.password" => {
+fn boolean(value: &str) -> Result<bool, Reason> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
+impl StoreKeys {
+    /// Takes `name` (a key without its `ssl.` or `ssl.quorum.` prefix):
+    /// `Ok(false)` when it is not one of the shared keys.
+    fn accept(&mut self, name: &str, v: &str) -> Result<bool, Reason> {
+        match name {
+            "keyStore.location" => self.keystore = Some(location(v)?),
+            "trustStore.location" => self.truststore = Some(location(v)?),
+            "keyStore.type" | "trustStore.type" => pem_type(v)?,
+            "keyStore.password" => {
                 if !v.is_empty() {
                     return Err("encrypted PEM keys are not supported; give an unencrypted \
                                 key and leave the password empty"
@@ -139,24 +219,16 @@ impl TlsKeys {
                 }
             }
             // A PEM trust store has no password; ZooKeeper ignores it too.
-            "ssl.trustStore.password" => {}
-            "ssl.clientAuth" => {
-                self.client_auth = Some(match v.to_ascii_lowercase().as_str() {
-                    "none" => ClientAuth::None,
-                    "want" => ClientAuth::Want,
-                    "need" => ClientAuth::Need,
-                    _ => return Err("must be none, want or need".into()),
-                })
-            }
+            "trustStore.password" => {}
             // Java's SSLContext protocol; ZooKeeper enables it, and TLSv1.2
             // with it when it is TLSv1.3.
-            "ssl.protocol" => {
+            "protocol" => {
                 self.protocol = Some(match protocol(v)?.as_str() {
                     "TLSv1.3" => vec!["TLSv1.3".into(), "TLSv1.2".into()],
                     _ => vec!["TLSv1.2".into()],
                 })
             }
-            "ssl.enabledProtocols" => {
+            "enabledProtocols" => {
                 let names = list(v);
                 if names.is_empty() {
                     return Err("no protocol given".into());
@@ -168,7 +240,62 @@ impl TlsKeys {
                         .collect::<Result<_, _>>()?,
                 );
             }
-            "ssl.ciphersuites" => self.cipher_suites = list(v),
+            "ciphersuites" => self.cipher_suites = list(v),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// `enabledProtocols`, else what `protocol` implies, else both.
+    fn protocols(&self) -> Vec<String> {
+        self.enabled_protocols
+            .clone()
+            .or_else(|| self.protocol.clone())
+            .unwrap_or_else(|| vec!["TLSv1.3".into(), "TLSv1.2".into()])
+    }
+}
+
+impl TlsKeys {
+    /// Takes `e` if it is one of the TLS keys: `Ok(false)` when it is not.
+    pub fn accept(&mut self, e: &Entry) -> Result<bool, Reason> {
+        let v = e.value.trim();
+        let key = e.key.as_str();
+        if let Some(name) = key.strip_prefix("ssl.quorum.") {
+            match name {
+                "clientAuth" => match v.to_ascii_lowercase().as_str() {
+                    "need" => {}
+                    "none" | "want" => {
+                        return Err("TLS between members is always mutual here: every \
+                                    member presents and checks a certificate (need)"
+                            .into())
+                    }
+                    _ => return Err("must be none, want or need".into()),
+                },
+                "hostnameVerification" => self.quorum_hostname_verification = Some(boolean(v)?),
+                _ => return self.quorum.accept(name, v),
+            }
+            return Ok(true);
+        }
+        if let Some(name) = key.strip_prefix("ssl.") {
+            if name != "clientAuth" {
+                return self.client.accept(name, v);
+            }
+            self.client_auth = Some(match v.to_ascii_lowercase().as_str() {
+                "none" => ClientAuth::None,
+                "want" => ClientAuth::Want,
+                "need" => ClientAuth::Need,
+                _ => return Err("must be none, want or need".into()),
+            });
+            return Ok(true);
+        }
+        match key {
+            "secureClientPort" => {
+                let port: u16 = v.parse().map_err(|_| "not a port number (0-65535)")?;
+                self.port = Some(port);
+            }
+            "secureClientPortAddress" => {
+                self.address = Some(v.parse().map_err(|_| "not an IP address")?)
+            }
             "serverCnxnFactory" => {
                 if v != NETTY_FACTORY && v != NIO_FACTORY {
                     return Err(format!(
@@ -177,28 +304,61 @@ impl TlsKeys {
                     ));
                 }
             }
-            "sslQuorum" => match v.to_ascii_lowercase().as_str() {
-                "false" => {}
-                "true" => return Err("sslQuorum is not supported yet".into()),
-                _ => return Err("must be true or false".into()),
-            },
+            "sslQuorum" => self.ssl_quorum = boolean(v)?,
+            "sslQuorumReloadCertFiles" => {
+                if boolean(v)? {
+                    return Err(
+                        "reloading the quorum key and trust stores when their files \
+                                change is not supported; restart the member to use new \
+                                certificates"
+                            .into(),
+                    );
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
     }
 
+    /// TLS between members, if `sslQuorum=true`: both stores are required
+    /// (ZooKeeper's quorum TLS is always mutual). Without `sslQuorum=true`
+    /// the `ssl.quorum.*` keys are read and ignored, as ZooKeeper does.
+    pub fn quorum(&self) -> Result<Option<QuorumTls>, Reason> {
+        if !self.ssl_quorum {
+            return Ok(None);
+        }
+        let keystore = self.quorum.keystore.clone().ok_or(
+            "sslQuorum=true needs ssl.quorum.keyStore.location (a PEM file with this \
+             member's private key and certificate chain)",
+        )?;
+        let truststore = self.quorum.truststore.clone().ok_or(
+            "sslQuorum=true needs ssl.quorum.trustStore.location (PEM CA certificates the \
+             other members' certificates are checked against)",
+        )?;
+        Ok(Some(QuorumTls {
+            stores: Stores {
+                prefix: QUORUM_PREFIX,
+                keystore,
+                truststore: Some(truststore),
+                protocols: self.quorum.protocols(),
+                cipher_suites: self.quorum.cipher_suites.clone(),
+            },
+            hostname_verification: self.quorum_hostname_verification.unwrap_or(true),
+        }))
+    }
+
     /// The secure port, if `secureClientPort` was given: its key store is
     /// required, and a trust store whenever clients must show certificates.
-    pub fn finish(self) -> Result<Option<SecureClientPort>, Reason> {
+    pub fn finish(&self) -> Result<Option<SecureClientPort>, Reason> {
         let Some(port) = self.port else {
             return Ok(None);
         };
-        let keystore = self.keystore.ok_or(
+        let keystore = self.client.keystore.clone().ok_or(
             "secureClientPort needs ssl.keyStore.location (a PEM file with the server's \
              private key and certificate chain)",
         )?;
         let client_auth = self.client_auth.unwrap_or(ClientAuth::Need);
-        if client_auth != ClientAuth::None && self.truststore.is_none() {
+        if client_auth != ClientAuth::None && self.client.truststore.is_none() {
             return Err(format!(
                 "ssl.clientAuth={} (ZooKeeper's default is need) needs ssl.trustStore.location \
                  (PEM CA certificates) to check client certificates against; or set \
@@ -209,18 +369,14 @@ impl TlsKeys {
                 }
             ));
         }
-        let protocols = self
-            .enabled_protocols
-            .or(self.protocol)
-            .unwrap_or_else(|| vec!["TLSv1.3".into(), "TLSv1.2".into()]);
         Ok(Some(SecureClientPort {
             port,
             address: self.address.unwrap_or([0, 0, 0, 0].into()),
             keystore,
-            truststore: self.truststore,
+            protocols: self.client.protocols(),
+            truststore: self.client.truststore.clone(),
             client_auth,
-            protocols,
-            cipher_suites: self.cipher_suites,
+            cipher_suites: self.client.cipher_suites.clone(),
         }))
     }
 }
@@ -229,7 +385,7 @@ impl TlsKeys {
 mod tests {
     use super::*;
 
-    fn keys(lines: &[(&str, &str)]) -> Result<Option<SecureClientPort>, Reason> {
+    fn read(lines: &[(&str, &str)]) -> Result<TlsKeys, Reason> {
         let mut k = TlsKeys::default();
         for (line, (key, value)) in lines.iter().enumerate() {
             let e = Entry {
@@ -239,7 +395,154 @@ mod tests {
             };
             assert!(k.accept(&e)?, "{key} not taken");
         }
-        k.finish()
+        Ok(k)
+    }
+
+    fn keys(lines: &[(&str, &str)]) -> Result<Option<SecureClientPort>, Reason> {
+        read(lines)?.finish()
+    }
+
+    fn quorum(lines: &[(&str, &str)]) -> Result<Option<QuorumTls>, Reason> {
+        read(lines)?.quorum()
+    }
+
+    const QUORUM: [(&str, &str); 3] = [
+        ("sslQuorum", "true"),
+        ("ssl.quorum.keyStore.location", "/m.pem"),
+        ("ssl.quorum.trustStore.location", "/ca.pem"),
+    ];
+
+    fn quorum_with(extra: &[(&str, &str)]) -> Result<Option<QuorumTls>, Reason> {
+        let mut l = QUORUM.to_vec();
+        l.extend_from_slice(extra);
+        quorum(&l)
+    }
+
+    #[test]
+    fn quorum_keys_as_zookeeper_reads_them() {
+        let q = quorum_with(&[
+            ("ssl.quorum.keyStore.type", "PEM"),
+            ("ssl.quorum.trustStore.type", "pem"),
+            ("ssl.quorum.keyStore.password", ""),
+            ("ssl.quorum.trustStore.password", "ignored"),
+            ("ssl.quorum.clientAuth", "need"),
+            ("sslQuorumReloadCertFiles", "false"),
+        ])
+        .unwrap()
+        .expect("sslQuorum=true");
+        assert_eq!(q.stores.prefix, QUORUM_PREFIX);
+        assert_eq!(q.stores.keystore, PathBuf::from("/m.pem"));
+        assert_eq!(q.stores.truststore, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(q.stores.protocols, vec!["TLSv1.3", "TLSv1.2"]);
+        assert!(q.stores.cipher_suites.is_empty());
+        assert!(q.hostname_verification, "ZooKeeper's default is true");
+
+        let q = quorum_with(&[
+            ("ssl.quorum.hostnameVerification", "false"),
+            ("ssl.quorum.protocol", "TLSv1.2"),
+            (
+                "ssl.quorum.ciphersuites",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_AES_128_GCM_SHA256",
+            ),
+        ])
+        .unwrap()
+        .unwrap();
+        assert!(!q.hostname_verification);
+        assert_eq!(q.stores.protocols, vec!["TLSv1.2"]);
+        assert_eq!(q.stores.cipher_suites.len(), 2);
+        let q = quorum_with(&[
+            ("ssl.quorum.protocol", "TLSv1.2"),
+            ("ssl.quorum.enabledProtocols", "TLSv1.3"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(q.stores.protocols, vec!["TLSv1.3"], "enabledProtocols wins");
+    }
+
+    #[test]
+    fn quorum_and_client_families_stay_apart() {
+        // The client port's keys do not stand in for the quorum's
+        // (ZooKeeper has no such fallback), nor the reverse.
+        let err = quorum(&[
+            ("sslQuorum", "true"),
+            ("ssl.keyStore.location", "/k.pem"),
+            ("ssl.trustStore.location", "/ca.pem"),
+        ])
+        .unwrap_err();
+        assert!(err.contains("ssl.quorum.keyStore.location"), "{err}");
+        let k = read(&[
+            ("secureClientPort", "2281"),
+            ("ssl.clientAuth", "none"),
+            ("ssl.quorum.keyStore.location", "/m.pem"),
+        ])
+        .unwrap();
+        assert!(k.finish().unwrap_err().contains("ssl.keyStore.location"));
+        // Without sslQuorum=true the quorum keys are read and ignored.
+        assert_eq!(quorum(&QUORUM[1..]).unwrap(), None);
+        assert_eq!(quorum(&[("sslQuorum", "false")]).unwrap(), None);
+        // Each family's protocols are its own.
+        let k = read(&[
+            ("sslQuorum", "true"),
+            ("ssl.quorum.keyStore.location", "/m.pem"),
+            ("ssl.quorum.trustStore.location", "/ca.pem"),
+            ("ssl.quorum.enabledProtocols", "TLSv1.2"),
+            ("secureClientPort", "2281"),
+            ("ssl.keyStore.location", "/k.pem"),
+            ("ssl.clientAuth", "none"),
+        ])
+        .unwrap();
+        assert_eq!(
+            k.quorum().unwrap().unwrap().stores.protocols,
+            vec!["TLSv1.2"]
+        );
+        assert_eq!(
+            k.finish().unwrap().unwrap().protocols,
+            vec!["TLSv1.3", "TLSv1.2"]
+        );
+    }
+
+    #[test]
+    fn quorum_refusals_say_why() {
+        let err = quorum(&[("sslQuorum", "true")]).unwrap_err();
+        assert!(err.contains("ssl.quorum.keyStore.location"), "{err}");
+        let err = quorum(&QUORUM[..2]).unwrap_err();
+        assert!(err.contains("ssl.quorum.trustStore.location"), "{err}");
+        for (key, value, says) in [
+            ("sslQuorum", "yes", "true or false"),
+            ("ssl.quorum.keyStore.type", "JKS", "only PEM"),
+            ("ssl.quorum.trustStore.type", "PKCS12", "only PEM"),
+            (
+                "ssl.quorum.keyStore.password",
+                "secret",
+                "encrypted PEM keys",
+            ),
+            ("ssl.quorum.clientAuth", "want", "always mutual"),
+            ("ssl.quorum.clientAuth", "none", "always mutual"),
+            ("ssl.quorum.clientAuth", "maybe", "none, want or need"),
+            (
+                "ssl.quorum.hostnameVerification",
+                "sometimes",
+                "true or false",
+            ),
+            ("ssl.quorum.enabledProtocols", "TLSv1.1", "TLSv1.1"),
+            ("ssl.quorum.protocol", "SSLv3", "SSLv3"),
+            ("ssl.quorum.keyStore.location", "", "must not be empty"),
+            ("sslQuorumReloadCertFiles", "true", "restart"),
+        ] {
+            let err = quorum_with(&[(key, value)]).expect_err(key);
+            assert!(err.contains(says), "{key}={value}: {err}");
+        }
+        let mut k = TlsKeys::default();
+        let unknown = Entry {
+            key: "ssl.quorum.bogus".into(),
+            value: "1".into(),
+            line: 1,
+        };
+        assert_eq!(
+            k.accept(&unknown),
+            Ok(false),
+            "left for the unknown-key error"
+        );
     }
 
     #[test]
@@ -292,8 +595,6 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.contains("ssl.trustStore.location"), "{err}");
-        let err = keys(&[("sslQuorum", "true")]).unwrap_err();
-        assert_eq!(err, "sslQuorum is not supported yet");
         assert!(keys(&[("ssl.keyStore.type", "JKS")]).is_err());
         assert!(keys(&[("serverCnxnFactory", "com.example.Nope")]).is_err());
     }

@@ -9,7 +9,8 @@
 //! * [`state_machine`]: committed entries applied to the published tree,
 //!   kept in memory; what is stored of it is a whole-tree snapshot
 //!   (`storage::snapshot_file`) plus the log after it.
-//! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer).
+//! * [`peer`]: the member-to-member wire (one multiplexed TCP connection per peer),
+//!   carried by [`transport`]: plain TCP, or mutual TLS with `sslQuorum=true`.
 //! * [`network`]: openraft's RPCs over those connections.
 //! * [`Host`]: what a member needs from its server (the published tree,
 //!   publishing committed transactions, sessions, clients).
@@ -40,6 +41,7 @@ pub mod log_store;
 pub mod network;
 pub mod peer;
 pub mod state_machine;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -110,6 +112,10 @@ pub enum EnsembleError {
     Storage(String),
     #[error("raft: {0}")]
     Raft(String),
+    /// `sslQuorum=true` with key or trust store files that cannot be used;
+    /// the message names the `ssl.quorum.*` key and the file.
+    #[error("{0}")]
+    Tls(String),
     #[error("cannot listen for peers on {addr}: {source}")]
     Bind {
         addr: String,
@@ -244,6 +250,8 @@ impl Ensemble {
         proposals_rx: mpsc::Receiver<Proposal>,
     ) -> Result<Arc<Ensemble>, EnsembleError> {
         let my_id = config.my_id;
+        // First: bad quorum key stores stop the member before it opens its log.
+        let transport = transport::Transport::from_config(config).map_err(EnsembleError::Tls)?;
         let timing = Timing::from_tick(config.tick_time_ms);
         let store = Arc::new(store);
         let log_store = LogStore::open(store.db(), &config.raft_log_dir())
@@ -282,7 +290,10 @@ impl Ensemble {
             members
                 .iter()
                 .filter(|(id, _)| **id != my_id)
-                .map(|(id, node)| (*id, Arc::new(PeerClient::new(node.addr.clone()))))
+                .map(|(id, node)| {
+                    let client = PeerClient::new(node.addr.clone(), transport.clone());
+                    (*id, Arc::new(client))
+                })
                 .collect(),
         );
         let own_addr = members
@@ -301,6 +312,7 @@ impl Ensemble {
             NetworkFactory {
                 my_id,
                 peers: peers.clone(),
+                transport: transport.clone(),
             },
             log_store,
             state_machine,
@@ -328,8 +340,9 @@ impl Ensemble {
             contact: Mutex::new(Contact::default()),
             committed,
         });
-        tracing::info!(my_id, peer_addr = %own_addr, members = members.len(), "ensemble member started");
-        tokio::spawn(peer::serve(listener, ensemble.clone()));
+        tracing::info!(my_id, peer_addr = %own_addr, members = members.len(),
+            ssl_quorum = transport.is_tls(), "ensemble member started");
+        tokio::spawn(peer::serve(listener, ensemble.clone(), transport));
         tokio::spawn(ensemble.clone().route(host.clone(), proposals_rx));
         tokio::spawn(ensemble.clone().relay(host));
         Ok(ensemble)

@@ -13,6 +13,7 @@ use openraft::raft::{
 };
 
 use super::peer::{PeerClient, PeerError, PeerRequest, PeerResponse};
+use super::transport::Transport;
 use super::{Node, NodeId, TypeConfig};
 
 /// Hands openraft a client per target member, sharing the peer connections.
@@ -20,6 +21,8 @@ use super::{Node, NodeId, TypeConfig};
 pub struct NetworkFactory {
     pub my_id: NodeId,
     pub peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
+    /// For a member not among `peers` (none today: membership is fixed).
+    pub transport: Transport,
 }
 
 pub struct Network {
@@ -32,11 +35,9 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Network;
 
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Network {
-        let client = self
-            .peers
-            .get(&target)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(PeerClient::new(node.addr.clone())));
+        let client = self.peers.get(&target).cloned().unwrap_or_else(|| {
+            Arc::new(PeerClient::new(node.addr.clone(), self.transport.clone()))
+        });
         Network {
             my_id: self.my_id,
             target,

@@ -4,6 +4,12 @@
 //! barriers, session heartbeats). Requests sent on one connection reach the
 //! other side's handler in order, which is what keeps a client's forwarded
 //! writes in order.
+//!
+//! The bytes travel over plain TCP or, with `sslQuorum=true`, over mutual
+//! TLS ([`super::transport`]); nothing here depends on which. A member
+//! expecting one and meeting the other refuses the connection and says so
+//! at warn (once every few seconds per peer): a TLS ClientHello or alert
+//! read as a frame has an impossible length.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -21,6 +27,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::transport::{HandshakeError, PeerRead, PeerWrite, Transport, WarnLimiter, WarnOnce};
 use super::{NodeId, TypeConfig};
 use crate::proposal::{Outcome, ProposalKind};
 use crate::proto::records::Id;
@@ -70,6 +77,12 @@ pub enum PeerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot set up the connection to {addr}: {source}")]
+    Handshake {
+        addr: String,
+        #[source]
+        source: HandshakeError,
+    },
     #[error("connection to {0} closed")]
     Closed(String),
     #[error("no answer from {0} in time")]
@@ -87,14 +100,24 @@ fn frame(id: u64, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A frame length no peer sends: the stream is not this protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BadFrame {
+    /// The first two bytes are a TLS record's (handshake or alert, version
+    /// 3.x): the other side speaks TLS and this one does not.
+    tls: bool,
+}
+
 /// Takes one frame off `buf`: `Ok(None)` if incomplete, `Err` if hostile.
-fn take_frame(buf: &mut BytesMut) -> Result<Option<(u64, BytesMut)>, ()> {
+fn take_frame(buf: &mut BytesMut) -> Result<Option<(u64, BytesMut)>, BadFrame> {
     if buf.len() < 4 {
         return Ok(None);
     }
     let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
     if !(8..=MAX_FRAME).contains(&len) {
-        return Err(());
+        return Err(BadFrame {
+            tls: matches!(buf[0], 0x15 | 0x16) && buf[1] == 3,
+        });
     }
     if buf.len() < 4 + len {
         return Ok(None);
@@ -105,26 +128,32 @@ fn take_frame(buf: &mut BytesMut) -> Result<Option<(u64, BytesMut)>, ()> {
     Ok(Some((id, body)))
 }
 
+/// Why [`read_frames`] stopped.
+#[derive(Debug)]
+enum End {
+    /// The stream ended (or failed), or `on_frame` said stop.
+    Closed,
+    /// The other side sent something that is not a frame.
+    Bad(BadFrame),
+}
+
 /// Reads frames from `rd` and hands each to `on_frame` until the stream ends.
-async fn read_frames(
-    mut rd: tokio::net::tcp::OwnedReadHalf,
-    mut on_frame: impl FnMut(u64, BytesMut) -> bool,
-) {
+async fn read_frames(mut rd: PeerRead, mut on_frame: impl FnMut(u64, BytesMut) -> bool) -> End {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     loop {
         loop {
             match take_frame(&mut buf) {
                 Ok(Some((id, body))) => {
                     if !on_frame(id, body) {
-                        return;
+                        return End::Closed;
                     }
                 }
                 Ok(None) => break,
-                Err(()) => return,
+                Err(bad) => return End::Bad(bad),
             }
         }
         match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return End::Closed,
             Ok(_) => {}
         }
     }
@@ -136,16 +165,16 @@ const MAX_WRITE: usize = 1 << 20;
 /// Writes the frames queued for one connection, in order. Every frame
 /// waiting when the socket is free goes out in one write, so a burst of
 /// forwarded proposals or answers costs one system call, not one each.
-async fn write_frames(
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
-) {
+/// Each write is flushed: a no-op on TCP, and over TLS it sends records
+/// the socket could not take at once (otherwise they would wait for the
+/// next frame).
+async fn write_frames(mut rx: mpsc::UnboundedReceiver<Vec<u8>>, mut wr: PeerWrite) {
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
         let Ok(second) = rx.try_recv() else {
             // Alone: written as it is, without copying it (an
             // AppendEntries frame may be megabytes).
-            if wr.write_all(&first).await.is_err() {
+            if wr.write_all(&first).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
             continue;
@@ -159,7 +188,7 @@ async fn write_frames(
                 Err(_) => break,
             }
         }
-        if wr.write_all(&buf).await.is_err() {
+        if wr.write_all(&buf).await.is_err() || wr.flush().await.is_err() {
             break;
         }
     }
@@ -177,16 +206,21 @@ struct Conn {
 /// A client for one peer, reconnecting as needed.
 pub struct PeerClient {
     addr: String,
+    transport: Transport,
     conn: tokio::sync::Mutex<Option<Arc<Conn>>>,
     next_id: AtomicU64,
+    /// Limits warnings about a peer that refuses this member's transport.
+    warn: Arc<WarnOnce>,
 }
 
 impl PeerClient {
-    pub fn new(addr: String) -> PeerClient {
+    pub fn new(addr: String, transport: Transport) -> PeerClient {
         PeerClient {
             addr,
+            transport,
             conn: tokio::sync::Mutex::new(None),
             next_id: AtomicU64::new(1),
+            warn: Arc::default(),
         }
     }
 
@@ -204,16 +238,31 @@ impl PeerClient {
                 addr: self.addr.clone(),
                 source,
             })?;
-        let _ = stream.set_nodelay(true);
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = match self.transport.connect(&self.addr, stream).await {
+            Ok(halves) => halves,
+            Err(source) => {
+                if self.warn.due() {
+                    tracing::warn!(peer = %self.addr, tls = self.transport.is_tls(), error = %source,
+                        "cannot set up a connection to this peer (does its sslQuorum match this member's, and its certificate the trust store?)");
+                } else {
+                    tracing::debug!(peer = %self.addr, error = %source, "peer handshake failed");
+                }
+                return Err(PeerError::Handshake {
+                    addr: self.addr.clone(),
+                    source,
+                });
+            }
+        };
         let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let pending: Pending = Arc::default();
         tokio::spawn(write_frames(rx, wr));
         let reader_pending = pending.clone();
         let dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader_dead = dead.clone();
+        let addr = self.addr.clone();
+        let warn = self.warn.clone();
         tokio::spawn(async move {
-            read_frames(rd, |id, body| {
+            let end = read_frames(rd, |id, body| {
                 let Ok(response) = postcard::from_bytes::<PeerResponse>(&body) else {
                     return false;
                 };
@@ -224,6 +273,15 @@ impl PeerClient {
                 true
             })
             .await;
+            match end {
+                End::Bad(BadFrame { tls: true }) if warn.due() => {
+                    tracing::warn!(peer = %addr, "this peer answers in TLS: it has sslQuorum=true and this member does not; connection refused");
+                }
+                End::Bad(_) if warn.due() => {
+                    tracing::warn!(peer = %addr, "this peer sent something that is not a peer frame; connection closed");
+                }
+                _ => {}
+            }
             // Dropping the senders fails every call still waiting.
             reader_dead.store(true, Relaxed);
             if let Ok(mut p) = reader_pending.lock() {
@@ -281,22 +339,41 @@ impl PeerClient {
     }
 }
 
-/// Accepts peer connections and answers their requests through
-/// [`super::Ensemble::handle_peer`].
-pub async fn serve(listener: tokio::net::TcpListener, handler: Arc<super::Ensemble>) {
+/// Accepts peer connections over `transport` and answers their requests
+/// through [`super::Ensemble::handle_peer`]. A peer that cannot complete
+/// the transport's handshake (plaintext to a TLS member, a certificate the
+/// trust store does not vouch for) is dropped with a warning naming it.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handler: Arc<super::Ensemble>,
+    transport: Transport,
+) {
+    let warn = Arc::new(WarnLimiter::default());
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!(%error, "peer accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         let handler = handler.clone();
+        let transport = transport.clone();
+        let warn = warn.clone();
         tokio::spawn(async move {
-            let (rd, wr) = stream.into_split();
+            let (rd, wr) = match transport.accept(stream, remote).await {
+                Ok(halves) => halves,
+                Err(error) => {
+                    if warn.due(remote.ip()) {
+                        tracing::warn!(peer = %remote, %error,
+                            "refused a peer connection (this member has sslQuorum=true: is the peer's sslQuorum true too, and its certificate signed by a CA in ssl.quorum.trustStore?)");
+                    } else {
+                        tracing::debug!(peer = %remote, %error, "refused a peer connection");
+                    }
+                    return;
+                }
+            };
             let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
             tokio::spawn(write_frames(rx, wr));
             let (req_tx, mut req_rx) = mpsc::unbounded_channel::<(u64, PeerRequest)>();
@@ -314,16 +391,25 @@ pub async fn serve(listener: tokio::net::TcpListener, handler: Arc<super::Ensemb
                     });
                 }
             });
-            read_frames(rd, |id, body| {
+            let end = read_frames(rd, |id, body| {
                 match postcard::from_bytes::<PeerRequest>(&body) {
                     Ok(request) => req_tx.send((id, request)).is_ok(),
                     Err(error) => {
-                        tracing::warn!(%error, "undecodable peer request; closing the connection");
+                        tracing::warn!(peer = %remote, %error, "undecodable peer request; closing the connection");
                         false
                     }
                 }
             })
             .await;
+            if let End::Bad(bad) = end {
+                if warn.due(remote.ip()) {
+                    if bad.tls {
+                        tracing::warn!(peer = %remote, "refused a peer connection: the peer speaks TLS (sslQuorum=true there) and this member has sslQuorum=false");
+                    } else {
+                        tracing::warn!(peer = %remote, "refused a peer connection: it sent something that is not a peer frame");
+                    }
+                }
+            }
             drop(req_tx);
             let _ = dispatcher.await;
         });
@@ -345,6 +431,16 @@ mod tests {
         assert_eq!((id, body.len()), (8, 0));
         assert_eq!(take_frame(&mut buf), Ok(None));
         let mut bad = BytesMut::from(&u32::MAX.to_be_bytes()[..]);
-        assert_eq!(take_frame(&mut bad), Err(()));
+        assert_eq!(take_frame(&mut bad), Err(BadFrame { tls: false }));
+    }
+
+    #[test]
+    fn tls_records_are_recognised_as_such() {
+        // A ClientHello (handshake record, TLS 1.0 record version) and a
+        // fatal alert, as a plaintext member would read them.
+        let mut hello = BytesMut::from(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01][..]);
+        assert_eq!(take_frame(&mut hello), Err(BadFrame { tls: true }));
+        let mut alert = BytesMut::from(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28][..]);
+        assert_eq!(take_frame(&mut alert), Err(BadFrame { tls: true }));
     }
 }

@@ -11,7 +11,14 @@
 //! The code is generic over the byte stream, so the plain client port and
 //! the TLS one (`secureClientPort`) serve exactly the same protocol,
 //! sessions and watches: [`serve`] takes a TCP socket (split without a
-//! lock), [`serve_stream`] any stream (a TLS one, split with tokio's).
+//! lock), [`serve_stream`] a TLS one (split with tokio's), whose client
+//! certificate gives the connection an `x509` id.
+//!
+//! Authentication packets (`auth`, SASL) are answered here, in order with
+//! the rest; with `enforce.auth.enabled`, any other request from a
+//! connection without an id of the enforced schemes is answered
+//! SESSIONCLOSEDREQUIRESASLAUTH and the connection closed, as ZooKeeper's
+//! `AuthenticationHelper.enforceAuthentication` does.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -22,10 +29,12 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio_rustls::server::TlsStream;
 
 use super::four_letter;
 use super::reads::{self, Reader as ReadCaller};
 use super::reply::{multi_body, multi_error_body, write_body, Reply};
+use super::sasl::{self, ConnAuth};
 use super::stats::{ConnStats, OpKind};
 use super::watches::Outbound;
 use super::Shared;
@@ -69,17 +78,29 @@ enum WriteShape {
 pub async fn serve(shared: Arc<Shared>, stream: TcpStream, remote: SocketAddr, conn: u64) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    serve_halves(shared, rd, wr, remote, conn).await
+    serve_halves(shared, rd, wr, remote, conn, Vec::new()).await
 }
 
-/// Serves one established stream (a TLS session on the secure port)
-/// until it closes.
-pub async fn serve_stream<S>(shared: Arc<Shared>, stream: S, remote: SocketAddr, conn: u64)
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
+/// Serves one established TLS session on the secure port until it closes.
+/// A client certificate gives the connection `x509:<subject DN>`; one whose
+/// subject cannot be read is closed, as ZooKeeper closes a connection its
+/// x509 provider fails.
+pub async fn serve_stream(
+    shared: Arc<Shared>,
+    stream: TlsStream<TcpStream>,
+    remote: SocketAddr,
+    conn: u64,
+) {
+    let ids = match super::tls::client_dn(&stream) {
+        None => Vec::new(),
+        Some(Ok(dn)) => sasl::x509_ids(&shared.config.auth, dn),
+        Some(Err(error)) => {
+            tracing::info!(%remote, %error, "closing a TLS client: no x509 id");
+            return;
+        }
+    };
     let (rd, wr) = tokio::io::split(stream);
-    serve_halves(shared, rd, wr, remote, conn).await
+    serve_halves(shared, rd, wr, remote, conn, ids).await
 }
 
 /// Writes `bytes` and flushes: a TLS stream may keep encrypted records
@@ -95,6 +116,7 @@ async fn serve_halves<R, W>(
     mut wr: W,
     remote: SocketAddr,
     conn: u64,
+    tls_ids: Vec<Id>,
 ) where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -119,7 +141,13 @@ async fn serve_halves<R, W>(
         handshake(&shared, &mut rd, &mut wr, &mut buf, conn, &stats).await
     {
         let _ = readonly_byte;
-        run_session(&shared, rd, wr, buf, conn, session, remote, stats).await;
+        let mut ids = vec![Id {
+            scheme: "ip".into(),
+            id: remote.ip().to_string(),
+        }];
+        ids.extend(tls_ids);
+        let auth = ConnAuth::new(ids);
+        run_session(&shared, rd, wr, buf, conn, session, auth, stats).await;
         shared.sessions.detach(session, conn);
     }
     shared.watches().disconnect(conn);
@@ -267,7 +295,7 @@ async fn run_session<R, W>(
     mut buf: BytesMut,
     conn: u64,
     session: i64,
-    remote: SocketAddr,
+    mut auth: ConnAuth,
     stats: Arc<ConnStats>,
 ) where
     R: AsyncRead + Unpin + Send,
@@ -285,17 +313,13 @@ async fn run_session<R, W>(
         session,
         stats.clone(),
     );
-    let mut ids = Arc::new(vec![Id {
-        scheme: "ip".into(),
-        id: remote.ip().to_string(),
-    }]);
     let reader = async {
         while let Some(frame) = read_frame(&mut rd, &mut buf).await {
             shared.stats.received.fetch_add(1, Relaxed);
             stats.received.fetch_add(1, Relaxed);
             stats.queued.fetch_add(1, Relaxed);
             shared.sessions.touch(session);
-            let Some(pending) = dispatch(shared, frame, session, &mut ids).await else {
+            let Some(pending) = dispatch(shared, frame, session, &mut auth).await else {
                 break;
             };
             let last = matches!(
@@ -326,7 +350,7 @@ async fn dispatch(
     shared: &Arc<Shared>,
     frame: Bytes,
     session: i64,
-    ids: &mut Arc<Vec<Id>>,
+    auth: &mut ConnAuth,
 ) -> Option<Pending> {
     let mut r = Reader::new(frame.clone());
     let header = match RequestHeader::decode(&mut r) {
@@ -339,6 +363,23 @@ async fn dispatch(
     let body = frame.slice(8..);
     let xid = header.xid;
     let zxid = || shared.tree().last_zxid();
+    if header.op == OpCode::Sasl as i32 {
+        return Some(sasl_packet(shared, auth, xid, body));
+    }
+    let enforced = &shared.config.auth.enforce_schemes;
+    if header.op != OpCode::Auth as i32 && !enforced.is_empty() && !auth.holds_any(enforced) {
+        tracing::info!(
+            session = format_args!("0x{session:x}"),
+            schemes = ?enforced,
+            "request before authenticating with an enforced scheme; closing"
+        );
+        // -124: ZooKeeper's SESSIONCLOSEDREQUIRESASLAUTH.
+        return Some(Pending::Last(Reply::bare(
+            xid,
+            0,
+            ErrorCode::SessionClosedRequireReconfig,
+        )));
+    }
     let request = match Request::decode(header.op, body) {
         Ok(request) => request,
         Err(RequestError::UnknownOp(op)) => {
@@ -363,12 +404,12 @@ async fn dispatch(
         Request::Write(op) => (ProposalKind::Write(op.clone()), WriteShape::Single(op)),
         Request::Multi(ops) => (ProposalKind::Multi(ops.clone()), WriteShape::Multi(ops)),
         Request::CloseSession => (ProposalKind::CloseSession, WriteShape::CloseSession),
-        Request::Auth(auth) => return Some(authenticate(shared, ids, auth)),
+        Request::Auth(packet) => return Some(authenticate(shared, auth, packet)),
         request => {
             return Some(Pending::Read {
                 xid,
                 request,
-                ids: ids.clone(),
+                ids: auth.ids.clone(),
             })
         }
     };
@@ -379,7 +420,7 @@ async fn dispatch(
     let proposal = Proposal {
         forwarded: false,
         session,
-        ids: ids.clone(),
+        ids: auth.ids.clone(),
         kind,
         reply: Some(tx),
     };
@@ -393,22 +434,47 @@ async fn dispatch(
 
 /// `addauth`: digest adds an identity; any other scheme fails and closes
 /// the connection, as ZooKeeper does without that auth provider.
-fn authenticate(shared: &Shared, ids: &mut Arc<Vec<Id>>, auth: AuthPacket) -> Pending {
+fn authenticate(shared: &Shared, auth: &mut ConnAuth, packet: AuthPacket) -> Pending {
     let zxid = shared.tree().last_zxid();
-    if auth.scheme == "digest" {
-        let id = Id {
+    if packet.scheme == "digest" {
+        auth.add(Id {
             scheme: "digest".into(),
-            id: digest_id(&String::from_utf8_lossy(&auth.auth)),
-        };
-        let mut next = (**ids).clone();
-        if !next.contains(&id) {
-            next.push(id);
-        }
-        *ids = Arc::new(next);
+            id: digest_id(&String::from_utf8_lossy(&packet.auth)),
+        });
         Pending::Ready(Reply::bare(AUTH_XID, zxid, ErrorCode::Ok))
     } else {
-        tracing::info!(scheme = %auth.scheme, "no provider for auth scheme");
+        tracing::info!(scheme = %packet.scheme, "no provider for auth scheme");
         Pending::Last(Reply::bare(AUTH_XID, zxid, ErrorCode::AuthFailed))
+    }
+}
+
+/// One SASL packet (`OpCode.sasl`): the next token of the login, answered
+/// with the server's token and zxid 0 as ZooKeeper's `processSasl` does.
+/// A failed login is answered AUTHFAILED with a null token, or
+/// SESSIONCLOSEDREQUIRESASLAUTH (-124) when SASL is enforced, and the
+/// connection closes.
+fn sasl_packet(shared: &Shared, auth: &mut ConnAuth, xid: i32, body: Bytes) -> Pending {
+    let config = &shared.config.auth;
+    let result = sasl::request_token(body)
+        .map_err(sasl::SaslError::from)
+        .and_then(|token| auth.sasl_step(config, &token));
+    match result {
+        Ok(token) => {
+            let mut reply = Reply::new(xid, 0, ErrorCode::Ok);
+            token.encode(reply.buf());
+            Pending::Ready(reply.finish())
+        }
+        Err(error) => {
+            tracing::warn!(%error, "SASL authentication failed; closing the connection");
+            let code = if config.sasl_required() {
+                ErrorCode::SessionClosedRequireReconfig
+            } else {
+                ErrorCode::AuthFailed
+            };
+            let mut reply = Reply::new(xid, 0, code);
+            None::<Bytes>.encode(reply.buf());
+            Pending::Last(reply.finish())
+        }
     }
 }
 

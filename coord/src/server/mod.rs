@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod publish;
 pub mod reads;
 pub mod reply;
+pub mod sasl;
 pub mod sessions;
 pub mod stats;
 pub mod tls;

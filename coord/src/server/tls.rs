@@ -2,11 +2,9 @@
 //! zoo.cfg's `ssl.*` keys (so a bad file stops the server instead of
 //! failing each client), and a handshake bounded in time.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runnel_common::tls::{self, TlsError, TlsFiles};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -29,48 +27,11 @@ pub enum HandshakeError {
 }
 
 /// Builds the acceptor for `secure`; the message names the zoo.cfg key
-/// (and file) at fault.
+/// (and file) at fault. The config comes from the builder TLS between
+/// members uses too ([`crate::config::tls::server_config`]).
 pub fn acceptor(secure: &SecureClientPort) -> Result<TlsAcceptor, String> {
-    let files = TlsFiles {
-        keystore: Some(secure.keystore.clone()),
-        truststore: secure.truststore.clone(),
-        protocols: secure.protocols.clone(),
-        cipher_suites: secure.cipher_suites.clone(),
-    };
-    let config = tls::server_config(&files, secure.client_auth.to_common())
-        .map_err(|e| zoo_cfg_message(secure, e))?;
+    let config = crate::config::tls::server_config(&secure.stores(), secure.client_auth)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Rewords the shared builder's errors (which use Kafka's key names) with
-/// ZooKeeper's.
-fn zoo_cfg_message(secure: &SecureClientPort, error: TlsError) -> String {
-    let key_of = |path: &Path| {
-        if secure.truststore.as_deref() == Some(path) {
-            "ssl.trustStore.location"
-        } else {
-            "ssl.keyStore.location"
-        }
-    };
-    match error {
-        TlsError::File { path, reason } => {
-            format!("{}={}: {reason}", key_of(&path), path.display())
-        }
-        TlsError::Protocol(p) => {
-            format!("ssl.enabledProtocols: {p:?} is not a TLS version this server speaks")
-        }
-        TlsError::CipherSuite(s) => {
-            format!("ssl.ciphersuites: {s:?} is not a supported cipher suite")
-        }
-        TlsError::NoTrustStore(_) => {
-            "ssl.clientAuth needs ssl.trustStore.location to check client certificates".into()
-        }
-        TlsError::Verifier(e) => match &secure.truststore {
-            Some(path) => format!("ssl.trustStore.location={}: {e}", path.display()),
-            None => format!("ssl.trustStore.location: {e}"),
-        },
-        other => format!("ssl.* keys (secureClientPort): {other}"),
-    }
 }
 
 /// Completes the server side of a handshake on `stream`, or gives up
@@ -83,4 +44,15 @@ pub async fn handshake(
         Err(_) => Err(HandshakeError::Timeout(HANDSHAKE_TIMEOUT)),
         Ok(result) => result.map_err(HandshakeError::Failed),
     }
+}
+
+/// The subject of the certificate the client presented, in RFC 2253 form
+/// as Java's `X500Principal.getName()` prints it (ZooKeeper's
+/// `X509AuthenticationProvider` id); `None` when it presented none
+/// (`ssl.clientAuth=want` or `none`).
+pub fn client_dn(
+    stream: &TlsStream<TcpStream>,
+) -> Option<Result<String, runnel_common::security::dn::DnError>> {
+    let leaf = stream.get_ref().1.peer_certificates()?.first()?;
+    Some(runnel_common::security::dn::subject_dn(leaf.as_ref()))
 }
