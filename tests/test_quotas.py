@@ -119,7 +119,6 @@ def test_configs_sh_sets_describes_and_deletes_quotas(cluster):
         (["--client", "app", "--add-config", "producer_byte_rate=fast"], "must be a number"),
         (["--entity-type", "ips", "--entity-name", "127.0.0.1", "--add-config",
           "connection_creation_rate=5"], "not supported yet"),
-        (["--client", "app", "--add-config", "controller_mutation_rate=5"], "not supported yet"),
     ]:
         r = configs(bs, "--alter", *args)
         assert r.returncode == 1, (args, r.stdout)

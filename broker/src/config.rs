@@ -210,6 +210,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("max.connections.per.ip", Int, Some("2147483647")),
     key("quota.window.num", Int, Some("11")),
     key("quota.window.size.seconds", Int, Some("1")),
+    key("controller.quota.window.num", Int, Some("11")),
+    key("controller.quota.window.size.seconds", Int, Some("1")),
     key("connections.max.idle.ms", Long, Some("600000")),
     key("request.timeout.ms", Int, Some("30000")),
     key("log.segment.bytes", Int, Some("1073741824")),
@@ -441,6 +443,9 @@ pub struct BrokerConfig {
     /// `quota.window.num` and `quota.window.size.seconds`: how client
     /// quota usage is sampled.
     pub quota_windows: crate::quota::Windows,
+    /// `controller.quota.window.num` and `controller.quota.window.size.seconds`:
+    /// the budget of `controller_mutation_rate` is (num − 1) windows' worth.
+    pub controller_quota_windows: crate::quota::Windows,
     /// `max.incremental.fetch.session.cache.slots`: fetch sessions kept (KIP-227).
     pub fetch_session_cache_slots: usize,
     /// `num.recovery.threads.per.data.dir`: logs opened at once per log
@@ -835,14 +840,25 @@ impl BrokerConfig {
                 "must not be negative",
             ));
         }
-        let quota_samples = get.int("quota.window.num");
-        if !(1..=1000).contains(&quota_samples) {
-            return Err(get.error("quota.window.num", "must be between 1 and 1000"));
-        }
-        let quota_window = get.int("quota.window.size.seconds");
-        if !(1..=86_400).contains(&quota_window) {
-            return Err(get.error("quota.window.size.seconds", "must be between 1 and 86400"));
-        }
+        let quota_windows = |num: &str, size: &str| {
+            let samples = get.int(num);
+            if !(1..=1000).contains(&samples) {
+                return Err(get.error(num, "must be between 1 and 1000"));
+            }
+            let seconds = get.int(size);
+            if !(1..=86_400).contains(&seconds) {
+                return Err(get.error(size, "must be between 1 and 86400"));
+            }
+            Ok(crate::quota::Windows {
+                samples: samples as u32,
+                window_ms: seconds as u64 * 1000,
+            })
+        };
+        let client_quota_windows = quota_windows("quota.window.num", "quota.window.size.seconds")?;
+        let controller_quota_windows = quota_windows(
+            "controller.quota.window.num",
+            "controller.quota.window.size.seconds",
+        )?;
         let max_connections = get.int("max.connections");
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
@@ -953,10 +969,8 @@ impl BrokerConfig {
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
             failed_authentication_delay: Duration::from_millis(auth_delay as u64),
-            quota_windows: crate::quota::Windows {
-                samples: quota_samples as u32,
-                window_ms: quota_window as u64 * 1000,
-            },
+            quota_windows: client_quota_windows,
+            controller_quota_windows,
             fetch_session_cache_slots: fetch_session_slots as usize,
             num_recovery_threads_per_data_dir: recovery_threads as usize,
             log_retention_check_interval: Duration::from_millis(check_ms as u64),

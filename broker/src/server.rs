@@ -443,7 +443,7 @@ impl Server {
         let fetch_sessions = Arc::new(FetchSessions::new(config.fetch_session_cache_slots));
         let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
         let authorizer = Authorizer::new(config.authorizer.clone());
-        let quotas = QuotaManager::new(config.quota_windows);
+        let quotas = QuotaManager::new(config.quota_windows, config.controller_quota_windows);
         let broker = Arc::new(Broker {
             config,
             id,

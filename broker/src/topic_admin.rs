@@ -11,6 +11,7 @@ use rand::Rng;
 use crate::api::topic_names;
 use crate::metadata::assignment::{self, AssignmentError};
 use crate::metadata::{MetadataError, NewTopic};
+use crate::quota::{MutationQuota, QuotaExceeded};
 use crate::server::Broker;
 use crate::topic_config::{self, TopicConfig};
 
@@ -19,6 +20,16 @@ use crate::topic_config::{self, TopicConfig};
 pub struct AdminError {
     pub error: ResponseError,
     pub message: String,
+}
+
+impl From<QuotaExceeded> for AdminError {
+    fn from(_: QuotaExceeded) -> AdminError {
+        // Kafka's message for THROTTLING_QUOTA_EXCEEDED.
+        AdminError::new(
+            ResponseError::ThrottlingQuotaExceeded,
+            "The throttling quota has been exceeded.",
+        )
+    }
 }
 
 impl AdminError {
@@ -83,10 +94,12 @@ async fn live_at_least(broker: &Broker, live: Vec<i32>, needed: usize) -> Vec<i3
 }
 
 /// Creates a topic; with `validate_only`, only checks that it could be.
+/// Its partitions are charged to `quota` once it is known to be valid.
 pub async fn create_topic(
     broker: &Broker,
     spec: &CreateSpec,
     validate_only: bool,
+    quota: &mut MutationQuota<'_>,
 ) -> Result<Created, AdminError> {
     topic_names::validate(&spec.name)
         .map_err(|m| AdminError::new(ResponseError::InvalidTopicException, m))?;
@@ -140,6 +153,7 @@ pub async fn create_topic(
     if validate_only {
         return Ok(created);
     }
+    quota.record(assignment.len())?;
     let topic = NewTopic {
         name: spec.name.clone(),
         assignment,
@@ -217,20 +231,32 @@ fn check_manual_assignment(
     Ok(())
 }
 
-/// Deletes a topic (Kafka: TOPIC_DELETION_DISABLED when `delete.topic.enable=false`).
-pub async fn delete_topic(broker: &Broker, name: &str) -> Result<(), AdminError> {
+/// Deletes a topic (Kafka: TOPIC_DELETION_DISABLED when `delete.topic.enable=false`);
+/// its partitions are charged to `quota`.
+pub async fn delete_topic(
+    broker: &Broker,
+    name: &str,
+    quota: &mut MutationQuota<'_>,
+) -> Result<(), AdminError> {
     if !broker.config.delete_topic_enable {
         return Err(AdminError::new(
             ResponseError::TopicDeletionDisabled,
             "Topic deletion is disabled.",
         ));
     }
-    if !broker.metadata.snapshot().topics.contains_key(name) {
+    let Some(partitions) = broker
+        .metadata
+        .snapshot()
+        .topics
+        .get(name)
+        .map(|t| t.partitions.len())
+    else {
         return Err(AdminError::new(
             ResponseError::UnknownTopicOrPartition,
             "This server does not host this topic-partition.",
         ));
-    }
+    };
+    quota.record(partitions)?;
     broker.metadata.delete_topic(name).await?;
     broker.metadata.reload_topic(name).await?;
     broker.replicas.reconcile().await;
@@ -238,13 +264,15 @@ pub async fn delete_topic(broker: &Broker, name: &str) -> Result<(), AdminError>
     Ok(())
 }
 
-/// Grows a topic to `count` partitions (CreatePartitions).
+/// Grows a topic to `count` partitions (CreatePartitions); the new ones
+/// are charged to `quota`.
 pub async fn add_partitions(
     broker: &Broker,
     name: &str,
     count: i32,
     assignment: Option<Vec<Vec<i32>>>,
     validate_only: bool,
+    quota: &mut MutationQuota<'_>,
 ) -> Result<(), AdminError> {
     let snapshot = broker.metadata.snapshot();
     let Some(topic) = snapshot.topics.get(name) else {
@@ -303,6 +331,7 @@ pub async fn add_partitions(
     if validate_only {
         return Ok(());
     }
+    quota.record(added.len())?;
     broker.metadata.add_partitions(name, &added).await?;
     broker.metadata.reload_topic(name).await?;
     broker.replicas.reconcile().await;

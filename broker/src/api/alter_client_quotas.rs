@@ -39,10 +39,6 @@ fn parse(entry: &RequestEntry) -> Result<Change, String> {
         if change.set.iter().any(|(k, _)| *k == kind) || change.remove.contains(&kind) {
             return Err(format!("Duplicate quota key {}", op.key.as_str()));
         }
-        if kind == QuotaKind::ControllerMutationRate && !op.remove {
-            // Accepting it without enforcing it would pretend.
-            return Err("controller_mutation_rate (KIP-599) is not supported yet".to_string());
-        }
         if op.remove {
             change.remove.push(kind);
             continue;

@@ -1,7 +1,11 @@
 //! CreateTopics: validation with Kafka's error codes, then the coord write
 //! (see [`crate::topic_admin`]); v5+ results carry the effective configs.
+//! Partitions created are charged to the sender's
+//! `controller_mutation_rate`: from v6 a topic is refused with
+//! THROTTLING_QUOTA_EXCEEDED while the budget is in deficit (KIP-599).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_topics_response::{
@@ -16,13 +20,15 @@ use crate::server::Broker;
 use crate::topic_admin::{self, CreateSpec};
 use crate::topic_config;
 
+/// The answer, and the throttle the request's partition mutations earned.
 pub async fn handle(
     broker: &Broker,
     req: &Request,
     request: CreateTopicsRequest,
-) -> CreateTopicsResponse {
+) -> (CreateTopicsResponse, Duration) {
     let header = &req.header;
     let version = header.request_api_version;
+    let mut quota = super::mutation_quota(broker, req, version >= 6);
     // Kafka: Create on the cluster, or on the topic itself.
     let who = super::session(req);
     let may_create = |topic: &str| {
@@ -85,7 +91,7 @@ pub async fn handle(
             assignment,
             configs: configs.clone(),
         };
-        match topic_admin::create_topic(broker, &spec, request.validate_only).await {
+        match topic_admin::create_topic(broker, &spec, request.validate_only, &mut quota).await {
             Ok(created) => {
                 result.num_partitions = created.num_partitions;
                 result.replication_factor = created.replication_factor;
@@ -116,5 +122,8 @@ pub async fn handle(
         }
         results.push(result);
     }
-    CreateTopicsResponse::default().with_topics(results)
+    (
+        CreateTopicsResponse::default().with_topics(results),
+        quota.throttle(),
+    )
 }

@@ -1,4 +1,7 @@
-//! DeleteTopics: by name (v1–5) or by name or id (v6).
+//! DeleteTopics: by name (v1–5) or by name or id (v6). A deleted topic's
+//! partitions are charged to `controller_mutation_rate` (strict from v5).
+
+use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -10,12 +13,14 @@ use crate::security::acl::{Operation, ResourceType};
 use crate::server::Broker;
 use crate::topic_admin;
 
+/// The answer, and the throttle the request's partition mutations earned.
 pub async fn handle(
     broker: &Broker,
     req: &Request,
     request: DeleteTopicsRequest,
-) -> DeleteTopicsResponse {
+) -> (DeleteTopicsResponse, Duration) {
     let version = req.header.request_api_version;
+    let mut quota = super::mutation_quota(broker, req, version >= 5);
     let who = super::session(req);
     // (name if known, id as given)
     let mut targets: Vec<(Option<String>, uuid::Uuid)> = Vec::new();
@@ -57,7 +62,7 @@ pub async fn handle(
                 {
                     result.error_code = ResponseError::TopicAuthorizationFailed.code();
                     result.error_message = Some(StrBytes::from_static_str("Authorization failed."));
-                } else if let Err(e) = topic_admin::delete_topic(broker, &name).await {
+                } else if let Err(e) = topic_admin::delete_topic(broker, &name, &mut quota).await {
                     result.error_code = e.code();
                     result.error_message = Some(StrBytes::from_string(e.message));
                 }
@@ -65,5 +70,8 @@ pub async fn handle(
         }
         responses.push(result);
     }
-    DeleteTopicsResponse::default().with_responses(responses)
+    (
+        DeleteTopicsResponse::default().with_responses(responses),
+        quota.throttle(),
+    )
 }

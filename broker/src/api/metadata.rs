@@ -74,7 +74,14 @@ pub async fn handle(broker: &Broker, req: &Request, request: MetadataRequest) ->
                 assignment: None,
                 configs: Default::default(),
             };
-            match topic_admin::create_topic(broker, &spec, false).await {
+            match topic_admin::create_topic(
+                broker,
+                &spec,
+                false,
+                &mut crate::quota::MutationQuota::unbounded(),
+            )
+            .await
+            {
                 Ok(_) => created = true,
                 Err(e) if e.error == ResponseError::TopicAlreadyExists => created = true,
                 Err(e) => {

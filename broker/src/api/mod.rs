@@ -71,6 +71,17 @@ pub fn session(req: &Request) -> Session {
     }
 }
 
+/// The partition-mutation budget of an admin request's sender; `strict`
+/// for versions that can answer THROTTLING_QUOTA_EXCEEDED.
+pub fn mutation_quota<'a>(
+    broker: &'a Broker,
+    req: &Request,
+    strict: bool,
+) -> crate::quota::MutationQuota<'a> {
+    let client_id = req.header.client_id.as_deref().unwrap_or_default();
+    broker.quotas.mutations(&req.principal, client_id, strict)
+}
+
 /// Why an ACL admin request (Create/Describe/DeleteAcls) is refused, if
 /// it is: no authorizer (SECURITY_DISABLED, as Kafka), or no `op` on the
 /// cluster.
@@ -235,6 +246,20 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
             };
             let response = $module::handle(broker, &req, request).await;
             answer!(response)
+        }};
+    }
+    // Admin requests that create or delete partitions: their answer also
+    // carries the throttle of `controller_mutation_rate` (KIP-599).
+    macro_rules! run_mutation {
+        ($ty:ty, $module:ident) => {{
+            let request = match <$ty>::decode(&mut body, version) {
+                Ok(r) => r,
+                Err(e) => return Reply::Close(format!("undecodable {key:?} v{version}: {e}")),
+            };
+            let (response, mutations) = $module::handle(broker, &req, request).await;
+            let t = throttle::charge(broker, &req, key, started).max(mutations);
+            let response = throttle::Throttle::with_throttle(response, throttle::millis(t));
+            encode(key, version, correlation_id, &response, false).throttled(t)
         }};
     }
     // Handlers that answer with endpoints need the request's listener.
@@ -403,9 +428,9 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
         ApiKey::ListOffsets => run_req!(m::ListOffsetsRequest, list_offsets),
         ApiKey::DeleteRecords => run_req!(m::DeleteRecordsRequest, delete_records),
         ApiKey::AlterConfigs => run_req!(m::AlterConfigsRequest, alter_configs),
-        ApiKey::CreateTopics => run_req!(m::CreateTopicsRequest, create_topics),
-        ApiKey::DeleteTopics => run_req!(m::DeleteTopicsRequest, delete_topics),
-        ApiKey::CreatePartitions => run_req!(m::CreatePartitionsRequest, create_partitions),
+        ApiKey::CreateTopics => run_mutation!(m::CreateTopicsRequest, create_topics),
+        ApiKey::DeleteTopics => run_mutation!(m::DeleteTopicsRequest, delete_topics),
+        ApiKey::CreatePartitions => run_mutation!(m::CreatePartitionsRequest, create_partitions),
         ApiKey::DescribeConfigs => run_req!(m::DescribeConfigsRequest, describe_configs),
         ApiKey::IncrementalAlterConfigs => {
             run_req!(m::IncrementalAlterConfigsRequest, incremental_alter_configs)

@@ -22,11 +22,11 @@
 //! this process, as with Kafka's tool. `--delete-config SCRAM-SHA-512`
 //! deletes one; `--describe` lists mechanisms and iteration counts.
 //!
-//! Quotas: `producer_byte_rate`, `consumer_byte_rate` and
-//! `request_percentage` on a user, a client id, a user and client id, or
-//! their defaults, with AlterClientQuotas and DescribeClientQuotas. The
-//! broker refuses `controller_mutation_rate` and IP quotas
-//! (`connection_creation_rate`) as not supported yet.
+//! Quotas: `producer_byte_rate`, `consumer_byte_rate`,
+//! `request_percentage` and `controller_mutation_rate` on a user, a client
+//! id, a user and client id, or their defaults, with AlterClientQuotas and
+//! DescribeClientQuotas. IP quotas (`connection_creation_rate`) are
+//! refused as not supported yet.
 //!
 //! Errors print kafka-configs.sh's `Error while executing config command
 //! with args '…'` line, then what went wrong, and exit with status 1.

@@ -393,6 +393,12 @@ impl Collector for BrokerCollector {
                 "request_time",
                 "Request handling time, in percent of one thread, of a request_percentage budget",
             ),
+            (
+                QuotaKind::ControllerMutationRate,
+                "controller_mutation",
+                "rate",
+                "Partitions created or deleted per second of a controller_mutation_rate budget",
+            ),
         ] {
             let of_kind = || figures.iter().filter(move |f| f.kind == kind);
             s.gauges(

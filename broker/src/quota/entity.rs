@@ -253,8 +253,7 @@ pub enum QuotaKind {
     /// Request handling time, in percent of one thread.
     RequestPercentage,
     /// Partition mutations per second (CreateTopics, CreatePartitions,
-    /// DeleteTopics). Not enforced yet, so AlterClientQuotas refuses to set
-    /// it; one set by another tool is described.
+    /// DeleteTopics), KIP-599.
     ControllerMutationRate,
 }
 

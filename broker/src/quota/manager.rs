@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tracing::info;
 
 use super::entity::{MetricKey, QuotaConfigs, QuotaKind};
-use super::rate::{SampledRate, Windows};
+use super::rate::{SampledRate, TokenBucket, Windows};
 use crate::metadata::reload::{keep_loaded, Changed};
 use crate::metadata::MetadataStore;
 
@@ -30,6 +30,8 @@ const SENSOR_IDLE: Duration = Duration::from_secs(3600);
 
 pub struct QuotaManager {
     windows: Windows,
+    /// `controller.quota.window.*`: the windows of `controller_mutation_rate`.
+    controller_windows: Windows,
     configs: RwLock<Arc<QuotaConfigs>>,
     /// Per [`QuotaKind`]: whether any entity has such a quota, so that a
     /// broker without quotas pays one atomic load per request.
@@ -44,6 +46,91 @@ struct Sensor {
     usage: SampledRate,
     throttle_ms: SampledRate,
     requests: SampledRate,
+    /// The budget of `controller_mutation_rate` (KIP-599); unused by the
+    /// other kinds, which throttle on the sampled rate.
+    bucket: TokenBucket,
+}
+
+impl Sensor {
+    fn new(windows: Windows) -> Sensor {
+        Sensor {
+            usage: SampledRate::new(windows),
+            throttle_ms: SampledRate::new(windows),
+            requests: SampledRate::new(windows),
+            bucket: TokenBucket::default(),
+        }
+    }
+}
+
+/// A partition mutation refused (THROTTLING_QUOTA_EXCEEDED): its sender
+/// used up its `controller_mutation_rate` budget and must wait `throttle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    pub throttle: Duration,
+}
+
+/// One admin request's partition mutations (CreateTopics, CreatePartitions,
+/// DeleteTopics) against its sender's `controller_mutation_rate`, as
+/// Kafka's `ControllerMutationQuota`: strict for the versions that know
+/// THROTTLING_QUOTA_EXCEEDED (a mutation is refused while the budget is in
+/// deficit), permissive for older ones (it is done and the answer is
+/// throttled instead).
+pub struct MutationQuota<'a> {
+    manager: Option<&'a QuotaManager>,
+    budget: Option<(MetricKey, f64)>,
+    strict: bool,
+    throttle: Duration,
+}
+
+impl MutationQuota<'_> {
+    /// No budget: topics auto-created for Metadata, as Kafka's unbounded quota.
+    pub fn unbounded() -> MutationQuota<'static> {
+        MutationQuota {
+            manager: None,
+            budget: None,
+            strict: false,
+            throttle: Duration::ZERO,
+        }
+    }
+
+    /// Counts `partitions` mutations, or refuses them when strict and the
+    /// budget is already in deficit. Called just before the coord write,
+    /// after validation, so a refused request changes nothing and an
+    /// invalid one is not charged.
+    pub fn record(&mut self, partitions: usize) -> Result<(), QuotaExceeded> {
+        let (Some(m), Some((key, limit))) = (self.manager, &self.budget) else {
+            return Ok(());
+        };
+        let windows = m.controller_windows;
+        let now = m.now_ms();
+        let mut sensors = m.lock_sensors();
+        let sensor = sensors
+            .entry((QuotaKind::ControllerMutationRate, key.clone()))
+            .or_insert_with(|| Sensor::new(windows));
+        sensor.requests.record(1.0, now);
+        let owed = sensor.bucket.deficit_ms(*limit, windows, now);
+        if self.strict && owed > 0 {
+            sensor.throttle_ms.record(owed as f64, now);
+            let throttle = Duration::from_millis(owed);
+            self.throttle = self.throttle.max(throttle);
+            return Err(QuotaExceeded { throttle });
+        }
+        sensor.bucket.take(partitions as f64, *limit, windows, now);
+        sensor.usage.record(partitions as f64, now);
+        let owed = if self.strict {
+            0
+        } else {
+            sensor.bucket.deficit_ms(*limit, windows, now)
+        };
+        sensor.throttle_ms.record(owed as f64, now);
+        self.throttle = self.throttle.max(Duration::from_millis(owed));
+        Ok(())
+    }
+
+    /// The longest wait this request earned: its answer carries it.
+    pub fn throttle(&self) -> Duration {
+        self.throttle
+    }
 }
 
 /// One budget's figures, for the metrics endpoint.
@@ -71,9 +158,10 @@ pub fn quota_user(principal: &str) -> &str {
 }
 
 impl QuotaManager {
-    pub fn new(windows: Windows) -> Arc<QuotaManager> {
+    pub fn new(windows: Windows, controller_windows: Windows) -> Arc<QuotaManager> {
         Arc::new(QuotaManager {
             windows,
+            controller_windows,
             configs: RwLock::new(Arc::new(QuotaConfigs::default())),
             active: Default::default(),
             sensors: Mutex::new(HashMap::new()),
@@ -88,6 +176,32 @@ impl QuotaManager {
     /// Whether some entity has a quota of `kind`.
     pub fn enforces(&self, kind: QuotaKind) -> bool {
         self.active[kind_index(kind)].load(Ordering::Relaxed)
+    }
+
+    fn lock_sensors(&self) -> std::sync::MutexGuard<'_, HashMap<(QuotaKind, MetricKey), Sensor>> {
+        match self.sensors.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The partition-mutation budget of one admin request from
+    /// `principal` and `client_id`; `strict` for the request versions that
+    /// can answer THROTTLING_QUOTA_EXCEEDED.
+    pub fn mutations(&self, principal: &str, client_id: &str, strict: bool) -> MutationQuota<'_> {
+        let kind = QuotaKind::ControllerMutationRate;
+        let budget = if self.enforces(kind) {
+            self.configs()
+                .resolve(quota_user(principal), client_id, kind)
+        } else {
+            None
+        };
+        MutationQuota {
+            manager: Some(self),
+            budget,
+            strict,
+            throttle: Duration::ZERO,
+        }
     }
 
     fn configs(&self) -> Arc<QuotaConfigs> {
@@ -117,15 +231,10 @@ impl QuotaManager {
             return Duration::ZERO;
         };
         let now = self.now_ms();
-        let mut sensors = match self.sensors.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
-        let sensor = sensors.entry((kind, key)).or_insert_with(|| Sensor {
-            usage: SampledRate::new(self.windows),
-            throttle_ms: SampledRate::new(self.windows),
-            requests: SampledRate::new(self.windows),
-        });
+        let mut sensors = self.lock_sensors();
+        let sensor = sensors
+            .entry((kind, key))
+            .or_insert_with(|| Sensor::new(self.windows));
         sensor.usage.record(value, now);
         // Kafka bounds a request-time throttle by one window (a muted
         // connection also holds back the client's heartbeats); byte-rate
@@ -155,10 +264,7 @@ impl QuotaManager {
     /// Every budget measured, for the metrics endpoint.
     pub fn figures(&self) -> Vec<QuotaFigures> {
         let now = self.now_ms();
-        let mut sensors = match self.sensors.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
+        let mut sensors = self.lock_sensors();
         let mut out: Vec<QuotaFigures> = sensors
             .iter_mut()
             .map(|((kind, key), s)| {
@@ -238,7 +344,7 @@ mod tests {
 
     #[test]
     fn only_the_quota_holder_is_throttled() {
-        let m = QuotaManager::new(Windows::default());
+        let m = QuotaManager::new(Windows::default(), Windows::default());
         let config = BTreeMap::from([("producer_byte_rate".to_string(), "1000".to_string())]);
         m.install(QuotaConfigs::from_stored(vec![(
             QuotaEntity::user(Name::Named("alice".into())),
@@ -258,5 +364,40 @@ mod tests {
         assert_eq!(quota_user("User:alice"), "alice");
         assert_eq!(quota_user("User:CN=a,O=b"), "CN=a,O=b");
         assert_eq!(quota_user("ANONYMOUS"), "ANONYMOUS");
+    }
+
+    #[test]
+    fn mutations_are_refused_in_deficit_only_when_strict() {
+        let m = QuotaManager::new(Windows::default(), Windows::default());
+        let config = BTreeMap::from([("controller_mutation_rate".to_string(), "2".to_string())]);
+        m.install(QuotaConfigs::from_stored(vec![(
+            QuotaEntity::client(Name::Named("admin".into())),
+            config,
+        )]));
+        // A burst of 20 partitions is free; 30 is done but leaves a
+        // deficit, so the next strict request is refused for ~5 s.
+        let mut q = m.mutations("User:ANONYMOUS", "admin", true);
+        assert_eq!(q.record(30), Ok(()));
+        assert_eq!(q.throttle(), Duration::ZERO);
+        let refused = q.record(1).unwrap_err();
+        assert!(
+            refused.throttle > Duration::from_millis(4_900),
+            "{refused:?}"
+        );
+        assert_eq!(q.throttle(), refused.throttle);
+        // A permissive (old version) request is done and throttled.
+        let mut old = m.mutations("User:ANONYMOUS", "admin", false);
+        assert_eq!(old.record(4), Ok(()));
+        assert!(
+            old.throttle() > Duration::from_secs(6),
+            "{:?}",
+            old.throttle()
+        );
+        // Others have no budget.
+        let mut other = m.mutations("User:ANONYMOUS", "other", true);
+        assert_eq!(other.record(1_000), Ok(()));
+        assert_eq!(other.record(1), Ok(()));
+        let mut auto = MutationQuota::unbounded();
+        assert_eq!(auto.record(1_000), Ok(()));
     }
 }

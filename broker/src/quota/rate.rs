@@ -137,6 +137,62 @@ impl SampledRate {
     }
 }
 
+/// Kafka's `TokenBucket` stat (KIP-599), for `controller_mutation_rate`:
+/// a budget of `(samples − 1) × window × quota` mutations that refills at
+/// the quota. A request may take the bucket below zero (a topic of 1 000
+/// partitions is never refused for its size); the next one then waits
+/// until the deficit is paid back.
+#[derive(Debug, Clone, Default)]
+pub struct TokenBucket {
+    tokens: f64,
+    /// Last refill; `None` until first used (the bucket starts full).
+    last_ms: Option<u64>,
+}
+
+impl TokenBucket {
+    fn burst(windows: Windows, quota: f64) -> f64 {
+        f64::from(windows.samples.saturating_sub(1)) * windows.window_ms as f64 / 1000.0 * quota
+    }
+
+    fn refill(&mut self, quota: f64, windows: Windows, now_ms: u64) {
+        let burst = Self::burst(windows, quota);
+        self.tokens = match self.last_ms {
+            None => burst,
+            Some(last) => {
+                let elapsed = now_ms.saturating_sub(last) as f64 / 1000.0;
+                (self.tokens + quota * elapsed).min(burst)
+            }
+        };
+        self.last_ms = Some(now_ms);
+    }
+
+    /// The tokens left (negative: a deficit), after refilling.
+    pub fn tokens(&mut self, quota: f64, windows: Windows, now_ms: u64) -> f64 {
+        self.refill(quota, windows, now_ms);
+        self.tokens
+    }
+
+    /// Takes `value` tokens, going below zero if need be.
+    pub fn take(&mut self, value: f64, quota: f64, windows: Windows, now_ms: u64) {
+        self.refill(quota, windows, now_ms);
+        self.tokens -= value;
+    }
+
+    /// How long until a deficit is paid back, in milliseconds (0 without one).
+    pub fn deficit_ms(&mut self, quota: f64, windows: Windows, now_ms: u64) -> u64 {
+        let tokens = self.tokens(quota, windows, now_ms);
+        if tokens >= 0.0 || quota <= 0.0 {
+            return 0;
+        }
+        (-tokens / quota * 1000.0).ceil() as u64
+    }
+
+    /// When the bucket was last used (for dropping idle sensors).
+    pub fn last_ms(&self) -> Option<u64> {
+        self.last_ms
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +239,20 @@ mod tests {
             r.throttle_ms(1.0, w.max_throttle_ms(), w.max_throttle_ms()),
             0
         );
+    }
+
+    #[test]
+    fn the_token_bucket_allows_a_burst_then_charges_the_deficit() {
+        let w = Windows::default();
+        let mut b = TokenBucket::default();
+        // Quota 2/s: a burst of 20 is free, 30 leaves a deficit of 10,
+        // paid back in 5 s.
+        assert_eq!(b.tokens(2.0, w, 1_000), 20.0);
+        b.take(30.0, 2.0, w, 1_000);
+        assert_eq!(b.deficit_ms(2.0, w, 1_000), 5_000);
+        assert_eq!(b.deficit_ms(2.0, w, 3_000), 3_000);
+        assert_eq!(b.deficit_ms(2.0, w, 6_000), 0);
+        // Refills up to the burst, no further.
+        assert_eq!(b.tokens(2.0, w, 100_000), 20.0);
     }
 }
