@@ -171,7 +171,11 @@ pub async fn handle(
     let (fetched, group_error) =
         match fetch_group(broker, &access, &request.group_id, topics.clone(), stable).await {
             Ok(f) => (f, None),
-            Err(e) => (failed(&topics), Some(e)),
+            // Kafka (OffsetFetchRequest.getErrorResponse): v0–1 carry the
+            // error on every requested partition, v2+ only at the top,
+            // with no partitions.
+            Err(e) if version < 2 => (failed(&topics), Some(e)),
+            Err(e) => (Vec::new(), Some(e)),
         };
     let partition_error = if version < 2 {
         group_error.map_or(0, |e| e.code())
