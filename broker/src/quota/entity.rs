@@ -309,6 +309,63 @@ pub struct MetricKey {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct QuotaConfigs {
     entities: HashMap<QuotaEntity, BTreeMap<QuotaKind, f64>>,
+    /// The same limits per kind, laid out so that [`QuotaConfigs::resolve`]
+    /// looks a request's user and client id up by `&str`, without building
+    /// an owned key per candidate entity on every request.
+    by_kind: BTreeMap<QuotaKind, UserSides>,
+}
+
+/// One kind's limits by the entity's user side, then its client side.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct UserSides {
+    named: HashMap<String, ClientSides>,
+    default: ClientSides,
+    absent: ClientSides,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct ClientSides {
+    named: HashMap<String, f64>,
+    default: Option<f64>,
+    absent: Option<f64>,
+}
+
+/// One side of an entity to look up: a name, `<default>`, or not part of it.
+#[derive(Clone, Copy)]
+enum Side<'a> {
+    Named(&'a str),
+    Default,
+    Absent,
+}
+
+impl UserSides {
+    fn insert(&mut self, entity: &QuotaEntity, limit: f64) {
+        let clients = match &entity.user {
+            Some(Name::Named(u)) => self.named.entry(u.clone()).or_default(),
+            Some(Name::Default) => &mut self.default,
+            None => &mut self.absent,
+        };
+        match &entity.client {
+            Some(Name::Named(c)) => {
+                clients.named.insert(c.clone(), limit);
+            }
+            Some(Name::Default) => clients.default = Some(limit),
+            None => clients.absent = Some(limit),
+        }
+    }
+
+    fn get(&self, user: Side<'_>, client: Side<'_>) -> Option<f64> {
+        let clients = match user {
+            Side::Named(u) => self.named.get(u)?,
+            Side::Default => &self.default,
+            Side::Absent => &self.absent,
+        };
+        match client {
+            Side::Named(c) => clients.named.get(c).copied(),
+            Side::Default => clients.default,
+            Side::Absent => clients.absent,
+        }
+    }
 }
 
 impl QuotaConfigs {
@@ -317,6 +374,7 @@ impl QuotaConfigs {
     /// out.
     pub fn from_stored(stored: Vec<(QuotaEntity, BTreeMap<String, String>)>) -> QuotaConfigs {
         let mut entities = HashMap::new();
+        let mut by_kind: BTreeMap<QuotaKind, UserSides> = BTreeMap::new();
         for (entity, config) in stored {
             // Values written by other tools: only finite positive limits.
             let quotas: BTreeMap<QuotaKind, f64> = config
@@ -324,11 +382,14 @@ impl QuotaConfigs {
                 .filter_map(|(k, v)| Some((QuotaKind::from_key(k)?, v.trim().parse().ok()?)))
                 .filter(|(_, v): &(QuotaKind, f64)| v.is_finite() && *v > 0.0)
                 .collect();
+            for (kind, limit) in &quotas {
+                by_kind.entry(*kind).or_default().insert(&entity, *limit);
+            }
             if !quotas.is_empty() {
                 entities.insert(entity, quotas);
             }
         }
-        QuotaConfigs { entities }
+        QuotaConfigs { entities, by_kind }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -337,7 +398,7 @@ impl QuotaConfigs {
 
     /// Whether any entity has a quota of `kind`.
     pub fn has(&self, kind: QuotaKind) -> bool {
-        self.entities.values().any(|q| q.contains_key(&kind))
+        self.by_kind.contains_key(&kind)
     }
 
     /// Every entity with its quotas.
@@ -348,22 +409,22 @@ impl QuotaConfigs {
     /// The quota of `kind` for `user` (principal name without `User:`)
     /// and `client`: its limit and who shares it; `None` when unlimited.
     pub fn resolve(&self, user: &str, client: &str, kind: QuotaKind) -> Option<(MetricKey, f64)> {
-        let named_user = || Some(Name::Named(user.to_string()));
-        let named_client = || Some(Name::Named(client.to_string()));
-        // (entity, whether the budget is per user, whether per client id)
+        let sides = self.by_kind.get(&kind)?;
+        let (u, c) = (Side::Named(user), Side::Named(client));
+        // (user side, client side, whether the budget is per user, whether
+        // per client id), most specific first: Kafka's order.
         let order = [
-            (named_user(), named_client(), true, true),
-            (named_user(), Some(Name::Default), true, true),
-            (named_user(), None, true, false),
-            (Some(Name::Default), named_client(), true, true),
-            (Some(Name::Default), Some(Name::Default), true, true),
-            (Some(Name::Default), None, true, false),
-            (None, named_client(), false, true),
-            (None, Some(Name::Default), false, true),
+            (u, c, true, true),
+            (u, Side::Default, true, true),
+            (u, Side::Absent, true, false),
+            (Side::Default, c, true, true),
+            (Side::Default, Side::Default, true, true),
+            (Side::Default, Side::Absent, true, false),
+            (Side::Absent, c, false, true),
+            (Side::Absent, Side::Default, false, true),
         ];
         order.into_iter().find_map(|(u, c, by_user, by_client)| {
-            let entity = QuotaEntity { user: u, client: c };
-            let limit = *self.entities.get(&entity)?.get(&kind)?;
+            let limit = sides.get(u, c)?;
             let key = MetricKey {
                 user: if by_user { user.into() } else { String::new() },
                 client: if by_client {
