@@ -30,14 +30,25 @@ def runnel_bin():
     return built_binary("runnel", "RUNNEL_BIN", "runnel not built (cargo build -p runnel-broker)")
 
 
+def make_certs(directory, clients, *extra_args, names=()):
+    """`runnel certs` into `directory` with a client certificate per name in
+    `clients` (and those `extra_args` make, listed in `names`): the paths
+    {"dir", "ca", "server", <each client name>}."""
+    r = subprocess.run([runnel_bin(), "certs", "--dir", directory, "--client", ",".join(clients),
+                        *extra_args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = {"dir": directory, "ca": os.path.join(directory, "ca.pem"),
+           "server": os.path.join(directory, "broker.pem")}
+    for name in list(clients) + list(names):
+        out[name] = os.path.join(directory, "client-%s.pem" % name)
+    return out
+
+
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("coord-tls") / "certs")
-    r = subprocess.run([runnel_bin(), "certs", "--dir", d, "--client", "alice"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return {"dir": d, "ca": os.path.join(d, "ca.pem"), "server": os.path.join(d, "broker.pem"),
-            "client": os.path.join(d, "client-alice.pem")}
+    c = make_certs(str(tmp_path_factory.mktemp("coord-tls") / "certs"), ["alice"])
+    c["client"] = c["alice"]
+    return c
 
 
 def tls_cfg(certs, port, client_auth="need"):

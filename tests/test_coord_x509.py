@@ -8,8 +8,6 @@ The TLS set-up is test_coord_tls.py's; the certificates come from
 `runnel certs` with several clients.
 """
 
-import os
-import subprocess
 import uuid
 
 import pytest
@@ -18,7 +16,7 @@ from kazoo.security import CREATOR_ALL_ACL, make_acl
 
 import coordproc
 from coordproc import CoordServer, free_port
-from test_coord_tls import runnel_bin, tls_cfg, tls_kazoo
+from test_coord_tls import make_certs, tls_cfg, tls_kazoo
 
 pytestmark = pytest.mark.skipif(coordproc.IMPL == "zookeeper",
                                 reason="runs runnel-coord's TLS port (RUNNEL_COORD_IMPL=zookeeper)")
@@ -28,14 +26,8 @@ CAROL_DN = r"CN=carol,OU=eng,O=Acme\, Inc.,C=US"
 
 @pytest.fixture(scope="module")
 def x509_certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("coord-x509") / "certs")
-    r = subprocess.run([runnel_bin(), "certs", "--dir", d, "--client", "alice,bob,root",
-                        "--client-dn", CAROL_DN], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    certs = {"dir": d, "ca": os.path.join(d, "ca.pem"), "server": os.path.join(d, "broker.pem")}
-    for name in ("alice", "bob", "root", "carol"):
-        certs[name] = os.path.join(d, "client-%s.pem" % name)
-    return certs
+    return make_certs(str(tmp_path_factory.mktemp("coord-x509") / "certs"),
+                      ["alice", "bob", "root"], "--client-dn", CAROL_DN, names=["carol"])
 
 
 def as_client(certs, name):

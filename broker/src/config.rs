@@ -428,6 +428,10 @@ pub struct BrokerConfig {
     pub zookeeper_connection_timeout: Duration,
     /// `zookeeper.ssl.client.enable=true`: TLS to coord, with these files.
     pub zookeeper_tls: Option<crate::security::coord_tls::CoordTls>,
+    /// `zookeeper.set.acl`: znodes get Kafka's secure ACLs (creator ALL,
+    /// world READ except on sensitive paths; `metadata::znode_acl`).
+    /// Requires an authenticated coord identity (a TLS client certificate).
+    pub zookeeper_set_acl: bool,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
     pub auto_create_topics_enable: bool,
@@ -782,6 +786,21 @@ impl BrokerConfig {
             .unwrap_or(session_ms);
         let zookeeper_tls = crate::security::coord_tls::CoordTls::from_config(&|k| get.value(k))
             .map_err(|e| get.error(&e.key, &e.reason))?;
+        // As Kafka (KafkaServer.initZkClient): secure ACLs name the creator's
+        // authenticated identity, so without one every create would fail
+        // (coord rejects the `auth` scheme for an unauthenticated session).
+        let zookeeper_set_acl = get.bool("zookeeper.set.acl");
+        let has_identity = zookeeper_tls.as_ref().is_some_and(|t| t.keystore.is_some());
+        if zookeeper_set_acl && !has_identity {
+            return Err(get.error(
+                "zookeeper.set.acl",
+                "zookeeper.set.acl is true, but no authenticated identity to coord is \
+                 configured: set zookeeper.ssl.client.enable=true with \
+                 zookeeper.ssl.keystore.location (a client certificate; coord \
+                 authenticates it as x509:<subject>) and zookeeper.ssl.truststore.location \
+                 (SASL/JAAS to coord is not supported)",
+            ));
+        }
 
         let broker_id = get.int("broker.id");
         if broker_id < -1 {
@@ -960,6 +979,7 @@ impl BrokerConfig {
             zookeeper_session_timeout: Duration::from_millis(session_ms as u64),
             zookeeper_connection_timeout: Duration::from_millis(connection_ms.max(1) as u64),
             zookeeper_tls,
+            zookeeper_set_acl,
             num_partitions,
             default_replication_factor: rf as i16,
             auto_create_topics_enable: get.bool("auto.create.topics.enable"),

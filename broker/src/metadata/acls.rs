@@ -25,11 +25,6 @@ const LITERAL_CHANGES: &str = "/kafka-acl-changes";
 const EXTENDED_CHANGES: &str = "/kafka-acl-extended-changes";
 const CHANGE_PREFIX: &str = "acl_changes_";
 
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-const SEQUENTIAL: zk::CreateOptions<'static> =
-    zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
-
 /// Attempts at a conditional rewrite before giving up (each failure means
 /// another broker wrote the same znode in between).
 const ATTEMPTS: usize = 20;
@@ -112,7 +107,7 @@ impl MetadataStore {
         let client = self.zk();
         let mut out = Vec::new();
         for path in [LITERAL_CHANGES, EXTENDED_CHANGES] {
-            match client.mkdir(path, &PERSISTENT).await {
+            match self.znode_acls().mkdirs(&client, path).await {
                 Ok(()) | Err(zk::Error::NodeExists) => {}
                 Err(e) => return Err(zkerr("create", path)(e)),
             }
@@ -184,12 +179,15 @@ impl MetadataStore {
                 (Some(v), false) => client.set_data(&path, &json, Some(v)).await.map(|_| ()),
                 (None, _) => {
                     if let Some((parent, _)) = path.rsplit_once('/') {
-                        match client.mkdir(parent, &PERSISTENT).await {
+                        match self.znode_acls().mkdirs(&client, parent).await {
                             Ok(()) | Err(zk::Error::NodeExists) => {}
                             Err(e) => return Err(zkerr("create", parent)(e)),
                         }
                     }
-                    client.create(&path, &json, &PERSISTENT).await.map(|_| ())
+                    client
+                        .create(&path, &json, &self.znode_acls().persistent(&path))
+                        .await
+                        .map(|_| ())
                 }
             };
             match written {
@@ -219,13 +217,13 @@ impl MetadataStore {
             ),
         };
         let client = self.zk();
-        match client.mkdir(dir, &PERSISTENT).await {
+        match self.znode_acls().mkdirs(&client, dir).await {
             Ok(()) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(zkerr("create", dir)(e)),
         }
         let prefix = format!("{dir}/{CHANGE_PREFIX}");
         client
-            .create(&prefix, &body, &SEQUENTIAL)
+            .create(&prefix, &body, &self.znode_acls().sequential(&prefix))
             .await
             .map_err(zkerr("create", &prefix))?;
         Ok(())

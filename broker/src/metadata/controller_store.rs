@@ -18,10 +18,6 @@ use super::layout::{
     broker_path, partition_state_path, PartitionStateJson, CONTROLLER, CONTROLLER_EPOCH,
 };
 
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-const EPHEMERAL: zk::CreateOptions<'static> =
-    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
 use super::store::{MetadataError, MetadataStore};
 
 /// What winning the `/controller` election gave this broker.
@@ -117,16 +113,21 @@ impl MetadataStore {
             };
             let epoch = current.map_or(1, |(e, _)| e + 1);
             let next = epoch.to_string();
+            let acls = self.znode_acls();
             let mut multi = client.new_multi_writer();
             multi
-                .add_create(CONTROLLER, &registration, &EPHEMERAL)
+                .add_create(CONTROLLER, &registration, &acls.ephemeral(CONTROLLER))
                 .map_err(zkerr("create", CONTROLLER))?;
             match current {
                 Some((_, version)) => multi
                     .add_set_data(CONTROLLER_EPOCH, next.as_bytes(), Some(version))
                     .map_err(zkerr("set", CONTROLLER_EPOCH))?,
                 None => multi
-                    .add_create(CONTROLLER_EPOCH, next.as_bytes(), &PERSISTENT)
+                    .add_create(
+                        CONTROLLER_EPOCH,
+                        next.as_bytes(),
+                        &acls.persistent(CONTROLLER_EPOCH),
+                    )
                     .map_err(zkerr("create", CONTROLLER_EPOCH))?,
             }
             let results = match multi.commit().await {

@@ -33,6 +33,7 @@ use tracing::{debug, warn};
 use zookeeper_client as zk;
 
 use super::store::{MetadataError, MetadataStore};
+use super::znode_acl::ZnodeAcls;
 
 /// Parent of every group's node (Kafka's ZooKeeper-era consumer path).
 pub const CONSUMERS: &str = "/consumers";
@@ -188,9 +189,6 @@ fn zkerr<'a>(op: &'static str, path: &'a str) -> impl FnOnce(zk::Error) -> Metad
         source,
     }
 }
-
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
 
 impl GroupStore {
     pub fn new(store: Arc<MetadataStore>) -> Arc<GroupStore> {
@@ -362,7 +360,13 @@ impl GroupStore {
                             }
                         }
                         let nodes = known.entry(q.group.clone()).or_default();
-                        let fut = write_future(&client, &q.group, q.write, nodes);
+                        let fut = write_future(
+                            &client,
+                            self.store.znode_acls(),
+                            &q.group,
+                            q.write,
+                            nodes,
+                        );
                         in_flight.push_back((fut, q.group, q.done));
                     }
                 }
@@ -428,6 +432,8 @@ async fn existing_nodes(
 /// One `multi` being built, with the writer's view of existing nodes.
 struct MultiBuilder<'c, 'n> {
     multi: zk::MultiWriter<'c>,
+    /// `zookeeper.set.acl`, for the nodes this write creates.
+    acls: ZnodeAcls,
     nodes: &'n mut HashSet<String>,
     ops: usize,
     error: Option<MetadataError>,
@@ -446,7 +452,8 @@ impl MultiBuilder<'_, '_> {
         let r = if self.nodes.contains(&path) {
             self.multi.add_set_data(&path, data, None)
         } else {
-            self.multi.add_create(&path, data, &PERSISTENT)
+            self.multi
+                .add_create(&path, data, &self.acls.persistent(&path))
         };
         self.check(&path, r);
         self.nodes.insert(path);
@@ -470,6 +477,7 @@ impl MultiBuilder<'_, '_> {
 /// Builds and sends one write; `nodes` is updated as if it succeeds.
 fn write_future<'c>(
     client: &'c zk::Client,
+    acls: ZnodeAcls,
     group: &str,
     write: GroupWrite,
     nodes: &mut HashSet<String>,
@@ -477,6 +485,7 @@ fn write_future<'c>(
     let what = format!("group {group}");
     let mut b = MultiBuilder {
         multi: client.new_multi_writer(),
+        acls,
         nodes,
         ops: 0,
         error: None,

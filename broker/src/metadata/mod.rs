@@ -14,6 +14,7 @@
 //!   and their change notifications.
 //! * [`cache`]: the snapshot request handlers read.
 //! * [`assignment`]: replica placement for new topics and partitions.
+//! * [`znode_acl`]: the ACL each new znode gets (`zookeeper.set.acl`).
 
 pub mod acls;
 pub mod assignment;
@@ -25,6 +26,7 @@ pub mod quotas;
 pub mod reload;
 pub mod store;
 pub mod transactions;
+pub mod znode_acl;
 
 pub use cache::{BrokerInfo, MetadataCache, PartitionInfo, Snapshot, TopicInfo};
 pub use store::{CoordSettings, MetadataError, MetadataStore, NewTopic};

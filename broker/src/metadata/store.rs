@@ -24,6 +24,7 @@ use super::cache::{
 };
 use super::controller_store::ControllerLease;
 use super::layout::*;
+use super::znode_acl::ZnodeAcls;
 
 /// A failed coord operation.
 #[derive(Debug, thiserror::Error)]
@@ -118,13 +119,6 @@ fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-const EPHEMERAL: zk::CreateOptions<'static> =
-    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
-const SEQUENTIAL: zk::CreateOptions<'static> =
-    zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
-
 /// How to reach coord.
 #[derive(Debug, Clone)]
 pub struct CoordSettings {
@@ -138,6 +132,9 @@ pub struct CoordSettings {
     /// `zookeeper.ssl.client.enable` and its files: `hosts` then name
     /// coord's secure client ports.
     pub tls: Option<crate::security::coord_tls::CoordTls>,
+    /// `zookeeper.set.acl`: create znodes with Kafka's secure default ACLs
+    /// (see [`super::znode_acl`]) instead of `world:anyone` ALL.
+    pub set_acl: bool,
 }
 
 /// A new topic's partitions, each with replicas and initial leader/ISR.
@@ -222,10 +219,10 @@ impl MetadataStore {
             return Ok(client);
         };
         // Kafka creates a missing chroot before using it.
-        match client.mkdir(chroot, &PERSISTENT).await {
-            Ok(()) => {}
-            Err(e) => return Err(zkerr("create", chroot)(e)),
-        }
+        ZnodeAcls::new(settings.set_acl)
+            .mkdirs(&client, chroot)
+            .await
+            .map_err(zkerr("create", chroot))?;
         client
             .chroot(chroot.as_str())
             .map_err(|_| connect_err(zk::Error::BadArguments(&"bad chroot path")))
@@ -288,9 +285,15 @@ impl MetadataStore {
         }
     }
 
+    /// How new znodes are protected (`zookeeper.set.acl`): every create in
+    /// this module asks it for its `CreateOptions`.
+    pub(super) fn znode_acls(&self) -> ZnodeAcls {
+        ZnodeAcls::new(self.settings.set_acl)
+    }
+
     async fn mkdirs(&self, path: &str) -> Result<()> {
-        self.client()
-            .mkdir(path, &PERSISTENT)
+        self.znode_acls()
+            .mkdirs(&self.client(), path)
             .await
             .map_err(zkerr("create", path))
     }
@@ -310,7 +313,11 @@ impl MetadataStore {
                         id: random_id(),
                     };
                     match client
-                        .create(CLUSTER_ID, &to_json(&json), &PERSISTENT)
+                        .create(
+                            CLUSTER_ID,
+                            &to_json(&json),
+                            &self.znode_acls().persistent(CLUSTER_ID),
+                        )
                         .await
                     {
                         Ok(_) => {
@@ -354,7 +361,10 @@ impl MetadataStore {
         let path = broker_path(id);
         let deadline = tokio::time::Instant::now() + self.settings.session_timeout * 2;
         loop {
-            match client.create(&path, data, &EPHEMERAL).await {
+            match client
+                .create(&path, data, &self.znode_acls().ephemeral(&path))
+                .await
+            {
                 Ok(_) => {
                     info!(broker_id = id, "registered in {path}");
                     return Ok(());
@@ -698,8 +708,10 @@ impl MetadataStore {
         let topic_json = TopicJson::new(&topic.assignment, &random_id());
         let live = self.live_brokers();
         let mut multi = client.new_multi_writer();
+        let acls = self.znode_acls();
         let add = |m: &mut zk::MultiWriter<'_>, p: &str, d: &[u8]| {
-            m.add_create(p, d, &PERSISTENT).map_err(zkerr("create", p))
+            m.add_create(p, d, &acls.persistent(p))
+                .map_err(zkerr("create", p))
         };
         add(&mut multi, &path, &to_json(&topic_json))?;
         add(&mut multi, &partitions_path(&topic.name), b"")?;
@@ -743,6 +755,7 @@ impl MetadataStore {
             json.version = 3;
         }
         let live = self.live_brokers();
+        let acls = self.znode_acls();
         let mut multi = client.new_multi_writer();
         multi
             .add_set_data(&path, &to_json(&json), Some(stat.version))
@@ -750,11 +763,15 @@ impl MetadataStore {
         for (p, replicas) in added {
             let pp = partition_path(name, *p);
             multi
-                .add_create(&pp, b"", &PERSISTENT)
+                .add_create(&pp, b"", &acls.persistent(&pp))
                 .map_err(zkerr("create", &pp))?;
             let sp = partition_state_path(name, *p);
             multi
-                .add_create(&sp, &to_json(&initial_state(replicas, &live)), &PERSISTENT)
+                .add_create(
+                    &sp,
+                    &to_json(&initial_state(replicas, &live)),
+                    &acls.persistent(&sp),
+                )
                 .map_err(zkerr("create", &sp))?;
         }
         match multi.commit().await {
@@ -811,7 +828,10 @@ impl MetadataStore {
             return Err(MetadataError::NoTopic(name.to_string()));
         }
         let mark = delete_topic_path(name);
-        match client.create(&mark, b"", &PERSISTENT).await {
+        match client
+            .create(&mark, b"", &self.znode_acls().persistent(&mark))
+            .await
+        {
             Ok(_) | Err(zk::Error::NodeExists) => {}
             Err(e) => return Err(zkerr("create", &mark)(e)),
         }
@@ -940,7 +960,10 @@ impl MetadataStore {
         let segments: Vec<&str> = entity_path.split('/').collect();
         for segment in &segments[..segments.len().saturating_sub(1)] {
             parent = format!("{parent}/{segment}");
-            match client.create(&parent, &[], &PERSISTENT).await {
+            match client
+                .create(&parent, &[], &self.znode_acls().persistent(&parent))
+                .await
+            {
                 Ok(_) | Err(zk::Error::NodeExists) => {}
                 Err(e) => return Err(zkerr("create", &parent)(e)),
             }
@@ -965,7 +988,10 @@ impl MetadataStore {
         });
         match client.set_data(&path, &json, None).await {
             Ok(_) => {}
-            Err(zk::Error::NoNode) => match client.create(&path, &json, &PERSISTENT).await {
+            Err(zk::Error::NoNode) => match client
+                .create(&path, &json, &self.znode_acls().persistent(&path))
+                .await
+            {
                 Ok(_) => {}
                 Err(zk::Error::NodeExists) => {
                     client
@@ -984,7 +1010,7 @@ impl MetadataStore {
             });
             let prefix = format!("{CONFIG_CHANGES}/{CONFIG_CHANGE_PREFIX}");
             client
-                .create(&prefix, &change, &SEQUENTIAL)
+                .create(&prefix, &change, &self.znode_acls().sequential(&prefix))
                 .await
                 .map_err(zkerr("create", &prefix))?;
         }

@@ -28,9 +28,6 @@ pub const PRODUCER_ID_BLOCK: &str = "/latest_producer_id_block";
 /// Parent of every transactional id's node.
 pub const TRANSACTIONS: &str = "/transactions";
 
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-
 fn zkerr<'a>(op: &'static str, path: &'a str) -> impl FnOnce(zk::Error) -> MetadataError + 'a {
     move |source| MetadataError::Zk {
         op,
@@ -226,7 +223,10 @@ impl TxnStore {
                     .set_data(path, &json, Some(*version))
                     .await
                     .map(|_| ()),
-                None => client.create(path, &json, &PERSISTENT).await.map(|_| ()),
+                None => client
+                    .create(path, &json, &self.store.znode_acls().persistent(path))
+                    .await
+                    .map(|_| ()),
             };
             match written {
                 Ok(()) => {
@@ -282,14 +282,15 @@ impl TxnStore {
                 Err(e) => Err(zkerr("set", &path)(e).into()),
             },
             None => {
-                let created = match client.create(&path, &data, &PERSISTENT).await {
+                let acls = self.store.znode_acls();
+                let options = acls.persistent(&path);
+                let created = match client.create(&path, &data, &options).await {
                     Err(zk::Error::NoNode) => {
                         // The parent is missing (first transaction ever).
-                        client
-                            .mkdir(TRANSACTIONS, &PERSISTENT)
+                        acls.mkdirs(&client, TRANSACTIONS)
                             .await
                             .map_err(zkerr("create", TRANSACTIONS))?;
-                        client.create(&path, &data, &PERSISTENT).await
+                        client.create(&path, &data, &options).await
                     }
                     other => other,
                 };
