@@ -63,8 +63,8 @@ pub enum ErrorCode {
     NoWatcher = -121,
     #[error("reconfig disabled")]
     ReconfigDisabled = -123,
-    #[error("session closed, requires reconfig")]
-    SessionClosedRequireReconfig = -124,
+    #[error("session closed, requires SASL authentication")]
+    SessionClosedRequireSaslAuth = -124,
     #[error("quota exceeded")]
     QuotaExceeded = -125,
     #[error("throttled op")]

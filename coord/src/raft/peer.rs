@@ -316,20 +316,26 @@ impl PeerClient {
         Ok(rx)
     }
 
-    /// One request and its answer, within `timeout`.
+    /// One request and its answer, within `timeout` — the connection set-up
+    /// included: a peer that accepts TCP but never finishes its TLS
+    /// handshake must not hold a heartbeat or a vote past its deadline.
     pub async fn call(
         &self,
         request: &PeerRequest,
         timeout: Duration,
     ) -> Result<PeerResponse, PeerError> {
-        let rx = self.start(request).await?;
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => {
+        let attempt = async {
+            let rx = self.start(request).await?;
+            Ok::<_, PeerError>(rx.await)
+        };
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(_))) => {
                 // The connection died: forget it so the next call reconnects.
                 *self.conn.lock().await = None;
                 Err(PeerError::Closed(self.addr.clone()))
             }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(PeerError::Timeout(self.addr.clone())),
         }
     }

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::config::tls::build::bounded;
 use crate::config::tls::{self as tls_config, ClientAuth, QuorumTls};
 use crate::config::Config;
 
@@ -58,10 +59,8 @@ pub struct QuorumContext {
 /// Why a peer connection could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
-    #[error("no TLS handshake within {0:?}")]
-    Timeout(Duration),
-    #[error("TLS handshake failed: {0}")]
-    Failed(#[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls_config::build::TlsHandshakeError),
     #[error("{0:?} is not a host name or address a certificate can be checked against")]
     ServerName(String),
     #[error("its certificate does not name {ip}, the address it connects from ({reason}); ssl.quorum.hostnameVerification=false skips this check")]
@@ -100,13 +99,11 @@ impl Transport {
         };
         let name = runnel_common::tls::server_name(addr)
             .map_err(|_| HandshakeError::ServerName(addr.to_string()))?;
-        let stream = tokio::time::timeout(
+        let stream = bounded(
             CONNECT_HANDSHAKE_TIMEOUT,
             tls.connector.connect(name, stream),
         )
-        .await
-        .map_err(|_| HandshakeError::Timeout(CONNECT_HANDSHAKE_TIMEOUT))?
-        .map_err(HandshakeError::Failed)?;
+        .await?;
         let (rd, wr) = tokio::io::split(stream);
         Ok((Box::new(rd), Box::new(wr)))
     }
@@ -121,10 +118,7 @@ impl Transport {
         let Transport::Tls(tls) = self else {
             return Ok(plain(stream));
         };
-        let stream = tokio::time::timeout(ACCEPT_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream))
-            .await
-            .map_err(|_| HandshakeError::Timeout(ACCEPT_HANDSHAKE_TIMEOUT))?
-            .map_err(HandshakeError::Failed)?;
+        let stream = bounded(ACCEPT_HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await?;
         if tls.verify_hostname {
             // The chain was checked in the handshake (client auth is
             // required); what is left is ZooKeeper's client hostname check.
@@ -134,12 +128,10 @@ impl Transport {
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .ok_or(HandshakeError::NoCertificate)?;
-            tls_config::build::certificate_names_ip(cert, remote.ip()).map_err(|reason| {
-                HandshakeError::ClientName {
-                    ip: remote.ip(),
-                    reason,
-                }
-            })?;
+            // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+            let ip = remote.ip().to_canonical();
+            tls_config::build::certificate_names_ip(cert, ip)
+                .map_err(|reason| HandshakeError::ClientName { ip, reason })?;
         }
         let (rd, wr) = tokio::io::split(stream);
         Ok((Box::new(rd), Box::new(wr)))
@@ -183,6 +175,11 @@ impl WarnLimiter {
         let now = Instant::now();
         if last.len() >= WARN_KEYS {
             last.retain(|_, at| now.duration_since(*at) < WARN_EVERY);
+            if last.len() >= WARN_KEYS {
+                // A flood from many addresses: forget them all rather than
+                // grow without bound (a few extra warnings at worst).
+                last.clear();
+            }
         }
         match last.get(&key) {
             Some(at) if now.duration_since(*at) < WARN_EVERY => false,

@@ -367,7 +367,10 @@ async fn dispatch(
         return Some(sasl_packet(shared, auth, xid, body));
     }
     let enforced = &shared.config.auth.enforce_schemes;
-    if header.op != OpCode::Auth as i32 && !enforced.is_empty() && !auth.holds_any(enforced) {
+    if header.op != OpCode::Auth as i32
+        && shared.config.auth.enforced()
+        && !auth.holds_any(enforced)
+    {
         tracing::info!(
             session = format_args!("0x{session:x}"),
             schemes = ?enforced,
@@ -377,7 +380,7 @@ async fn dispatch(
         return Some(Pending::Last(Reply::bare(
             xid,
             0,
-            ErrorCode::SessionClosedRequireReconfig,
+            ErrorCode::SessionClosedRequireSaslAuth,
         )));
     }
     let request = match Request::decode(header.op, body) {
@@ -467,7 +470,7 @@ fn sasl_packet(shared: &Shared, auth: &mut ConnAuth, xid: i32, body: Bytes) -> P
         Err(error) => {
             tracing::warn!(%error, "SASL authentication failed; closing the connection");
             let code = if config.sasl_required() {
-                ErrorCode::SessionClosedRequireReconfig
+                ErrorCode::SessionClosedRequireSaslAuth
             } else {
                 ErrorCode::AuthFailed
             };

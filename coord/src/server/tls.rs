@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::tls::build::{bounded, TlsHandshakeError};
 use crate::config::SecureClientPort;
 
 /// How long a client has to finish its TLS handshake. Without a bound a
@@ -16,15 +17,6 @@ use crate::config::SecureClientPort;
 /// (and a `maxClientCnxns` place) forever; Netty's SslHandler, which
 /// ZooKeeper uses, gives up after the same 10 s.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a client's TLS handshake did not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum HandshakeError {
-    #[error("no TLS handshake within {0:?}")]
-    Timeout(Duration),
-    #[error("TLS handshake failed: {0}")]
-    Failed(#[source] std::io::Error),
-}
 
 /// Builds the acceptor for `secure`; the message names the zoo.cfg key
 /// (and file) at fault. The config comes from the builder TLS between
@@ -39,11 +31,8 @@ pub fn acceptor(secure: &SecureClientPort) -> Result<TlsAcceptor, String> {
 pub async fn handshake(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
-) -> Result<TlsStream<TcpStream>, HandshakeError> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Err(_) => Err(HandshakeError::Timeout(HANDSHAKE_TIMEOUT)),
-        Ok(result) => result.map_err(HandshakeError::Failed),
-    }
+) -> Result<TlsStream<TcpStream>, TlsHandshakeError> {
+    bounded(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
 }
 
 /// The subject of the certificate the client presented, in RFC 2253 form

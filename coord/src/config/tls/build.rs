@@ -34,6 +34,28 @@ fn files(stores: &Stores) -> TlsFiles {
     }
 }
 
+/// Why a TLS handshake (either side) did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsHandshakeError {
+    #[error("no TLS handshake within {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("TLS handshake failed: {0}")]
+    Failed(#[source] std::io::Error),
+}
+
+/// Runs a handshake, giving up after `within`: without a bound a peer
+/// that connects and sends nothing holds its task (and a connection slot)
+/// forever. Shared by the secure client port and the quorum's two ends.
+pub async fn bounded<S>(
+    within: std::time::Duration,
+    handshake: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, TlsHandshakeError> {
+    match tokio::time::timeout(within, handshake).await {
+        Err(_) => Err(TlsHandshakeError::Timeout(within)),
+        Ok(result) => result.map_err(TlsHandshakeError::Failed),
+    }
+}
+
 /// The server end (the secure client port, or a member accepting another
 /// member): `client_auth` says whether client certificates are asked for
 /// and checked against the trust store.

@@ -165,7 +165,8 @@ impl Server {
         if !constant_time_eq(nonce, self.nonce.as_bytes()) {
             return Err(DigestError::WrongNonce);
         }
-        if nc.len() != 8 || u32::from_str_radix(&latin1(nc), 16).ok() != Some(1) {
+        // The first (and only) response of this exchange: exactly 00000001.
+        if nc != b"00000001" {
             return Err(DigestError::WrongNonceCount(latin1(nc)));
         }
         if qop != b"auth" {
