@@ -41,7 +41,10 @@
 # listener is SASL_SSL://127.0.0.1:P+K-1 (TLS, then SASL PLAIN or
 # SCRAM-SHA-256/512), brokers replicate to each other over it as user admin,
 # and <dir>/client.properties holds a ready client configuration (librdkafka
-# keys: kcat -F, confluent-kafka, and every script's --command-config).
+# keys: kcat -F, confluent-kafka, and every script's --command-config). The
+# console then connects with --command-config <dir>/client.properties, and
+# the registry's schema-registry.properties carries Confluent's kafkastore.*
+# security keys (SASL_SSL, SASL PLAIN as admin, the development CA).
 set -euo pipefail
 
 PROG=cluster
@@ -127,8 +130,11 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
                        in <dir>/certs, listeners SASL_SSL://127.0.0.1:P+K-1,
                        replication over them as user admin (SASL PLAIN, its
                        password generated), and <dir>/client.properties, the
-                       client configuration 'up' prints. The console and the
-                       Schema Registry are not started on a secure cluster yet.
+                       client configuration 'up' prints. The console connects
+                       with --command-config <dir>/client.properties, the Schema
+                       Registry with kafkastore.security.protocol=SASL_SSL,
+                       kafkastore.ssl.truststore.location, kafkastore.sasl.* in
+                       its schema-registry.properties.
   --timeout SECS       how long to wait for members/the ensemble (default 60)
   --wipe               with down: remove the member folders
 
@@ -585,20 +591,20 @@ cmd_up() {
     wait_registered "${members[@]}" || die "see the logs in $dir/broker-*/broker.log; 'status' shows the members"
     wait_controller "$(broker_chroot "${members[0]}")" ||
         die "no broker became controller; see the logs in $dir/broker-*/broker.log"
-    if [[ -f "$dir/client.properties" ]]; then
-        echo "coord: $(connect_string)"
-        echo "brokers: $(bootstrap_list) (SASL_SSL)"
-        print_metrics_urls
-        print_client_config
-        return 0
-    fi
     start_console "${members[0]}"
     start_registry "${members[0]}"
     echo "coord: $(connect_string)"
-    echo "brokers: $(bootstrap_list)"
+    if [[ -f "$dir/client.properties" ]]; then
+        echo "brokers: $(bootstrap_list) (SASL_SSL)"
+    else
+        echo "brokers: $(bootstrap_list)"
+    fi
     print_metrics_urls
     echo "console: http://127.0.0.1:$(cat "$dir/console/console.port")/"
     echo "schema registry: http://127.0.0.1:$(cat "$dir/registry/registry.port")"
+    if [[ -f "$dir/client.properties" ]]; then
+        print_client_config
+    fi
 }
 
 # --secure: the development CA and certificates, the admin user's password,
@@ -697,36 +703,57 @@ stop_service() {
 
 # The web console (`runnel console`).
 start_console() {
-    local first_broker="$1" bin port metrics=() member l
+    local first_broker="$1" bin port metrics=() security=() member l
     bin="$(runnel_bin RUNNEL_BIN runnel-broker runnel)" || die "cargo build of runnel failed"
     while read -r member; do
         l="$(cfg "$member/server.properties" metrics.listener)"
         l="${l#http://}"
         [[ -z "$l" ]] || metrics+=(--metrics-url "http://$l/metrics")
     done < <(broker_members)
+    # A secure cluster's console is a client like any other: the client
+    # configuration 'up' wrote.
+    [[ ! -f "$dir/client.properties" ]] || security=(--command-config "$dir/client.properties")
     port="$(service_port console "$CONSOLE_PORT_OFFSET" "$first_broker")"
     start_service console "runnel console" "$port" "$bin" console \
         --bootstrap-server "$(bootstrap_list)" --zookeeper "$(connect_string)$(broker_chroot "$first_broker")" \
-        --listen "127.0.0.1:$port" "${metrics[@]}"
+        --listen "127.0.0.1:$port" "${metrics[@]}" "${security[@]}"
 }
 
 # The Schema Registry (runnel-registry) with <dir>/registry/schema-registry.properties,
 # written at its first start (Confluent's key names; edit it and restart).
+# On a secure cluster the file also holds the store client's security:
+# Kafka's client keys under Confluent's kafkastore. prefix, as user admin
+# (SASL PLAIN) trusting the development CA; it holds that password, so it is
+# written readable by its owner only.
 start_registry() {
-    local first_broker="$1" bin port props="$dir/registry/schema-registry.properties"
+    local first_broker="$1" bin port props="$dir/registry/schema-registry.properties" bootstrap
     bin="$(package_bin RUNNEL_REGISTRY_BIN runnel-registry)"
     port="$(service_port registry "$REGISTRY_PORT_OFFSET" "$first_broker")"
     if [[ ! -f "$props" ]]; then
-        cat >"$props" <<PROPS
+        bootstrap="$(bootstrap_list)"
+        [[ ! -f "$dir/client.properties" ]] || bootstrap="SASL_SSL://${bootstrap//,/,SASL_SSL://}"
+        (
+            umask 077
+            cat >"$props" <<PROPS
 # runnel-registry: Confluent Schema Registry's key names (written by cluster.sh)
 listeners=http://127.0.0.1:$port
-kafkastore.bootstrap.servers=$(bootstrap_list)
+kafkastore.bootstrap.servers=$bootstrap
 kafkastore.connection.url=$(connect_string)$(broker_chroot "$first_broker")
 kafkastore.topic=_schemas
 kafkastore.topic.replication.factor=$(( $(broker_count) < 3 ? $(broker_count) : 3 ))
 schema.compatibility.level=backward
 kafkastore.zk.session.timeout.ms=6000
 PROPS
+            if [[ -f "$dir/client.properties" ]]; then
+                cat >>"$props" <<PROPS
+kafkastore.security.protocol=SASL_SSL
+kafkastore.ssl.truststore.type=PEM
+kafkastore.ssl.truststore.location=$dir/certs/ca.pem
+kafkastore.sasl.mechanism=PLAIN
+kafkastore.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$(cat "$dir/certs/admin.password")";
+PROPS
+            fi
+        )
     fi
     start_service registry runnel-registry "$port" "$bin" "$props"
 }

@@ -5,18 +5,30 @@ configuration that kcat, confluent-kafka and kafka-python use as printed.
 With acks=all and min.insync.replicas=2 on RF=3, a SIGKILLed partition
 leader loses no acknowledged record and reorders none; the killed broker,
 started again, catches up over SASL_SSL and rejoins every ISR.
+
+The web console and the Schema Registry run on it too: the console
+(`--command-config client.properties`) lists a topic made with
+confluent-kafka and shows its records; the registry (Confluent's
+`kafkastore.*` security keys) registers an Avro schema, serves it by id,
+and its `_schemas` record is there for a SASL_SSL consumer. A registry
+with a bad `kafkastore.security.protocol` or a wrong password exits at
+start with a message that says so.
 """
 
+import json
 import os
+import stat
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from procutil import wait_for
+from procutil import free_port, wait_for
+from registryproc import CONTENT_TYPE, registry_bin
 from test_replication_cluster_script import free_block, run
 
 pytestmark = pytest.mark.timeout(300)
@@ -155,3 +167,134 @@ def test_leader_kill_loses_no_acknowledged_record(secure_up):
     assert acked == sorted(acked)
     assert got == sorted(set(got))
     assert set(acked) <= set(got)
+
+
+def printed_url(r, prefix):
+    return next(l[len(prefix):].strip() for l in r.stdout.splitlines() if l.startswith(prefix))
+
+
+def test_up_prints_the_console_and_registry_urls(secure_up):
+    d, base, r = secure_up
+    broker_base = base + 20
+    assert "console: http://127.0.0.1:%d/" % (broker_base - 1012) in r.stdout, r.stdout
+    assert "schema registry: http://127.0.0.1:%d" % (broker_base - 1011) in r.stdout, r.stdout
+    # The registry's file: Confluent's kafkastore.* keys, readable by its owner
+    # only (it holds the admin password).
+    path = os.path.join(d, "registry", "schema-registry.properties")
+    props = read_properties(path)
+    assert props["kafkastore.security.protocol"] == "SASL_SSL"
+    assert props["kafkastore.sasl.mechanism"] == "PLAIN"
+    assert props["kafkastore.ssl.truststore.location"] == os.path.join(d, "certs", "ca.pem")
+    assert props["kafkastore.bootstrap.servers"] == ",".join(
+        "SASL_SSL://127.0.0.1:%d" % (broker_base + k) for k in range(3))
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    # The console reads the cluster's client configuration.
+    with open(os.path.join(d, "console", "console.pid")) as f:
+        pid = int(f.read().strip())
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        argv = f.read().split(b"\0")
+    assert os.path.join(d, "client.properties").encode() in argv
+    assert b"--command-config" in argv
+    # status lists both as running.
+    st = run("status", "--dir", d)
+    assert st.returncode == 0, st.stderr
+    lines = {l.split()[0]: l.split() for l in st.stdout.splitlines() if l.strip()}
+    assert lines["console"][1] != "-", st.stdout
+    assert lines["registry"][1] != "-", st.stdout
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def test_console_shows_the_secure_clusters_topics(secure_up):
+    d, _, r = secure_up
+    console = printed_url(r, "console: ").rstrip("/")
+    conf = read_properties(os.path.join(d, "client.properties"))
+    topic = "secure-console"
+    admin = AdminClient(conf)
+    admin.create_topics([NewTopic(topic, 2, 3)])[topic].result(timeout=30)
+    # The poller's view (Kafka metadata over SASL_SSL) lists it.
+    wait_for(lambda: topic in get(console + "/topics"), timeout=30, interval=0.5,
+             desc="the topic on the console's topics page")
+    # And records fetched over SASL_SSL are shown.
+    p = Producer(conf)
+    p.produce(topic, value=b"hello-over-sasl-ssl", partition=0)
+    assert p.flush(30) == 0
+    wait_for(lambda: "hello-over-sasl-ssl" in get(
+        console + "/topics/%s/messages?partition=0" % topic), timeout=30, interval=0.5,
+        desc="the record in the console's record browser")
+    with open(os.path.join(d, "console", "console.log")) as f:
+        log = f.read()
+    assert "WARNING" not in log, log
+
+
+def test_registry_registers_over_sasl_ssl(secure_up):
+    d, _, r = secure_up
+    registry = printed_url(r, "schema registry: ").rstrip("/")
+    subject = "secure-orders-value"
+    schema = json.dumps({"type": "record", "name": "Order", "namespace": "secure",
+                         "fields": [{"name": "id", "type": "long"}]})
+    req = urllib.request.Request(
+        "%s/subjects/%s/versions" % (registry, subject), method="POST",
+        data=json.dumps({"schema": schema}).encode(),
+        headers={"Content-Type": CONTENT_TYPE})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+        sid = json.loads(resp.read())["id"]
+    got = json.loads(get("%s/schemas/ids/%d" % (registry, sid)))
+    assert json.loads(got["schema"]) == json.loads(schema)
+    assert json.loads(get("%s/subjects/%s/versions/latest" % (registry, subject)))["id"] == sid
+
+    # The record is in _schemas, read by a SASL_SSL consumer.
+    conf = read_properties(os.path.join(d, "client.properties"))
+    c = Consumer(dict(conf, **{"group.id": "secure-schemas-check",
+                               "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+    c.assign([TopicPartition("_schemas", 0, 0)])
+    found = None
+    deadline = time.time() + 30
+    try:
+        while found is None and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error() is not None or m.key() is None or m.value() is None:
+                continue
+            key, value = json.loads(m.key()), json.loads(m.value())
+            if key.get("keytype") == "SCHEMA" and key.get("subject") == subject:
+                found = value
+    finally:
+        c.close()
+    assert found is not None, "no SCHEMA record for %s in _schemas" % subject
+    assert found["id"] == sid and found["version"] == 1
+    assert json.loads(found["schema"]) == json.loads(schema)
+
+
+def start_registry(tmp_path, d, **overrides):
+    """runnel-registry on the secure cluster with the cluster's store keys
+    changed by `overrides`; the finished process (it is expected to exit)."""
+    props = read_properties(os.path.join(d, "registry", "schema-registry.properties"))
+    props.pop("kafkastore.connection.url", None)
+    props.update({"listeners": "http://127.0.0.1:%d" % free_port(),
+                  "kafkastore.topic": "_schemas_bad_login"}, **overrides)
+    path = os.path.join(str(tmp_path), "schema-registry.properties")
+    with open(path, "w") as f:
+        f.writelines("%s=%s\n" % kv for kv in props.items())
+    return subprocess.run([registry_bin(), path], capture_output=True, text=True, timeout=60)
+
+
+def test_registry_with_a_wrong_password_or_bad_setting_exits_with_a_reason(secure_up, tmp_path):
+    d, _, _ = secure_up
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+            'username="admin" password="not-the-password";')
+    t0 = time.monotonic()
+    p = start_registry(tmp_path, d, **{"kafkastore.sasl.jaas.config": jaas,
+                                       "kafkastore.init.timeout.ms": "5000"})
+    assert p.returncode != 0, p.stderr
+    assert time.monotonic() - t0 < 30
+    err = p.stderr.lower()
+    assert "kafkastore.security.protocol=sasl_ssl" in err, p.stderr
+    assert "authentication failed" in err or "invalid credentials" in err, p.stderr
+
+    p = start_registry(tmp_path, d, **{"kafkastore.security.protocol": "TLS"})
+    assert p.returncode != 0
+    assert "kafkastore.security.protocol: \"TLS\" is not one of" in p.stderr, p.stderr

@@ -1,10 +1,20 @@
 //! `schema-registry.properties`: Confluent's key names, so an existing
 //! file works as it is.
+//!
+//! The Kafka client the `_schemas` store connects with is configured, as in
+//! Confluent's registry, by Kafka's client keys under the `kafkastore.`
+//! prefix (`kafkastore.security.protocol`, `kafkastore.ssl.*`,
+//! `kafkastore.sasl.*`). The prefix is stripped and the rest read by
+//! [`client_properties`], the one reader of client security settings that
+//! the `runnel` tools use too; its errors come back under the prefixed key
+//! the user wrote.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use runnel_common::kafka::client_properties::{self, ClientPropertiesError};
+use runnel_common::kafka::{ClientSecurity, SecurityProtocol};
 use runnel_common::properties;
 
 use crate::store::StoreConfig;
@@ -24,6 +34,11 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("--override {0:?}: expected KEY=VALUE")]
     Override(String),
+    /// A `kafkastore.security.*`, `kafkastore.ssl.*` or `kafkastore.sasl.*`
+    /// setting the store's Kafka client cannot use; `key` carries the
+    /// `kafkastore.` prefix, as written in the file.
+    #[error("{key}: {reason}")]
+    StoreClient { key: String, reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +82,90 @@ const KNOWN: &[&str] = &[
     "debug",
 ];
 
+/// Confluent's prefix for the settings of the store's Kafka client.
+const STORE_CLIENT_PREFIX: &str = "kafkastore.";
+
+/// A Kafka client key (prefix stripped) that belongs to its security
+/// settings, the only client settings the store takes from the file.
+fn is_client_security_key(key: &str) -> bool {
+    key.starts_with("security.") || key.starts_with("ssl.") || key.starts_with("sasl.")
+}
+
+/// The store client's security settings from the `kafkastore.`-prefixed
+/// security keys, read by the shared client properties reader. Keys it does
+/// not know are warned about under their full name, as any unknown key is.
+fn store_client_security(entries: &[(String, String)]) -> Result<ClientSecurity, ConfigError> {
+    let pairs = entries.iter().filter_map(|(k, v)| {
+        k.strip_prefix(STORE_CLIENT_PREFIX)
+            .filter(|k| is_client_security_key(k))
+            .map(|k| (k, v.as_str()))
+    });
+    let (security, unknown) =
+        client_properties::from_pairs(pairs, "kafkastore").map_err(|e| match e {
+            ClientPropertiesError::Key { key, reason, .. } => ConfigError::StoreClient {
+                key: prefixed(&key),
+                reason,
+            },
+            ClientPropertiesError::Read(e) => ConfigError::Properties(e),
+        })?;
+    for key in unknown {
+        tracing::warn!(key = %prefixed(&key), "unknown configuration key, ignored");
+    }
+    Ok(security)
+}
+
+/// A client key as the file spells it: `kafkastore.` before each key of
+/// an error that names two (`ssl.keystore.location and ssl.ca.location`).
+fn prefixed(keys: &str) -> String {
+    keys.split(" and ")
+        .map(|k| format!("{STORE_CLIENT_PREFIX}{k}"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// `kafkastore.bootstrap.servers` as the client takes it: `host:port`
+/// entries. Confluent's form names each endpoint's protocol
+/// (`SASL_SSL://host:port`); as Confluent does, only endpoints of the
+/// store's `kafkastore.security.protocol` are used (a broker with a
+/// PLAINTEXT and a SASL_SSL listener can be listed whole), and entries
+/// without a protocol are taken as they are.
+fn bootstrap_servers(value: &str, protocol: SecurityProtocol) -> Result<String, ConfigError> {
+    const KEY: &str = "kafkastore.bootstrap.servers";
+    let bad = |message: String| ConfigError::Value {
+        key: KEY.to_string(),
+        value: value.to_string(),
+        message,
+    };
+    let mut servers = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((name, hostport)) = entry.split_once("://") else {
+            servers.push(entry);
+            continue;
+        };
+        let endpoint = SecurityProtocol::parse(name).ok_or_else(|| {
+            bad(format!(
+                "{name:?} in {entry:?} is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+            ))
+        })?;
+        if endpoint == protocol {
+            servers.push(hostport);
+        } else {
+            tracing::info!(
+                endpoint = entry,
+                "not a {} endpoint (kafkastore.security.protocol): not used",
+                protocol.name()
+            );
+        }
+    }
+    if servers.is_empty() {
+        return Err(bad(format!(
+            "no endpoint for kafkastore.security.protocol={}",
+            protocol.name()
+        )));
+    }
+    Ok(servers.join(","))
+}
+
 impl RegistryConfig {
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<RegistryConfig, ConfigError> {
         let mut entries: Vec<(String, String)> = match path {
@@ -94,7 +193,11 @@ impl RegistryConfig {
                 .map(|(_, v)| v.as_str())
         };
         for (k, _) in entries {
-            if !KNOWN.contains(&k.as_str()) {
+            let client_key = k
+                .strip_prefix(STORE_CLIENT_PREFIX)
+                .is_some_and(is_client_security_key);
+            // The client's keys are checked (and warned about) by its reader.
+            if !KNOWN.contains(&k.as_str()) && !client_key {
                 tracing::warn!(key = %k, "unknown configuration key, ignored");
             }
         }
@@ -131,17 +234,10 @@ impl RegistryConfig {
         let listener = resolve(hostport)
             .ok_or_else(|| bad("listeners", listeners, "cannot resolve host:port"))?;
 
+        let security = store_client_security(entries)?;
         let bootstrap = get("kafkastore.bootstrap.servers")
             .ok_or(ConfigError::Missing("kafkastore.bootstrap.servers"))?;
-        // Confluent's form carries the listener protocol: PLAINTEXT://host:port.
-        let bootstrap = bootstrap
-            .split(',')
-            .map(|s| {
-                let s = s.trim();
-                s.split_once("://").map_or(s, |(_, rest)| rest)
-            })
-            .collect::<Vec<_>>()
-            .join(",");
+        let bootstrap = bootstrap_servers(bootstrap, security.protocol())?;
         let rf = match get("kafkastore.topic.replication.factor") {
             None => 3,
             Some(v) => v.parse::<i16>().ok().filter(|&n| n >= 1).ok_or_else(|| {
@@ -176,6 +272,7 @@ impl RegistryConfig {
                 replication_factor: rf,
                 timeout: millis("kafkastore.timeout.ms", 500)?,
                 init_timeout: millis("kafkastore.init.timeout.ms", 60_000)?,
+                security,
             },
             compatibility,
             host_name: match get("host.name") {
@@ -241,5 +338,101 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.to_string().starts_with("listeners"), "{e}");
+    }
+
+    const JAAS: &str = "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                        username=\"admin\" password=\"admin-secret\";";
+
+    #[test]
+    fn kafkastore_prefixed_keys_configure_the_store_client() {
+        let c = cfg(&[
+            (
+                "kafkastore.bootstrap.servers",
+                "PLAINTEXT://a:9092,SASL_PLAINTEXT://a:9093, b:9094",
+            ),
+            ("kafkastore.security.protocol", "SASL_PLAINTEXT"),
+            ("kafkastore.sasl.mechanism", "PLAIN"),
+            ("kafkastore.sasl.jaas.config", JAAS),
+        ])
+        .unwrap();
+        assert_eq!(c.store.security.protocol(), SecurityProtocol::SaslPlaintext);
+        let sasl = c.store.security.sasl.as_ref().expect("SASL credentials");
+        assert_eq!(
+            (sasl.username.as_str(), sasl.password.as_str()),
+            ("admin", "admin-secret")
+        );
+        // Only the endpoints of the store's protocol, and bare ones.
+        assert_eq!(c.store.bootstrap, "a:9093,b:9094");
+        // No kafkastore.security.* keys: PLAINTEXT, as before.
+        let c = cfg(&[("kafkastore.bootstrap.servers", "PLAINTEXT://a:9092")]).unwrap();
+        assert_eq!(c.store.security.protocol(), SecurityProtocol::Plaintext);
+        // Un-prefixed client keys are not the store's (Confluent ignores them too).
+        let c = cfg(&[
+            ("kafkastore.bootstrap.servers", "a:9092"),
+            ("security.protocol", "SASL_SSL"),
+        ])
+        .unwrap();
+        assert_eq!(c.store.security.protocol(), SecurityProtocol::Plaintext);
+    }
+
+    #[test]
+    fn store_client_errors_name_the_prefixed_key() {
+        let e = cfg(&[
+            ("kafkastore.bootstrap.servers", "a:9092"),
+            ("kafkastore.security.protocol", "TLS"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("kafkastore.security.protocol: \"TLS\" is not one of"),
+            "{e}"
+        );
+        let e = cfg(&[
+            ("kafkastore.bootstrap.servers", "SASL_SSL://a:9092"),
+            ("kafkastore.security.protocol", "SASL_SSL"),
+            ("kafkastore.ssl.truststore.location", "/no/such/ca.pem"),
+            ("kafkastore.sasl.mechanism", "PLAIN"),
+            ("kafkastore.sasl.jaas.config", JAAS),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("kafkastore.ssl.truststore.location: cannot read /no/such/ca.pem"),
+            "{e}"
+        );
+        let e = cfg(&[
+            ("kafkastore.bootstrap.servers", "a:9092"),
+            ("kafkastore.security.protocol", "SASL_PLAINTEXT"),
+            ("kafkastore.sasl.mechanism", "PLAIN"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("kafkastore.sasl.jaas.config: not set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bootstrap_endpoints_must_match_the_protocol() {
+        let e = cfg(&[
+            ("kafkastore.bootstrap.servers", "PLAINTEXT://a:9092"),
+            ("kafkastore.security.protocol", "SASL_PLAINTEXT"),
+            ("kafkastore.sasl.mechanism", "PLAIN"),
+            ("kafkastore.sasl.jaas.config", JAAS),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "kafkastore.bootstrap.servers: no endpoint for kafkastore.security.protocol=SASL_PLAINTEXT"
+            ),
+            "{e}"
+        );
+        let e = cfg(&[("kafkastore.bootstrap.servers", "HTTP://a:9092")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("kafkastore.bootstrap.servers: \"HTTP\""),
+            "{e}"
+        );
     }
 }

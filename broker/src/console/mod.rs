@@ -21,6 +21,7 @@ pub mod html;
 pub mod pages;
 pub mod view;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +54,11 @@ pub struct ConsoleArgs {
     /// repeatable: the overview's bytes in and out per second come from them.
     #[arg(long = "metrics-url")]
     pub metrics_urls: Vec<String>,
+    /// A Kafka client properties file (as Kafka's tools take it): the
+    /// console connects to the brokers with its `security.protocol`,
+    /// `ssl.*` and `sasl.*` settings, so it can watch a secure cluster.
+    #[arg(long = "command-config", value_name = "FILE")]
+    pub command_config: Option<String>,
 }
 
 /// What every handler shares.
@@ -103,16 +109,27 @@ fn split_connect(connect: &str) -> (String, String) {
 }
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
+    // The same reading of the file as every other `runnel` command's
+    // `--command-config`, unknown keys warned about alike.
+    let security =
+        crate::cli::client_security(args.command_config.as_deref(), &BTreeMap::new(), "")?;
+    let protocol = security.protocol();
     let config = ConnectionConfig {
         client_id: "runnel-console".to_string(),
         request_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(3),
-        ..ConnectionConfig::default()
+        security,
     };
     let client = Arc::new(
         Client::connect(&args.bootstrap_server, config)
             .await
-            .with_context(|| format!("cannot reach the cluster at {}", args.bootstrap_server))?,
+            .with_context(|| {
+                format!(
+                    "cannot reach the cluster at {} (security.protocol={})",
+                    args.bootstrap_server,
+                    protocol.name()
+                )
+            })?,
     );
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -207,5 +224,25 @@ mod tests {
             ("127.0.0.1:2181,127.0.0.1:2182".into(), "/runnel".into())
         );
         assert_eq!(split_connect("h:1"), ("h:1".into(), String::new()));
+    }
+
+    #[test]
+    fn takes_kafkas_command_config_flag() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([
+            "runnel",
+            "console",
+            "--bootstrap-server",
+            "b:1",
+            "--zookeeper",
+            "z:2/runnel",
+            "--command-config",
+            "client.properties",
+        ])
+        .expect("parses");
+        let crate::cli::Command::Console(args) = cli.command else {
+            panic!("not the console: {:?}", cli.command);
+        };
+        assert_eq!(args.command_config.as_deref(), Some("client.properties"));
     }
 }

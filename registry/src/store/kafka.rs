@@ -9,9 +9,11 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use anyhow::Context;
 use runnel_common::kafka::fetch::{self, FetchPosition};
 use runnel_common::kafka::{
-    BatchBuilder, Batches, Client, Codec, ConnectionConfig, ErrorCode, KafkaError, NewTopic,
+    BatchBuilder, Batches, Client, ClientSecurity, Codec, ConnectionConfig, ErrorCode, KafkaError,
+    NewTopic,
 };
 use tokio::sync::watch;
 
@@ -34,6 +36,10 @@ pub struct StoreConfig {
     /// `kafkastore.init.timeout.ms`: how long start-up may take to create
     /// and read the topic.
     pub init_timeout: Duration,
+    /// TLS and SASL of the store's connections, from
+    /// `kafkastore.security.protocol`, `kafkastore.ssl.*` and
+    /// `kafkastore.sasl.*` (PLAINTEXT when none is given).
+    pub security: ClientSecurity,
 }
 
 /// The partition every registry record goes to.
@@ -57,11 +63,26 @@ impl KafkaStore {
     ) -> anyhow::Result<KafkaStore> {
         let connect = ConnectionConfig {
             client_id: "runnel-registry".into(),
+            security: config.security.clone(),
             ..ConnectionConfig::default()
         };
-        let client = Client::connect(&config.bootstrap, connect.clone()).await?;
+        // A refused handshake or login fails here, at once, with the
+        // broker's reason: a registry that cannot authenticate stops rather
+        // than retrying until kafkastore.init.timeout.ms.
+        let unreachable = || {
+            format!(
+                "cannot reach the cluster at {} (kafkastore.security.protocol={})",
+                config.bootstrap,
+                config.security.protocol().name()
+            )
+        };
+        let client = Client::connect(&config.bootstrap, connect.clone())
+            .await
+            .with_context(unreachable)?;
         ensure_topic(&client, &config).await?;
-        let reader_client = Client::connect(&config.bootstrap, connect).await?;
+        let reader_client = Client::connect(&config.bootstrap, connect)
+            .await
+            .with_context(unreachable)?;
         let (tx, applied) = watch::channel(0);
         tokio::spawn(read_loop(
             reader_client,
