@@ -30,14 +30,17 @@ def create_topic(bootstrap, topic, partitions):
         admin.close()
 
 
-def fetch_v7(conn, topic, session_id, epoch, offsets, forget=(), max_wait_ms=0):
+def fetch_v7(conn, topic, session_id, epoch, offsets, forget=(), max_wait_ms=0,
+             max_bytes=1 << 20, with_throttle=False):
     """Fetch v7 of {partition: offset} in session (id, epoch), forgetting
-    partitions `forget`: (error, session_id, {p: (error, hw, record bytes)})."""
+    partitions `forget`, at most `max_bytes` per partition and in all:
+    (error, session_id, {p: (error, hw, record bytes)}), and the answer's
+    throttle_time_ms last when `with_throttle`."""
     w = Writer(False)
-    w.put(">iiiib", -1, max_wait_ms, 1, 1 << 20, 0).put(">ii", session_id, epoch)
+    w.put(">iiiib", -1, max_wait_ms, 1, max_bytes, 0).put(">ii", session_id, epoch)
 
     def part(p):
-        w.put(">iqqi", p, offsets[p], -1, 1 << 20)
+        w.put(">iqqi", p, offsets[p], -1, max_bytes)
 
     def top(_):
         w.string(topic).array(sorted(offsets), part)
@@ -47,7 +50,7 @@ def fetch_v7(conn, topic, session_id, epoch, offsets, forget=(), max_wait_ms=0):
         w.string(topic).array(list(forget), lambda p: w.put(">i", p))
     w.array([0] if forget else [], forgotten)
     r = conn.call(1, 7, w.build())
-    r.take(">i")  # throttle
+    throttle = r.take(">i")
     error, sid = r.take(">hi")
     out = {}
 
@@ -61,6 +64,8 @@ def fetch_v7(conn, topic, session_id, epoch, offsets, forget=(), max_wait_ms=0):
         assert r.string() == topic
         r.array(rpart)
     r.array(rtop)
+    if with_throttle:
+        return error, sid, out, throttle
     return error, sid, out
 
 

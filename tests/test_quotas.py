@@ -10,6 +10,7 @@ throttled phase comes within a second.
 """
 
 import json
+import struct
 import time
 import urllib.request
 import uuid
@@ -20,6 +21,8 @@ from kafka import KafkaProducer
 
 from brokerproc import cluster  # noqa: F401 - fixture
 from coordproc import free_port
+from eosutil import Conn
+from test_fetch_sessions import fetch_v7
 from test_configs_script import configs, script
 
 pytestmark = pytest.mark.timeout(240)
@@ -100,6 +103,11 @@ def test_configs_sh_sets_describes_and_deletes_quotas(cluster):
         "Quota configs for user-principal 'alice', client-id 'app' are producer_byte_rate=4096.0"]
     assert describe(bs, "--entity-type", "users", "--entity-default") == [
         "Quota configs for the default user-principal are consumer_byte_rate=8192.0"]
+    # Every user, the default one included (as Kafka's MATCH_TYPE_SPECIFIED).
+    assert describe(bs, "--entity-type", "users") == [
+        "Quota configs for user-principal 'alice' are consumer_byte_rate=2048.0, "
+        "producer_byte_rate=1024.0",
+        "Quota configs for the default user-principal are consumer_byte_rate=8192.0"]
     assert describe(bs, "--user", "alice", "--client-defaults") == [
         "Quota configs for user-principal 'alice', the default client-id are "
         "producer_byte_rate=512.0"]
@@ -117,8 +125,6 @@ def test_configs_sh_sets_describes_and_deletes_quotas(cluster):
         (["--client", "app", "--add-config", "producer_byte_rate=1.5"], "must be a Long value"),
         (["--client", "app", "--add-config", "producer_byte_rate=-5"], "positive"),
         (["--client", "app", "--add-config", "producer_byte_rate=fast"], "must be a number"),
-        (["--entity-type", "ips", "--entity-name", "127.0.0.1", "--add-config",
-          "connection_creation_rate=5"], "not supported yet"),
     ]:
         r = configs(bs, "--alter", *args)
         assert r.returncode == 1, (args, r.stdout)
@@ -204,6 +210,80 @@ def test_consumer_over_its_quota_is_throttled_and_gets_everything(cluster):
     assert throttle > 0, "librdkafka saw no throttle time in the fetch answers"
     rate = COUNT * len(PAYLOAD) / elapsed
     assert rate < 2 * QUOTA, "%.0f B/s against a quota of %d B/s" % (rate, QUOTA)
+
+
+def batches(records):
+    """(base offset, last offset) of each record batch in a Fetch answer's bytes."""
+    out, i = [], 0
+    while i + 27 <= len(records):
+        base, length = struct.unpack_from(">qi", records, i)
+        (last_delta,) = struct.unpack_from(">i", records, i + 23)
+        out.append((base, base + last_delta))
+        i += 12 + length
+    return out
+
+
+def test_a_fetch_over_the_quota_is_answered_empty_and_loses_nothing(cluster):
+    """Kafka's getThrottledResponse (KIP-219): a consumer's answer that
+    would take it over its consumer_byte_rate is not sent. The fetch is
+    answered empty with the throttle and its bytes are not counted; a
+    throttled full fetch gets no session (the client starts over, as
+    Kafka's clients do); an incremental session keeps its news, so the
+    next answer after the wait carries the records from where the client
+    stood. Read to the end this way, every offset comes exactly once."""
+    _, b = cluster(quota_window_num=3)
+    bs = b.bootstrap
+    topic = name("quota-empty")
+    create_topic(bs, topic)
+    produce_all(bs, topic, "loader")
+    # The raw connection's client id is "eos".
+    alter(bs, "--client", "eos", "--alter", "--add-config", "consumer_byte_rate=%d" % QUOTA)
+    part = 60_000  # six 10 KB batches per answer: well within what the quota allows per span
+
+    with Conn(b.port) as conn:
+        err, sid, parts, throttle = fetch_v7(conn, topic, 0, 0, {0: 0}, max_bytes=part,
+                                             with_throttle=True)
+        assert err == 0 and sid != 0 and throttle == 0
+        seen = [o for (lo, hi) in batches(parts[0][2]) for o in range(lo, hi + 1)]
+        offset, epoch = seen[-1] + 1, 1
+        empty_answers = 0
+        full_throttled = False
+        deadline = time.monotonic() + 90
+        while offset < COUNT and time.monotonic() < deadline:
+            err, got_sid, parts, throttle = fetch_v7(conn, topic, sid, epoch, {0: offset},
+                                                     max_bytes=part, with_throttle=True)
+            epoch += 1
+            assert err == 0 and got_sid == sid
+            if throttle > 0 and not parts:
+                empty_answers += 1
+                if not full_throttled:
+                    # Still over: a new full fetch (on another connection,
+                    # this one is muted for the throttle) is throttled too,
+                    # and gets no session.
+                    with Conn(b.port) as other:
+                        ferr, fsid, fparts, fthrottle = fetch_v7(
+                            other, topic, 0, 0, {0: offset}, max_bytes=part, with_throttle=True)
+                    assert (ferr, fsid, fparts) == (0, 0, {}) and fthrottle > 0
+                    full_throttled = True
+                time.sleep(throttle / 1000.0)
+                # The session still owes the client partition 0 from `offset`.
+                err, got_sid, parts, throttle = fetch_v7(conn, topic, sid, epoch, {},
+                                                         max_bytes=part, with_throttle=True)
+                epoch += 1
+                assert err == 0 and got_sid == sid
+                if throttle > 0 and not parts:
+                    time.sleep(throttle / 1000.0)
+                    continue
+            assert 0 in parts, parts
+            perr, _hw, records = parts[0]
+            assert perr == 0 and records, parts
+            got = [o for (lo, hi) in batches(records) for o in range(lo, hi + 1)]
+            assert got[0] == offset, "answer starts at %d, expected %d" % (got[0], offset)
+            seen.extend(got)
+            offset = got[-1] + 1
+    assert seen == list(range(COUNT)), "offsets read: %s" % seen
+    assert empty_answers > 0, "no answer was withheld"
+    assert full_throttled
 
 
 def librdkafka_throttle(stats):

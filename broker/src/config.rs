@@ -208,6 +208,12 @@ pub const BROKER_KEYS: &[KeyDef] = &[
         Some("100"),
     ),
     key("max.connections.per.ip", Int, Some("2147483647")),
+    key(
+        "max.connections.per.ip.overrides",
+        ValueType::String,
+        Some(""),
+    ),
+    key("max.connection.creation.rate", Int, Some("2147483647")),
     key("quota.window.num", Int, Some("11")),
     key("quota.window.size.seconds", Int, Some("1")),
     key("controller.quota.window.num", Int, Some("11")),
@@ -440,6 +446,9 @@ pub struct BrokerConfig {
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: i32,
     pub max_connections: usize,
+    /// `max.connections.per.ip`, its overrides and
+    /// `max.connection.creation.rate`, checked at accept.
+    pub connection_limits: crate::quota::connections::ConnectionLimits,
     /// `connection.failed.authentication.delay.ms` (KIP-306): a failed
     /// authentication is answered after this long, so a client with a
     /// wrong password does not reconnect in a tight loop.
@@ -882,6 +891,12 @@ impl BrokerConfig {
         if max_connections < 0 {
             return Err(get.error("max.connections", "must not be negative"));
         }
+        let connection_limits = crate::quota::connections::ConnectionLimits::parse(
+            get.int("max.connections.per.ip"),
+            &get.string("max.connections.per.ip.overrides"),
+            get.int("max.connection.creation.rate"),
+        )
+        .map_err(|(key, reason)| get.error(key, &reason))?;
         let check_ms = get.long("log.retention.check.interval.ms");
         if check_ms < 1 {
             return Err(get.error("log.retention.check.interval.ms", "must be at least 1"));
@@ -988,6 +1003,7 @@ impl BrokerConfig {
             min_insync_replicas: min_isr,
             socket_request_max_bytes: request_max,
             max_connections: max_connections as usize,
+            connection_limits,
             failed_authentication_delay: Duration::from_millis(auth_delay as u64),
             quota_windows: client_quota_windows,
             controller_quota_windows,

@@ -88,6 +88,8 @@ pub struct Broker {
     pub authorizer: Arc<Authorizer>,
     /// Client quotas in force and the usage measured against them.
     pub quotas: Arc<QuotaManager>,
+    /// Connection counts and rates per address, checked at accept.
+    pub connections: Arc<crate::quota::ConnectionQuotas>,
 }
 
 impl Broker {
@@ -445,6 +447,11 @@ impl Server {
         let cleaner = LogCleaner::new(config.cleaner.clone(), replicas.clone());
         let authorizer = Authorizer::new(config.authorizer.clone());
         let quotas = QuotaManager::new(config.quota_windows, config.controller_quota_windows);
+        let connections = crate::quota::ConnectionQuotas::new(
+            config.connection_limits.clone(),
+            config.quota_windows,
+            quotas.clone(),
+        );
         let broker = Arc::new(Broker {
             config,
             id,
@@ -461,6 +468,7 @@ impl Server {
             cleaner: cleaner.clone(),
             authorizer: authorizer.clone(),
             quotas: quotas.clone(),
+            connections,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_task = match &broker.config.metrics_listener {

@@ -1,5 +1,5 @@
 //! AlterClientQuotas (KIP-546): sets and removes quotas of users, client
-//! ids and user/client-id pairs in coord; every broker puts them in force
+//! ids, user/client-id pairs and IPs in coord; every broker puts them in force
 //! from the change notification. Needs AlterConfigs on the cluster.
 
 use kafka_protocol::error::ResponseError;
@@ -33,7 +33,7 @@ fn parse(entry: &RequestEntry) -> Result<Change, String> {
         remove: Vec::new(),
     };
     for op in &entry.ops {
-        let Some(kind) = QuotaKind::from_key(&op.key) else {
+        let Some(kind) = QuotaKind::from_key(&op.key).filter(|k| change.entity.takes(*k)) else {
             return Err(format!("Invalid configuration key {}", op.key.as_str()));
         };
         if change.set.iter().any(|(k, _)| *k == kind) || change.remove.contains(&kind) {
@@ -47,7 +47,11 @@ fn parse(entry: &RequestEntry) -> Result<Change, String> {
             return Err(format!("{} must be a positive number", kind.key()));
         }
         if kind.is_whole() && op.value.fract() != 0.0 {
-            return Err(format!("Configuration {} must be a Long value", kind.key()));
+            return Err(format!(
+                "Configuration {} must be a {} value",
+                kind.key(),
+                kind.whole_type()
+            ));
         }
         change.set.push((kind, op.value));
     }

@@ -34,6 +34,7 @@ use tokio::task::JoinSet;
 
 use super::fetch_session::{Key, Outcome, Plan, Told};
 use crate::network::frame::Request;
+use crate::quota::Charged;
 use crate::replica::partition::Progress;
 use crate::replica::Partition;
 use crate::security::acl::{Operation, ResourceType, CLUSTER_NAME};
@@ -58,7 +59,27 @@ enum Waker {
     LogEnd(watch::Receiver<i64>),
 }
 
-pub async fn handle(broker: &Broker, req: &Request, request: FetchRequest) -> FetchResponse {
+/// A consumer's fetch answer is measured against its quota before it is
+/// sent: given the answer that would go out, how long its sender must now
+/// wait and whether the answer is withheld (nothing for followers and
+/// unquoted consumers).
+pub type Charge<'a> = &'a (dyn Fn(&FetchResponse) -> Charged + Sync);
+
+/// The answer to a Fetch and the throttle it earned. A consumer over its
+/// `consumer_byte_rate` is answered empty with the throttle, as Kafka's
+/// `getThrottledResponse` (KIP-219): the records are not sent, its fetch
+/// session is not told anything, so the next fetch reads them again.
+pub async fn handle(
+    broker: &Broker,
+    req: &Request,
+    request: FetchRequest,
+    charge: Charge<'_>,
+) -> (FetchResponse, Duration) {
+    // Error answers carry no records: charged and sent as they are.
+    let answer = |response: FetchResponse| {
+        let throttle = charge(&response).throttle;
+        (response, throttle)
+    };
     // Followers need ClusterAction; consumers Read on each topic (Kafka).
     let who = super::session(req);
     let authorizer = &broker.authorizer;
@@ -70,9 +91,11 @@ pub async fn handle(broker: &Broker, req: &Request, request: FetchRequest) -> Fe
             CLUSTER_NAME,
         )
     {
-        return FetchResponse::default()
-            .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
-            .with_session_id(0);
+        return answer(
+            FetchResponse::default()
+                .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+                .with_session_id(0),
+        );
     }
     let plan = match broker
         .fetch_sessions
@@ -84,9 +107,11 @@ pub async fn handle(broker: &Broker, req: &Request, request: FetchRequest) -> Fe
                 .metrics
                 .requests
                 .kafka_error(kafka_protocol::messages::ApiKey::Fetch, e.code());
-            return FetchResponse::default()
-                .with_error_code(e.code())
-                .with_session_id(0);
+            return answer(
+                FetchResponse::default()
+                    .with_error_code(e.code())
+                    .with_session_id(0),
+            );
         }
     };
     let deadline =
@@ -107,7 +132,7 @@ pub async fn handle(broker: &Broker, req: &Request, request: FetchRequest) -> Fe
                         .kafka_error(kafka_protocol::messages::ApiKey::Fetch, pd.error_code);
                 }
             }
-            return respond(broker, &plan, pass.partitions);
+            return respond(broker, &plan, pass.partitions, charge);
         }
         // Wait for any partition's log end offset to move, or the deadline.
         let mut set = JoinSet::new();
@@ -143,8 +168,15 @@ struct Pass {
 
 /// The response to a finished pass: every partition for a full fetch, the
 /// ones with news for an incremental one (the session decides), topics
-/// grouped as they come in the reading order.
-fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) -> FetchResponse {
+/// grouped as they come in the reading order; or, when `charge` throttles
+/// it, an empty one (sessionless for a full fetch, whose new session is
+/// dropped: Kafka's clients start over after a throttled full fetch).
+fn respond(
+    broker: &Broker,
+    plan: &Plan,
+    partitions: Vec<(Key, PartitionData)>,
+    charge: Charge<'_>,
+) -> (FetchResponse, Duration) {
     let outcomes: Vec<Outcome> = partitions
         .iter()
         .map(|(_, pd)| Outcome {
@@ -157,7 +189,7 @@ fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) 
             has_error: pd.error_code != 0,
         })
         .collect();
-    let carried = broker.fetch_sessions.respond(plan, &outcomes);
+    let carried = broker.fetch_sessions.carried(plan, &outcomes);
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
     for (((topic, _), pd), carry) in partitions.into_iter().zip(carried) {
         if !carry {
@@ -172,9 +204,24 @@ fn respond(broker: &Broker, plan: &Plan, partitions: Vec<(Key, PartitionData)>) 
             ),
         }
     }
-    FetchResponse::default()
+    let response = FetchResponse::default()
         .with_session_id(plan.session_id)
-        .with_responses(topics)
+        .with_responses(topics);
+    let Charged { throttle, withheld } = charge(&response);
+    if withheld {
+        let session_id = if plan.incremental {
+            plan.session_id
+        } else {
+            broker.fetch_sessions.close(plan.session_id);
+            0
+        };
+        return (
+            FetchResponse::default().with_session_id(session_id),
+            throttle,
+        );
+    }
+    broker.fetch_sessions.record(plan, &outcomes);
+    (response, throttle)
 }
 
 /// One pass over the plan's partitions: what each returns, the record

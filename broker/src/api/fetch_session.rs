@@ -214,37 +214,73 @@ impl FetchSessions {
     /// Records what the response to `plan` says about each partition
     /// (`outcomes` in the plan's order) and returns which ones it carries.
     pub fn respond(&self, plan: &Plan, outcomes: &[Outcome]) -> Vec<bool> {
-        if plan.session_id == 0 {
+        let carried = self.carried(plan, outcomes);
+        self.record(plan, outcomes);
+        carried
+    }
+
+    /// Which partitions the response to `plan` carries: all of a full
+    /// fetch's, an incremental fetch's with news (records, an error, or
+    /// offsets the client was not told yet). Changes nothing, so a
+    /// response that is not sent after all (a throttled consumer's,
+    /// answered empty) leaves the news for the next one.
+    pub fn carried(&self, plan: &Plan, outcomes: &[Outcome]) -> Vec<bool> {
+        if plan.session_id == 0 || !plan.incremental {
             return vec![true; outcomes.len()];
         }
-        let mut cache = self.lock();
-        let Some(session) = cache.sessions.get_mut(&plan.session_id) else {
+        let cache = self.lock();
+        let Some(session) = cache.sessions.get(&plan.session_id) else {
             // Closed or evicted meanwhile: the client finds out next time.
             return vec![true; outcomes.len()];
         };
-        let mut carried = Vec::with_capacity(outcomes.len());
-        let mut moved = Vec::new();
+        plan.partitions
+            .iter()
+            .zip(outcomes)
+            .map(|((key, _), outcome)| match session.partitions.get(key) {
+                None => false,
+                Some(cached) => {
+                    outcome.has_records || outcome.has_error || cached.told != Some(outcome.told)
+                }
+            })
+            .collect()
+    }
+
+    /// Drops the session a full fetch opened whose answer is not sent
+    /// after all (a throttled consumer is answered empty and sessionless,
+    /// as Kafka does, and starts over with a full fetch).
+    pub fn close(&self, session_id: i32) {
+        if session_id != 0 {
+            self.lock().sessions.remove(&session_id);
+        }
+    }
+
+    /// Records that the response to `plan` was sent: what it told of each
+    /// partition, and partitions that returned records go to the back of
+    /// the session's order (so others come first next time).
+    pub fn record(&self, plan: &Plan, outcomes: &[Outcome]) {
+        if plan.session_id == 0 {
+            return;
+        }
+        let mut cache = self.lock();
+        let Some(session) = cache.sessions.get_mut(&plan.session_id) else {
+            return;
+        };
+        let mut moved = std::collections::HashSet::new();
         for ((key, _), outcome) in plan.partitions.iter().zip(outcomes) {
             let Some(cached) = session.partitions.get_mut(key) else {
-                carried.push(!plan.incremental);
                 continue;
             };
-            let news =
-                outcome.has_records || outcome.has_error || cached.told != Some(outcome.told);
             cached.told = Some(outcome.told);
             if outcome.has_records {
-                moved.push(key.clone());
+                moved.insert(key.clone());
             }
-            carried.push(news || !plan.incremental);
         }
         if !moved.is_empty() {
-            let moved: std::collections::HashSet<Key> = moved.into_iter().collect();
             let (mut stay, back): (Vec<Key>, Vec<Key>) =
                 session.order.drain(..).partition(|k| !moved.contains(k));
             stay.extend(back);
             session.order = stay;
         }
-        carried
     }
 
     /// Opens a session for a full fetch of `partitions`, evicting one if
@@ -447,6 +483,24 @@ mod tests {
         let inc = s.plan(&forget, false).unwrap();
         assert_eq!(inc.partitions.len(), 1);
         assert_eq!(s.stats().partitions, 1);
+    }
+
+    #[test]
+    fn news_not_sent_is_kept_for_the_next_response() {
+        let s = FetchSessions::new(10);
+        let full = s.plan(&request(0, 0, &[("a", 0, 0)]), false).unwrap();
+        let id = full.session_id;
+        s.respond(&full, &[quiet(3)]);
+        // The high watermark moved; a throttled answer told nobody.
+        let inc = s.plan(&request(id, 1, &[]), false).unwrap();
+        assert_eq!(s.carried(&inc, &[quiet(4)]), vec![true]);
+        let inc = s.plan(&request(id, 2, &[]), false).unwrap();
+        assert_eq!(s.carried(&inc, &[quiet(4)]), vec![true]);
+        s.record(&inc, &[quiet(4)]);
+        let inc = s.plan(&request(id, 3, &[]), false).unwrap();
+        assert_eq!(s.carried(&inc, &[quiet(4)]), vec![false]);
+        s.close(id);
+        assert_eq!(s.stats().sessions, 0);
     }
 
     #[test]

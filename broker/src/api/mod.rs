@@ -402,26 +402,30 @@ pub async fn handle(broker: &Broker, req: Request) -> Reply {
                 Ok(r) => r,
                 Err(e) => return Reply::Close(format!("undecodable Fetch v{version}: {e}")),
             };
+            // A consumer's answer counts against its consumer_byte_rate;
+            // followers' are exempt.
             let follower = request.replica_id.0 >= 0;
-            let response = fetch::handle(broker, &req, request).await;
-            if follower {
-                return answer!(response);
-            }
-            // A consumer's answer counts against its consumer_byte_rate.
-            let mut throttle = std::time::Duration::ZERO;
-            if broker
-                .quotas
-                .enforces(crate::quota::QuotaKind::ConsumerByteRate)
-            {
-                let client_id = req.header.client_id.as_deref().unwrap_or_default();
+            let quoted = !follower
+                && broker
+                    .quotas
+                    .enforces(crate::quota::QuotaKind::ConsumerByteRate);
+            let client_id = req.header.client_id.as_deref().unwrap_or_default();
+            let charge = |response: &m::FetchResponse| {
+                if !quoted {
+                    return crate::quota::Charged {
+                        throttle: std::time::Duration::ZERO,
+                        withheld: false,
+                    };
+                }
                 let bytes = response.compute_size(version).unwrap_or(0);
-                throttle = broker.quotas.record(
+                broker.quotas.charge_answer(
                     crate::quota::QuotaKind::ConsumerByteRate,
                     &req.principal,
                     client_id,
                     bytes as f64,
-                );
-            }
+                )
+            };
+            let (response, throttle) = fetch::handle(broker, &req, request, &charge).await;
             let response = response.with_throttle_time_ms(throttle::millis(throttle));
             encode(key, version, correlation_id, &response, false).throttled(throttle)
         }

@@ -3,10 +3,10 @@
 //!
 //! ```text
 //! runnel configs --bootstrap-server B [--command-config FILE]
-//!     --entity-type topics|brokers|users|clients [--entity-name N | --entity-default]
+//!     --entity-type topics|brokers|users|clients|ips [--entity-name N | --entity-default]
 //!       [--entity-type clients [--entity-name C | --entity-default]]
 //!       (or the Kafka 3.x shorthands --topic T, --broker N, --broker-defaults,
-//!        --user U, --user-defaults, --client C, --client-defaults)
+//!        --user U, --user-defaults, --client C, --client-defaults, --ip A, --ip-defaults)
 //!     --describe [--all]
 //!   | --alter [--add-config 'k1=v1,k2=[a,b]'] [--delete-config k1,k2]
 //! ```
@@ -25,8 +25,8 @@
 //! Quotas: `producer_byte_rate`, `consumer_byte_rate`,
 //! `request_percentage` and `controller_mutation_rate` on a user, a client
 //! id, a user and client id, or their defaults, with AlterClientQuotas and
-//! DescribeClientQuotas. IP quotas (`connection_creation_rate`) are
-//! refused as not supported yet.
+//! DescribeClientQuotas. IPs (`--entity-type ips`, an address or
+//! `--entity-default`) take `connection_creation_rate` (KIP-612).
 //!
 //! Errors print kafka-configs.sh's `Error while executing config command
 //! with args '…'` line, then what went wrong, and exit with status 1.
@@ -120,6 +120,12 @@ pub struct ConfigsArgs {
     /// Shorthand for --entity-type clients --entity-default.
     #[arg(long)]
     pub client_defaults: bool,
+    /// Shorthand for --entity-type ips --entity-name IP.
+    #[arg(long, value_name = "IP")]
+    pub ip: Option<String>,
+    /// Shorthand for --entity-type ips --entity-default.
+    #[arg(long)]
+    pub ip_defaults: bool,
     /// List the configs of the entity.
     #[arg(long)]
     pub describe: bool,
@@ -198,6 +204,8 @@ enum Entity {
         user: Option<Side>,
         client: Option<Side>,
     },
+    /// An IP address: its connection_creation_rate.
+    Ips(Side),
 }
 
 /// One side (user or client id) of a quota entity.
@@ -258,6 +266,8 @@ fn entity(a: &ConfigsArgs) -> anyhow::Result<Entity> {
         default("users", a.user_defaults),
         named("clients", &a.client),
         default("clients", a.client_defaults),
+        named("ips", &a.ip),
+        default("ips", a.ip_defaults),
     ]
     .into_iter()
     .flatten()
@@ -265,7 +275,7 @@ fn entity(a: &ConfigsArgs) -> anyhow::Result<Entity> {
     let given = match (shorthands.is_empty(), a.entity_type.is_empty()) {
         (false, false) => bail!(
             "--entity-type cannot be combined with --topic, --broker, --broker-defaults, \
-             --user, --user-defaults, --client or --client-defaults"
+             --user, --user-defaults, --client, --client-defaults, --ip or --ip-defaults"
         ),
         (false, true) if !a.entity_name.is_empty() || a.entity_default > 0 => {
             bail!("--entity-name and --entity-default go with --entity-type, not with a shorthand")
@@ -273,8 +283,8 @@ fn entity(a: &ConfigsArgs) -> anyhow::Result<Entity> {
         (false, true) => shorthands,
         (true, false) => typed_entities(a)?,
         (true, true) => bail!(
-            "--entity-type (topics, brokers, users, clients) or one of --topic, --broker, \
-             --broker-defaults, --user, --client must be specified"
+            "--entity-type (topics, brokers, users, clients, ips) or one of --topic, --broker, \
+             --broker-defaults, --user, --client, --ip must be specified"
         ),
     };
     let mut user = None;
@@ -306,11 +316,11 @@ fn entity(a: &ConfigsArgs) -> anyhow::Result<Entity> {
             ("brokers", Side::Named(n)) => n.trim().parse::<i32>().map(|id| Entity::Brokers(Some(id))).map_err(|_| {
                 anyhow!("The entity name for brokers must be a valid integer broker id, but it is: {n}")
             }),
-            ("ips", _) => bail!("IP quotas (connection_creation_rate) are not supported yet"),
+            ("ips", side) => Ok(Entity::Ips(side)),
             ("broker-loggers", _) => bail!("broker loggers are not supported yet"),
             (other, _) => bail!(
                 "Invalid entity type {other}, the entity type must be one of topics, brokers, \
-                 users, clients (ips and broker-loggers are not supported yet)"
+                 users, clients, ips (broker-loggers are not supported yet)"
             ),
         };
     }
@@ -416,14 +426,25 @@ async fn execute(a: &ConfigsArgs) -> anyhow::Result<()> {
         (Entity::Principals { user, client }, true) => {
             Some(principal_changes(user, client, &adds, &deletes)?)
         }
+        (Entity::Ips(side), true) => Some(ip_changes(side, &adds, &deletes)?),
         _ => None,
     };
     let timeout = Duration::from_secs(30);
     let conn = connect(&a.bootstrap_server, timeout, a.command_config.as_deref()).await?;
     let client = &conn;
     match (entity, a.alter) {
+        (Entity::Ips(side), false) => describe_quotas(client, &[("ip", &side)]).await,
+        (Entity::Ips(side), true) => {
+            let changes = principal_changes.unwrap_or_default();
+            alter_quotas(client, &[("ip", &side)], &changes.quotas).await?;
+            match side {
+                Side::Named(n) => println!("Completed updating config for ip {n}."),
+                _ => println!("Completed updating default config for ips in the cluster."),
+            }
+            Ok(())
+        }
         (Entity::Principals { user, client: cid }, false) => {
-            describe_quotas(client, user.as_ref(), cid.as_ref()).await?;
+            describe_quotas(client, &quota_components(user.as_ref(), cid.as_ref())).await?;
             match (&user, &cid) {
                 (Some(Side::Named(u)), None) => describe_users(client, Some(u)).await,
                 (Some(Side::All), None) => describe_users(client, None).await,
@@ -436,7 +457,8 @@ async fn execute(a: &ConfigsArgs) -> anyhow::Result<()> {
                 alter_users(client, u, &changes.upserts, &changes.deletions).await?;
             }
             if !changes.quotas.is_empty() {
-                alter_quotas(client, user.as_ref(), cid.as_ref(), &changes.quotas).await?;
+                let entity = quota_components(user.as_ref(), cid.as_ref());
+                alter_quotas(client, &entity, &changes.quotas).await?;
             }
             let (kind, side) = match (&user, &cid) {
                 (Some(u), _) => ("user", u),
@@ -724,6 +746,9 @@ async fn alter_resource(
 
 // ---- users and client ids: quotas -----------------------------------------
 
+/// The quota key of IPs (KIP-612).
+const IP_QUOTA_KEY: &str = "connection_creation_rate";
+
 /// Quota keys of users and client ids (Kafka's QuotaConfigs).
 const QUOTA_KEYS: &[&str] = &[
     "producer_byte_rate",
@@ -808,6 +833,42 @@ fn principal_changes(
     })
 }
 
+/// `--alter` of an IP: only `connection_creation_rate`, a whole number.
+fn ip_changes(
+    side: &Side,
+    adds: &[(String, String)],
+    deletes: &[String],
+) -> anyhow::Result<PrincipalChanges> {
+    if side == &Side::All {
+        bail!("--entity-name or --entity-default must be specified with --alter of ips");
+    }
+    let invalid: Vec<&str> = adds
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(deletes.iter().map(String::as_str))
+        .filter(|k| *k != IP_QUOTA_KEY)
+        .collect();
+    if !invalid.is_empty() {
+        bail!(
+            "Invalid config(s): {} (ips take {IP_QUOTA_KEY})",
+            invalid.join(",")
+        );
+    }
+    let mut quotas = Vec::new();
+    for (k, v) in adds {
+        let value: u32 = v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{k} must be a whole number, got {v:?}"))?;
+        quotas.push((k.clone(), Some(f64::from(value))));
+    }
+    quotas.extend(deletes.iter().map(|k| (k.clone(), None)));
+    Ok(PrincipalChanges {
+        quotas,
+        ..Default::default()
+    })
+}
+
 /// Kafka's quota entity types on the wire, user first.
 fn quota_components<'a>(
     user: Option<&'a Side>,
@@ -825,13 +886,12 @@ fn quota_components<'a>(
 
 async fn alter_quotas(
     client: &Client,
-    user: Option<&Side>,
-    cid: Option<&Side>,
+    entity: &[(&'static str, &Side)],
     quotas: &[(String, Option<f64>)],
 ) -> anyhow::Result<()> {
     use kafka_protocol::messages::alter_client_quotas_request::{EntityData, EntryData, OpData};
-    let entity = quota_components(user, cid)
-        .into_iter()
+    let entity = entity
+        .iter()
         .map(|(t, side)| {
             EntityData::default()
                 .with_entity_type(StrBytes::from_static_str(t))
@@ -893,14 +953,10 @@ fn quota_line(
     )
 }
 
-async fn describe_quotas(
-    client: &Client,
-    user: Option<&Side>,
-    cid: Option<&Side>,
-) -> anyhow::Result<()> {
+async fn describe_quotas(client: &Client, entity: &[(&'static str, &Side)]) -> anyhow::Result<()> {
     use kafka_protocol::messages::describe_client_quotas_request::ComponentData;
-    let components = quota_components(user, cid)
-        .into_iter()
+    let components = entity
+        .iter()
         .map(|(t, side)| {
             let (match_type, name) = match side {
                 Side::Named(n) => (MATCH_EXACT, Some(StrBytes::from_string(n.clone()))),
@@ -1208,9 +1264,33 @@ mod tests {
         .unwrap_err()
         .contains("ambiguous"));
         assert!(e(&["--entity-type", "users", "--entity-type", "topics"]).is_err());
-        assert!(e(&["--entity-type", "ips"])
-            .unwrap_err()
-            .contains("not supported yet"));
+        assert_eq!(
+            e(&["--entity-type", "ips"]).unwrap(),
+            Entity::Ips(Side::All)
+        );
+        assert_eq!(
+            e(&["--entity-type", "ips", "--entity-name", "10.0.0.1"]).unwrap(),
+            Entity::Ips(Side::Named("10.0.0.1".into()))
+        );
+        assert_eq!(e(&["--ip-defaults"]).unwrap(), Entity::Ips(Side::Default));
+        assert!(e(&["--ip", "10.0.0.1", "--user", "u"]).is_err());
+        assert!(ip_changes(
+            &Side::Default,
+            &[("producer_byte_rate".into(), "1".into())],
+            &[]
+        )
+        .is_err());
+        assert!(ip_changes(&Side::Default, &[(IP_QUOTA_KEY.into(), "1.5".into())], &[]).is_err());
+        assert_eq!(
+            ip_changes(
+                &Side::Named("::1".into()),
+                &[(IP_QUOTA_KEY.into(), "7".into())],
+                &[]
+            )
+            .unwrap()
+            .quotas,
+            vec![(IP_QUOTA_KEY.to_string(), Some(7.0))]
+        );
         assert!(e(&["--entity-type", "brokers", "--entity-name", "x"])
             .unwrap_err()
             .contains("valid integer broker id"));

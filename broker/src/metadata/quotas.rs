@@ -2,6 +2,7 @@
 //!
 //! * `/config/users/<user>` and `/config/users/<user>/clients/<client-id>`;
 //! * `/config/clients/<client-id>`;
+//! * `/config/ips/<ip>` (the address unsanitized);
 //!
 //! each `{"version":1,"config":{"producer_byte_rate":"1024",…}}`, names
 //! sanitized as Kafka does, `<default>` for the defaults. A user's znode
@@ -17,16 +18,9 @@ use super::layout::CONFIG_CHANGES;
 use super::store::{zkerr, MetadataError, MetadataStore};
 use crate::quota::{Name, QuotaEntity, QuotaKind};
 
-/// `users/alice`, `users/<default>/clients/app`, `clients/app`.
+/// `users/alice`, `users/<default>/clients/app`, `clients/app`, `ips/::1`.
 pub fn entity_path(entity: &QuotaEntity) -> String {
-    let mut parts = Vec::new();
-    if let Some(u) = &entity.user {
-        parts.push(format!("users/{}", u.node()));
-    }
-    if let Some(c) = &entity.client {
-        parts.push(format!("clients/{}", c.node()));
-    }
-    parts.join("/")
+    entity.to_string()
 }
 
 impl MetadataStore {
@@ -55,6 +49,11 @@ impl MetadataStore {
         for client in self.children_at("clients").await? {
             if let Some(config) = self.config_at(&format!("clients/{client}")).await? {
                 out.push((QuotaEntity::client(Name::from_node(&client)), config));
+            }
+        }
+        for ip in self.children_at("ips").await? {
+            if let Some(config) = self.config_at(&format!("ips/{ip}")).await? {
+                out.push((QuotaEntity::ip(Name::from_ip_node(&ip)), config));
             }
         }
         Ok(out)
@@ -118,5 +117,13 @@ mod tests {
             Name::Named("<default>".into())
         );
         assert_eq!(Name::from_node("<default>"), Name::Default);
+        assert_eq!(
+            entity_path(&QuotaEntity::ip(Name::Named("::1".into()))),
+            "ips/::1"
+        );
+        assert_eq!(
+            entity_path(&QuotaEntity::ip(Name::Default)),
+            "ips/<default>"
+        );
     }
 }

@@ -45,6 +45,12 @@ pub struct BrokerMetrics {
     pub expired_sessions_killed: Counter,
     pub reauthentications: Counter,
     pub failed_reauthentications: Counter,
+    /// Connections held then closed: their address was over its
+    /// `connection_creation_rate` (KIP-612).
+    pub ip_connections_throttled: Counter,
+    /// Connections closed at once: their address had
+    /// `max.connections.per.ip` open.
+    pub ip_connections_refused: Counter,
 }
 
 impl BrokerMetrics {
@@ -126,6 +132,16 @@ impl BrokerMetrics {
             "kafka_server_socket_server_metrics_failed_reauthentication",
             "SASL re-authentications that failed (the connection was closed)",
             self.failed_reauthentications.clone(),
+        );
+        registry.register(
+            "kafka_server_socket_server_metrics_ip_connections_throttled",
+            "Connections closed unanswered after a delay: their address was over its connection_creation_rate",
+            self.ip_connections_throttled.clone(),
+        );
+        registry.register(
+            "kafka_server_socket_server_metrics_ip_connections_refused",
+            "Connections closed at once: their address already had max.connections.per.ip open",
+            self.ip_connections_refused.clone(),
         );
         self.requests.register(registry);
     }

@@ -1,6 +1,8 @@
 //! The accept loop of one listener: a connection limit (`max.connections`,
-//! a semaphore shared by all listeners), exponential backoff on accept
-//! errors, and shutdown by a watch channel. Each accepted socket goes
+//! a semaphore shared by all listeners), the connection quotas of
+//! [`crate::quota::connections`] (broker-wide and per-address rates,
+//! per-address counts), exponential backoff on accept errors, and shutdown
+//! by a watch channel. Each accepted socket goes
 //! through its listener's security (TLS handshake, SASL authentication)
 //! before its first ordinary request is read.
 
@@ -13,6 +15,7 @@ use tokio::sync::{watch, Semaphore};
 use tracing::{debug, error, info, warn};
 
 use super::connection::Identity;
+use crate::quota::Admission;
 use crate::security::listener::ListenerRuntime;
 use crate::security::sasl_server;
 use crate::server::Broker;
@@ -26,6 +29,12 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(5);
+    // Kafka's protected listener: the inter-broker one, when there are
+    // others, is exempt from the broker-wide connection rate.
+    let protected = broker.config.listeners.len() > 1
+        && security
+            .name
+            .eq_ignore_ascii_case(&broker.config.inter_broker.listener);
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p {
@@ -42,11 +51,38 @@ pub async fn run(
             Ok((stream, addr)) => {
                 backoff = Duration::from_millis(5);
                 debug!(peer = %addr, "accepted connection");
+                let delay = broker.connections.listener_delay(protected);
+                if !delay.is_zero() {
+                    debug!(listener = %security.name, "connection rate over max.connection.creation.rate: accepting again in {delay:?}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                let slot = match broker.connections.admit(addr.ip()) {
+                    Admission::Accepted(slot) => slot,
+                    Admission::TooMany { limit } => {
+                        info!(peer = %addr, listener = %security.name, "Rejected connection from {}, address already has the configured maximum of {limit} connections.", addr.ip());
+                        broker.metrics.ip_connections_refused.inc();
+                        continue;
+                    }
+                    Admission::Throttled(delay) => {
+                        debug!(peer = %addr, "connection rate of {} over its quota: closing in {delay:?}", addr.ip());
+                        broker.metrics.ip_connections_throttled.inc();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            drop(stream);
+                            drop(permit);
+                        });
+                        continue;
+                    }
+                };
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
                 let security = security.clone();
                 tokio::spawn(async move {
                     open(broker, stream, security, addr, shutdown).await;
+                    drop(slot);
                     drop(permit);
                 });
             }

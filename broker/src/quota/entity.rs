@@ -18,9 +18,15 @@
 //! `/config/users/u` is one budget for all of u's client ids, a quota of
 //! `/config/users/<default>/clients/<default>` one budget per (user,
 //! client id) pair.
+//!
+//! IP entities (KIP-612) stand alone: `/config/ips/<ip>` or
+//! `/config/ips/<default>` holds the `connection_creation_rate` of
+//! connections from one address; they are never combined with a user or a
+//! client id, and no other quota applies to them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::net::IpAddr;
 
 /// Kafka's name of the default entity, in znode paths and on the wire.
 pub const DEFAULT_NAME: &str = "<default>";
@@ -51,6 +57,24 @@ impl Name {
         }
     }
 
+    /// An IP entity's znode name: the address as it is (Kafka does not
+    /// sanitize IPs; `:` is fine in a znode name), or `<default>`.
+    pub fn ip_node(&self) -> String {
+        match self {
+            Name::Named(n) => n.clone(),
+            Name::Default => DEFAULT_NAME.to_string(),
+        }
+    }
+
+    /// From an IP entity's znode name.
+    pub fn from_ip_node(node: &str) -> Name {
+        if node == DEFAULT_NAME {
+            Name::Default
+        } else {
+            Name::Named(node.to_string())
+        }
+    }
+
     /// From the wire: a null name is the default.
     pub fn from_wire(name: Option<&str>) -> Name {
         match name {
@@ -75,17 +99,27 @@ pub const IP: &str = "ip";
 /// Why a wire entity is refused (INVALID_REQUEST with this message).
 fn check_entity_type(entity_type: &str) -> Result<(), String> {
     match entity_type {
-        USER | CLIENT_ID => Ok(()),
-        IP => Err("IP quotas (connection_creation_rate) are not supported yet".into()),
+        USER | CLIENT_ID | IP => Ok(()),
         other => Err(format!("Unexpected quota entity type: {other}")),
     }
 }
 
-/// What a quota is configured for: a user, a client id, or both.
+/// An IP entity's name in its canonical form (`::1`, `10.0.0.1`), so that
+/// one address has one znode whatever way it was written.
+fn ip_name(name: &str) -> Result<String, String> {
+    name.trim()
+        .parse::<IpAddr>()
+        .map(|ip| ip.to_canonical().to_string())
+        .map_err(|_| format!("{name} is not a valid IP or resolvable host."))
+}
+
+/// What a quota is configured for: a user, a client id, both, or an IP.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QuotaEntity {
     pub user: Option<Name>,
     pub client: Option<Name>,
+    /// Never together with `user` or `client`.
+    pub ip: Option<Name>,
 }
 
 impl QuotaEntity {
@@ -93,6 +127,7 @@ impl QuotaEntity {
         QuotaEntity {
             user: Some(name),
             client: None,
+            ip: None,
         }
     }
 
@@ -100,6 +135,7 @@ impl QuotaEntity {
         QuotaEntity {
             user: None,
             client: Some(name),
+            ip: None,
         }
     }
 
@@ -107,7 +143,23 @@ impl QuotaEntity {
         QuotaEntity {
             user: Some(user),
             client: Some(client),
+            ip: None,
         }
+    }
+
+    pub fn ip(name: Name) -> QuotaEntity {
+        QuotaEntity {
+            user: None,
+            client: None,
+            ip: Some(name),
+        }
+    }
+
+    /// Whether `kind` can be configured for this entity: only
+    /// `connection_creation_rate` for IPs, every other kind for users and
+    /// client ids (Kafka's `DynamicConfig.Ip` / `DynamicConfig.Client`).
+    pub fn takes(&self, kind: QuotaKind) -> bool {
+        self.ip.is_some() == (kind == QuotaKind::ConnectionCreationRate)
     }
 }
 
@@ -120,22 +172,33 @@ impl QuotaEntity {
         let mut entity = QuotaEntity {
             user: None,
             client: None,
+            ip: None,
         };
         for (entity_type, name) in components {
             check_entity_type(entity_type)?;
-            let side = if entity_type == USER {
-                &mut entity.user
-            } else {
-                &mut entity.client
+            let side = match entity_type {
+                USER => &mut entity.user,
+                IP => &mut entity.ip,
+                _ => &mut entity.client,
             };
             if side.is_some() {
                 return Err(format!(
                     "Duplicate {entity_type} entity in the quota entity"
                 ));
             }
-            *side = Some(Name::from_wire(name));
+            *side = Some(match (entity_type, name) {
+                (IP, Some(n)) => Name::Named(ip_name(n)?),
+                _ => Name::from_wire(name),
+            });
         }
-        if entity.user.is_none() && entity.client.is_none() {
+        if entity.ip.is_some() && (entity.user.is_some() || entity.client.is_some()) {
+            return Err(
+                "Invalid quota entity combination, IP entity should not be combined \
+                        with User or ClientId"
+                    .into(),
+            );
+        }
+        if entity.user.is_none() && entity.client.is_none() && entity.ip.is_none() {
             return Err("Invalid empty client quota entity".into());
         }
         Ok(entity)
@@ -150,6 +213,9 @@ impl QuotaEntity {
         if let Some(c) = &self.client {
             out.push((CLIENT_ID, c.as_wire()));
         }
+        if let Some(ip) = &self.ip {
+            out.push((IP, ip.as_wire()));
+        }
         out
     }
 }
@@ -161,7 +227,9 @@ pub enum Match {
     Exact(String),
     /// MATCH_TYPE_DEFAULT: the default.
     Default,
-    /// MATCH_TYPE_SPECIFIED: any name (not the default).
+    /// MATCH_TYPE_SPECIFIED: any entity with this side, the default
+    /// included (Kafka's ZooKeeper-mode `describeClientQuotas` desanitizes
+    /// `<default>` to a null name that still counts as "defined").
     Specified,
 }
 
@@ -171,6 +239,7 @@ pub enum Match {
 pub struct Filter {
     pub user: Option<Match>,
     pub client: Option<Match>,
+    pub ip: Option<Match>,
     pub strict: bool,
 }
 
@@ -183,6 +252,7 @@ impl Filter {
         let mut filter = Filter {
             user: None,
             client: None,
+            ip: None,
             strict,
         };
         for (entity_type, match_type, name) in components {
@@ -198,17 +268,27 @@ impl Filter {
                 (2, _) => Match::Specified,
                 (other, _) => return Err(format!("Unexpected match type {other}")),
             };
-            let side = if entity_type == USER {
-                &mut filter.user
-            } else {
-                &mut filter.client
+            let side = match entity_type {
+                USER => &mut filter.user,
+                IP => &mut filter.ip,
+                _ => &mut filter.client,
             };
             if side.is_some() {
                 return Err(format!(
                     "Duplicate {entity_type} filter component entity type"
                 ));
             }
-            *side = Some(m);
+            *side = Some(match m {
+                Match::Exact(n) if entity_type == IP => Match::Exact(ip_name(&n)?),
+                m => m,
+            });
+        }
+        if filter.ip.is_some() && (filter.user.is_some() || filter.client.is_some()) {
+            return Err(
+                "Invalid entity filter component combination, IP filter component \
+                        should not be used with User or clientId filter component."
+                    .into(),
+            );
         }
         Ok(filter)
     }
@@ -221,12 +301,13 @@ impl Filter {
                 (Some(_), None) => false,
                 (Some(Match::Exact(n)), Some(Name::Named(x))) => n == x,
                 (Some(Match::Default), Some(Name::Default)) => true,
-                (Some(Match::Specified), Some(Name::Named(_))) => true,
+                (Some(Match::Specified), Some(_)) => true,
                 (Some(_), Some(_)) => false,
             }
         }
         side(&self.user, &entity.user, self.strict)
             && side(&self.client, &entity.client, self.strict)
+            && side(&self.ip, &entity.ip, self.strict)
     }
 }
 
@@ -238,6 +319,9 @@ impl fmt::Display for QuotaEntity {
         }
         if let Some(c) = &self.client {
             parts.push(format!("clients/{}", c.node()));
+        }
+        if let Some(ip) = &self.ip {
+            parts.push(format!("ips/{}", ip.ip_node()));
         }
         f.write_str(&parts.join("/"))
     }
@@ -255,14 +339,17 @@ pub enum QuotaKind {
     /// Partition mutations per second (CreateTopics, CreatePartitions,
     /// DeleteTopics), KIP-599.
     ControllerMutationRate,
+    /// New connections per second from one IP (KIP-612).
+    ConnectionCreationRate,
 }
 
 impl QuotaKind {
-    pub const ALL: [QuotaKind; 4] = [
+    pub const ALL: [QuotaKind; 5] = [
         QuotaKind::ProducerByteRate,
         QuotaKind::ConsumerByteRate,
         QuotaKind::RequestPercentage,
         QuotaKind::ControllerMutationRate,
+        QuotaKind::ConnectionCreationRate,
     ];
 
     pub fn key(self) -> &'static str {
@@ -271,6 +358,7 @@ impl QuotaKind {
             QuotaKind::ConsumerByteRate => "consumer_byte_rate",
             QuotaKind::RequestPercentage => "request_percentage",
             QuotaKind::ControllerMutationRate => "controller_mutation_rate",
+            QuotaKind::ConnectionCreationRate => "connection_creation_rate",
         }
     }
 
@@ -278,12 +366,24 @@ impl QuotaKind {
         QuotaKind::ALL.into_iter().find(|k| k.key() == key)
     }
 
-    /// Kafka types the byte rates as LONG: a fraction is refused.
+    /// Kafka types the byte rates as LONG and the connection rate as INT:
+    /// a fraction is refused.
     pub fn is_whole(self) -> bool {
         matches!(
             self,
-            QuotaKind::ProducerByteRate | QuotaKind::ConsumerByteRate
+            QuotaKind::ProducerByteRate
+                | QuotaKind::ConsumerByteRate
+                | QuotaKind::ConnectionCreationRate
         )
+    }
+
+    /// Kafka's name of the type a whole kind is refused for, in "must be
+    /// a Long value".
+    pub fn whole_type(self) -> &'static str {
+        match self {
+            QuotaKind::ConnectionCreationRate => "Int",
+            _ => "Long",
+        }
     }
 
     /// The value as Kafka writes it in the entity's znode (`1024`,
@@ -313,6 +413,15 @@ pub struct QuotaConfigs {
     /// looks a request's user and client id up by `&str`, without building
     /// an owned key per candidate entity on every request.
     by_kind: BTreeMap<QuotaKind, UserSides>,
+    /// `connection_creation_rate` of IP entities.
+    ips: IpLimits,
+}
+
+/// Connection rates by IP, and the `<default>` IP's.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct IpLimits {
+    named: HashMap<IpAddr, f64>,
+    default: Option<f64>,
 }
 
 /// One kind's limits by the entity's user side, then its client side.
@@ -375,21 +484,45 @@ impl QuotaConfigs {
     pub fn from_stored(stored: Vec<(QuotaEntity, BTreeMap<String, String>)>) -> QuotaConfigs {
         let mut entities = HashMap::new();
         let mut by_kind: BTreeMap<QuotaKind, UserSides> = BTreeMap::new();
+        let mut ips = IpLimits::default();
         for (entity, config) in stored {
-            // Values written by other tools: only finite positive limits.
+            // Values written by other tools: only finite positive limits,
+            // of the kinds the entity takes.
             let quotas: BTreeMap<QuotaKind, f64> = config
                 .iter()
                 .filter_map(|(k, v)| Some((QuotaKind::from_key(k)?, v.trim().parse().ok()?)))
-                .filter(|(_, v): &(QuotaKind, f64)| v.is_finite() && *v > 0.0)
+                .filter(|(k, v): &(QuotaKind, f64)| entity.takes(*k) && v.is_finite() && *v > 0.0)
                 .collect();
             for (kind, limit) in &quotas {
-                by_kind.entry(*kind).or_default().insert(&entity, *limit);
+                match &entity.ip {
+                    None => by_kind.entry(*kind).or_default().insert(&entity, *limit),
+                    Some(Name::Default) => ips.default = Some(*limit),
+                    Some(Name::Named(ip)) => {
+                        if let Ok(ip) = ip.parse::<IpAddr>() {
+                            ips.named.insert(ip.to_canonical(), *limit);
+                        }
+                    }
+                }
             }
             if !quotas.is_empty() {
                 entities.insert(entity, quotas);
             }
         }
-        QuotaConfigs { entities, by_kind }
+        QuotaConfigs {
+            entities,
+            by_kind,
+            ips,
+        }
+    }
+
+    /// The `connection_creation_rate` of connections from `ip`: its own,
+    /// else the `<default>` IP's; `None` when unlimited.
+    pub fn ip_connection_rate(&self, ip: IpAddr) -> Option<f64> {
+        self.ips
+            .named
+            .get(&ip.to_canonical())
+            .copied()
+            .or(self.ips.default)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -398,7 +531,12 @@ impl QuotaConfigs {
 
     /// Whether any entity has a quota of `kind`.
     pub fn has(&self, kind: QuotaKind) -> bool {
-        self.by_kind.contains_key(&kind)
+        match kind {
+            QuotaKind::ConnectionCreationRate => {
+                self.ips.default.is_some() || !self.ips.named.is_empty()
+            }
+            _ => self.by_kind.contains_key(&kind),
+        }
     }
 
     /// Every entity with its quotas.
@@ -547,11 +685,11 @@ mod tests {
         let default = f(&[(USER, 1, None)], false);
         assert!(default.matches(&default_user) && !default.matches(&alice));
         let any = f(&[(USER, 2, None)], true);
-        assert!(any.matches(&alice) && !any.matches(&default_user));
+        assert!(any.matches(&alice) && any.matches(&default_user));
+        assert!(!any.matches(&QuotaEntity::client(Name::Default)));
         assert!(f(&[], false).matches(&alice_app));
         assert!(Filter::from_components([(USER, 0, None)], false).is_err());
         assert!(Filter::from_components([(USER, 1, None), (USER, 2, None)], false).is_err());
-        assert!(Filter::from_components([(IP, 1, None)], false).is_err());
     }
 
     #[test]
@@ -565,6 +703,69 @@ mod tests {
         assert!(QuotaEntity::from_components([]).is_err());
         assert!(QuotaEntity::from_components([(USER, None), (USER, Some("x"))]).is_err());
         assert!(QuotaEntity::from_components([("group", Some("x"))]).is_err());
+    }
+
+    #[test]
+    fn ip_entities_stand_alone_and_take_only_the_connection_rate() {
+        let e = QuotaEntity::from_components([(IP, Some("::ffff:10.0.0.1"))]).unwrap();
+        assert_eq!(e, QuotaEntity::ip(named("10.0.0.1")));
+        assert_eq!(e.to_string(), "ips/10.0.0.1");
+        assert_eq!(
+            QuotaEntity::from_components([(IP, None)]).unwrap(),
+            QuotaEntity::ip(Name::Default)
+        );
+        let mixed = QuotaEntity::from_components([(USER, Some("a")), (IP, None)]).unwrap_err();
+        assert!(
+            mixed.contains("IP entity should not be combined"),
+            "{mixed}"
+        );
+        let bad = QuotaEntity::from_components([(IP, Some("nope"))]).unwrap_err();
+        assert_eq!(bad, "nope is not a valid IP or resolvable host.");
+        assert!(e.takes(QuotaKind::ConnectionCreationRate));
+        assert!(!e.takes(QuotaKind::ProducerByteRate));
+        assert!(!QuotaEntity::user(Name::Default).takes(QuotaKind::ConnectionCreationRate));
+
+        let q = configs(&[
+            (
+                QuotaEntity::ip(named("10.0.0.1")),
+                "connection_creation_rate",
+                "5",
+            ),
+            (
+                QuotaEntity::ip(Name::Default),
+                "connection_creation_rate",
+                "50",
+            ),
+            // Not a key an IP takes, nor a user: left out.
+            (
+                QuotaEntity::ip(named("10.0.0.2")),
+                "producer_byte_rate",
+                "5",
+            ),
+            (
+                QuotaEntity::user(Name::Default),
+                "connection_creation_rate",
+                "1",
+            ),
+        ]);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(q.ip_connection_rate(ip("10.0.0.1")), Some(5.0));
+        assert_eq!(q.ip_connection_rate(ip("::ffff:10.0.0.1")), Some(5.0));
+        assert_eq!(q.ip_connection_rate(ip("10.0.0.2")), Some(50.0));
+        assert!(q.has(QuotaKind::ConnectionCreationRate));
+        assert!(!q.has(QuotaKind::ProducerByteRate));
+        assert_eq!(q.iter().count(), 2);
+
+        let f = |c: &[(&str, i8, Option<&str>)], strict| {
+            Filter::from_components(c.iter().copied(), strict).unwrap()
+        };
+        let ips = f(&[(IP, 2, None)], false);
+        assert!(ips.matches(&QuotaEntity::ip(named("10.0.0.1"))));
+        assert!(ips.matches(&QuotaEntity::ip(Name::Default)));
+        assert!(!ips.matches(&QuotaEntity::user(named("alice"))));
+        assert!(!f(&[(USER, 2, None)], false).matches(&QuotaEntity::ip(named("10.0.0.1"))));
+        assert!(f(&[], false).matches(&QuotaEntity::ip(named("10.0.0.1"))));
+        assert!(Filter::from_components([(IP, 1, None), (USER, 1, None)], false).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub struct QuotaManager {
     configs: RwLock<Arc<QuotaConfigs>>,
     /// Per [`QuotaKind`]: whether any entity has such a quota, so that a
     /// broker without quotas pays one atomic load per request.
-    active: [AtomicBool; 4],
+    active: [AtomicBool; QuotaKind::ALL.len()],
     sensors: Mutex<HashMap<(QuotaKind, MetricKey), Sensor>>,
     epoch: Instant,
 }
@@ -133,6 +133,16 @@ impl MutationQuota<'_> {
     }
 }
 
+/// What an answer measured against a byte-rate quota earned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    /// How long the client must now wait.
+    pub throttle: Duration,
+    /// Whether the answer must be withheld (answered empty): it was over
+    /// the quota and not counted.
+    pub withheld: bool,
+}
+
 /// One budget's figures, for the metrics endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuotaFigures {
@@ -211,6 +221,14 @@ impl QuotaManager {
         }
     }
 
+    /// The `connection_creation_rate` of connections from `ip`, if any.
+    pub fn ip_connection_rate(&self, ip: std::net::IpAddr) -> Option<f64> {
+        if !self.enforces(QuotaKind::ConnectionCreationRate) {
+            return None;
+        }
+        self.configs().ip_connection_rate(ip)
+    }
+
     /// Counts `value` (bytes, or percent-seconds of a thread) against the
     /// quota of `kind` for `principal` and `client_id`, and says how long
     /// the client must now wait.
@@ -221,14 +239,45 @@ impl QuotaManager {
         client_id: &str,
         value: f64,
     ) -> Duration {
+        self.measure(kind, principal, client_id, value, false)
+            .throttle
+    }
+
+    /// As [`QuotaManager::record`], for an answer that is withheld when it
+    /// earns a throttle (a consumer's fetch is answered empty instead, as
+    /// Kafka's `getThrottledResponse`): its bytes are then taken back out
+    /// of the usage, as Kafka un-records them, so the client is not
+    /// charged for what it did not get.
+    pub fn charge_answer(
+        &self,
+        kind: QuotaKind,
+        principal: &str,
+        client_id: &str,
+        value: f64,
+    ) -> Charged {
+        self.measure(kind, principal, client_id, value, true)
+    }
+
+    fn measure(
+        &self,
+        kind: QuotaKind,
+        principal: &str,
+        client_id: &str,
+        value: f64,
+        withhold_if_throttled: bool,
+    ) -> Charged {
+        let mut charged = Charged {
+            throttle: Duration::ZERO,
+            withheld: false,
+        };
         if !self.enforces(kind) {
-            return Duration::ZERO;
+            return charged;
         }
         let Some((key, limit)) = self
             .configs()
             .resolve(quota_user(principal), client_id, kind)
         else {
-            return Duration::ZERO;
+            return charged;
         };
         let now = self.now_ms();
         let mut sensors = self.lock_sensors();
@@ -244,9 +293,18 @@ impl QuotaManager {
             _ => self.windows.max_throttle_ms(),
         };
         let throttle = sensor.usage.throttle_ms(limit, now, cap);
+        // An answer bigger than the quota allows over the shortest span the
+        // rate is taken over would be withheld forever (Kafka starves such
+        // a consumer): it is sent and throttled instead.
+        let fits = value <= limit * self.windows.min_span_ms() as f64 / 1000.0;
+        if throttle > 0 && withhold_if_throttled && fits {
+            sensor.usage.record(-value, now);
+            charged.withheld = true;
+        }
         sensor.throttle_ms.record(throttle as f64, now);
         sensor.requests.record(1.0, now);
-        Duration::from_millis(throttle)
+        charged.throttle = Duration::from_millis(throttle);
+        charged
     }
 
     /// Counts the time a request took to handle against `request_percentage`.
@@ -357,6 +415,35 @@ mod tests {
         assert_eq!(m.record(kind, "User:alice", "a", 10_000.0), Duration::ZERO);
         assert!(m.record(kind, "User:alice", "b", 10_000.0) > Duration::from_secs(5));
         assert_eq!(m.record(kind, "User:bob", "a", 1e9), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_throttled_answer_is_not_charged() {
+        let m = QuotaManager::new(Windows::default(), Windows::default());
+        let config = BTreeMap::from([("consumer_byte_rate".to_string(), "1000".to_string())]);
+        m.install(QuotaConfigs::from_stored(vec![(
+            QuotaEntity::client(Name::Named("c".into())),
+            config,
+        )]));
+        let kind = QuotaKind::ConsumerByteRate;
+        let charge = |bytes| m.charge_answer(kind, "User:a", "c", bytes);
+        assert_eq!(charge(9_000.0).throttle, Duration::ZERO);
+        // Over: withheld and taken back, so the same answer is throttled
+        // again for about the same time rather than twice as long.
+        let first = charge(9_000.0);
+        let again = charge(9_000.0);
+        assert!(first.withheld && again.withheld);
+        assert!(first.throttle > Duration::ZERO);
+        assert!(
+            again.throttle <= first.throttle + Duration::from_millis(50),
+            "{first:?} then {again:?}"
+        );
+        // A small answer still fits.
+        assert_eq!(charge(500.0).throttle, Duration::ZERO);
+        // One bigger than ten windows' worth could never be sent: it goes
+        // out, throttled.
+        let huge = charge(50_000.0);
+        assert!(huge.throttle > Duration::ZERO && !huge.withheld);
     }
 
     #[test]

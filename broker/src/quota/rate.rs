@@ -29,6 +29,13 @@ impl Default for Windows {
 }
 
 impl Windows {
+    /// The shortest span a rate is taken over: all windows but one.
+    pub fn min_span_ms(&self) -> u64 {
+        self.window_ms
+            .saturating_mul(u64::from(self.samples.saturating_sub(1)))
+            .max(self.window_ms)
+    }
+
     /// The longest throttle handed out: the whole measured span, after
     /// which every sample of the excess has expired.
     pub fn max_throttle_ms(&self) -> u64 {
