@@ -33,6 +33,8 @@ pub mod end_txn;
 pub mod fetch;
 pub mod fetch_session;
 pub mod find_coordinator;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
 pub mod init_producer_id;

@@ -4,6 +4,8 @@
 
 pub mod error;
 pub mod frame;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod jute;
 pub mod opcode;
 pub mod records;
