@@ -47,6 +47,14 @@ def served(src, port, timeout=5.0):
     return False, elapsed, None
 
 
+def refused_once(src, port):
+    """Whether one connection from `src` goes unanswered."""
+    ok, _, s = served(src, port)
+    if s:
+        s.close()
+    return not ok
+
+
 def alter(bs, *args):
     r = configs(bs, *args)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -114,12 +122,8 @@ def test_an_address_over_its_connection_rate_is_closed_unanswered(broker):
     # taken over at least 2 s, so about 4 connections pass at once.
     alter(bs, "--ip", RATE_IP, "--alter", "--add-config", "connection_creation_rate=2")
 
-    def throttled_now():
-        ok, _, s = served(RATE_IP, b.port)
-        if s:
-            s.close()
-        return not ok
-    wait_for(throttled_now, timeout=15, desc="connections from %s throttled" % RATE_IP)
+    wait_for(lambda: refused_once(RATE_IP, b.port), timeout=15,
+             desc="connections from %s throttled" % RATE_IP)
 
     results = [served(RATE_IP, b.port) for _ in range(6)]
     refused = [elapsed for ok, elapsed, _ in results if not ok]
@@ -159,12 +163,8 @@ def test_the_default_ip_rate_applies_to_addresses_without_their_own(broker):
     # 127.0.0.1 (the clients, the broker itself) gets its own generous rate.
     alter(bs, "--ip", "127.0.0.1", "--alter", "--add-config", "connection_creation_rate=1000")
 
-    def throttled_now():
-        ok, _, s = served(RATE_IP, b.port)
-        if s:
-            s.close()
-        return not ok
-    wait_for(throttled_now, timeout=15, desc="the default IP rate applied to %s" % RATE_IP)
+    wait_for(lambda: refused_once(RATE_IP, b.port), timeout=15,
+             desc="the default IP rate applied to %s" % RATE_IP)
     for _ in range(5):
         ok, _, s = served("127.0.0.1", b.port)
         assert ok, "127.0.0.1 has its own rate"
