@@ -56,6 +56,18 @@ unsafe impl GlobalAlloc for LazyLargeAlloc {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if lazy(&layout) {
+            // A fresh anonymous mapping reads as zeros already; the default
+            // (allocate, then write zeros) would touch and commit every page
+            // of a block that exists only to be refused.
+            // SAFETY: same contract as ours.
+            return unsafe { self.alloc(layout) };
+        }
+        // SAFETY: same contract as ours.
+        unsafe { Jemalloc.alloc_zeroed(layout) }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if lazy(&layout) {
             // SAFETY: `ptr` came from our mmap of exactly this size.
@@ -99,6 +111,10 @@ mod tests {
             assert!(!p.is_null(), "a 1 TiB reservation must not fail");
             *p = 7; // touching one page is fine
             LazyLargeAlloc.dealloc(p, huge);
+            // Zeroed: not written (it would take minutes and all memory).
+            let z = LazyLargeAlloc.alloc_zeroed(huge);
+            assert!(!z.is_null() && *z.add(1 << 39) == 0);
+            LazyLargeAlloc.dealloc(z, huge);
             let q = LazyLargeAlloc.alloc(small);
             assert!(!q.is_null());
             let q = LazyLargeAlloc.realloc(q, small, 128);

@@ -40,6 +40,7 @@ pub mod log_format;
 pub mod log_store;
 pub mod network;
 pub mod peer;
+mod snapshot_stream;
 pub mod state_machine;
 pub mod transport;
 
@@ -170,6 +171,9 @@ pub struct Ensemble {
     contact: Mutex<Contact>,
     /// What the log store last recorded as committed.
     committed: log_store::CommittedIndex,
+    /// The snapshot a leader is streaming to this member, checked chunk by
+    /// chunk before openraft writes it.
+    snapshot_stream: Mutex<snapshot_stream::SnapshotStream>,
 }
 
 /// This member's Raft figures at one moment, for `mntr` and Prometheus.
@@ -339,6 +343,7 @@ impl Ensemble {
             timing,
             contact: Mutex::new(Contact::default()),
             committed,
+            snapshot_stream: Mutex::default(),
         });
         tracing::info!(my_id, peer_addr = %own_addr, members = members.len(),
             ssl_quorum = transport.is_tls(), "ensemble member started");
@@ -727,6 +732,16 @@ impl Ensemble {
                 Box::pin(async move { PeerResponse::Vote(raft.vote(rpc).await) })
             }
             PeerRequest::InstallSnapshot(rpc) => {
+                let checked = self
+                    .snapshot_stream
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .accept(&rpc.meta.snapshot_id, rpc.offset, rpc.data.len());
+                if let Err(mismatch) = checked {
+                    tracing::warn!(%mismatch, "refused a snapshot chunk that would leave a gap");
+                    let refused = openraft::error::RaftError::APIError(mismatch.into());
+                    return Box::pin(async move { PeerResponse::InstallSnapshot(Err(refused)) });
+                }
                 Box::pin(
                     async move { PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await) },
                 )
