@@ -59,7 +59,7 @@ pub async fn run(
                         _ = shutdown.changed() => return,
                     }
                 }
-                let slot = match broker.connections.admit(addr.ip()) {
+                let slot = match broker.connections.admit(addr.ip(), protected) {
                     Admission::Accepted(slot) => slot,
                     Admission::TooMany { limit } => {
                         info!(peer = %addr, listener = %security.name, "Rejected connection from {}, address already has the configured maximum of {limit} connections.", addr.ip());

@@ -213,8 +213,10 @@ impl ConnectionQuotas {
 
     /// Decides on a connection from `ip` (its canonical form): throttled by
     /// its address's `connection_creation_rate`, refused over
-    /// `max.connections.per.ip`, or accepted and counted.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Admission {
+    /// `max.connections.per.ip`, or accepted and counted. `protected` as
+    /// for [`ConnectionQuotas::listener_delay`]: a throttled connection is
+    /// taken back out of the broker-wide rate only where it was counted.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr, protected: bool) -> Admission {
         let ip = ip.to_canonical();
         let rate_limit = self.quotas.ip_connection_rate(ip);
         let now = self.now_ms();
@@ -237,7 +239,7 @@ impl ConnectionQuotas {
                     // Not accepted, so not counted (as Kafka un-records it),
                     // neither against the IP nor against the broker.
                     rate.record(-1.0, now);
-                    if let Some(broker) = state.broker_rate.as_mut() {
+                    if let Some(broker) = state.broker_rate.as_mut().filter(|_| !protected) {
                         broker.record(-1.0, now);
                     }
                     return Admission::Throttled(Duration::from_millis(throttle));
@@ -315,19 +317,25 @@ mod tests {
     fn an_address_over_its_limit_is_refused_until_a_slot_frees() {
         let limits = ConnectionLimits::parse(2, "10.0.0.9:1", i32::MAX).unwrap();
         let q = with_ip_rate(limits, "1000");
-        let a = q.admit(ip("10.0.0.2"));
-        let b = q.admit(ip("::ffff:10.0.0.2"));
+        let a = q.admit(ip("10.0.0.2"), false);
+        let b = q.admit(ip("::ffff:10.0.0.2"), false);
         assert!(matches!(a, Admission::Accepted(_)) && matches!(b, Admission::Accepted(_)));
         assert!(matches!(
-            q.admit(ip("10.0.0.2")),
+            q.admit(ip("10.0.0.2"), false),
             Admission::TooMany { limit: 2 }
         ));
         assert_eq!(q.open_from(ip("10.0.0.2")), 2);
         drop(a);
-        assert!(matches!(q.admit(ip("10.0.0.2")), Admission::Accepted(_)));
+        assert!(matches!(
+            q.admit(ip("10.0.0.2"), false),
+            Admission::Accepted(_)
+        ));
         // The slot of the last one was dropped with it.
         assert_eq!(q.open_from(ip("10.0.0.2")), 1);
-        assert!(matches!(q.admit(ip("10.0.0.9")), Admission::Accepted(_)));
+        assert!(matches!(
+            q.admit(ip("10.0.0.9"), false),
+            Admission::Accepted(_)
+        ));
     }
 
     #[test]
@@ -337,7 +345,7 @@ mod tests {
         let mut kept = Vec::new();
         let mut throttled = 0;
         for _ in 0..40 {
-            match q.admit(ip("10.0.0.1")) {
+            match q.admit(ip("10.0.0.1"), false) {
                 Admission::Accepted(slot) => kept.push(slot),
                 Admission::Throttled(d) => {
                     assert!(d > Duration::ZERO && d <= Duration::from_secs(1), "{d:?}");
@@ -350,7 +358,10 @@ mod tests {
         assert_eq!(kept.len() + throttled, 40);
         // Another address has no quota.
         for _ in 0..100 {
-            assert!(matches!(q.admit(ip("10.0.0.2")), Admission::Accepted(_)));
+            assert!(matches!(
+                q.admit(ip("10.0.0.2"), false),
+                Admission::Accepted(_)
+            ));
         }
     }
 
