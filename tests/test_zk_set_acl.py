@@ -65,9 +65,11 @@ def tls_props(certs, key_store, set_acl=True):
 def brokers(tmp_path):
     made = []
 
-    def start(broker_id, zk_connect, extra, wait=True):
+    def start(broker_id, zk_connect, extra, wait=True, env=None):
         b = Broker(tmp_path / ("broker-%d" % broker_id), zk_connect, broker_id=broker_id,
                    extra=extra)
+        if env:
+            b.env_defaults = dict(Broker.env_defaults, **env)
         made.append(b)
         if wait:
             b.start()

@@ -171,6 +171,13 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("zookeeper.set.acl", Bool, Some("false")),
     // TLS to coord's secureClientPort (security/coord_tls.rs).
     key("zookeeper.ssl.client.enable", Bool, Some("false")),
+    key("zookeeper.sasl.client", Bool, Some("true")),
+    key(
+        "zookeeper.sasl.clientconfig",
+        ValueType::String,
+        Some("Client"),
+    ),
+    key("java.security.auth.login.config", ValueType::String, None),
     key("zookeeper.clientCnxnSocket", ValueType::String, None),
     key("zookeeper.ssl.keystore.location", ValueType::String, None),
     key("zookeeper.ssl.keystore.type", ValueType::String, None),
@@ -434,9 +441,12 @@ pub struct BrokerConfig {
     pub zookeeper_connection_timeout: Duration,
     /// `zookeeper.ssl.client.enable=true`: TLS to coord, with these files.
     pub zookeeper_tls: Option<crate::security::coord_tls::CoordTls>,
+    /// A JAAS `Client` section: SASL DIGEST-MD5 to coord.
+    pub zookeeper_sasl: Option<crate::security::coord_sasl::CoordSasl>,
     /// `zookeeper.set.acl`: znodes get Kafka's secure ACLs (creator ALL,
     /// world READ except on sensitive paths; `metadata::znode_acl`).
-    /// Requires an authenticated coord identity (a TLS client certificate).
+    /// Requires an authenticated coord identity (a TLS client certificate
+    /// or a SASL login).
     pub zookeeper_set_acl: bool,
     pub num_partitions: i32,
     pub default_replication_factor: i16,
@@ -795,19 +805,27 @@ impl BrokerConfig {
             .unwrap_or(session_ms);
         let zookeeper_tls = crate::security::coord_tls::CoordTls::from_config(&|k| get.value(k))
             .map_err(|e| get.error(&e.key, &e.reason))?;
+        let kafka_opts = std::env::var("KAFKA_OPTS").ok();
+        let zookeeper_sasl = crate::security::coord_sasl::CoordSasl::from_config(
+            &|k| get.value(k),
+            kafka_opts.as_deref(),
+        )
+        .map_err(|e| get.error(&e.key, &e.reason))?;
         // As Kafka (KafkaServer.initZkClient): secure ACLs name the creator's
         // authenticated identity, so without one every create would fail
         // (coord rejects the `auth` scheme for an unauthenticated session).
         let zookeeper_set_acl = get.bool("zookeeper.set.acl");
-        let has_identity = zookeeper_tls.as_ref().is_some_and(|t| t.keystore.is_some());
+        let has_identity = zookeeper_tls.as_ref().is_some_and(|t| t.keystore.is_some())
+            || zookeeper_sasl.is_some();
         if zookeeper_set_acl && !has_identity {
             return Err(get.error(
                 "zookeeper.set.acl",
                 "zookeeper.set.acl is true, but no authenticated identity to coord is \
-                 configured: set zookeeper.ssl.client.enable=true with \
+                 configured: either a JAAS file (java.security.auth.login.config) with a \
+                 Client section (DIGEST-MD5 username and password; coord knows the broker \
+                 as sasl:<username>), or zookeeper.ssl.client.enable=true with \
                  zookeeper.ssl.keystore.location (a client certificate; coord \
-                 authenticates it as x509:<subject>) and zookeeper.ssl.truststore.location \
-                 (SASL/JAAS to coord is not supported)",
+                 authenticates it as x509:<subject>) and zookeeper.ssl.truststore.location",
             ));
         }
 
@@ -994,6 +1012,7 @@ impl BrokerConfig {
             zookeeper_session_timeout: Duration::from_millis(session_ms as u64),
             zookeeper_connection_timeout: Duration::from_millis(connection_ms.max(1) as u64),
             zookeeper_tls,
+            zookeeper_sasl,
             zookeeper_set_acl,
             num_partitions,
             default_replication_factor: rf as i16,

@@ -284,6 +284,7 @@ impl Server {
             connection_timeout: config.zookeeper_connection_timeout,
             inter_broker_listener: config.inter_broker.listener.clone(),
             tls: config.zookeeper_tls.clone(),
+            sasl: config.zookeeper_sasl.clone(),
             set_acl: config.zookeeper_set_acl,
         })
         .await?;

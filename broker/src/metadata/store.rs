@@ -132,6 +132,8 @@ pub struct CoordSettings {
     /// `zookeeper.ssl.client.enable` and its files: `hosts` then name
     /// coord's secure client ports.
     pub tls: Option<crate::security::coord_tls::CoordTls>,
+    /// A JAAS `Client` section: each session logs in with DIGEST-MD5.
+    pub sasl: Option<crate::security::coord_sasl::CoordSasl>,
     /// `zookeeper.set.acl`: create znodes with Kafka's secure default ACLs
     /// (see [`super::znode_acl`]) instead of `world:anyone` ALL.
     pub set_acl: bool,
@@ -185,9 +187,12 @@ impl MetadataStore {
             },
             source,
         };
-        let connector = zk::Client::connector()
+        let mut connector = zk::Client::connector()
             .with_session_timeout(settings.session_timeout)
             .with_connection_timeout(settings.connection_timeout);
+        if let Some(sasl) = &settings.sasl {
+            connector = connector.with_sasl(sasl.options());
+        }
         // With TLS every host in `hosts` is a secure port (Kafka's
         // zookeeper.ssl.client.enable); the files are read per session so
         // a renewed certificate is picked up on the next one.

@@ -18,6 +18,13 @@
 //! are bare tokens or strings in `"` or `'` with backslash escapes, and the
 //! entry ends with `;`. As in Kafka, a repeated option keeps its last value
 //! and the control flag is case-insensitive.
+//!
+//! [`parse_file`] reads the other form, a whole JAAS login configuration
+//! file as the JVM finds it through `java.security.auth.login.config`
+//! (ZooKeeper's `Server` section on coord, the `Client` section a broker
+//! logs in to coord with): sections `Name { entry; entry; };` whose
+//! entries are the same syntax, with `#` comments too; a name that appears
+//! twice adds its entries to the first.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +33,12 @@ use std::fmt;
 pub const PLAIN_LOGIN_MODULE: &str = "org.apache.kafka.common.security.plain.PlainLoginModule";
 /// The login module class for SASL/SCRAM.
 pub const SCRAM_LOGIN_MODULE: &str = "org.apache.kafka.common.security.scram.ScramLoginModule";
+/// ZooKeeper's login module for DIGEST-MD5: `user_<name>` options in a
+/// server's section, `username`/`password` in a client's.
+pub const ZK_DIGEST_LOGIN_MODULE: &str = "org.apache.zookeeper.server.auth.DigestLoginModule";
+/// Java's Kerberos login module: a section with it asks for GSSAPI, which
+/// Runnel does not speak.
+pub const KERBEROS_LOGIN_MODULE: &str = "com.sun.security.auth.module.Krb5LoginModule";
 
 /// The control flags JAAS defines. Kafka accepts them all, though with a
 /// single entry they make no difference.
@@ -120,6 +133,50 @@ pub enum JaasError {
     UnterminatedComment { at: Position },
 }
 
+/// Parses a JAAS login configuration file into its sections, by name.
+pub fn parse_file(text: &str) -> Result<BTreeMap<String, Vec<JaasEntry>>, JaasError> {
+    let mut lexer = Lexer::new(text);
+    lexer.hash_comments = true;
+    let mut sections: BTreeMap<String, Vec<JaasEntry>> = BTreeMap::new();
+    while let Some((at, token)) = lexer.next_token()? {
+        let (Token::Word(name) | Token::Quoted(name)) = token else {
+            return Err(unexpected(at, "a section name", Some(&token)));
+        };
+        match lexer.next_token()? {
+            Some((_, Token::Open)) => {}
+            other => return Err(unexpected_next(&lexer, "'{'", other)),
+        }
+        let entries = sections.entry(name).or_default();
+        loop {
+            match lexer.next_token()? {
+                Some((_, Token::Close)) => break,
+                Some((_, Token::Word(login_module))) => {
+                    entries.push(parse_entry_rest(&mut lexer, login_module)?);
+                }
+                other => {
+                    return Err(unexpected_next(
+                        &lexer,
+                        "a login module class name or '}'",
+                        other,
+                    ))
+                }
+            }
+        }
+        match lexer.next_token()? {
+            Some((_, Token::Semicolon)) => {}
+            other => return Err(unexpected_next(&lexer, "';' after '}'", other)),
+        }
+    }
+    Ok(sections)
+}
+
+/// The `user_<name>="<password>"` options of a section's entries (see
+/// [`JaasEntry::plain_users`]); a later entry's user replaces an earlier
+/// one's, as in ZooKeeper's `SaslServerCallbackHandler`.
+pub fn section_users(entries: &[JaasEntry]) -> BTreeMap<String, String> {
+    entries.iter().flat_map(JaasEntry::plain_users).collect()
+}
+
 /// Parses a `sasl.jaas.config` value: exactly one entry,
 /// `<login module> <flag> [<key>=<value> ...];`.
 pub fn parse_jaas(text: &str) -> Result<JaasEntry, JaasError> {
@@ -202,12 +259,26 @@ fn parse_value(lexer: &mut Lexer<'_>, at: Position, key: &str) -> Result<String,
     }
 }
 
+/// [`unexpected`] for a token just read (or the end where `next` is None).
+fn unexpected_next(
+    lexer: &Lexer<'_>,
+    expected: &'static str,
+    next: Option<(Position, Token)>,
+) -> JaasError {
+    match next {
+        Some((at, token)) => unexpected(at, expected, Some(&token)),
+        None => unexpected(lexer.position(), expected, None),
+    }
+}
+
 fn unexpected(at: Position, expected: &'static str, found: Option<&Token>) -> JaasError {
     let found = match found {
         Some(Token::Word(word)) => format!("{word:?}"),
         Some(Token::Quoted(_)) => "a quoted string".to_owned(),
         Some(Token::Equals) => "'='".to_owned(),
         Some(Token::Semicolon) => "';'".to_owned(),
+        Some(Token::Open) => "'{'".to_owned(),
+        Some(Token::Close) => "'}'".to_owned(),
         None => "the end".to_owned(),
     };
     JaasError::Unexpected {
@@ -225,6 +296,9 @@ enum Token {
     Quoted(String),
     Equals,
     Semicolon,
+    /// `{` and `}` around a section of a JAAS file.
+    Open,
+    Close,
 }
 
 /// Splits the text into tokens, tracking line and column for messages.
@@ -232,6 +306,8 @@ struct Lexer<'a> {
     rest: &'a str,
     line: usize,
     column: usize,
+    /// `#` starts a comment (JAAS files; not Kafka's `sasl.jaas.config`).
+    hash_comments: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -240,6 +316,7 @@ impl<'a> Lexer<'a> {
             rest: text,
             line: 1,
             column: 1,
+            hash_comments: false,
         }
     }
 
@@ -279,6 +356,14 @@ impl<'a> Lexer<'a> {
                 self.bump();
                 Token::Semicolon
             }
+            Some('{') => {
+                self.bump();
+                Token::Open
+            }
+            Some('}') => {
+                self.bump();
+                Token::Close
+            }
             Some(quote @ ('"' | '\'')) => {
                 self.bump();
                 Token::Quoted(self.quoted(quote, at)?)
@@ -292,7 +377,9 @@ impl<'a> Lexer<'a> {
         loop {
             if self.peek().is_some_and(char::is_whitespace) {
                 self.bump();
-            } else if self.rest.starts_with("//") {
+            } else if self.rest.starts_with("//")
+                || (self.hash_comments && self.rest.starts_with('#'))
+            {
                 while self.bump().is_some_and(|c| c != '\n') {}
             } else if self.rest.starts_with("/*") {
                 let at = self.position();
@@ -316,7 +403,7 @@ impl<'a> Lexer<'a> {
         let mut word = String::new();
         while let Some(c) = self.peek() {
             let ends = c.is_whitespace()
-                || matches!(c, '=' | ';' | '"' | '\'')
+                || matches!(c, '=' | ';' | '"' | '\'' | '{' | '}')
                 || self.rest.starts_with("//")
                 || self.rest.starts_with("/*");
             if ends {
@@ -425,6 +512,81 @@ mod tests {
     fn last_repeated_option_wins() {
         let entry = parse_jaas("M required a=1 a=2;").unwrap();
         assert_eq!(entry.options, options(&[("a", "2")]));
+    }
+
+    const ZK_DOC: &str = r#"
+        // ZooKeeper's documented server section, and a client one.
+        Server {
+            org.apache.zookeeper.server.auth.DigestLoginModule required
+            user_super="adminsecret"
+            user_bob="bobsecret";
+        };
+        Client { /* the client side */
+            org.apache.zookeeper.server.auth.DigestLoginModule Required
+            username="bob" password="bob\"secret";
+        };
+    "#;
+
+    #[test]
+    fn zookeepers_documented_file() {
+        let sections = parse_file(ZK_DOC).unwrap();
+        assert_eq!(
+            sections.keys().collect::<Vec<_>>(),
+            vec!["Client", "Server"]
+        );
+        let server = &sections["Server"];
+        assert_eq!(server.len(), 1);
+        assert_eq!(
+            server[0].login_module,
+            "org.apache.zookeeper.server.auth.DigestLoginModule"
+        );
+        assert_eq!(server[0].flag, "required");
+        let users = section_users(server);
+        assert_eq!(users["super"], "adminsecret");
+        assert_eq!(users["bob"], "bobsecret");
+        assert_eq!(users.len(), 2);
+        let client = &sections["Client"][0];
+        assert_eq!(client.flag, "required");
+        assert_eq!(client.username(), Some("bob"));
+        assert_eq!(client.password(), Some("bob\"secret"));
+    }
+
+    #[test]
+    fn file_sections_add_up() {
+        let text =
+            "# hash comment\nServer { a.B optional user_x=\"1\"; c.D sufficient user_y='2'; };\n\
+                    Server { e.F requisite user_x=\"3\"; };";
+        let sections = parse_file(text).unwrap();
+        assert_eq!(sections["Server"].len(), 3);
+        let users = section_users(&sections["Server"]);
+        assert_eq!((users["x"].as_str(), users["y"].as_str()), ("3", "2"));
+        assert_eq!(parse_file("").unwrap().len(), 0);
+        assert!(parse_file("Server { };").unwrap()["Server"].is_empty());
+        // `#` is a comment in a file only; in sasl.jaas.config it is text.
+        let entry = parse_jaas("M required password=a#b;").unwrap();
+        assert_eq!(entry.password(), Some("a#b"));
+    }
+
+    #[test]
+    fn malformed_files_name_the_line() {
+        for (text, line) in [
+            ("Server {\n a.B required user_x=\"1\"\n};", 3),
+            ("Server {\n a.B sometimes;\n};", 2),
+            ("Server \n a.B required;\n};", 2),
+            ("Server {\n a.B required user_x=\"1;\n};", 2),
+            ("Server {\n a.B required user_x;\n};", 2),
+            ("Server {\n a.B required;\n}", 3),
+            ("/* never\nclosed", 1),
+            ("{ a.B required; };", 1),
+            ("Server { a.B required x=; };", 1),
+        ] {
+            let err = parse_file(text).expect_err(text);
+            let shown = err.to_string();
+            assert!(
+                shown.contains(&format!("line {line},")),
+                "{text:?}: {shown}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! * [`scram`]: SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802, RFC 7677), and the
 //!   stored-credential format Kafka keeps under `/config/users/<user>`.
 //! * [`plain`]: SASL PLAIN (RFC 4616) with Kafka's extra rules.
-//! * [`jaas`]: the JAAS `sasl.jaas.config` value that configures both.
+//! * [`jaas`]: the JAAS `sasl.jaas.config` value that configures both, and JAAS
+//!   login files (coord's `Server` users, the `Client` login to coord).
 //! * [`dn`]: a TLS client certificate's subject as Java prints it (RFC 2253),
 //!   the name both the broker and runnel-coord give such a client.
 

@@ -19,13 +19,12 @@
 //! | `superUser` (and `superUser.<any>`) | a SASL user that is super user (bypasses every ACL), ZooKeeper's `zookeeper.superUser` |
 //! | `X509AuthenticationProvider.superUser` | the same for a TLS client's certificate subject |
 
-pub mod jaas;
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
 use runnel_common::properties::Entry;
+use runnel_common::security::jaas::{self, KERBEROS_LOGIN_MODULE};
 
 /// ZooKeeper's provider classes, as `authProvider.<n>` names them.
 pub const SASL_PROVIDER: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
@@ -35,10 +34,6 @@ pub const IP_PROVIDER: &str = "org.apache.zookeeper.server.auth.IPAuthentication
 
 /// ZooKeeper's default JAAS section for the server side.
 pub const DEFAULT_SECTION: &str = "Server";
-
-/// Java's Kerberos login module: it would make ZooKeeper offer GSSAPI,
-/// which this server does not speak.
-const KERBEROS_MODULE: &str = "com.sun.security.auth.module.Krb5LoginModule";
 
 /// SASL users and their passwords, from the JAAS file.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -101,21 +96,24 @@ impl AuthConfig {
         };
         let at = format!("jaasLoginConfig={}", path.display());
         let text = std::fs::read_to_string(path).map_err(|e| format!("{at}: {e}"))?;
-        let sections = jaas::parse(&text).map_err(|e| format!("{at}: {e}"))?;
+        let sections = jaas::parse_file(&text).map_err(|e| format!("{at}: {e}"))?;
         let Some(entries) = sections.get(&self.jaas_section) else {
             return Err(format!(
                 "{at}: no JAAS section named {:?} (sasl.serverconfig)",
                 self.jaas_section
             ));
         };
-        if entries.iter().any(|e| e.login_module == KERBEROS_MODULE) {
+        if entries
+            .iter()
+            .any(|e| e.login_module == KERBEROS_LOGIN_MODULE)
+        {
             return Err(format!(
                 "{at}: section {:?} uses Kerberos (GSSAPI), which is not supported; \
                  only DIGEST-MD5 users (user_<name>=\"<password>\") are",
                 self.jaas_section
             ));
         }
-        let users = jaas::users(entries);
+        let users = jaas::section_users(entries);
         if users.is_empty() {
             tracing::warn!(
                 file = %path.display(),
