@@ -102,6 +102,14 @@ pub struct PendingResponse<R: Request> {
 }
 
 impl<R: Request> PendingResponse<R> {
+    /// Waits up to `timeout` rather than the connection's request timeout
+    /// (a coordinator holds JoinGroup and SyncGroup up to the group's
+    /// rebalance timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Waits for the response (up to the request timeout) and decodes it.
     pub async fn wait(self) -> Result<R::Response, KafkaError> {
         let body = match tokio::time::timeout(self.timeout, self.rx).await {

@@ -18,6 +18,8 @@
 //!   their per-partition answers.
 //! * [`batch`]: v2 record batches (CRC-32C, codecs) written and read by the
 //!   client; batch headers are readable without decoding records.
+//! * [`group`]: membership of a group (join, sync, heartbeat, leave) and
+//!   its committed offsets; the `consumer` protocol and range assignment.
 //! * [`error`]: the client's errors and Kafka error codes by name.
 //!
 //! Bodies are kafka-protocol's types; this module only chooses versions,
@@ -31,6 +33,7 @@ pub mod connection;
 pub mod error;
 pub mod fetch;
 pub mod frame;
+pub mod group;
 pub mod metadata;
 pub mod produce;
 pub mod transport;
@@ -40,5 +43,6 @@ pub use batch::{BatchBuilder, BatchHeader, Batches, Codec, RawBatch, Record};
 pub use client::Client;
 pub use connection::{Connection, ConnectionConfig, PendingResponse};
 pub use error::{BatchError, ErrorCode, FrameError, KafkaError};
+pub use group::{GroupConfig, GroupError, GroupMember, Joined};
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use transport::{ClientSecurity, SaslCredentials, SaslMechanism, SecurityProtocol};
