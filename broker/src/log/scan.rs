@@ -132,6 +132,46 @@ impl<'f> Scanner<'f> {
     }
 }
 
+/// Reads `len` bytes from `pos` onto the end of `buf` (fewer only where the
+/// file ends), straight into its spare capacity: a fetch's record bytes are
+/// not zeroed first only to be overwritten (zeroing every byte served was
+/// 5 % of a broker's CPU under a TLS consume load). Returns how many were
+/// read.
+pub fn read_appending_at(
+    file: &File,
+    buf: &mut bytes::BytesMut,
+    len: usize,
+    pos: u64,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(len);
+    let start = buf.len();
+    let mut done = 0;
+    while done < len {
+        let at = libc::off_t::try_from(pos + done as u64)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file position too large"))?;
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `spare` starts at the buffer's end and holds at least
+        // `len - done` bytes (reserved above; the length only grows by what
+        // was read); pread writes at most that many there and says how many.
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), len - done, at) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        done += n as usize;
+        // SAFETY: the first `done` bytes after `start` were written by pread.
+        unsafe { buf.set_len(start + done) };
+    }
+    Ok(done)
+}
+
 /// Reads into `buf` from `pos` until it is full or the file ends; returns
 /// how many bytes were read (short only at end of file).
 pub fn read_fully_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
@@ -145,4 +185,32 @@ pub fn read_fully_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize>
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_appending_at_appends_what_the_file_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let content: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buf = bytes::BytesMut::from(&b"head"[..]);
+        assert_eq!(read_appending_at(&file, &mut buf, 1000, 20).unwrap(), 1000);
+        assert_eq!(&buf[..4], b"head");
+        assert_eq!(&buf[4..], &content[20..1020]);
+        // Past the end: only what is there.
+        let mut tail = bytes::BytesMut::new();
+        assert_eq!(
+            read_appending_at(&file, &mut tail, 5000, 9000).unwrap(),
+            1000
+        );
+        assert_eq!(&tail[..], &content[9000..]);
+        let mut none = bytes::BytesMut::new();
+        assert_eq!(read_appending_at(&file, &mut none, 10, 20_000).unwrap(), 0);
+        assert!(none.is_empty());
+    }
 }

@@ -23,7 +23,9 @@ use super::config::LogConfig;
 use super::error::LogError;
 use super::index::OffsetIndex;
 use super::leader_epoch::LeaderEpochCache;
-use super::scan::{read_fully_at, Scanned, Scanner, LOOKUP_CHUNK, RECOVERY_CHUNK};
+use super::scan::{
+    read_appending_at, read_fully_at, Scanned, Scanner, LOOKUP_CHUNK, RECOVERY_CHUNK,
+};
 use super::time_index::{TimeIndex, TimestampOffset, NO_TIMESTAMP};
 
 /// Suffix of the batches file.
@@ -551,10 +553,9 @@ impl Segment {
         if want < first.size() {
             return Ok(Some(Bytes::new()));
         }
-        let mut buf = BytesMut::zeroed(want);
-        let got = read_fully_at(&self.log, &mut buf, position)
+        let mut buf = BytesMut::with_capacity(want);
+        read_appending_at(&self.log, &mut buf, want, position)
             .map_err(|e| LogError::io(&self.log_path, e))?;
-        buf.truncate(got);
         let mut cut = 0;
         while let Frame::Complete(h) = frame(&buf[cut..]) {
             if h.last_offset() >= limit_offset {
