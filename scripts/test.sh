@@ -81,6 +81,7 @@ export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$REPO/target/release/runnel-coord}"
 export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$REPO/target/release/runnel-broker}"
 export RUNNEL_BIN="${RUNNEL_BIN:-$REPO/target/release/runnel}"
 export RUNNEL_REGISTRY_BIN="${RUNNEL_REGISTRY_BIN:-$REPO/target/release/runnel-registry}"
+export RUNNEL_CONNECT_BIN="${RUNNEL_CONNECT_BIN:-$REPO/target/release/runnel-connect}"
 "$VENV/bin/python" -m pytest "$REPO/tests" -v -p no:cacheprovider "$@"
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -84,10 +84,20 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// Serve the web console (overview, topics, records, groups, coord tree, timeline).
     Console(crate::console::ConsoleArgs),
+    /// Run a Kafka Connect worker (`runnel connect standalone worker.properties
+    /// [connector.properties ...]`): the `runnel-connect` program beside this one.
+    #[command(disable_help_flag = true)]
+    Connect {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Runs one command to completion on a fresh runtime.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Connect { args } = &cli.command {
+        return exec_beside("runnel-connect", args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("runnel")
@@ -105,8 +115,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::DeleteRecords(a) => delete_records::run(a).await,
             Command::LogDirs(a) => log_dirs::run(a).await,
             Command::Certs(a) => certs::run(a),
+            Command::Connect { .. } => Ok(()),
         }
     })
+}
+
+/// Replaces this process with `program` from the directory of the running
+/// executable (as cargo and git run their external subcommands), passing
+/// `args` through; returns only if that fails.
+fn exec_beside(program: &str, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let me = std::env::current_exe().context("cannot locate the running executable")?;
+    let path = me.with_file_name(program);
+    if !path.is_file() {
+        bail!(
+            "{} not found: `runnel connect` runs the {program} program installed beside runnel \
+             (build it with `cargo build --release -p runnel-connect`)",
+            path.display()
+        );
+    }
+    let err = std::process::Command::new(&path).args(args).exec();
+    Err(anyhow!("cannot run {}: {err}", path.display()))
 }
 
 /// Connects to the cluster with the CLI's client id and timeouts, secured

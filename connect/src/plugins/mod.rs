@@ -1,0 +1,502 @@
+//! The built-in connector plugins: what each is called, the configs it
+//! takes (Kafka's `ConfigDef` as `/config/validate` shows it), how its
+//! configs split into task configs, and its tasks.
+//!
+//! * [`file`]: `FileStreamSource` and `FileStreamSink`, as Kafka's.
+//! * [`datagen`]: `DataGen`, a source of generated records for demos.
+
+pub mod datagen;
+pub mod file;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::convert::Converter;
+use crate::error::ConnectError;
+use crate::KAFKA_VERSION;
+
+/// A connector's configuration as given (string values, `name` included).
+pub type Config = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorType {
+    Source,
+    Sink,
+}
+
+impl ConnectorType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectorType::Source => "source",
+            ConnectorType::Sink => "sink",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plugin {
+    FileSource,
+    FileSink,
+    DataGen,
+}
+
+impl Plugin {
+    pub const ALL: &'static [Plugin] = &[Plugin::FileSink, Plugin::FileSource, Plugin::DataGen];
+
+    pub fn class(self) -> &'static str {
+        match self {
+            Plugin::FileSource => "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            Plugin::FileSink => "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            Plugin::DataGen => "io.runnel.connect.datagen.DataGenConnector",
+        }
+    }
+
+    pub fn task_class(self) -> &'static str {
+        match self {
+            Plugin::FileSource => "org.apache.kafka.connect.file.FileStreamSourceTask",
+            Plugin::FileSink => "org.apache.kafka.connect.file.FileStreamSinkTask",
+            Plugin::DataGen => "io.runnel.connect.datagen.DataGenTask",
+        }
+    }
+
+    pub fn kind(self) -> ConnectorType {
+        match self {
+            Plugin::FileSource | Plugin::DataGen => ConnectorType::Source,
+            Plugin::FileSink => ConnectorType::Sink,
+        }
+    }
+
+    /// A plugin by its class name, its simple name, or its simple name
+    /// without `Connector` (Kafka's aliases: `FileStreamSource`).
+    pub fn find(name: &str) -> Option<Plugin> {
+        let name = name.trim();
+        Plugin::ALL.iter().copied().find(|p| {
+            let class = p.class();
+            let simple = class.rsplit('.').next().unwrap_or(class);
+            name == class || name == simple || Some(name) == simple.strip_suffix("Connector")
+        })
+    }
+
+    /// The plugin a `connector.class` names, or Kafka's error.
+    pub fn named(name: &str) -> Result<Plugin, ConnectError> {
+        Plugin::find(name).ok_or_else(|| {
+            let known: Vec<&str> = Plugin::ALL.iter().map(|p| p.class()).collect();
+            ConnectError::BadRequest(format!(
+                "Failed to find any class that implements Connector and which name matches {name}, available connectors are: {}",
+                known.join(", ")
+            ))
+        })
+    }
+
+    /// `/connector-plugins` entry.
+    pub fn info(self) -> Value {
+        json!({"class": self.class(), "type": self.kind().name(), "version": KAFKA_VERSION})
+    }
+
+    fn own_defs(self) -> &'static [ConfigDef] {
+        match self {
+            Plugin::FileSource => file::SOURCE_DEFS,
+            Plugin::FileSink => file::SINK_DEFS,
+            Plugin::DataGen => datagen::DEFS,
+        }
+    }
+
+    /// Every config the connector takes: Kafka's common ones, the sink
+    /// ones for a sink, then its own.
+    pub fn defs(self) -> Vec<&'static ConfigDef> {
+        let mut defs: Vec<&ConfigDef> = COMMON_DEFS.iter().collect();
+        if self.kind() == ConnectorType::Sink {
+            defs.extend(SINK_DEFS.iter());
+        }
+        defs.extend(self.own_defs().iter());
+        defs
+    }
+
+    /// The task configs of a (valid) connector config: the config with
+    /// `task.class` added, as Kafka's worker adds it; one for the file
+    /// source (it reads one file), `tasks.max` for the others.
+    pub fn task_configs(self, config: &Config) -> Vec<Config> {
+        let max = config
+            .get("tasks.max")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let count = if self == Plugin::FileSource { 1 } else { max };
+        (0..count)
+            .map(|_| {
+                let mut c = config.clone();
+                c.insert("task.class".into(), self.task_class().into());
+                c
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    String,
+    Int,
+    Long,
+    List,
+    Class,
+}
+
+impl ConfigType {
+    fn name(self) -> &'static str {
+        match self {
+            ConfigType::String => "STRING",
+            ConfigType::Int => "INT",
+            ConfigType::Long => "LONG",
+            ConfigType::List => "LIST",
+            ConfigType::Class => "CLASS",
+        }
+    }
+}
+
+/// What a value must be beyond its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    None,
+    AtLeast(i64),
+    NonEmpty,
+    Converter,
+    ConnectorClass,
+    Regex,
+}
+
+/// One config key, as Kafka's `ConfigDef.ConfigKey`.
+#[derive(Debug)]
+pub struct ConfigDef {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// `None` with `required`: the key has no default.
+    pub default: Option<&'static str>,
+    pub required: bool,
+    pub importance: &'static str,
+    pub doc: &'static str,
+    pub group: Option<&'static str>,
+    pub display_name: &'static str,
+    pub check: Check,
+}
+
+const fn def(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    required: bool,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef {
+        name,
+        kind,
+        default,
+        required,
+        importance: "HIGH",
+        doc,
+        group: None,
+        display_name: name,
+        check: Check::None,
+    }
+}
+
+const fn common(mut d: ConfigDef, display_name: &'static str, check: Check) -> ConfigDef {
+    d.group = Some("Common");
+    d.display_name = display_name;
+    d.check = check;
+    d
+}
+
+const fn checked(mut d: ConfigDef, check: Check) -> ConfigDef {
+    d.check = check;
+    d
+}
+
+/// Kafka's `ConnectorConfig` keys every connector has.
+static COMMON_DEFS: &[ConfigDef] = &[
+    common(
+        def("name", ConfigType::String, None, true, "Globally unique name to use for this connector."),
+        "Connector name",
+        Check::NonEmpty,
+    ),
+    common(
+        def("connector.class", ConfigType::String, None, true, "Name or alias of the class for this connector."),
+        "Connector class",
+        Check::ConnectorClass,
+    ),
+    common(
+        def("tasks.max", ConfigType::Int, Some("1"), false, "Maximum number of tasks to use for this connector."),
+        "Tasks max",
+        Check::AtLeast(1),
+    ),
+    common(
+        def("key.converter", ConfigType::Class, None, false, "Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. This controls the format of the keys in messages written to or read from Kafka."),
+        "Key converter class",
+        Check::Converter,
+    ),
+    common(
+        def("value.converter", ConfigType::Class, None, false, "Converter class used to convert between Kafka Connect format and the serialized form that is written to Kafka. This controls the format of the values in messages written to or read from Kafka."),
+        "Value converter class",
+        Check::Converter,
+    ),
+];
+
+/// Kafka's `SinkConnectorConfig` keys.
+static SINK_DEFS: &[ConfigDef] = &[
+    common(
+        def("topics", ConfigType::List, Some(""), false, "List of topics to consume, separated by commas"),
+        "Topics",
+        Check::None,
+    ),
+    common(
+        def("topics.regex", ConfigType::String, Some(""), false, "Regular expression giving topics to consume. Under the hood, the regex is compiled to a java.util.regex.Pattern. Only one of topics or topics.regex should be specified."),
+        "Topics regex",
+        Check::Regex,
+    ),
+];
+
+/// A valid connector config's plugin, or Kafka's 400 listing every error.
+pub fn check(config: &Config) -> Result<Plugin, ConnectError> {
+    let class = config
+        .get("connector.class")
+        .map(String::as_str)
+        .unwrap_or("");
+    if class.is_empty() {
+        return Err(ConnectError::BadRequest(format!(
+            "Connector config {config:?} contains no connector type"
+        )));
+    }
+    let plugin = Plugin::named(class)?;
+    let (_, errors) = validate(plugin, config);
+    if !errors.is_empty() {
+        return Err(ConnectError::BadRequest(format!(
+            "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
+            errors.len(),
+            errors.join("\n")
+        )));
+    }
+    Ok(plugin)
+}
+
+/// Kafka's `ConfigInfos` for a config of `plugin`, and the error messages
+/// in it (empty: valid).
+pub fn validate(plugin: Plugin, config: &Config) -> (Value, Vec<String>) {
+    let defs = plugin.defs();
+    let mut errors_by_key: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for d in &defs {
+        errors_by_key.insert(d.name, check_value(d, config.get(d.name)));
+    }
+    if plugin.kind() == ConnectorType::Sink {
+        let set = |k: &str| config.get(k).is_some_and(|v| !v.trim().is_empty());
+        let both = set("topics") && set("topics.regex");
+        let neither = !set("topics") && !set("topics.regex");
+        for key in ["topics", "topics.regex"] {
+            if let Some(errs) = errors_by_key.get_mut(key) {
+                if both {
+                    errs.push(
+                        "topics and topics.regex are mutually exclusive options, but both are set."
+                            .into(),
+                    );
+                } else if neither {
+                    errs.push("Must configure one of topics or topics.regex".into());
+                }
+            }
+        }
+    }
+    let mut groups: Vec<&str> = Vec::new();
+    for d in &defs {
+        if let Some(g) = d.group {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+    }
+    let mut all_errors = Vec::new();
+    let mut configs = Vec::new();
+    for (order, d) in defs.iter().enumerate() {
+        let errs = errors_by_key.remove(d.name).unwrap_or_default();
+        all_errors.extend(errs.iter().cloned());
+        let value = config.get(d.name).map(String::as_str).or(d.default);
+        configs.push(json!({
+            "definition": {
+                "name": d.name,
+                "type": d.kind.name(),
+                "required": d.required,
+                "default_value": d.default,
+                "importance": d.importance,
+                "documentation": d.doc,
+                "group": d.group,
+                "width": if d.group.is_some() { "MEDIUM" } else { "NONE" },
+                "display_name": d.display_name,
+                "dependents": [],
+                "order": if d.group.is_some() { order as i64 + 1 } else { -1 },
+            },
+            "value": {
+                "name": d.name,
+                "value": value,
+                "recommended_values": [],
+                "errors": errs,
+                "visible": true,
+            }
+        }));
+    }
+    let infos = json!({
+        "name": plugin.class(),
+        "error_count": all_errors.len(),
+        "groups": groups,
+        "configs": configs,
+    });
+    (infos, all_errors)
+}
+
+/// Kafka's messages for one key's value.
+fn check_value(d: &ConfigDef, given: Option<&String>) -> Vec<String> {
+    let Some(v) = given else {
+        if d.required {
+            return vec![format!(
+                "Missing required configuration \"{}\" which has no default value.",
+                d.name
+            )];
+        }
+        return Vec::new();
+    };
+    let invalid = |why: String| {
+        vec![format!(
+            "Invalid value {v} for configuration {}: {why}",
+            d.name
+        )]
+    };
+    let t = v.trim();
+    let number = match d.kind {
+        ConfigType::Int => match t.parse::<i32>() {
+            Ok(n) => Some(i64::from(n)),
+            Err(_) => return invalid("Not a number of type INT".into()),
+        },
+        ConfigType::Long => match t.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => return invalid("Not a number of type LONG".into()),
+        },
+        _ => None,
+    };
+    match d.check {
+        Check::None => Vec::new(),
+        Check::AtLeast(min) => match number {
+            Some(n) if n < min => invalid(format!("Value must be at least {min}")),
+            _ => Vec::new(),
+        },
+        Check::NonEmpty if t.is_empty() => invalid("String must be non-empty".into()),
+        Check::NonEmpty => Vec::new(),
+        Check::Converter => match Converter::configure(t, &BTreeMap::new()) {
+            Ok(_) => Vec::new(),
+            Err(_) => invalid(format!("Class {t} could not be found.")),
+        },
+        Check::ConnectorClass => match Plugin::find(t) {
+            Some(_) => Vec::new(),
+            None => invalid(format!("Class {t} could not be found.")),
+        },
+        Check::Regex if t.is_empty() => Vec::new(),
+        Check::Regex => match regex::Regex::new(t) {
+            Ok(_) => Vec::new(),
+            Err(e) => invalid(format!("Invalid regular expression: {e}")),
+        },
+    }
+}
+
+/// A connector config's own converter for `key.converter` or
+/// `value.converter`, or the worker's when it sets none.
+pub fn converter(
+    config: &Config,
+    prefix: &str,
+    worker: &Converter,
+) -> Result<Converter, ConnectError> {
+    if !config.contains_key(prefix) {
+        return Ok(worker.clone());
+    }
+    crate::config::converter(config, prefix).map_err(|e| ConnectError::BadRequest(e.to_string()))
+}
+
+/// An integer config (already validated), or its default.
+pub fn int(config: &Config, key: &str, default: i64) -> i64 {
+    config
+        .get(key)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn plugins_by_class_simple_name_and_alias() {
+        assert_eq!(Plugin::find("FileStreamSource"), Some(Plugin::FileSource));
+        assert_eq!(
+            Plugin::find("FileStreamSinkConnector"),
+            Some(Plugin::FileSink)
+        );
+        assert_eq!(
+            Plugin::find("org.apache.kafka.connect.file.FileStreamSourceConnector"),
+            Some(Plugin::FileSource)
+        );
+        assert_eq!(Plugin::find("DataGen"), Some(Plugin::DataGen));
+        assert_eq!(Plugin::find("JdbcSource"), None);
+    }
+
+    #[test]
+    fn validation_speaks_kafkas_messages() {
+        let c = config(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSource"),
+            ("tasks.max", "0"),
+        ]);
+        let (infos, errors) = validate(Plugin::FileSource, &c);
+        assert_eq!(
+            errors,
+            vec![
+                "Invalid value 0 for configuration tasks.max: Value must be at least 1".to_string(),
+                "Missing required configuration \"topic\" which has no default value.".to_string(),
+            ]
+        );
+        assert_eq!(infos["error_count"], 2);
+        assert_eq!(infos["groups"], json!(["Common"]));
+        let sink = config(&[("name", "k"), ("connector.class", "FileStreamSink")]);
+        let (_, errors) = validate(Plugin::FileSink, &sink);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("Must configure one of topics"));
+        let e = check(&sink).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "Connector configuration is invalid and contains the following 2 error(s):\n"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn task_configs_follow_tasks_max() {
+        let c = config(&[
+            ("connector.class", "FileStreamSink"),
+            ("tasks.max", "3"),
+            ("topics", "t"),
+        ]);
+        let tasks = Plugin::FileSink.task_configs(&c);
+        assert_eq!(tasks.len(), 3);
+        assert_eq!(
+            tasks[0]["task.class"],
+            "org.apache.kafka.connect.file.FileStreamSinkTask"
+        );
+        let c = config(&[
+            ("connector.class", "FileStreamSource"),
+            ("tasks.max", "3"),
+            ("topic", "t"),
+        ]);
+        assert_eq!(Plugin::FileSource.task_configs(&c).len(), 1);
+    }
+}

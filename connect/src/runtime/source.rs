@@ -1,0 +1,217 @@
+//! A source task's loop: poll, convert, produce, record offsets.
+//!
+//! Records of one poll go to each topic as one batch, written with
+//! `acks=all`; only once the leader acknowledged them are their offsets
+//! put in the offset store, so a crash can repeat records (at least once)
+//! but never skip any. Records without a key go to one partition per batch
+//! in turn, so the records of a batch keep their order.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use runnel_common::kafka::{BatchBuilder, Codec, ErrorCode, KafkaError};
+
+use super::{SourceRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
+use crate::plugins::datagen::DataGenTask;
+use crate::plugins::file::FileSourceTask;
+use crate::plugins::Plugin;
+
+/// How long an idle task waits before polling again.
+const IDLE: Duration = Duration::from_millis(200);
+/// Produce attempts on retriable errors before the task fails.
+const PRODUCE_ATTEMPTS: u32 = 20;
+/// `request.timeout.ms` of the worker's producer.
+const PRODUCE_TIMEOUT_MS: i32 = 30_000;
+
+enum SourceTask {
+    File(FileSourceTask),
+    DataGen(DataGenTask),
+}
+
+impl SourceTask {
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, TaskError> {
+        match self {
+            SourceTask::File(t) => t.poll(),
+            SourceTask::DataGen(t) => t.poll(),
+        }
+    }
+}
+
+fn open(worker: &Worker, spec: &TaskSpec) -> Result<SourceTask, TaskError> {
+    match spec.plugin {
+        Plugin::FileSource => {
+            let partition = FileSourceTask::partition(&spec.config);
+            let stored = worker.offsets.get(&spec.connector, &partition);
+            Ok(SourceTask::File(FileSourceTask::new(&spec.config, stored)?))
+        }
+        Plugin::DataGen => {
+            let partition = DataGenTask::partition(spec.id);
+            let stored = worker.offsets.get(&spec.connector, &partition);
+            Ok(SourceTask::DataGen(DataGenTask::new(
+                &spec.config,
+                spec.id,
+                stored,
+            )))
+        }
+        Plugin::FileSink => Err(TaskError::Config("not a source connector".into())),
+    }
+}
+
+pub(super) async fn run(
+    worker: &Worker,
+    spec: &TaskSpec,
+    ctl: &mut TaskControl,
+) -> Result<(), TaskError> {
+    let mut task = open(worker, spec)?;
+    let mut producer = Producer {
+        worker,
+        partitions: BTreeMap::new(),
+    };
+    let result = pump(worker, spec, ctl, &mut task, &mut producer).await;
+    // What this task had acknowledged is written before it goes, so the
+    // task that follows it (a restart, a new config) starts from there.
+    if let Err(e) = worker.offsets.flush() {
+        tracing::error!(error = %e, "cannot write source offsets");
+    }
+    result
+}
+
+/// Polls and sends until told to stop.
+async fn pump(
+    worker: &Worker,
+    spec: &TaskSpec,
+    ctl: &mut TaskControl,
+    task: &mut SourceTask,
+    producer: &mut Producer<'_>,
+) -> Result<(), TaskError> {
+    loop {
+        match ctl.current().await {
+            TargetState::Stopped => return Ok(()),
+            TargetState::Paused => {
+                ctl.sleep(Duration::from_secs(3600)).await;
+                continue;
+            }
+            TargetState::Started => {}
+        }
+        let records = task.poll()?;
+        if records.is_empty() {
+            ctl.sleep(IDLE).await;
+            continue;
+        }
+        producer.send(spec, &records).await?;
+        for r in &records {
+            worker
+                .offsets
+                .put(&spec.connector, &r.partition, r.offset.clone());
+        }
+    }
+}
+
+struct Producer<'a> {
+    worker: &'a Worker,
+    /// Per topic: its partition count and the partition of the next batch.
+    partitions: BTreeMap<String, (i32, i32)>,
+}
+
+impl Producer<'_> {
+    async fn send(&mut self, spec: &TaskSpec, records: &[SourceRecord]) -> Result<(), TaskError> {
+        let mut by_topic: BTreeMap<&str, BatchBuilder> = BTreeMap::new();
+        let now = runnel_common::clock::now_ms();
+        for r in records {
+            let key = spec
+                .key_converter
+                .from_connect(&r.key)
+                .map_err(|e| TaskError::Convert(e.to_string()))?;
+            let value = spec
+                .value_converter
+                .from_connect(&r.value)
+                .map_err(|e| TaskError::Convert(e.to_string()))?;
+            by_topic
+                .entry(&r.topic)
+                .or_insert_with(|| BatchBuilder::new(Codec::None))
+                .push(now, key.as_deref(), value.as_deref(), &[]);
+        }
+        for (topic, batch) in by_topic {
+            let batch = batch
+                .finish()
+                .map_err(|e| TaskError::Kafka(format!("building a batch for {topic}: {e}")))?;
+            self.produce(topic, batch).await?;
+        }
+        Ok(())
+    }
+
+    /// One batch to the topic's next partition, retried while the error
+    /// is retriable (a leader moving, a topic being created).
+    async fn produce(&mut self, topic: &str, batch: Bytes) -> Result<(), TaskError> {
+        let mut last = None;
+        for attempt in 0..PRODUCE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+            }
+            let partition = match self.next_partition(topic).await {
+                Ok(p) => p,
+                Err(e) if retriable(&e) => {
+                    last = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(TaskError::Kafka(e.to_string())),
+            };
+            match self
+                .worker
+                .client
+                .produce(topic, partition, batch.clone(), -1, PRODUCE_TIMEOUT_MS)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if retriable(&e) => {
+                    tracing::debug!(topic, partition, error = %e, "produce failed; retrying");
+                    self.partitions.remove(topic);
+                    last = Some(e);
+                }
+                Err(e) => return Err(TaskError::Kafka(e.to_string())),
+            }
+        }
+        Err(TaskError::Kafka(format!(
+            "producing to {topic} failed {PRODUCE_ATTEMPTS} times: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    /// The partition for the topic's next batch; the first time, asks for
+    /// the topic's metadata (the broker creates it when
+    /// `auto.create.topics.enable`, as Kafka Connect relies on).
+    async fn next_partition(&mut self, topic: &str) -> Result<i32, KafkaError> {
+        if let Some((count, next)) = self.partitions.get_mut(topic) {
+            let p = *next;
+            *next = (*next + 1) % *count;
+            return Ok(p);
+        }
+        let md = self.worker.client.metadata(Some(&[topic]), true).await?;
+        let t = md.topics.get(topic);
+        let count = t.map_or(0, |t| t.partitions.len() as i32);
+        if count == 0 || t.is_some_and(|t| t.partitions.iter().any(|p| p.leader < 0)) {
+            let code = t
+                .and_then(|t| t.error)
+                .unwrap_or(ErrorCode::LEADER_NOT_AVAILABLE);
+            return Err(KafkaError::broker(
+                format!("metadata of {topic}"),
+                code,
+                None,
+            ));
+        }
+        let start = (runnel_common::clock::now_ms() % i64::from(count)) as i32;
+        self.partitions
+            .insert(topic.to_string(), (count, (start + 1) % count));
+        Ok(start)
+    }
+}
+
+/// Errors worth another try: retriable codes, and trouble with a
+/// connection (metadata will say where to go next).
+pub(super) fn retriable(e: &KafkaError) -> bool {
+    match e.code() {
+        Some(code) => code.is_retriable() || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        None => !matches!(e, KafkaError::Invalid(_) | KafkaError::Batch(_)),
+    }
+}
