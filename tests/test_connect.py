@@ -310,6 +310,15 @@ def test_rest_api_shapes_and_errors(worker, tmp_path):
     assert v["error_count"] == 2
     r = w.call("PUT", "/connector-plugins/FileStreamSink/config/validate", {"connector.class": SOURCE})
     assert r.status_code == 400
+    defs = w.get("/connector-plugins/FileStreamSource/config")
+    assert {"topic", "file", "batch.size", "tasks.max"} <= {d["name"] for d in defs}
+    assert w.call("GET", "/connector-plugins/JdbcSource/config").status_code == 404
+    # Kafka 3.5's initial_state.
+    r = w.call("POST", "/connectors", {"name": "rest-stopped", "config": source_config(src, topic),
+                                       "initial_state": "STOPPED"})
+    assert r.status_code == 201 and r.json()["tasks"] == []
+    assert w.status("rest-stopped")["connector"]["state"] == "STOPPED"
+    assert w.call("DELETE", "/connectors/rest-stopped").status_code == 204
 
     # Config, info, tasks, statuses.
     cfg = w.get("/connectors/rest-src/config")
