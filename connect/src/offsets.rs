@@ -50,6 +50,11 @@ struct Offsets {
 pub struct OffsetStore {
     path: PathBuf,
     state: Mutex<Offsets>,
+    /// Held by a flush from its snapshot to its rename, so that two flushes
+    /// (the periodic one, a task's last, a REST offsets change) cannot
+    /// write their snapshots in the wrong order and leave an older map in
+    /// the file. `state` itself is not held while writing.
+    writing: Mutex<()>,
 }
 
 /// The serialized key of a connector's source partition.
@@ -95,6 +100,7 @@ impl OffsetStore {
         Ok(OffsetStore {
             path: path.to_path_buf(),
             state: Mutex::new(Offsets { map, dirty: false }),
+            writing: Mutex::new(()),
         })
     }
 
@@ -144,6 +150,7 @@ impl OffsetStore {
 
     /// Writes the map if it changed since the last flush.
     pub fn flush(&self) -> Result<(), OffsetError> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let text = {
             let mut st = self.lock();
             if !st.dirty {
