@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use runnel_common::security::jaas::{self, KERBEROS_LOGIN_MODULE};
 use zookeeper_client as zk;
 
-use super::coord_tls::CoordTlsKeyError;
+use super::coord_tls::CoordKeyError;
 
 const LOGIN_CONFIG: &str = "java.security.auth.login.config";
 const CLIENT_CONFIG: &str = "zookeeper.sasl.clientconfig";
@@ -57,7 +57,7 @@ impl CoordSasl {
     pub fn from_config(
         lookup: &dyn Fn(&str) -> Option<String>,
         kafka_opts: Option<&str>,
-    ) -> Result<Option<CoordSasl>, CoordTlsKeyError> {
+    ) -> Result<Option<CoordSasl>, CoordKeyError> {
         let set = |key: &str| {
             lookup(key)
                 .map(|v| v.trim().to_string())
@@ -70,7 +70,7 @@ impl CoordSasl {
                 None => return Ok(None),
             },
         };
-        let bad = |reason: String| CoordTlsKeyError {
+        let bad = |reason: String| CoordKeyError {
             key: key.to_string(),
             reason: format!("{file}: {reason}"),
         };
@@ -88,7 +88,7 @@ impl CoordSasl {
         };
         let enabled = set(SASL_CLIENT).is_none_or(|v| !v.eq_ignore_ascii_case("false"));
         if !enabled {
-            return Err(CoordTlsKeyError {
+            return Err(CoordKeyError {
                 key: SASL_CLIENT.to_string(),
                 reason: format!(
                     "the JAAS file {file} has a {section:?} section, but {SASL_CLIENT}=false \
@@ -148,7 +148,7 @@ mod tests {
     fn read(
         keys: &[(&str, &str)],
         kafka_opts: Option<&str>,
-    ) -> Result<Option<CoordSasl>, CoordTlsKeyError> {
+    ) -> Result<Option<CoordSasl>, CoordKeyError> {
         let map: BTreeMap<String, String> = keys
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -18,9 +18,10 @@ use std::path::PathBuf;
 
 use zookeeper_client as zk;
 
-/// A key and why its value is refused (the config module adds file and line).
+/// A coord client key (TLS here, SASL in `coord_sasl`) and why its value is
+/// refused (the config module adds file and line).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoordTlsKeyError {
+pub struct CoordKeyError {
     pub key: String,
     pub reason: String,
 }
@@ -56,8 +57,8 @@ impl CoordTls {
     /// `zookeeper.ssl.client.enable=true`.
     pub fn from_config(
         lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Option<CoordTls>, CoordTlsKeyError> {
-        let bad = |key: &str, reason: &str| CoordTlsKeyError {
+    ) -> Result<Option<CoordTls>, CoordKeyError> {
+        let bad = |key: &str, reason: &str| CoordKeyError {
             key: key.to_string(),
             reason: reason.to_string(),
         };
@@ -168,7 +169,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn from(pairs: &[(&str, &str)]) -> Result<Option<CoordTls>, CoordTlsKeyError> {
+    fn from(pairs: &[(&str, &str)]) -> Result<Option<CoordTls>, CoordKeyError> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
