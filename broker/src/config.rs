@@ -455,9 +455,9 @@ pub struct BrokerConfig {
     pub message_max_bytes: i32,
     pub min_insync_replicas: i32,
     pub socket_request_max_bytes: i32,
-    pub max_connections: usize,
-    /// `max.connections.per.ip`, its overrides and
-    /// `max.connection.creation.rate`, checked at accept.
+    /// `max.connections`, `max.connections.per.ip`, its overrides,
+    /// `max.connection.creation.rate` and their `listener.name.<l>.`
+    /// forms, checked at accept.
     pub connection_limits: crate::quota::connections::ConnectionLimits,
     /// `connection.failed.authentication.delay.ms` (KIP-306): a failed
     /// authentication is answered after this long, so a client with a
@@ -905,16 +905,19 @@ impl BrokerConfig {
             "controller.quota.window.num",
             "controller.quota.window.size.seconds",
         )?;
-        let max_connections = get.int("max.connections");
-        if max_connections < 0 {
-            return Err(get.error("max.connections", "must not be negative"));
-        }
         let connection_limits = crate::quota::connections::ConnectionLimits::parse(
             get.int("max.connections.per.ip"),
             &get.string("max.connections.per.ip.overrides"),
             get.int("max.connection.creation.rate"),
         )
-        .map_err(|(key, reason)| get.error(key, &reason))?;
+        .map_err(|(key, reason)| get.error(key, &reason))?
+        .with_listeners(
+            get.int("max.connections"),
+            &names,
+            &inter_broker.listener,
+            &lookup,
+        )
+        .map_err(|(key, reason)| get.error(&key, &reason))?;
         let check_ms = get.long("log.retention.check.interval.ms");
         if check_ms < 1 {
             return Err(get.error("log.retention.check.interval.ms", "must be at least 1"));
@@ -1021,7 +1024,6 @@ impl BrokerConfig {
             message_max_bytes,
             min_insync_replicas: min_isr,
             socket_request_max_bytes: request_max,
-            max_connections: max_connections as usize,
             connection_limits,
             failed_authentication_delay: Duration::from_millis(auth_delay as u64),
             quota_windows: client_quota_windows,

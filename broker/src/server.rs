@@ -486,19 +486,11 @@ impl Server {
             tokio::spawn(authorizer.run(metadata.clone(), shutdown_rx.clone())),
             tokio::spawn(quotas.run(metadata.clone(), shutdown_rx.clone())),
         ];
-        // One connection limit (`max.connections`) over all listeners.
-        let limit = Arc::new(tokio::sync::Semaphore::new(
-            broker
-                .config
-                .max_connections
-                .min(tokio::sync::Semaphore::MAX_PERMITS),
-        ));
         for (listener, _, runtime) in bound {
             tasks.push(tokio::spawn(crate::network::listener::run(
                 broker.clone(),
                 listener,
                 runtime,
-                limit.clone(),
                 shutdown_rx.clone(),
             )));
         }

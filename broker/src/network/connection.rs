@@ -21,6 +21,7 @@ use tracing::{debug, info, trace};
 
 use super::frame::{self, Api, Request};
 use crate::api::{self, Reply};
+use crate::quota::connections::Activity;
 use crate::security::listener::ListenerRuntime;
 use crate::security::sasl_server::{self, ServingChannel, Session};
 use crate::server::Broker;
@@ -41,6 +42,9 @@ pub struct Identity {
     /// The SASL session, on SASL listeners: it may expire and be renewed.
     pub session: Option<Session>,
     pub security: Arc<ListenerRuntime>,
+    /// Its last use, and the broker's request to close it (the least
+    /// recently used one goes when `max.connections` is exceeded).
+    pub activity: Arc<Activity>,
 }
 
 /// Serves one connection (already through its listener's TLS and SASL)
@@ -59,6 +63,7 @@ pub async fn serve(
         principal,
         mut session,
         security,
+        activity,
     } = identity;
     let peer_addr = stream.tcp().peer_addr().ok();
     let peer_ip = peer_addr.map(|a| a.ip());
@@ -159,7 +164,12 @@ pub async fn serve(
                 None => break,
             },
             _ = shutdown.changed() => break,
+            _ = activity.closed() => {
+                info!(%peer, "closing connection: max.connections reached, and it was the least recently used");
+                break;
+            }
         };
+        activity.touch(&broker.connections);
         let api = req.api_key;
         trace!(%peer, api = ?req.api_key, version = req.version(), correlation_id = req.header.correlation_id, "request");
         if let (Some(current), Some(sasl)) = (&mut session, &security.sasl) {

@@ -1,7 +1,6 @@
-//! The accept loop of one listener: a connection limit (`max.connections`,
-//! a semaphore shared by all listeners), the connection quotas of
-//! [`crate::quota::connections`] (broker-wide and per-address rates,
-//! per-address counts), exponential backoff on accept errors, and shutdown
+//! The accept loop of one listener: the connection quotas of
+//! [`crate::quota::connections`] (broker-wide, per-listener and per-address
+//! counts and rates), exponential backoff on accept errors, and shutdown
 //! by a watch channel. Each accepted socket goes
 //! through its listener's security (TLS handshake, SASL authentication)
 //! before its first ordinary request is read.
@@ -11,10 +10,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use super::connection::Identity;
+use crate::quota::connections::Activity;
 use crate::quota::Admission;
 use crate::security::listener::ListenerRuntime;
 use crate::security::sasl_server;
@@ -25,24 +25,15 @@ pub async fn run(
     broker: Arc<Broker>,
     listener: TcpListener,
     security: Arc<ListenerRuntime>,
-    limit: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(5);
-    // Kafka's protected listener: the inter-broker one, when there are
-    // others, is exempt from the broker-wide connection rate.
-    let protected = broker.config.listeners.len() > 1
-        && security
-            .name
-            .eq_ignore_ascii_case(&broker.config.inter_broker.listener);
+    let name = security.name.to_ascii_uppercase();
     loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+        tokio::select! {
+            _ = broker.connections.wait_for_slot(&name) => {}
             _ = shutdown.changed() => return,
-        };
+        }
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
@@ -51,7 +42,7 @@ pub async fn run(
             Ok((stream, addr)) => {
                 backoff = Duration::from_millis(5);
                 debug!(peer = %addr, "accepted connection");
-                let delay = broker.connections.listener_delay(protected);
+                let delay = broker.connections.listener_delay(&name);
                 if !delay.is_zero() {
                     debug!(listener = %security.name, "connection rate over max.connection.creation.rate: accepting again in {delay:?}");
                     tokio::select! {
@@ -59,7 +50,7 @@ pub async fn run(
                         _ = shutdown.changed() => return,
                     }
                 }
-                let slot = match broker.connections.admit(addr.ip(), protected) {
+                let slot = match broker.connections.admit(addr.ip(), &name) {
                     Admission::Accepted(slot) => slot,
                     Admission::TooMany { limit } => {
                         info!(peer = %addr, listener = %security.name, "Rejected connection from {}, address already has the configured maximum of {limit} connections.", addr.ip());
@@ -72,7 +63,6 @@ pub async fn run(
                         tokio::spawn(async move {
                             tokio::time::sleep(delay).await;
                             drop(stream);
-                            drop(permit);
                         });
                         continue;
                     }
@@ -81,9 +71,8 @@ pub async fn run(
                 let shutdown = shutdown.clone();
                 let security = security.clone();
                 tokio::spawn(async move {
-                    open(broker, stream, security, addr, shutdown).await;
+                    open(broker, stream, security, addr, slot.activity(), shutdown).await;
                     drop(slot);
-                    drop(permit);
                 });
             }
             Err(e) => {
@@ -109,6 +98,7 @@ async fn open(
     tcp: tokio::net::TcpStream,
     security: Arc<ListenerRuntime>,
     addr: std::net::SocketAddr,
+    activity: Arc<Activity>,
     shutdown: watch::Receiver<bool>,
 ) {
     if let Err(e) = tcp.set_nodelay(true) {
@@ -150,6 +140,7 @@ async fn open(
         principal: principal.into(),
         session,
         security,
+        activity,
     };
     super::connection::serve(broker, stream, identity, unread, shutdown).await;
 }
