@@ -37,6 +37,7 @@ import pytest
 import requests
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.partitioner.default import murmur2
 
 from procutil import REPO, ManagedProcess, built_binary, free_port, wait_for, write_properties
 from registryproc import Registry, RegistryCluster
@@ -514,6 +515,37 @@ def test_datagen_source(cluster, worker):
                                                                            "offset": {"id": 25}}]},
              desc="datagen offsets")
     assert worker.call("DELETE", "/connectors/gen").status_code == 204
+
+
+def test_keyed_source_records_go_to_kafkas_partition_for_their_key(cluster, worker):
+    """DataGen keys its records by id: each lands in the partition Kafka's
+    own producers pick for that key (murmur2, as kafka-python computes it),
+    in order within its partition."""
+    topic = unique("keyed")
+    create_topic(cluster.bootstrap, topic, partitions=4)
+    create(worker, "gen-keyed", {"connector.class": "DataGen", "kafka.topic": topic,
+                                 "max.interval": "0", "iterations": "40", "key.converter": STRING,
+                                 "value.converter": JSON, "value.converter.schemas.enable": "false"})
+
+    def read():
+        r = subprocess.run(["kcat", "-b", cluster.bootstrap, "-C", "-t", topic, "-o", "beginning",
+                            "-e", "-q", "-f", "%p %k %s\\n"], capture_output=True, text=True,
+                           timeout=20)
+        lines = r.stdout.splitlines()
+        return lines if len(lines) >= 40 else None
+    rows = [line.split(" ", 2) for line in wait_for(read, timeout=20, interval=0.2,
+                                                     desc="40 records in %s" % topic)]
+    by_partition = {}
+    for partition, key, value in rows:
+        record_id = json.loads(value)["id"]
+        assert key == str(record_id)
+        assert int(partition) == (murmur2(key.encode()) & 0x7FFFFFFF) % 4, (partition, key)
+        by_partition.setdefault(int(partition), []).append(record_id)
+    assert sorted(i for ids in by_partition.values() for i in ids) == list(range(40))
+    assert len(by_partition) > 1, "all 40 keys in one partition"
+    for ids in by_partition.values():
+        assert ids == sorted(ids), "a partition's records out of order: %s" % ids
+    assert worker.call("DELETE", "/connectors/gen-keyed").status_code == 204
 
 
 def test_source_resumes_after_restart(cluster, tmp_path):

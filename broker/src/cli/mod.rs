@@ -21,7 +21,6 @@
 //! * [`perf`]: `runnel perf produce|consume`, load generators with a
 //!   latency histogram.
 //! * [`certs`]: `runnel certs`, a development CA and PEM key stores.
-//! * [`partitioner`]: Kafka's murmur2 key partitioner.
 //!
 //! This is binary code that lives in the library only so it can be tested;
 //! it reports errors with `anyhow`, as the binaries do.
@@ -31,7 +30,6 @@ pub mod configs;
 pub mod consume;
 pub mod delete_records;
 pub mod log_dirs;
-pub mod partitioner;
 pub mod perf;
 pub mod produce;
 pub mod topics;

@@ -22,8 +22,8 @@ use runnel_common::kafka::{
 };
 use tokio::sync::mpsc;
 
-use super::partitioner::partition_for_key;
 use super::{connect, parse_key_values, prop_bool, unescape};
+use runnel_common::kafka::partitioner::partition_for_key;
 
 /// Requests in flight per connection (Kafka's
 /// `max.in.flight.requests.per.connection`).

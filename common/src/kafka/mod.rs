@@ -16,6 +16,7 @@
 //! * [`admin`]: create, delete, grow topics; describe and alter configs.
 //! * [`produce`], [`fetch`]: Produce, Fetch and ListOffsets requests and
 //!   their per-partition answers.
+//! * [`partitioner`]: Kafka's murmur2 partition of a key.
 //! * [`batch`]: v2 record batches (CRC-32C, codecs) written and read by the
 //!   client; batch headers are readable without decoding records.
 //! * [`group`]: membership of a group (join, sync, heartbeat, leave) and
@@ -35,6 +36,7 @@ pub mod fetch;
 pub mod frame;
 pub mod group;
 pub mod metadata;
+pub mod partitioner;
 pub mod produce;
 pub mod transport;
 

@@ -2,8 +2,8 @@
 //! config names of Confluent's datagen connector where they apply
 //! (`kafka.topic`, `max.interval`, `iterations`).
 //!
-//! Each task writes a struct `{id, task, text, created_ms}` every
-//! `max.interval` milliseconds; its offset (`{"id": next}` under the
+//! Each task writes a struct `{id, task, text, created_ms}`, keyed by its
+//! id (a string), every `max.interval` milliseconds; its offset (`{"id": next}` under the
 //! partition `{"task": n}`) lets a restarted task go on with the next id.
 
 use std::time::{Duration, Instant};
@@ -106,7 +106,12 @@ impl DataGenTask {
                 partition: Self::partition(self.task),
                 offset: json!({"id": self.next_id}),
                 topic: self.topic.clone(),
-                key: SchemaAndValue::NULL,
+                // The id as the key: records spread over the topic's
+                // partitions as keyed records do.
+                key: SchemaAndValue {
+                    schema: Some(Schema::of(Type::String)),
+                    value: Data::String(id.to_string()),
+                },
                 value: SchemaAndValue {
                     schema: Some(Self::schema()),
                     value: Data::Struct(vec![

@@ -3,13 +3,17 @@
 //! Records of one poll go to each topic as one batch, written with
 //! `acks=all`; only once the leader acknowledged them are their offsets
 //! put in the offset store, so a crash can repeat records (at least once)
-//! but never skip any. Records without a key go to one partition per batch
-//! in turn, so the records of a batch keep their order.
+//! but never skip any. A record with a key goes to the partition Kafka's
+//! producers pick for it (murmur2 of the converted key), so one key's
+//! records stay in order in one partition whichever client wrote the
+//! others; the records of a poll without a key go together to one
+//! partition, the next one for the next poll (Kafka's sticky partitioner).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use runnel_common::kafka::partitioner::partition_for_key;
 use runnel_common::kafka::{BatchBuilder, Codec, ErrorCode, KafkaError};
 
 use super::{SourceRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
@@ -116,7 +120,9 @@ struct Producer<'a> {
 
 impl Producer<'_> {
     async fn send(&mut self, spec: &TaskSpec, records: &[SourceRecord]) -> Result<(), TaskError> {
-        let mut by_topic: BTreeMap<&str, BatchBuilder> = BTreeMap::new();
+        let mut batches: BTreeMap<(&str, i32), BatchBuilder> = BTreeMap::new();
+        // This poll's partition for records without a key, per topic.
+        let mut sticky: BTreeMap<&str, i32> = BTreeMap::new();
         let now = runnel_common::clock::now_ms();
         for r in records {
             let key = spec
@@ -127,36 +133,44 @@ impl Producer<'_> {
                 .value_converter
                 .from_connect(&r.value)
                 .map_err(|e| TaskError::Convert(e.to_string()))?;
-            by_topic
-                .entry(&r.topic)
+            let partition = match key.as_deref() {
+                Some(key) => partition_for_key(key, self.partition_count(&r.topic).await?),
+                None => match sticky.get(r.topic.as_str()) {
+                    Some(p) => *p,
+                    None => {
+                        let p = self.next_partition(&r.topic).await?;
+                        sticky.insert(&r.topic, p);
+                        p
+                    }
+                },
+            };
+            batches
+                .entry((&r.topic, partition))
                 .or_insert_with(|| BatchBuilder::new(Codec::None))
                 .push(now, key.as_deref(), value.as_deref(), &[]);
         }
-        for (topic, batch) in by_topic {
+        for ((topic, partition), batch) in batches {
             let batch = batch
                 .finish()
                 .map_err(|e| TaskError::Kafka(format!("building a batch for {topic}: {e}")))?;
-            self.produce(topic, batch).await?;
+            self.produce(topic, partition, batch).await?;
         }
         Ok(())
     }
 
-    /// One batch to the topic's next partition, retried while the error
-    /// is retriable (a leader moving, a topic being created).
-    async fn produce(&mut self, topic: &str, batch: Bytes) -> Result<(), TaskError> {
+    /// One batch to one partition, retried while the error is retriable
+    /// (a leader moving).
+    async fn produce(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        batch: Bytes,
+    ) -> Result<(), TaskError> {
         let mut last = None;
         for attempt in 0..PRODUCE_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
             }
-            let partition = match self.next_partition(topic).await {
-                Ok(p) => p,
-                Err(e) if retriable(&e) => {
-                    last = Some(e);
-                    continue;
-                }
-                Err(e) => return Err(TaskError::Kafka(e.to_string())),
-            };
             match self
                 .worker
                 .client
@@ -166,6 +180,8 @@ impl Producer<'_> {
                 Ok(_) => return Ok(()),
                 Err(e) if retriable(&e) => {
                     tracing::debug!(topic, partition, error = %e, "produce failed; retrying");
+                    // Learn the partition count again for the next records
+                    // (this batch keeps its partition: its keys chose it).
                     self.partitions.remove(topic);
                     last = Some(e);
                 }
@@ -178,15 +194,45 @@ impl Producer<'_> {
         )))
     }
 
-    /// The partition for the topic's next batch; the first time, asks for
-    /// the topic's metadata (the broker creates it when
-    /// `auto.create.topics.enable`, as Kafka Connect relies on).
-    async fn next_partition(&mut self, topic: &str) -> Result<i32, KafkaError> {
-        if let Some((count, next)) = self.partitions.get_mut(topic) {
-            let p = *next;
-            *next = (*next + 1) % *count;
-            return Ok(p);
+    /// The partition for the topic's next records without a key.
+    async fn next_partition(&mut self, topic: &str) -> Result<i32, TaskError> {
+        self.partition_count(topic).await?;
+        let Some((count, next)) = self.partitions.get_mut(topic) else {
+            return Err(TaskError::Kafka(format!("no partitions known for {topic}")));
+        };
+        let p = *next;
+        *next = (*next + 1) % *count;
+        Ok(p)
+    }
+
+    /// The topic's partition count, asked once; retried while the topic is
+    /// being created or has a partition without a leader.
+    async fn partition_count(&mut self, topic: &str) -> Result<i32, TaskError> {
+        let mut last = None;
+        for attempt in 0..PRODUCE_ATTEMPTS {
+            if let Some((count, _)) = self.partitions.get(topic) {
+                return Ok(*count);
+            }
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+            }
+            match self.layout(topic).await {
+                Ok(()) => {}
+                Err(e) if retriable(&e) => last = Some(e),
+                Err(e) => return Err(TaskError::Kafka(e.to_string())),
+            }
         }
+        Err(TaskError::Kafka(format!(
+            "metadata of {topic} failed {PRODUCE_ATTEMPTS} times: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )))
+    }
+
+    /// Asks for the topic's metadata (the broker creates it when
+    /// `auto.create.topics.enable`, as Kafka Connect relies on) and keeps
+    /// its partition count, starting its unkeyed records at a partition of
+    /// the clock's choosing so tasks do not all begin at partition 0.
+    async fn layout(&mut self, topic: &str) -> Result<(), KafkaError> {
         let md = self.worker.client.metadata(Some(&[topic]), true).await?;
         let t = md.topics.get(topic);
         let count = t.map_or(0, |t| t.partitions.len() as i32);
@@ -201,9 +247,8 @@ impl Producer<'_> {
             ));
         }
         let start = (runnel_common::clock::now_ms() % i64::from(count)) as i32;
-        self.partitions
-            .insert(topic.to_string(), (count, (start + 1) % count));
-        Ok(start)
+        self.partitions.insert(topic.to_string(), (count, start));
+        Ok(())
     }
 }
 
