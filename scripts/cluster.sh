@@ -45,6 +45,16 @@
 # console then connects with --command-config <dir>/client.properties, and
 # the registry's schema-registry.properties carries Confluent's kafkastore.*
 # security keys (SASL_SSL, SASL PLAIN as admin, the development CA).
+# Coord takes SASL logins too: the ensemble's members get <dir>/coord_jaas.conf
+# (jaasLoginConfig, a Server section with user kafka) and brokers, registry
+# and console log in with <dir>/coord_client_jaas.conf (a Client section:
+# java.security.auth.login.config in server.properties and
+# schema-registry.properties, KAFKA_OPTS for the console); brokers and
+# registry set zookeeper.set.acl=true, so their znodes are writable by
+# sasl:kafka only (world READ, none on /config/users): an anonymous coord
+# client can read the layout but change nothing. (Sessions are not forced
+# to log in, enforce.auth.enabled: this script's own status checks, and
+# zkCli-style tools, read coord anonymously.)
 set -euo pipefail
 
 PROG=cluster
@@ -134,7 +144,11 @@ usage: $(basename "$0") up      [--coord N] [--brokers M] [--dir DIR] [--base-po
                        with --command-config <dir>/client.properties, the Schema
                        Registry with kafkastore.security.protocol=SASL_SSL,
                        kafkastore.ssl.truststore.location, kafkastore.sasl.* in
-                       its schema-registry.properties.
+                       its schema-registry.properties. Coord takes SASL logins
+                       (DIGEST-MD5, user kafka, <dir>/coord_jaas.conf); all of
+                       them log in, and their znodes get zookeeper.set.acl's
+                       ACLs (sasl:kafka ALL, world READ): anonymous coord
+                       clients can read but change nothing.
   --timeout SECS       how long to wait for members/the ensemble (default 60)
   --wipe               with down: remove the member folders
 
@@ -527,6 +541,14 @@ cmd_up() {
 
     # ---- coordination ensemble ----------------------------------------------
     use_coord_bin
+    if $secure && ((existing == 0)); then
+        make_coord_jaas
+        coord_settings=(
+            --set "jaasLoginConfig=$dir/coord_jaas.conf"
+            --set "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+            "${coord_settings[@]}"
+        )
+    fi
     if ((existing > 0)); then
         while read -r member; do
             apply_settings "$member/zoo.cfg" "$(member_pid "$member")" is_coord "${coord_settings[@]}"
@@ -623,7 +645,16 @@ make_secure_settings() {
     password="$(cat "$certs/admin.password")"
     jaas="org.apache.kafka.common.security.plain.PlainLoginModule required"
     jaas+=" username=\"admin\" password=\"$password\" user_admin=\"$password\";"
-    secure_settings=(
+    secure_settings=()
+    if [[ -f "$dir/coord_client_jaas.conf" ]]; then
+        # Coord requires the login too: every broker logs in as kafka and
+        # creates its znodes writable by sasl:kafka only (world READ).
+        secure_settings+=(
+            --set "java.security.auth.login.config=$dir/coord_client_jaas.conf"
+            --set "zookeeper.set.acl=true"
+        )
+    fi
+    secure_settings+=(
         --set "listener.security.protocol.map=SASL_SSL:SASL_SSL"
         --set "inter.broker.listener.name=SASL_SSL"
         --set "ssl.keystore.type=PEM"
@@ -645,6 +676,35 @@ ssl.ca.location=$certs/ca.pem
 sasl.mechanisms=PLAIN
 sasl.username=admin
 sasl.password=$password
+EOF2
+    )
+}
+
+# --secure on a new folder, before the ensemble starts: coord's JAAS file
+# (<dir>/coord_jaas.conf, a Server section with the one SASL user kafka,
+# its password generated) and the coord clients' (<dir>/coord_client_jaas.conf,
+# a Client section logging in as kafka), both readable by their owner only.
+# Brokers, the Schema Registry and the console log in with the second; all
+# share one identity because a znode's ACL names its creator, and they
+# create znodes under each other's (the chroot, /runnel/schema_registry).
+make_coord_jaas() {
+    local password
+    [[ ! -f "$dir/coord_jaas.conf" ]] || return 0
+    password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+    (
+        umask 077
+        cat >"$dir/coord_jaas.conf" <<EOF2
+Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_kafka="$password";
+};
+EOF2
+        cat >"$dir/coord_client_jaas.conf" <<EOF2
+Client {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    username="kafka"
+    password="$password";
+};
 EOF2
     )
 }
@@ -714,7 +774,11 @@ start_console() {
     # configuration 'up' wrote.
     [[ ! -f "$dir/client.properties" ]] || security=(--command-config "$dir/client.properties")
     port="$(service_port console "$CONSOLE_PORT_OFFSET" "$first_broker")"
-    start_service console "runnel console" "$port" "$bin" console \
+    # Its coord session logs in as Kafka's tools do: the JAAS file in KAFKA_OPTS.
+    local opts="${KAFKA_OPTS:-}"
+    [[ ! -f "$dir/coord_client_jaas.conf" ]] ||
+        opts+="${opts:+ }-Djava.security.auth.login.config=$dir/coord_client_jaas.conf"
+    KAFKA_OPTS="$opts" start_service console "runnel console" "$port" "$bin" console \
         --bootstrap-server "$(bootstrap_list)" --zookeeper "$(connect_string)$(broker_chroot "$first_broker")" \
         --listen "127.0.0.1:$port" "${metrics[@]}" "${security[@]}"
 }
@@ -751,6 +815,12 @@ kafkastore.ssl.truststore.type=PEM
 kafkastore.ssl.truststore.location=$dir/certs/ca.pem
 kafkastore.sasl.mechanism=PLAIN
 kafkastore.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$(cat "$dir/certs/admin.password")";
+PROPS
+            fi
+            if [[ -f "$dir/coord_client_jaas.conf" ]]; then
+                cat >>"$props" <<PROPS
+java.security.auth.login.config=$dir/coord_client_jaas.conf
+zookeeper.set.acl=true
 PROPS
             fi
         )
@@ -810,6 +880,10 @@ cmd_down() {
         if [[ -d "$dir/certs" ]]; then
             rm -rf -- "${dir:?}/certs" "${dir:?}/client.properties"
             echo "cluster: wiped $dir/certs" >&2
+        fi
+        if [[ -f "$dir/coord_jaas.conf" ]]; then
+            rm -f -- "${dir:?}/coord_jaas.conf" "${dir:?}/coord_client_jaas.conf"
+            echo "cluster: wiped $dir/coord_jaas.conf" >&2
         fi
         for service in console registry; do
             if [[ -d "$dir/$service" ]]; then

@@ -6,9 +6,17 @@ registry starts before the other brokers are up) and elect one leader in
 coord; a schema registered through any broker is served by every one with
 one id, confluent-kafka's AvroSerializer works against a broker's URL, and
 when the broker whose registry leads is killed the others take writes
-again after its coord session expires."""
+again after its coord session expires.
+
+A secure broker's registry: the broker's only listener is SASL_SSL, coord
+takes SASL logins and the broker sets `zookeeper.set.acl=true`; the registry
+reaches Kafka over the inter-broker listener with the broker's credentials
+and coord with the broker's login, so it registers schemas and its leader
+node is `sasl:<user>` ALL + world READ, as the broker's znodes are."""
 
 import json
+import os
+import subprocess
 import time
 import uuid
 
@@ -20,7 +28,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
 
+import coordproc
+from brokerproc import Broker
+from coordproc import CoordServer
 from eosutil import create_topic
 from procutil import free_port, wait_for
 from registryproc import RegistryCluster, consume_values
@@ -110,3 +122,87 @@ def test_the_leading_brokers_death(cluster):
     wait_for(write, timeout=60, interval=0.3, desc="a registration after the leading broker died")
     print("writes again %.1f s after the kill -9" % (time.monotonic() - killed))
     assert leader_url(cluster) != leader_url_before
+
+
+PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule required '
+              'username="admin" password="admin-secret" user_admin="admin-secret";')
+
+
+class SaslSslBroker(Broker):
+    """A broker whose one listener is SASL_SSL: ready once it accepts TCP
+    (the plaintext ApiVersions probe cannot speak to it)."""
+
+    def ready(self):
+        import socket
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+@pytest.mark.skipif(coordproc.IMPL == "zookeeper",
+                    reason="runs runnel-coord's jaasLoginConfig key (RUNNEL_COORD_IMPL=zookeeper)")
+def test_secure_brokers_registry_uses_the_brokers_own_credentials(tmp_path):
+    from test_broker_coord_sasl import client_jaas
+    from test_coord_sasl import sasl_cfg, write_jaas
+    from test_security import runnel_bin
+
+    certs = str(tmp_path / "certs")
+    r = subprocess.run([runnel_bin(), "certs", "--dir", certs], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    jaas = write_jaas(tmp_path / "server-jaas.conf", {"kafka": "kafka-secret"})
+    coord = CoordServer(tmp_path / "coord", kind="runnel", extra_cfg=sasl_cfg(jaas))
+    coord.start()
+    rport = free_port()
+    broker = None
+    try:
+        broker = SaslSslBroker(tmp_path / "broker", coord.hosts + "/secure", broker_id=1)
+        broker.extra.update({
+            "listeners": "SASL_SSL://127.0.0.1:%d" % broker.port,
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name": "SASL_SSL",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": os.path.join(certs, "broker.pem"),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": os.path.join(certs, "ca.pem"),
+            "sasl.enabled.mechanisms": "PLAIN",
+            "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": PLAIN_JAAS,
+            "java.security.auth.login.config": client_jaas(tmp_path / "client-jaas.conf"),
+            "zookeeper.set.acl": "true",
+            "offsets.topic.replication.factor": "1",
+            "schema.registry.listeners": "http://127.0.0.1:%d" % rport,
+        })
+        broker.write_config()
+        broker.start()
+        url = "http://127.0.0.1:%d" % rport
+        wait_for(lambda: requests.get(url + "/subjects", timeout=2).status_code == 200,
+                 timeout=60, interval=0.3, desc="the secure broker's registry")
+        r = register(url, "secure-emb-value", schema("SecureEmb"), timeout=30)
+        assert r.status_code == 200, r.text
+        sid = r.json()["id"]
+        assert requests.get("%s/schemas/ids/%d" % (url, sid), timeout=5).status_code == 200
+
+        zk = KazooClient(hosts=coord.hosts, timeout=5)  # anonymous
+        zk.start(timeout=10)
+        try:
+            node = "/secure/schema_registry/schema_registry_master"
+            wait_for(lambda: zk.exists(node), timeout=30, interval=0.3, desc=node)
+            for path in ("/secure/schema_registry", node):
+                acl, _ = zk.get_acls(path)
+                assert sorted((a.id.scheme, a.id.id, a.perms) for a in acl) == [
+                    ("sasl", "kafka", 31), ("world", "anyone", 1)], path
+            with pytest.raises(NoAuthError):
+                zk.delete(node)
+        finally:
+            zk.stop()
+            zk.close()
+        with open(broker.log_path) as f:
+            log = f.read()
+        assert "schema registry stopped" not in log and "schema.registry.listeners:" not in log, log
+    finally:
+        if broker is not None:
+            broker.close()
+        coord.close()

@@ -13,6 +13,12 @@ confluent-kafka and shows its records; the registry (Confluent's
 and its `_schemas` record is there for a SASL_SSL consumer. A registry
 with a bad `kafkastore.security.protocol` or a wrong password exits at
 start with a message that says so.
+
+Coord takes SASL logins too (`<dir>/coord_jaas.conf`): brokers, registry and
+console log in as `kafka` (`<dir>/coord_client_jaas.conf`), and brokers and
+registry give their znodes `zookeeper.set.acl`'s ACLs, so an anonymous coord
+client can read the layout but change nothing, nor read `/config/users`;
+the console, logged in, can.
 """
 
 import json
@@ -24,6 +30,8 @@ import time
 import urllib.request
 
 import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -298,3 +306,76 @@ def test_registry_with_a_wrong_password_or_bad_setting_exits_with_a_reason(secur
     p = start_registry(tmp_path, d, **{"kafkastore.security.protocol": "TLS"})
     assert p.returncode != 0
     assert "kafkastore.security.protocol: \"TLS\" is not one of" in p.stderr, p.stderr
+
+
+def coord_hosts(base):
+    return ",".join("127.0.0.1:%d" % (base + k) for k in range(3))
+
+
+def test_coord_logins_are_configured_and_kept_secret(secure_up):
+    d, _, _ = secure_up
+    for name in ("coord_jaas.conf", "coord_client_jaas.conf"):
+        path = os.path.join(d, name)
+        assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, name
+    with open(os.path.join(d, "coord_jaas.conf")) as f:
+        assert 'user_kafka="' in f.read()
+    zoo = read_properties(os.path.join(d, "coord-1", "zoo.cfg"))
+    assert zoo["jaasLoginConfig"] == os.path.join(d, "coord_jaas.conf")
+    client_jaas = os.path.join(d, "coord_client_jaas.conf")
+    server = read_properties(os.path.join(d, "broker-1", "server.properties"))
+    assert server["java.security.auth.login.config"] == client_jaas
+    assert server["zookeeper.set.acl"] == "true"
+    registry = read_properties(os.path.join(d, "registry", "schema-registry.properties"))
+    assert registry["java.security.auth.login.config"] == client_jaas
+    assert registry["zookeeper.set.acl"] == "true"
+    # The console gets the login as Kafka's tools do: KAFKA_OPTS.
+    with open(os.path.join(d, "console", "console.pid")) as f:
+        pid = int(f.read().strip())
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    assert (b"-Djava.security.auth.login.config=" + client_jaas.encode()) in env[b"KAFKA_OPTS"]
+
+
+def test_anonymous_coord_client_reads_the_layout_but_changes_nothing(secure_up):
+    d, base, _ = secure_up
+    zk = KazooClient(hosts=coord_hosts(base), timeout=10)
+    zk.start(timeout=15)
+    try:
+        # World READ: tooling still sees the cluster.
+        assert sorted(zk.get_children("/runnel/brokers/ids")) == ["1", "2", "3"]
+        for path in ("/runnel/brokers", "/runnel/config"):
+            acl, _ = zk.get_acls(path)
+            assert sorted((a.id.scheme, a.id.id, a.perms) for a in acl) == [
+                ("sasl", "kafka", 31), ("world", "anyone", 1)], path
+            with pytest.raises(NoAuthError):
+                zk.create(path + "/anonymous", b"x")
+            with pytest.raises(NoAuthError):
+                zk.set(path, b"x")
+        with pytest.raises(NoAuthError):
+            zk.delete("/runnel/brokers/ids/1")
+        # Credentials are not even readable.
+        with pytest.raises(NoAuthError):
+            zk.get_children("/runnel/config/users")
+        # The registry's election node: its login's, as the brokers' are.
+        wait_for(lambda: zk.exists("/runnel/schema_registry/schema_registry_master"),
+                 timeout=30, interval=0.5, desc="the registry's leader node")
+        acl, _ = zk.get_acls("/runnel/schema_registry/schema_registry_master")
+        assert sorted((a.id.scheme, a.id.id, a.perms) for a in acl) == [
+            ("sasl", "kafka", 31), ("world", "anyone", 1)]
+        with pytest.raises(NoAuthError):
+            zk.set("/runnel/schema_registry/schema_registry_master", b"{}")
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_console_reads_coord_logged_in(secure_up):
+    d, _, r = secure_up
+    console = printed_url(r, "console: ").rstrip("/")
+    page = get(console + "/coord?path=/runnel/brokers/ids")
+    for k in (1, 2, 3):
+        assert "path=%%2Frunnel%%2Fbrokers%%2Fids%%2F%d" % k in page, page
+    # /config/users is readable by sasl:kafka only: the console logged in.
+    page = get(console + "/coord?path=/runnel/config/users")
+    assert "<h2>Children (" in page, page
+    assert "NoAuth" not in page and "not authorized" not in page.lower(), page

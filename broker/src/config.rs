@@ -169,7 +169,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("zookeeper.connection.timeout.ms", Int, None),
     key("zookeeper.max.in.flight.requests", Int, Some("10")),
     key("zookeeper.set.acl", Bool, Some("false")),
-    // TLS to coord's secureClientPort (security/coord_tls.rs).
+    // TLS to coord's secureClientPort (runnel_common::coord_client::tls).
     key("zookeeper.ssl.client.enable", Bool, Some("false")),
     key("zookeeper.sasl.client", Bool, Some("true")),
     key(
@@ -440,9 +440,9 @@ pub struct BrokerConfig {
     pub zookeeper_session_timeout: Duration,
     pub zookeeper_connection_timeout: Duration,
     /// `zookeeper.ssl.client.enable=true`: TLS to coord, with these files.
-    pub zookeeper_tls: Option<crate::security::coord_tls::CoordTls>,
+    pub zookeeper_tls: Option<runnel_common::coord_client::CoordTls>,
     /// A JAAS `Client` section: SASL DIGEST-MD5 to coord.
-    pub zookeeper_sasl: Option<crate::security::coord_sasl::CoordSasl>,
+    pub zookeeper_sasl: Option<runnel_common::coord_client::CoordSasl>,
     /// `zookeeper.set.acl`: znodes get Kafka's secure ACLs (creator ALL,
     /// world READ except on sensitive paths; `metadata::znode_acl`).
     /// Requires an authenticated coord identity (a TLS client certificate
@@ -803,31 +803,25 @@ impl BrokerConfig {
         let connection_ms = get
             .opt_int("zookeeper.connection.timeout.ms")
             .unwrap_or(session_ms);
-        let zookeeper_tls = crate::security::coord_tls::CoordTls::from_config(&|k| get.value(k))
-            .map_err(|e| get.error(&e.key, &e.reason))?;
-        let kafka_opts = std::env::var("KAFKA_OPTS").ok();
-        let zookeeper_sasl = crate::security::coord_sasl::CoordSasl::from_config(
+        let jvm_opts = runnel_common::coord_client::jvm_opts_from_env(&["KAFKA_OPTS"]);
+        let coord_security = runnel_common::coord_client::CoordClientSecurity::from_config(
             &|k| get.value(k),
-            kafka_opts.as_deref(),
+            &jvm_opts,
         )
         .map_err(|e| get.error(&e.key, &e.reason))?;
         // As Kafka (KafkaServer.initZkClient): secure ACLs name the creator's
-        // authenticated identity, so without one every create would fail
-        // (coord rejects the `auth` scheme for an unauthenticated session).
+        // authenticated identity, so without one every create would fail.
         let zookeeper_set_acl = get.bool("zookeeper.set.acl");
-        let has_identity = zookeeper_tls.as_ref().is_some_and(|t| t.keystore.is_some())
-            || zookeeper_sasl.is_some();
-        if zookeeper_set_acl && !has_identity {
+        if zookeeper_set_acl && !coord_security.has_identity() {
             return Err(get.error(
                 "zookeeper.set.acl",
-                "zookeeper.set.acl is true, but no authenticated identity to coord is \
-                 configured: either a JAAS file (java.security.auth.login.config) with a \
-                 Client section (DIGEST-MD5 username and password; coord knows the broker \
-                 as sasl:<username>), or zookeeper.ssl.client.enable=true with \
-                 zookeeper.ssl.keystore.location (a client certificate; coord \
-                 authenticates it as x509:<subject>) and zookeeper.ssl.truststore.location",
+                runnel_common::coord_client::SET_ACL_NEEDS_IDENTITY,
             ));
         }
+        let runnel_common::coord_client::CoordClientSecurity {
+            tls: zookeeper_tls,
+            sasl: zookeeper_sasl,
+        } = coord_security;
 
         let broker_id = get.int("broker.id");
         if broker_id < -1 {

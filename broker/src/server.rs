@@ -29,6 +29,7 @@ use crate::replica::ReplicaManager;
 use crate::security::authorizer::Authorizer;
 use crate::security::listener::ListenerRuntime;
 use crate::txn::TransactionCoordinator;
+use runnel_common::coord_client::CoordClientSecurity;
 use runnel_common::metrics::{serve, Prepare, Registry};
 
 /// Why the broker cannot start.
@@ -206,8 +207,18 @@ async fn serve_metrics(
     }))
 }
 
+/// The broker's own TLS and SASL to coord, for its metadata session and
+/// the Schema Registry it runs.
+fn coord_security(config: &BrokerConfig) -> CoordClientSecurity {
+    CoordClientSecurity {
+        tls: config.zookeeper_tls.clone(),
+        sasl: config.zookeeper_sasl.clone(),
+    }
+}
+
 /// The Schema Registry of `schema.registry.listeners`, run beside the Kafka
-/// listener: its store is this cluster (bootstrapped through this broker),
+/// listener: its store is this cluster (bootstrapped through this broker's
+/// inter-broker listener, as the broker's own client),
 /// its leader elected in this broker's coord among every broker serving
 /// one. It starts in the background (it reads `_schemas` first, which needs
 /// the cluster's brokers up) and stops with the broker.
@@ -244,13 +255,24 @@ fn serve_schema_registry(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let config = match runnel_registry::config::RegistryConfig::from_entries(&entries) {
-        Ok(c) => c,
-        Err(e) => {
-            warn!("schema.registry.listeners: {e}");
-            return None;
-        }
-    };
+    // The broker's own settings, not the environment's: the registry is
+    // part of this broker and reaches the cluster as the broker does.
+    let mut config =
+        match runnel_registry::config::RegistryConfig::from_entries_and_jvm_opts(&entries, &[]) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!("schema.registry.listeners: {e}");
+                return None;
+            }
+        };
+    // Kafka through the inter-broker listener (`advertised` is its
+    // endpoint) with the broker's inter-broker credentials, so a SASL_SSL-
+    // only broker serves its own registry; coord with the broker's TLS,
+    // login and `zookeeper.set.acl`, so its znodes are as protected as the
+    // broker's and it may create them under a chroot the broker secured.
+    config.store.security = broker.config.inter_broker_client.clone();
+    config.coord_security = coord_security(&broker.config);
+    config.coord_set_acl = broker.config.zookeeper_set_acl;
     Some(tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.wait_for(|stopped| *stopped).await;
@@ -283,8 +305,7 @@ impl Server {
             session_timeout: config.zookeeper_session_timeout,
             connection_timeout: config.zookeeper_connection_timeout,
             inter_broker_listener: config.inter_broker.listener.clone(),
-            tls: config.zookeeper_tls.clone(),
-            sasl: config.zookeeper_sasl.clone(),
+            security: coord_security(&config),
             set_acl: config.zookeeper_set_acl,
         })
         .await?;

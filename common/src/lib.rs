@@ -14,10 +14,14 @@
 //! * [`tls`]: rustls server and client configurations from PEM files.
 //! * [`security`]: SASL mechanisms (SCRAM-SHA-256/512, PLAIN) for both the
 //!   broker's and the client's side, and the `sasl.jaas.config` parser.
+//! * [`coord_client`]: how every coord client (broker, Schema Registry,
+//!   console) secures its session: Kafka's `zookeeper.ssl.*` keys and a
+//!   JAAS `Client` section for SASL.
 //! * [`kafka`]: the internal Kafka client (connections, metadata, admin,
 //!   produce, fetch, record batches) used by the `runnel` CLI.
 
 pub mod clock;
+pub mod coord_client;
 pub mod coord_shell;
 pub mod kafka;
 pub mod logging;

@@ -8,11 +8,21 @@
 //! [`client_properties`], the one reader of client security settings that
 //! the `runnel` tools use too; its errors come back under the prefixed key
 //! the user wrote.
+//!
+//! Its coord session (`kafkastore.connection.url`) is secured as
+//! Confluent's registry secured its ZooKeeper session: a JAAS `Client`
+//! section from `java.security.auth.login.config` (the JVM property
+//! Confluent reads; here a key of this file, or `-D...` in
+//! `SCHEMA_REGISTRY_OPTS`, else `KAFKA_OPTS`, when the key is unset) and
+//! `zookeeper.set.acl`. Confluent had no TLS to ZooKeeper; Kafka's
+//! `zookeeper.ssl.*` keys are taken for it, as a broker takes them. All of
+//! it is read by `runnel_common::coord_client`, the broker's reader too.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use runnel_common::coord_client::{self, CoordClientSecurity};
 use runnel_common::kafka::client_properties::{self, ClientPropertiesError};
 use runnel_common::kafka::{ClientSecurity, SecurityProtocol};
 use runnel_common::properties;
@@ -62,6 +72,12 @@ pub struct RegistryConfig {
     pub zk_namespace: String,
     /// `kafkastore.zk.session.timeout.ms`: the leader's coord session.
     pub coord_session_timeout: Duration,
+    /// TLS and SASL login to coord (see the module documentation).
+    pub coord_security: CoordClientSecurity,
+    /// `zookeeper.set.acl` (`false`): the election's znodes get
+    /// `sasl:<user>` (or `x509:<subject>`) ALL + world READ instead of
+    /// world ALL.
+    pub coord_set_acl: bool,
 }
 
 const KNOWN: &[&str] = &[
@@ -80,7 +96,22 @@ const KNOWN: &[&str] = &[
     "schema.registry.zk.namespace",
     "kafkastore.zk.session.timeout.ms",
     "debug",
+    "zookeeper.set.acl",
+    "java.security.auth.login.config",
+    "zookeeper.sasl.client",
+    "zookeeper.sasl.clientconfig",
+    "zookeeper.ssl.client.enable",
+    "zookeeper.clientCnxnSocket",
+    "zookeeper.ssl.keystore.location",
+    "zookeeper.ssl.keystore.type",
+    "zookeeper.ssl.truststore.location",
+    "zookeeper.ssl.truststore.type",
+    "zookeeper.ssl.enabled.protocols",
 ];
+
+/// The JVM options variables Confluent's start script passes to the JVM,
+/// searched in this order for `-Djava.security.auth.login.config`.
+const JVM_OPTS_VARS: &[&str] = &["SCHEMA_REGISTRY_OPTS", "KAFKA_OPTS"];
 
 /// Confluent's prefix for the settings of the store's Kafka client.
 const STORE_CLIENT_PREFIX: &str = "kafkastore.";
@@ -184,7 +215,18 @@ impl RegistryConfig {
         Self::from_entries(&entries)
     }
 
+    /// The configuration of `entries`, the login file falling back to
+    /// `SCHEMA_REGISTRY_OPTS`, then `KAFKA_OPTS`.
     pub fn from_entries(entries: &[(String, String)]) -> Result<RegistryConfig, ConfigError> {
+        Self::from_entries_and_jvm_opts(entries, &coord_client::jvm_opts_from_env(JVM_OPTS_VARS))
+    }
+
+    /// As [`RegistryConfig::from_entries`], with the JVM options given
+    /// (`(variable, value)`) instead of read from the environment.
+    pub fn from_entries_and_jvm_opts(
+        entries: &[(String, String)],
+        jvm_opts: &[(String, String)],
+    ) -> Result<RegistryConfig, ConfigError> {
         let get = |key: &str| {
             entries
                 .iter()
@@ -259,6 +301,23 @@ impl RegistryConfig {
                 bad(level_key, v, "expected none, backward, backward_transitive, forward, forward_transitive, full or full_transitive")
             })?,
         };
+        let coord = get("kafkastore.connection.url").map(str::to_string);
+        let coord_security =
+            CoordClientSecurity::from_config(&|k| get(k).map(str::to_string), jvm_opts).map_err(
+                |e| ConfigError::Value {
+                    key: e.key.clone(),
+                    value: get(&e.key).unwrap_or_default().to_string(),
+                    message: e.reason,
+                },
+            )?;
+        let coord_set_acl = boolean("zookeeper.set.acl", false)?;
+        if coord_set_acl && coord.is_some() && !coord_security.has_identity() {
+            return Err(bad(
+                "zookeeper.set.acl",
+                "true",
+                coord_client::SET_ACL_NEEDS_IDENTITY,
+            ));
+        }
         let eligibility_key = if get("leader.eligibility").is_some() {
             "leader.eligibility"
         } else {
@@ -281,11 +340,13 @@ impl RegistryConfig {
                 _ => listener.ip().to_string(),
             },
             leader_eligibility: boolean(eligibility_key, true)?,
-            coord: get("kafkastore.connection.url").map(str::to_string),
+            coord,
             zk_namespace: get("schema.registry.zk.namespace")
                 .unwrap_or("schema_registry")
                 .to_string(),
             coord_session_timeout: millis("kafkastore.zk.session.timeout.ms", 30_000)?,
+            coord_security,
+            coord_set_acl,
         })
     }
 }
@@ -306,6 +367,58 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         RegistryConfig::from_entries(&entries)
+    }
+
+    #[test]
+    fn coord_login_and_secure_acls() {
+        let dir = tempfile::tempdir().unwrap();
+        let jaas = dir.path().join("jaas.conf");
+        std::fs::write(
+            &jaas,
+            "Client { org.apache.zookeeper.server.auth.DigestLoginModule required \
+             username=\"kafka\" password=\"s\"; };",
+        )
+        .unwrap();
+        let jaas = jaas.display().to_string();
+        let base = [
+            ("kafkastore.bootstrap.servers", "127.0.0.1:9092"),
+            ("kafkastore.connection.url", "127.0.0.1:2181/runnel"),
+        ];
+        let c = cfg(&base).unwrap();
+        assert!(!c.coord_set_acl && c.coord_security == CoordClientSecurity::default());
+        // Secure ACLs need an identity to name.
+        let e = cfg(&[base[0], base[1], ("zookeeper.set.acl", "true")]).unwrap_err();
+        assert!(e.to_string().starts_with("zookeeper.set.acl"), "{e}");
+        let c = cfg(&[
+            base[0],
+            base[1],
+            ("zookeeper.set.acl", "true"),
+            ("java.security.auth.login.config", &jaas),
+        ])
+        .unwrap();
+        assert!(c.coord_set_acl);
+        assert_eq!(
+            c.coord_security.sasl.map(|s| s.username),
+            Some("kafka".into())
+        );
+        // The login file from SCHEMA_REGISTRY_OPTS, as Confluent's start script passes it.
+        let entries: Vec<(String, String)> = base
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let opts = [(
+            "SCHEMA_REGISTRY_OPTS".to_string(),
+            format!("-Djava.security.auth.login.config={jaas}"),
+        )];
+        let c = RegistryConfig::from_entries_and_jvm_opts(&entries, &opts).unwrap();
+        assert!(c.coord_security.sasl.is_some());
+        // TLS keys are Kafka's, and checked alike.
+        let e = cfg(&[base[0], base[1], ("zookeeper.ssl.client.enable", "true")]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("zookeeper.ssl.truststore.location"),
+            "{e}"
+        );
     }
 
     #[test]

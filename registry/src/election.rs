@@ -14,16 +14,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use runnel_common::coord_client::{CoordClientSecurity, CoordConnectError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use zookeeper_client as zk;
 
 use crate::registry::Registry;
 
-const PERSISTENT: zk::CreateOptions<'static> =
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-const EPHEMERAL: zk::CreateOptions<'static> =
-    zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+/// ZooKeeper's `CREATOR_ALL_ACL` + `READ_ACL_UNSAFE`: what Confluent's
+/// registry (through Kafka's `ZkUtils`) gives its znodes when
+/// `zookeeper.set.acl=true`. Coord expands `auth` to the session's
+/// authenticated ids (`sasl:<user>`, `x509:<subject>`).
+static CREATOR_ALL_WORLD_READ: [zk::Acl; 2] = [
+    zk::Acl::new_const(zk::Permission::ALL, "auth", ""),
+    zk::Acl::new_const(zk::Permission::READ, "world", "anyone"),
+];
+
+/// The ACL of every node the election creates.
+fn acls(set_acl: bool) -> zk::Acls<'static> {
+    if set_acl {
+        zk::Acls::new(&CREATOR_ALL_WORLD_READ)
+    } else {
+        zk::Acls::anyone_all()
+    }
+}
+
+/// Why one session's worth of the election ended early.
+#[derive(Debug, thiserror::Error)]
+enum ElectionError {
+    #[error(transparent)]
+    Coord(#[from] zk::Error),
+    #[error("cannot connect to coord: {0}")]
+    Connect(#[from] CoordConnectError),
+}
 
 /// Who writes, as this instance knows it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +94,10 @@ pub struct ElectionConfig {
     pub namespace: String,
     pub session_timeout: Duration,
     pub me: Identity,
+    /// TLS and SASL to coord (`zookeeper.ssl.*`, a JAAS `Client` section).
+    pub security: CoordClientSecurity,
+    /// `zookeeper.set.acl`: nodes get creator ALL + world READ.
+    pub set_acl: bool,
 }
 
 /// The running election: who leads, and how to leave it.
@@ -133,11 +160,13 @@ async fn campaign(
     registry: &Registry,
     tx: &watch::Sender<Leader>,
     stopped: &mut watch::Receiver<bool>,
-) -> Result<(), zk::Error> {
+) -> Result<(), ElectionError> {
     let client = connect(config).await?;
     let dir = format!("/{}", config.namespace.trim_matches('/'));
     let node = format!("{dir}/schema_registry_master");
-    client.mkdir(&dir, &PERSISTENT).await.or_else(exists_ok)?;
+    let persistent = zk::CreateMode::Persistent.with_acls(acls(config.set_acl));
+    let ephemeral = zk::CreateMode::Ephemeral.with_acls(acls(config.set_acl));
+    client.mkdir(&dir, &persistent).await.or_else(exists_ok)?;
     let me = serde_json::to_vec(&config.me).unwrap_or_default();
     let mut states = client.state_watcher();
     loop {
@@ -145,7 +174,7 @@ async fn campaign(
             return Ok(());
         }
         if config.me.master_eligibility {
-            match client.create(&node, &me, &EPHEMERAL).await {
+            match client.create(&node, &me, &ephemeral).await {
                 Ok(_) => {
                     lead(registry, tx, &config.me).await;
                     let outcome = hold(&mut states, tx, stopped).await;
@@ -158,10 +187,10 @@ async fn campaign(
                             }
                         }
                     }
-                    return outcome;
+                    return outcome.map_err(ElectionError::from);
                 }
                 Err(zk::Error::NodeExists) => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         match client.get_and_watch_data(&node).await {
@@ -175,7 +204,7 @@ async fn campaign(
                     tracing::info!("removing this instance's leader node of a previous session");
                     match client.delete(&node, Some(stat.version)).await {
                         Ok(()) | Err(zk::Error::NoNode) | Err(zk::Error::BadVersion) => continue,
-                        Err(e) => return Err(e),
+                        Err(e) => return Err(e.into()),
                     }
                 }
                 let leader = match identity {
@@ -203,7 +232,7 @@ async fn campaign(
                     _ = stopped.changed() => return Ok(()),
                 }
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         if states.peek_state().is_terminated() {
             return Ok(());
@@ -262,26 +291,26 @@ fn exists_ok(e: zk::Error) -> Result<(), zk::Error> {
     }
 }
 
-/// A session on the hosts, rooted at the chroot (created when missing, as
-/// Kafka does).
-async fn connect(config: &ElectionConfig) -> Result<zk::Client, zk::Error> {
+/// A session on the hosts, logged in as configured, rooted at the chroot
+/// (created when missing, as Kafka does).
+async fn connect(config: &ElectionConfig) -> Result<zk::Client, ElectionError> {
     let (hosts, chroot) = match config.connect.find('/') {
         Some(i) => (&config.connect[..i], Some(&config.connect[i..])),
         None => (config.connect.as_str(), None),
     };
+    let connector = zk::Client::connector().with_session_timeout(config.session_timeout);
     let client = tokio::time::timeout(
         config.session_timeout * 2,
-        zk::Client::connector()
-            .with_session_timeout(config.session_timeout)
-            .connect(hosts),
+        config.security.connect(connector, hosts),
     )
     .await
     .map_err(|_| zk::Error::Timeout)??;
     let Some(chroot) = chroot.filter(|c| *c != "/") else {
         return Ok(client);
     };
-    client.mkdir(chroot, &PERSISTENT).await.or_else(exists_ok)?;
+    let persistent = zk::CreateMode::Persistent.with_acls(acls(config.set_acl));
+    client.mkdir(chroot, &persistent).await.or_else(exists_ok)?;
     client
         .chroot(chroot)
-        .map_err(|_| zk::Error::BadArguments(&"invalid chroot in kafkastore.connection.url"))
+        .map_err(|_| zk::Error::BadArguments(&"invalid chroot in kafkastore.connection.url").into())
 }

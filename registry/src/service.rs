@@ -36,6 +36,8 @@ pub async fn run(
                 namespace: config.zk_namespace.clone(),
                 session_timeout: config.coord_session_timeout,
                 me: Identity::new(&config.host_name, addr.port(), config.leader_eligibility),
+                security: config.coord_security.clone(),
+                set_acl: config.coord_set_acl,
             },
             registry.clone(),
         )

@@ -9,6 +9,13 @@
 //! cluster view changed — live without a page reload, no build step,
 //! everything embedded in the binary.
 //!
+//! Its coord session is secured as Kafka's ZooKeeper tools secure theirs:
+//! TLS from the file of `--zk-tls-config-file` (Kafka's flag; its
+//! `zookeeper.ssl.*` keys), a SASL login from the JAAS `Client` section of
+//! `-Djava.security.auth.login.config=<file>` in `KAFKA_OPTS`. Having no
+//! JVM, the console also takes that key (and `zookeeper.sasl.client`,
+//! `zookeeper.sasl.clientconfig`) from the `--zk-tls-config-file` file.
+//!
 //! # Layout
 //! * [`view`]: the poller (cluster view twice a second) and the timeline.
 //! * [`pages`]: the pages and fragments (GET).
@@ -32,6 +39,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
+use runnel_common::coord_client::{self, CoordClientSecurity};
 use runnel_common::kafka::{Client, ConnectionConfig};
 use tokio::sync::watch;
 use zookeeper_client as zk;
@@ -59,6 +67,58 @@ pub struct ConsoleArgs {
     /// `ssl.*` and `sasl.*` settings, so it can watch a secure cluster.
     #[arg(long = "command-config", value_name = "FILE")]
     pub command_config: Option<String>,
+    /// Coord client properties, as Kafka's tools take them: `zookeeper.ssl.*`
+    /// (TLS to coord's secure port) and `java.security.auth.login.config`,
+    /// `zookeeper.sasl.*` (a JAAS `Client` login, else from `KAFKA_OPTS`);
+    /// other keys are ignored, as Kafka ignores them.
+    #[arg(long = "zk-tls-config-file", value_name = "FILE")]
+    pub zk_tls_config_file: Option<String>,
+}
+
+/// The keys `--zk-tls-config-file` is read for (Kafka's
+/// `ZkSecurityMigrator`/`kafka-configs.sh` list, plus the login keys a JVM
+/// would take as system properties).
+const ZK_CLIENT_KEYS: &[&str] = &[
+    "zookeeper.clientCnxnSocket",
+    "zookeeper.ssl.client.enable",
+    "zookeeper.ssl.keystore.location",
+    "zookeeper.ssl.keystore.type",
+    "zookeeper.ssl.truststore.location",
+    "zookeeper.ssl.truststore.type",
+    "zookeeper.ssl.enabled.protocols",
+    "java.security.auth.login.config",
+    "zookeeper.sasl.client",
+    "zookeeper.sasl.clientconfig",
+];
+
+/// The console's TLS and SASL to coord from `--zk-tls-config-file` and
+/// `KAFKA_OPTS`; errors name the file and key.
+fn coord_security(file: Option<&str>) -> anyhow::Result<CoordClientSecurity> {
+    let entries = match file {
+        Some(path) => runnel_common::properties::read_file(std::path::Path::new(path))
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Vec::new(),
+    };
+    for e in &entries {
+        if !ZK_CLIENT_KEYS.contains(&e.key.as_str()) {
+            eprintln!(
+                "WARNING: --zk-tls-config-file: {} is not a coord client key; ignored",
+                e.key
+            );
+        }
+    }
+    let lookup = |key: &str| {
+        entries
+            .iter()
+            .rev()
+            .find(|e| e.key == key)
+            .map(|e| e.value.clone())
+    };
+    let jvm_opts = coord_client::jvm_opts_from_env(&["KAFKA_OPTS"]);
+    CoordClientSecurity::from_config(&lookup, &jvm_opts).map_err(|e| match file {
+        Some(path) => anyhow::anyhow!("--zk-tls-config-file {path}: {}: {}", e.key, e.reason),
+        None => anyhow::anyhow!("{}: {}", e.key, e.reason),
+    })
 }
 
 /// What every handler shares.
@@ -68,6 +128,8 @@ pub struct Console {
     /// Coord hosts (no chroot) and the brokers' chroot ("" for none).
     pub coord_hosts: String,
     pub chroot: String,
+    /// TLS and SASL login for the coord session.
+    coord_security: CoordClientSecurity,
     zk: tokio::sync::Mutex<Option<zk::Client>>,
 }
 
@@ -84,10 +146,10 @@ impl Console {
                 return Ok(c.clone());
             }
         }
-        let connect = zk::Client::connector()
+        let connector = zk::Client::connector()
             .with_session_timeout(Duration::from_secs(10))
-            .with_connection_timeout(Duration::from_secs(5))
-            .connect(&self.coord_hosts);
+            .with_connection_timeout(Duration::from_secs(5));
+        let connect = self.coord_security.connect(connector, &self.coord_hosts);
         let client = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
             .map_err(|_| anyhow::anyhow!("coord at {} did not answer", self.coord_hosts))?
@@ -113,6 +175,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     // `--command-config`, unknown keys warned about alike.
     let security =
         crate::cli::client_security(args.command_config.as_deref(), &BTreeMap::new(), "")?;
+    let coord_security = coord_security(args.zk_tls_config_file.as_deref())?;
     let protocol = security.protocol();
     let config = ConnectionConfig {
         client_id: "runnel-console".to_string(),
@@ -147,6 +210,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         view: rx,
         coord_hosts: hosts,
         chroot,
+        coord_security,
         zk: tokio::sync::Mutex::new(None),
     });
     let addr = listener.local_addr()?;
@@ -244,5 +308,28 @@ mod tests {
             panic!("not the console: {:?}", cli.command);
         };
         assert_eq!(args.command_config.as_deref(), Some("client.properties"));
+    }
+
+    #[test]
+    fn coord_login_from_the_zk_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let jaas = dir.path().join("jaas.conf");
+        std::fs::write(
+            &jaas,
+            "Client { org.apache.zookeeper.server.auth.DigestLoginModule required \
+             username=\"kafka\" password=\"s\"; };",
+        )
+        .unwrap();
+        let file = dir.path().join("zk.properties");
+        std::fs::write(
+            &file,
+            format!("java.security.auth.login.config={}\n", jaas.display()),
+        )
+        .unwrap();
+        let security = coord_security(file.to_str()).unwrap();
+        assert_eq!(security.sasl.map(|s| s.username), Some("kafka".into()));
+        std::fs::write(&file, "zookeeper.ssl.client.enable=true\n").unwrap();
+        let err = coord_security(file.to_str()).unwrap_err().to_string();
+        assert!(err.contains("zookeeper.ssl.truststore.location"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use runnel_common::coord_client::CoordConnectError;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
@@ -62,7 +63,7 @@ pub enum MetadataError {
     },
     /// `zookeeper.ssl.*` files that cannot be used (the message names key and file).
     #[error("TLS to coord: {0}")]
-    CoordTls(#[from] crate::security::coord_tls::CoordTlsError),
+    CoordTls(#[from] runnel_common::coord_client::CoordTlsError),
     #[error("broker id {id} is registered by another live session (another broker with the same broker.id?)")]
     BrokerIdInUse { id: i32 },
     #[error("the broker is shutting down")]
@@ -129,11 +130,9 @@ pub struct CoordSettings {
     pub connection_timeout: Duration,
     /// `inter.broker.listener.name`: whose endpoint a broker is reached at.
     pub inter_broker_listener: String,
-    /// `zookeeper.ssl.client.enable` and its files: `hosts` then name
-    /// coord's secure client ports.
-    pub tls: Option<crate::security::coord_tls::CoordTls>,
-    /// A JAAS `Client` section: each session logs in with DIGEST-MD5.
-    pub sasl: Option<crate::security::coord_sasl::CoordSasl>,
+    /// TLS (`hosts` then name coord's secure client ports) and SASL
+    /// login to coord.
+    pub security: runnel_common::coord_client::CoordClientSecurity,
     /// `zookeeper.set.acl`: create znodes with Kafka's secure default ACLs
     /// (see [`super::znode_acl`]) instead of `world:anyone` ALL.
     pub set_acl: bool,
@@ -187,39 +186,20 @@ impl MetadataStore {
             },
             source,
         };
-        let mut connector = zk::Client::connector()
+        let connector = zk::Client::connector()
             .with_session_timeout(settings.session_timeout)
             .with_connection_timeout(settings.connection_timeout);
-        if let Some(sasl) = &settings.sasl {
-            connector = connector.with_sasl(sasl.options());
-        }
-        // With TLS every host in `hosts` is a secure port (Kafka's
-        // zookeeper.ssl.client.enable); the files are read per session so
-        // a renewed certificate is picked up on the next one.
-        let (connector, secure) = match &settings.tls {
-            None => (connector, false),
-            Some(tls) => {
-                let options = tls.options()?;
-                // The crate's rustls takes the process-wide provider; make
-                // it aws-lc-rs, as everywhere else (a no-op once set).
-                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                (connector.with_tls(options), true)
-            }
-        };
-        let connecting = async {
-            if secure {
-                connector.secure_connect(&settings.hosts).await
-            } else {
-                connector.connect(&settings.hosts).await
-            }
-        };
+        let connecting = settings.security.connect(connector, &settings.hosts);
         let client = tokio::time::timeout(
             settings.connection_timeout + settings.session_timeout,
             connecting,
         )
         .await
         .map_err(|_| connect_err(zk::Error::Timeout))?
-        .map_err(connect_err)?;
+        .map_err(|e| match e {
+            CoordConnectError::Tls(e) => MetadataError::CoordTls(e),
+            CoordConnectError::Zk(e) => connect_err(e),
+        })?;
         let Some(chroot) = &settings.chroot else {
             return Ok(client);
         };

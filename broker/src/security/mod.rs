@@ -13,16 +13,13 @@
 //! * [`acl`]: Kafka's ACL model (resources, patterns, operations) and matching.
 //! * [`authorizer`]: the one authorizer handlers ask, its bindings reloaded
 //!   from coord on every change notification.
-//! * [`coord_tls`]: the broker's TLS to coord (`zookeeper.ssl.*`).
-//! * [`coord_sasl`]: the broker's SASL login to coord (a JAAS `Client`
-//!   section, as Kafka's ZooKeeper client).
+//! * TLS and SASL to coord are shared with every coord client:
+//!   `runnel_common::coord_client`.
 //! * [`credentials`]: SCRAM credentials in coord (`/config/users/<user>`,
 //!   Kafka's layout) and the Alter/DescribeUserScramCredentials requests.
 
 pub mod acl;
 pub mod authorizer;
-pub mod coord_sasl;
-pub mod coord_tls;
 pub mod credentials;
 pub mod listener;
 pub mod principal;

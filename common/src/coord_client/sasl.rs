@@ -1,5 +1,6 @@
-//! SASL DIGEST-MD5 from the broker to coord, configured as a Kafka broker's
-//! ZooKeeper client is: a JAAS login file with a `Client` section.
+//! SASL DIGEST-MD5 from a coord client (broker, Schema Registry, console)
+//! to coord, configured as a Kafka broker's ZooKeeper client is: a JAAS
+//! login file with a `Client` section.
 //!
 //! ```text
 //! Client {
@@ -10,28 +11,28 @@
 //!
 //! | key | meaning here |
 //! |---|---|
-//! | `java.security.auth.login.config` | the JAAS file (Kafka reads the JVM's system property of this name; the broker has no JVM, so it is a `server.properties` key, and `-Djava.security.auth.login.config=<file>` in `KAFKA_OPTS` is read when the key is unset, as `kafka-server-start.sh` users pass it) |
+//! | `java.security.auth.login.config` | the JAAS file (Kafka and Confluent read the JVM's system property of this name; Runnel has no JVM, so it is a key of the program's properties file, and `-Djava.security.auth.login.config=<file>` in the JVM options variable the program's Java namesake reads (`KAFKA_OPTS`; `SCHEMA_REGISTRY_OPTS` then `KAFKA_OPTS` for the registry) is read when the key is unset, as `kafka-server-start.sh` users pass it) |
 //! | `zookeeper.sasl.clientconfig` | the section to log in with (default `Client`) |
 //! | `zookeeper.sasl.client` | `false` turns SASL to coord off (default `true`) |
 //!
 //! As ZooKeeper's client: a file without the section means no SASL (with a
 //! warning); as Kafka: a file with the section while
-//! `zookeeper.sasl.client=false` is refused. Coord knows the broker as
+//! `zookeeper.sasl.client=false` is refused. Coord knows the client as
 //! `sasl:<username>`, the identity `zookeeper.set.acl` gives its znodes.
 
 use std::fmt;
 use std::path::PathBuf;
 
-use runnel_common::security::jaas::{self, KERBEROS_LOGIN_MODULE};
+use crate::security::jaas::{self, KERBEROS_LOGIN_MODULE};
 use zookeeper_client as zk;
 
-use super::coord_tls::CoordKeyError;
+use super::tls::CoordKeyError;
 
 const LOGIN_CONFIG: &str = "java.security.auth.login.config";
 const CLIENT_CONFIG: &str = "zookeeper.sasl.clientconfig";
 const SASL_CLIENT: &str = "zookeeper.sasl.client";
 
-/// The broker's login to coord, read from its JAAS file at start-up.
+/// A coord client's login, read from its JAAS file at start-up.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CoordSasl {
     pub username: String,
@@ -52,11 +53,13 @@ impl fmt::Debug for CoordSasl {
 
 impl CoordSasl {
     /// Reads the keys above through `lookup` (explicit value, else the
-    /// default), with `kafka_opts` (the `KAFKA_OPTS` environment variable)
-    /// as the fallback for the login file; `None` when SASL is not asked for.
+    /// default), with `jvm_opts` (JVM option variables as `(name, value)`,
+    /// e.g. `("KAFKA_OPTS", "-Dx=y ...")`, the first that sets the
+    /// property wins) as the fallback for the login file; `None` when SASL
+    /// is not asked for.
     pub fn from_config(
         lookup: &dyn Fn(&str) -> Option<String>,
-        kafka_opts: Option<&str>,
+        jvm_opts: &[(String, String)],
     ) -> Result<Option<CoordSasl>, CoordKeyError> {
         let set = |key: &str| {
             lookup(key)
@@ -64,14 +67,17 @@ impl CoordSasl {
                 .filter(|v| !v.is_empty())
         };
         let (file, key) = match set(LOGIN_CONFIG) {
-            Some(file) => (file, LOGIN_CONFIG),
-            None => match kafka_opts.and_then(java_property) {
-                Some(file) => (file, "KAFKA_OPTS -Djava.security.auth.login.config"),
+            Some(file) => (file, LOGIN_CONFIG.to_string()),
+            None => match jvm_opts
+                .iter()
+                .find_map(|(var, opts)| Some((java_property(opts)?, var)))
+            {
+                Some((file, var)) => (file, format!("{var} -D{LOGIN_CONFIG}")),
                 None => return Ok(None),
             },
         };
         let bad = |reason: String| CoordKeyError {
-            key: key.to_string(),
+            key: key.clone(),
             reason: format!("{file}: {reason}"),
         };
         let text = std::fs::read_to_string(&file).map_err(|e| bad(e.to_string()))?;
@@ -128,6 +134,14 @@ impl CoordSasl {
     }
 }
 
+/// The JVM option variables `vars` (e.g. `KAFKA_OPTS`) that are set, in
+/// order, as [`CoordSasl::from_config`] takes them.
+pub fn jvm_opts_from_env(vars: &[&str]) -> Vec<(String, String)> {
+    vars.iter()
+        .filter_map(|var| Some((var.to_string(), std::env::var(var).ok()?)))
+        .collect()
+}
+
 /// The value of `-Djava.security.auth.login.config=<file>` among JVM
 /// options (the last one wins, as the JVM takes it); quotes around the
 /// whole option or the value are taken off.
@@ -153,7 +167,11 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        CoordSasl::from_config(&|k| map.get(k).cloned(), kafka_opts)
+        let opts: Vec<(String, String)> = kafka_opts
+            .map(|o| ("KAFKA_OPTS".to_string(), o.to_string()))
+            .into_iter()
+            .collect();
+        CoordSasl::from_config(&|k| map.get(k).cloned(), &opts)
     }
 
     fn jaas_file(dir: &tempfile::TempDir, text: &str) -> String {
@@ -180,6 +198,27 @@ mod tests {
         // Nothing configured: no SASL.
         assert_eq!(read(&[], Some("-Xmx1g")).unwrap(), None);
         assert_eq!(read(&[], None).unwrap(), None);
+    }
+
+    #[test]
+    fn first_jvm_options_variable_that_sets_the_property_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = jaas_file(&dir, CLIENT);
+        let opts = vec![
+            ("SCHEMA_REGISTRY_OPTS".to_string(), "-Xmx1g".to_string()),
+            (
+                "KAFKA_OPTS".to_string(),
+                format!("-Djava.security.auth.login.config={file}"),
+            ),
+        ];
+        let sasl = CoordSasl::from_config(&|_| None, &opts).unwrap().unwrap();
+        assert_eq!(sasl.file, PathBuf::from(&file));
+        let missing = vec![(
+            "SCHEMA_REGISTRY_OPTS".to_string(),
+            "-Djava.security.auth.login.config=/nonexistent/j.conf".to_string(),
+        )];
+        let err = CoordSasl::from_config(&|_| None, &missing).unwrap_err();
+        assert!(err.key.starts_with("SCHEMA_REGISTRY_OPTS"), "{}", err.key);
     }
 
     #[test]

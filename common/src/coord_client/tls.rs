@@ -1,11 +1,12 @@
-//! TLS from the broker to coord, with Kafka's `zookeeper.ssl.*` keys (as
-//! Kafka connects to a ZooKeeper `secureClientPort`).
+//! TLS from a coord client (broker, Schema Registry, console) to coord,
+//! with Kafka's `zookeeper.ssl.*` keys (as Kafka connects to a ZooKeeper
+//! `secureClientPort`).
 //!
 //! | key | meaning here |
 //! |---|---|
-//! | `zookeeper.ssl.client.enable` | `true`: the broker's coord sessions speak TLS (default `false`) |
+//! | `zookeeper.ssl.client.enable` | `true`: the client's coord sessions speak TLS (default `false`) |
 //! | `zookeeper.clientCnxnSocket` | accepted (`org.apache.zookeeper.ClientCnxnSocketNetty`, Kafka's requirement for TLS; not needed here) |
-//! | `zookeeper.ssl.keystore.location` | PEM file with the broker's private key and certificate chain, shown to coord (optional: only for `ssl.clientAuth=need/want`) |
+//! | `zookeeper.ssl.keystore.location` | PEM file with the client's private key and certificate chain, shown to coord (optional: only for `ssl.clientAuth=need/want`) |
 //! | `zookeeper.ssl.keystore.type` | `PEM` only (unset: PEM) |
 //! | `zookeeper.ssl.truststore.location` | PEM file of CA certificates coord's certificate is checked against (required) |
 //! | `zookeeper.ssl.truststore.type` | `PEM` only (unset: PEM) |
@@ -18,8 +19,8 @@ use std::path::PathBuf;
 
 use zookeeper_client as zk;
 
-/// A coord client key (TLS here, SASL in `coord_sasl`) and why its value is
-/// refused (the config module adds file and line).
+/// A coord client key (TLS here, SASL in [`super::sasl`]) and why its
+/// value is refused (the caller's config reader adds file and line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoordKeyError {
     pub key: String,
@@ -37,10 +38,10 @@ pub enum CoordTlsError {
     },
 }
 
-/// The broker's TLS settings for coord, checked at start-up.
+/// A coord client's TLS settings, checked at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoordTls {
-    /// `zookeeper.ssl.keystore.location`: the broker's identity, if any.
+    /// `zookeeper.ssl.keystore.location`: the client's identity, if any.
     pub keystore: Option<PathBuf>,
     /// `zookeeper.ssl.truststore.location`.
     pub truststore: PathBuf,
