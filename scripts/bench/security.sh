@@ -127,6 +127,9 @@ for proto in ${BENCH_ORDER:-PLAINTEXT SSL SASL_PLAINTEXT SASL_SSL}; do
 done
 printf '\n%-16s %12s %8s %12s %8s\n' listener "produce MB/s" "% plain" "consume MB/s" "% plain"
 for proto in PLAINTEXT SSL SASL_PLAINTEXT SASL_SSL; do
+    # A BENCH_ORDER without some cases: those rows show "-".
+    [[ -n "${produced[$proto]:-}" ]] || produced[$proto]="-"
+    [[ -n "${consumed[$proto]:-}" ]] || consumed[$proto]="-"
     printf '%-16s %12s %8s %12s %8s\n' "$proto" "${produced[$proto]}" \
         "$(awk -v a="${produced[$proto]}" -v b="${produced[PLAINTEXT]}" 'BEGIN { if (b > 0 && a + 0 == a) printf "%.0f", 100 * a / b; else print "?" }')" \
         "${consumed[$proto]}" \
