@@ -145,11 +145,11 @@ pub fn handle_legacy(broker: &Broker, req: &Request) -> Reply {
     Reply::Send(frame.freeze())
 }
 
-type LegacyTopics = Vec<(String, Vec<(i32, i32)>)>;
+pub(crate) type LegacyTopics = Vec<(String, Vec<(i32, i32)>)>;
 
 /// Parses a v0–1 body; `None` if it is truncated, has trailing bytes or a
 /// topic name that is not UTF-8.
-fn parse_legacy(mut b: Bytes) -> Option<LegacyTopics> {
+pub(crate) fn parse_legacy(mut b: Bytes) -> Option<LegacyTopics> {
     fn need(b: &Bytes, n: usize) -> Option<()> {
         (b.remaining() >= n).then_some(())
     }
