@@ -16,6 +16,9 @@
 //!   produced, or a sink task fed by a consumer group.
 //! * [`convert`] and [`data`]: Connect's schemas and values, and the
 //!   String, ByteArray and Json converters between them and bytes.
+//! * [`transforms`]: Single Message Transforms and predicates
+//!   (`transforms=…`, `predicates=…`), run between a task and the
+//!   converters.
 //! * [`offsets`]: source offsets in the standalone offsets file.
 //! * [`standalone`]: the standalone worker as one running service.
 
@@ -29,6 +32,7 @@ pub mod plugins;
 pub mod rest;
 pub mod runtime;
 pub mod standalone;
+pub mod transforms;
 
 /// The Kafka Connect version whose REST API and behaviour this worker
 /// follows; `GET /` and `/connector-plugins` report it, since tools

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::convert::Converter;
 use crate::error::ConnectError;
+use crate::transforms;
 use crate::KAFKA_VERSION;
 
 /// A connector's configuration as given (string values, `name` included).
@@ -109,6 +110,7 @@ impl Plugin {
         if self.kind() == ConnectorType::Sink {
             defs.extend(SINK_DEFS.iter());
         }
+        defs.extend(TRANSFORM_DEFS.iter());
         defs.extend(self.own_defs().iter());
         defs
     }
@@ -255,6 +257,34 @@ static SINK_DEFS: &[ConfigDef] = &[
     ),
 ];
 
+/// Kafka's `ConnectorConfig` keys naming a connector's transforms and
+/// predicates; each alias's own keys are checked by
+/// [`transforms::chain::report`] and listed after these.
+static TRANSFORM_DEFS: &[ConfigDef] = &[
+    ConfigDef {
+        name: "transforms",
+        kind: ConfigType::List,
+        default: Some(""),
+        required: false,
+        importance: "LOW",
+        doc: "Aliases for the transformations to be applied to records.",
+        group: Some("Transforms"),
+        display_name: "Transforms",
+        check: Check::None,
+    },
+    ConfigDef {
+        name: "predicates",
+        kind: ConfigType::List,
+        default: Some(""),
+        required: false,
+        importance: "LOW",
+        doc: "Aliases for the predicates used by transformations.",
+        group: Some("Predicates"),
+        display_name: "Predicates",
+        check: Check::None,
+    },
+];
+
 /// A valid connector config's plugin, or Kafka's 400 listing every error.
 pub fn check(config: &Config) -> Result<Plugin, ConnectError> {
     let class = config
@@ -336,6 +366,38 @@ pub fn validate(plugin: Plugin, config: &Config) -> (Value, Vec<String>) {
                 "value": value,
                 "recommended_values": [],
                 "errors": errs,
+                "visible": true,
+            }
+        }));
+    }
+    // Each transform's and predicate's keys, in groups of their own
+    // (`Transforms: route`) as Kafka's enriched ConfigDef lists them.
+    let reports = transforms::chain::report(config);
+    for r in &reports {
+        all_errors.extend(r.errors.iter().cloned());
+        if !groups.contains(&r.group.as_str()) {
+            groups.push(&r.group);
+        }
+        let is_type = r.name.ends_with(".type");
+        configs.push(json!({
+            "definition": {
+                "name": r.name,
+                "type": if is_type { "CLASS" } else { "STRING" },
+                "required": is_type,
+                "default_value": null,
+                "importance": "HIGH",
+                "documentation": if is_type { "Class for the transformation or predicate." } else { "" },
+                "group": r.group,
+                "width": "LONG",
+                "display_name": r.name,
+                "dependents": [],
+                "order": -1,
+            },
+            "value": {
+                "name": r.name,
+                "value": r.value,
+                "recommended_values": [],
+                "errors": r.errors,
                 "visible": true,
             }
         }));
@@ -465,7 +527,29 @@ mod tests {
             ]
         );
         assert_eq!(infos["error_count"], 2);
-        assert_eq!(infos["groups"], json!(["Common"]));
+        assert_eq!(
+            infos["groups"],
+            json!(["Common", "Transforms", "Predicates"])
+        );
+        let t = config(&[
+            ("name", "s"),
+            ("connector.class", "FileStreamSource"),
+            ("topic", "t"),
+            ("transforms", "r"),
+            ("transforms.r.type", "RegexRouter"),
+            ("transforms.r.replacement", "x"),
+        ]);
+        let (infos, errors) = validate(Plugin::FileSource, &t);
+        assert_eq!(
+            errors,
+            vec![
+                "Missing required configuration \"transforms.r.regex\" which has no default value."
+                    .to_string()
+            ]
+        );
+        assert_eq!(infos["groups"][3], "Transforms: r");
+        let e = check(&t).unwrap_err().to_string();
+        assert!(e.contains("transforms.r.regex"), "{e}");
         let sink = config(&[("name", "k"), ("connector.class", "FileStreamSink")]);
         let (_, errors) = validate(Plugin::FileSink, &sink);
         assert_eq!(errors.len(), 2, "{errors:?}");

@@ -8,9 +8,11 @@ use super::{flag, ok, query_params, JsonBody, Shared};
 use crate::convert;
 use crate::error::ConnectError;
 use crate::plugins::{self, Plugin};
+use crate::transforms;
 use crate::KAFKA_VERSION;
 
-/// Connectors, and with `connectorsOnly=false` the converters too.
+/// Connectors, and with `connectorsOnly=false` the converters,
+/// transformations and predicates too.
 pub async fn list(State(_): State<Shared>, RawQuery(q): RawQuery) -> Response {
     let params = query_params(q.as_deref());
     let connectors_only = !params
@@ -23,6 +25,11 @@ pub async fn list(State(_): State<Shared>, RawQuery(q): RawQuery) -> Response {
             convert::CLASSES
                 .iter()
                 .map(|c| json!({"class": c, "type": "converter", "version": KAFKA_VERSION})),
+        );
+        out.extend(
+            transforms::CLASSES.iter().map(
+                |(c, kind)| json!({"class": c, "type": kind.name(), "version": KAFKA_VERSION}),
+            ),
         );
     }
     ok(&out)

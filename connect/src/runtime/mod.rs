@@ -2,7 +2,7 @@
 //! (started, paused, stopped) and reporting its state (RUNNING, PAUSED,
 //! FAILED with the error as trace) for the status endpoints.
 //!
-//! * [`source`]: poll the connector's task, convert, produce with
+//! * [`source`]: poll the connector's task, transform, convert, produce with
 //!   `acks=all`, then record the source offsets of what was acknowledged.
 //! * [`sink`]: a member of the consumer group `connect-<connector>`
 //!   fetching its partitions, converting and handing records to the task,
@@ -59,6 +59,9 @@ pub enum TaskError {
     Convert(String),
     #[error("{0}")]
     Kafka(String),
+    /// A transform refused a record (Kafka's `DataException`).
+    #[error("transformation failed: {0}")]
+    Transform(String),
 }
 
 /// What the herder wants a task to do.

@@ -1,6 +1,6 @@
 //! A sink task's loop: one member of the consumer group
 //! `connect-<connector>` (Kafka's name for it), fetching its partitions,
-//! converting records and handing them to the task.
+//! converting and transforming records and handing them to the task.
 //!
 //! Offsets are committed every `offset.flush.interval.ms`, before a
 //! rebalance and when the task stops, each time only after the task
@@ -19,6 +19,7 @@ use runnel_common::kafka::{Batches, Client, ConnectionConfig, ErrorCode, KafkaEr
 use super::{SinkRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
 use crate::plugins::file::FileSinkTask;
 use crate::plugins::Plugin;
+use crate::transforms::{Chain, Record};
 
 /// How long a fetch waits for records.
 const FETCH_WAIT_MS: i32 = 500;
@@ -101,6 +102,8 @@ struct Consumer<'a> {
     /// This task's own client (see [`run`]).
     client: Arc<Client>,
     spec: &'a TaskSpec,
+    /// The connector's transforms, run on records before the task's put.
+    chain: Chain,
     task: SinkTask,
     member: GroupMember,
     /// Next offset to read per assigned partition.
@@ -127,6 +130,7 @@ pub(super) async fn run(
         _ => return Err(TaskError::Config("not a sink connector".into())),
     };
     let topics = Topics::of(spec)?;
+    let chain = Chain::configure(&spec.config).map_err(|e| TaskError::Config(e.to_string()))?;
     // Each task has connections of its own, as each of Kafka's consumers
     // has: a coordinator holds a JoinGroup until every member joined and
     // answers a connection's requests in order, so members sharing one
@@ -145,6 +149,7 @@ pub(super) async fn run(
         worker,
         client: client.clone(),
         spec,
+        chain,
         task,
         member: GroupMember::new(client, GroupConfig::consumer(&group_id(&spec.connector))),
         positions: BTreeMap::new(),
@@ -346,6 +351,9 @@ impl Consumer<'_> {
                 };
                 let (records, next) =
                     self.decode(&part.topic, part.partition, from, part.records)?;
+                // Records a transform dropped are behind `next` all the
+                // same, so their offsets are committed with the others'.
+                let records = self.transform(records)?;
                 if !records.is_empty() {
                     self.task.put(&records)?;
                 }
@@ -353,6 +361,40 @@ impl Consumer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The records through the connector's transforms, those dropped left
+    /// out.
+    fn transform(&self, records: Vec<SinkRecord>) -> Result<Vec<SinkRecord>, TaskError> {
+        if self.chain.is_empty() {
+            return Ok(records);
+        }
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let (partition, offset, timestamp) = (r.partition, r.offset, r.timestamp);
+            let t = self
+                .chain
+                .apply(Record {
+                    topic: r.topic,
+                    partition: Some(partition),
+                    offset: Some(offset),
+                    timestamp: Some(timestamp),
+                    key: r.key,
+                    value: r.value,
+                })
+                .map_err(|e| TaskError::Transform(e.to_string()))?;
+            if let Some(t) = t {
+                out.push(SinkRecord {
+                    topic: t.topic,
+                    partition: t.partition.unwrap_or(partition),
+                    offset: t.offset.unwrap_or(offset),
+                    timestamp: t.timestamp.unwrap_or(timestamp),
+                    key: t.key,
+                    value: t.value,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The records at or after `from`, converted, and the next offset.

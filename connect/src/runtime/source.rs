@@ -1,4 +1,5 @@
-//! A source task's loop: poll, convert, produce, record offsets.
+//! A source task's loop: poll, transform, convert, produce, record
+//! offsets.
 //!
 //! Records of one poll go to each topic as one batch, written with
 //! `acks=all`; only once the leader acknowledged them are their offsets
@@ -20,6 +21,7 @@ use super::{SourceRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker}
 use crate::plugins::datagen::DataGenTask;
 use crate::plugins::file::FileSourceTask;
 use crate::plugins::Plugin;
+use crate::transforms::{Chain, Record};
 
 /// How long an idle task waits before polling again.
 const IDLE: Duration = Duration::from_millis(200);
@@ -68,11 +70,12 @@ pub(super) async fn run(
     ctl: &mut TaskControl,
 ) -> Result<(), TaskError> {
     let mut task = open(worker, spec)?;
+    let chain = Chain::configure(&spec.config).map_err(|e| TaskError::Config(e.to_string()))?;
     let mut producer = Producer {
         worker,
         partitions: BTreeMap::new(),
     };
-    let result = pump(worker, spec, ctl, &mut task, &mut producer).await;
+    let result = pump(worker, spec, ctl, &chain, &mut task, &mut producer).await;
     // What this task had acknowledged is written before it goes, so the
     // task that follows it (a restart, a new config) starts from there.
     if let Err(e) = worker.offsets.flush() {
@@ -86,6 +89,7 @@ async fn pump(
     worker: &Worker,
     spec: &TaskSpec,
     ctl: &mut TaskControl,
+    chain: &Chain,
     task: &mut SourceTask,
     producer: &mut Producer<'_>,
 ) -> Result<(), TaskError> {
@@ -103,13 +107,51 @@ async fn pump(
             ctl.sleep(IDLE).await;
             continue;
         }
-        producer.send(spec, &records).await?;
+        let out = transform(chain, &records)?;
+        if !out.is_empty() {
+            producer.send(spec, &out).await?;
+        }
+        // A record a transform dropped is processed all the same: its
+        // offset is stored with the others'.
         for r in &records {
             worker
                 .offsets
                 .put(&spec.connector, &r.partition, r.offset.clone());
         }
     }
+}
+
+/// The records of one poll through the connector's transforms, those
+/// dropped left out. Source records have no timestamp of their own yet:
+/// transforms see the poll time (what the producer writes).
+fn transform(chain: &Chain, records: &[SourceRecord]) -> Result<Vec<SourceRecord>, TaskError> {
+    if chain.is_empty() {
+        return Ok(records.to_vec());
+    }
+    let now = runnel_common::clock::now_ms();
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let t = chain
+            .apply(Record {
+                topic: r.topic.clone(),
+                partition: None,
+                offset: None,
+                timestamp: Some(now),
+                key: r.key.clone(),
+                value: r.value.clone(),
+            })
+            .map_err(|e| TaskError::Transform(e.to_string()))?;
+        if let Some(t) = t {
+            out.push(SourceRecord {
+                partition: r.partition.clone(),
+                offset: r.offset.clone(),
+                topic: t.topic,
+                key: t.key,
+                value: t.value,
+            });
+        }
+    }
+    Ok(out)
 }
 
 struct Producer<'a> {
