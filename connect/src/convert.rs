@@ -105,7 +105,7 @@ impl Converter {
                     Data::Bytes(b) => Ok(Some(b.clone())),
                     other => err(format!(
                         "ByteArrayConverter is not compatible with objects of type {}",
-                        kind_of(other)
+                        other.java_class()
                     )),
                 }
             }
@@ -176,20 +176,6 @@ impl Converter {
                 Ok(SchemaAndValue { schema, value })
             }
         }
-    }
-}
-
-fn kind_of(d: &Data) -> &'static str {
-    match d {
-        Data::Null => "null",
-        Data::Boolean(_) => "Boolean",
-        Data::Int(_) => "Long",
-        Data::Float(_) => "Double",
-        Data::String(_) => "String",
-        Data::Bytes(_) => "byte[]",
-        Data::Array(_) => "List",
-        Data::Map(_) => "Map",
-        Data::Struct(_) => "Struct",
     }
 }
 

@@ -131,6 +131,23 @@ pub enum Data {
 }
 
 impl Data {
+    /// The class a Java worker would hold this value as, for error
+    /// messages in Kafka's words (`ByteArrayConverter is not compatible
+    /// with objects of type HashMap`).
+    pub fn java_class(&self) -> &'static str {
+        match self {
+            Data::Null => "null",
+            Data::Boolean(_) => "Boolean",
+            Data::Int(_) => "Long",
+            Data::Float(_) => "Double",
+            Data::String(_) => "String",
+            Data::Bytes(_) => "byte[]",
+            Data::Array(_) => "ArrayList",
+            Data::Map(_) => "HashMap",
+            Data::Struct(_) => "Struct",
+        }
+    }
+
     /// The text Kafka's `toString` gives a value (what FileStreamSink
     /// writes): strings as they are, `Struct{a=1,b=x}`, `{k=v, …}`,
     /// `[a, b]`.

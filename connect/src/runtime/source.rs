@@ -10,6 +10,7 @@
 //! others; the records of a poll without a key go together to one
 //! partition, the next one for the next poll (Kafka's sticky partitioner).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -122,11 +123,15 @@ async fn pump(
 }
 
 /// The records of one poll through the connector's transforms, those
-/// dropped left out. Source records have no timestamp of their own yet:
-/// transforms see the poll time (what the producer writes).
-fn transform(chain: &Chain, records: &[SourceRecord]) -> Result<Vec<SourceRecord>, TaskError> {
+/// dropped left out; without transforms, the records themselves (not a
+/// copy). Source records have no timestamp of their own yet: transforms
+/// see the poll time (what the producer writes).
+fn transform<'a>(
+    chain: &Chain,
+    records: &'a [SourceRecord],
+) -> Result<Cow<'a, [SourceRecord]>, TaskError> {
     if chain.is_empty() {
-        return Ok(records.to_vec());
+        return Ok(Cow::Borrowed(records));
     }
     let now = runnel_common::clock::now_ms();
     let mut out = Vec::with_capacity(records.len());
@@ -151,7 +156,7 @@ fn transform(chain: &Chain, records: &[SourceRecord]) -> Result<Vec<SourceRecord
             });
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 struct Producer<'a> {

@@ -3,7 +3,7 @@
 //! a schema.
 
 use super::chain::Props;
-use super::{java_kind, TransformError};
+use super::TransformError;
 use crate::data::{Data, Schema, SchemaAndValue, Type};
 
 #[derive(Debug, Clone)]
@@ -116,13 +116,13 @@ impl Cast {
             (Some(_), v) => {
                 return Err(TransformError::NotStruct {
                     what: "cast types",
-                    found: java_kind(v),
+                    found: v.java_class().to_string(),
                 })
             }
             (None, v) => {
                 return Err(TransformError::NotMap {
                     what: "cast types",
-                    found: java_kind(v),
+                    found: v.java_class().to_string(),
                 })
             }
         }
@@ -149,7 +149,7 @@ fn cast(v: &Data, t: Type) -> Result<Data, TransformError> {
     let bad = || {
         TransformError::Cast(format!(
             "cannot cast {} {} to {}",
-            java_kind(v),
+            v.java_class(),
             v.to_text(),
             t.name()
         ))

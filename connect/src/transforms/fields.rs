@@ -4,7 +4,7 @@
 //! (tombstones) pass through unchanged, as in Kafka.
 
 use super::chain::Props;
-use super::{java_kind, Record, Side, TransformError};
+use super::{Record, Side, TransformError};
 use crate::data::{Data, Field, Schema, SchemaAndValue, Type};
 
 /// Kafka's logical type of `InsertField`'s `timestamp.field`.
@@ -13,14 +13,14 @@ const TIMESTAMP_SCHEMA: &str = "org.apache.kafka.connect.data.Timestamp";
 fn not_struct(what: &'static str, d: &Data) -> TransformError {
     TransformError::NotStruct {
         what,
-        found: java_kind(d),
+        found: d.java_class().to_string(),
     }
 }
 
 fn not_map(what: &'static str, d: &Data) -> TransformError {
     TransformError::NotMap {
         what,
-        found: java_kind(d),
+        found: d.java_class().to_string(),
     }
 }
 

@@ -200,20 +200,3 @@ fn simple_name(given: &str, kind: PluginKind) -> Option<&'static str> {
                 .unwrap_or(c)
         })
 }
-
-/// Kafka's type name of a value for error messages (`String`, `Struct`).
-fn java_kind(d: &crate::data::Data) -> String {
-    use crate::data::Data;
-    match d {
-        Data::Null => "null",
-        Data::Boolean(_) => "Boolean",
-        Data::Int(_) => "Long",
-        Data::Float(_) => "Double",
-        Data::String(_) => "String",
-        Data::Bytes(_) => "byte[]",
-        Data::Array(_) => "ArrayList",
-        Data::Map(_) => "HashMap",
-        Data::Struct(_) => "Struct",
-    }
-    .to_string()
-}
