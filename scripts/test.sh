@@ -7,7 +7,8 @@
 # Installs (only when missing, so a second run is quick):
 #   * Debian packages zookeeper (Apache ZooKeeper 3.8: the differential reference and zkCli.sh)
 #     kcat, prometheus (scrapes a cluster in tests/test_metrics.py), chromium and
-#     chromium-driver (the console in a real browser, tests/test_console.py), through apt-get;
+#     chromium-driver (the console in a real browser, tests/test_console.py), postgresql
+#     (the JDBC connectors, tests/test_connect_jdbc.py; each test starts its own server), through apt-get;
 #   * a Python venv at <repo>/.venv with the clients pinned in tests/requirements.txt.
 # Then: cargo build --release --workspace, cargo test --release --workspace,
 # and pytest tests/ -v against the freshly built binaries.
@@ -27,7 +28,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 need_apt=()
-for pkg in zookeeper kcat prometheus chromium chromium-driver; do
+for pkg in zookeeper kcat prometheus chromium chromium-driver postgresql; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         need_apt+=("$pkg")
     fi
@@ -42,6 +43,7 @@ fi
 command -v java >/dev/null 2>&1 || die "java missing after installing zookeeper"
 command -v prometheus >/dev/null 2>&1 || die "prometheus missing after installing it"
 [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "chromium or chromedriver missing after installing them"
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || die "PostgreSQL's initdb missing after installing postgresql"
 
 PYTHON="${PYTHON:-python3}"
 VENV="$REPO/.venv"

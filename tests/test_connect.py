@@ -313,7 +313,7 @@ def test_rest_api_shapes_and_errors(worker, tmp_path):
     assert r.status_code == 400
     defs = w.get("/connector-plugins/FileStreamSource/config")
     assert {"topic", "file", "batch.size", "tasks.max"} <= {d["name"] for d in defs}
-    assert w.call("GET", "/connector-plugins/JdbcSource/config").status_code == 404
+    assert w.call("GET", "/connector-plugins/MongoSource/config").status_code == 404
     # Kafka 3.5's initial_state.
     r = w.call("POST", "/connectors", {"name": "rest-stopped", "config": source_config(src, topic),
                                        "initial_state": "STOPPED"})

@@ -540,6 +540,30 @@ fn info(name: &str, c: &Connector) -> Value {
     })
 }
 
+/// A JDBC source's offset: `{"table": …}` (or `{"query": "query"}`) with
+/// `incrementing` and/or `timestamp` (and `timestamp_nanos`) integers.
+fn check_jdbc_offset(partition: &Value, offset: &Value) -> Result<(), ConnectError> {
+    if partition.get("table").is_none() && partition.get("query").is_none() {
+        return Err(ConnectError::BadRequest(
+            "The partition for JdbcSourceConnector must contain the key 'table' or 'query'".into(),
+        ));
+    }
+    if offset.is_null() {
+        return Ok(());
+    }
+    let fields = ["incrementing", "timestamp", "timestamp_nanos"];
+    let bad = offset.as_object().is_none_or(|o| {
+        o.iter()
+            .any(|(k, v)| !fields.contains(&k.as_str()) || v.as_i64().is_none())
+    });
+    if bad {
+        return Err(ConnectError::BadRequest(
+            "The offset for JdbcSourceConnector may hold only the integer keys 'incrementing', 'timestamp' and 'timestamp_nanos'".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The offsets a source connector accepts (its `alterOffsets`).
 fn check_source_offset(
     plugin: Plugin,
@@ -549,7 +573,8 @@ fn check_source_offset(
     let (pkey, okey) = match plugin {
         Plugin::FileSource => ("filename", "position"),
         Plugin::DataGen => ("task", "id"),
-        Plugin::FileSink => return Ok(()),
+        Plugin::JdbcSource => return check_jdbc_offset(partition, offset),
+        Plugin::FileSink | Plugin::JdbcSink => return Ok(()),
     };
     if partition.get(pkey).is_none() {
         return Err(ConnectError::BadRequest(format!(

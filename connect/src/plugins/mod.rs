@@ -4,9 +4,12 @@
 //!
 //! * [`file`]: `FileStreamSource` and `FileStreamSink`, as Kafka's.
 //! * [`datagen`]: `DataGen`, a source of generated records for demos.
+//! * [`jdbc`]: Confluent's `JdbcSourceConnector` and `JdbcSinkConnector`,
+//!   for PostgreSQL.
 
 pub mod datagen;
 pub mod file;
+pub mod jdbc;
 
 use std::collections::BTreeMap;
 
@@ -40,16 +43,26 @@ pub enum Plugin {
     FileSource,
     FileSink,
     DataGen,
+    JdbcSource,
+    JdbcSink,
 }
 
 impl Plugin {
-    pub const ALL: &'static [Plugin] = &[Plugin::FileSink, Plugin::FileSource, Plugin::DataGen];
+    pub const ALL: &'static [Plugin] = &[
+        Plugin::FileSink,
+        Plugin::FileSource,
+        Plugin::DataGen,
+        Plugin::JdbcSink,
+        Plugin::JdbcSource,
+    ];
 
     pub fn class(self) -> &'static str {
         match self {
             Plugin::FileSource => "org.apache.kafka.connect.file.FileStreamSourceConnector",
             Plugin::FileSink => "org.apache.kafka.connect.file.FileStreamSinkConnector",
             Plugin::DataGen => "io.runnel.connect.datagen.DataGenConnector",
+            Plugin::JdbcSource => "io.confluent.connect.jdbc.JdbcSourceConnector",
+            Plugin::JdbcSink => "io.confluent.connect.jdbc.JdbcSinkConnector",
         }
     }
 
@@ -58,13 +71,15 @@ impl Plugin {
             Plugin::FileSource => "org.apache.kafka.connect.file.FileStreamSourceTask",
             Plugin::FileSink => "org.apache.kafka.connect.file.FileStreamSinkTask",
             Plugin::DataGen => "io.runnel.connect.datagen.DataGenTask",
+            Plugin::JdbcSource => "io.confluent.connect.jdbc.source.JdbcSourceTask",
+            Plugin::JdbcSink => "io.confluent.connect.jdbc.sink.JdbcSinkTask",
         }
     }
 
     pub fn kind(self) -> ConnectorType {
         match self {
-            Plugin::FileSource | Plugin::DataGen => ConnectorType::Source,
-            Plugin::FileSink => ConnectorType::Sink,
+            Plugin::FileSource | Plugin::DataGen | Plugin::JdbcSource => ConnectorType::Source,
+            Plugin::FileSink | Plugin::JdbcSink => ConnectorType::Sink,
         }
     }
 
@@ -95,11 +110,23 @@ impl Plugin {
         json!({"class": self.class(), "type": self.kind().name(), "version": KAFKA_VERSION})
     }
 
-    fn own_defs(self) -> &'static [ConfigDef] {
+    fn own_defs(self) -> Vec<&'static ConfigDef> {
+        let parts: &[&'static [ConfigDef]] = match self {
+            Plugin::FileSource => &[file::SOURCE_DEFS],
+            Plugin::FileSink => &[file::SINK_DEFS],
+            Plugin::DataGen => &[datagen::DEFS],
+            Plugin::JdbcSource => &[jdbc::CONNECTION_DEFS, jdbc::source::DEFS],
+            Plugin::JdbcSink => &[jdbc::CONNECTION_DEFS, jdbc::sink::DEFS],
+        };
+        parts.iter().flat_map(|p| p.iter()).collect()
+    }
+
+    /// Errors between keys (a mode and the columns it needs), by key.
+    fn cross_checks(self, config: &Config) -> Vec<(&'static str, String)> {
         match self {
-            Plugin::FileSource => file::SOURCE_DEFS,
-            Plugin::FileSink => file::SINK_DEFS,
-            Plugin::DataGen => datagen::DEFS,
+            Plugin::JdbcSource => jdbc::source::check(config),
+            Plugin::JdbcSink => jdbc::sink::check(config),
+            _ => Vec::new(),
         }
     }
 
@@ -111,27 +138,29 @@ impl Plugin {
             defs.extend(SINK_DEFS.iter());
         }
         defs.extend(TRANSFORM_DEFS.iter());
-        defs.extend(self.own_defs().iter());
+        defs.extend(self.own_defs());
         defs
     }
 
     /// The task configs of a (valid) connector config: the config with
     /// `task.class` added, as Kafka's worker adds it; one for the file
-    /// source (it reads one file), `tasks.max` for the others.
+    /// source (it reads one file), the JDBC source's tables dealt round
+    /// its tasks, `tasks.max` for the others.
     pub fn task_configs(self, config: &Config) -> Vec<Config> {
         let max = config
             .get("tasks.max")
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(1)
             .max(1);
-        let count = if self == Plugin::FileSource { 1 } else { max };
-        (0..count)
-            .map(|_| {
-                let mut c = config.clone();
-                c.insert("task.class".into(), self.task_class().into());
-                c
-            })
-            .collect()
+        let mut configs = match self {
+            Plugin::FileSource => vec![config.clone()],
+            Plugin::JdbcSource => jdbc::source::task_configs(config, max),
+            _ => vec![config.clone(); max],
+        };
+        for c in &mut configs {
+            c.insert("task.class".into(), self.task_class().into());
+        }
+        configs
     }
 }
 
@@ -165,6 +194,8 @@ pub enum Check {
     Converter,
     ConnectorClass,
     Regex,
+    /// One of these strings (Kafka's `ValidString`).
+    OneOf(&'static [&'static str]),
 }
 
 /// One config key, as Kafka's `ConfigDef.ConfigKey`.
@@ -316,6 +347,9 @@ pub fn validate(plugin: Plugin, config: &Config) -> (Value, Vec<String>) {
     for d in &defs {
         errors_by_key.insert(d.name, check_value(d, config.get(d.name)));
     }
+    for (key, error) in plugin.cross_checks(config) {
+        errors_by_key.entry(key).or_default().push(error);
+    }
     if plugin.kind() == ConnectorType::Sink {
         let set = |k: &str| config.get(k).is_some_and(|v| !v.trim().is_empty());
         let both = set("topics") && set("topics.regex");
@@ -461,6 +495,8 @@ fn check_value(d: &ConfigDef, given: Option<&String>) -> Vec<String> {
             Ok(_) => Vec::new(),
             Err(e) => invalid(format!("Invalid regular expression: {e}")),
         },
+        Check::OneOf(allowed) if allowed.contains(&t) => Vec::new(),
+        Check::OneOf(allowed) => invalid(format!("String must be one of: {}", allowed.join(", "))),
     }
 }
 
@@ -477,6 +513,29 @@ pub fn converter(
     crate::config::converter(config, prefix).map_err(|e| ConnectError::BadRequest(e.to_string()))
 }
 
+/// A list config's items: comma-separated, trimmed, empty ones left out.
+pub fn list(config: &Config, key: &str) -> Vec<String> {
+    config
+        .get(key)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A config from key-value pairs, for tests.
+#[cfg(test)]
+pub(crate) fn config_of(pairs: &[(&str, &str)]) -> Config {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// An integer config (already validated), or its default.
 pub fn int(config: &Config, key: &str, default: i64) -> i64 {
     config
@@ -490,10 +549,7 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        config_of(pairs)
     }
 
     #[test]
@@ -508,7 +564,12 @@ mod tests {
             Some(Plugin::FileSource)
         );
         assert_eq!(Plugin::find("DataGen"), Some(Plugin::DataGen));
-        assert_eq!(Plugin::find("JdbcSource"), None);
+        assert_eq!(Plugin::find("JdbcSource"), Some(Plugin::JdbcSource));
+        assert_eq!(
+            Plugin::find("io.confluent.connect.jdbc.JdbcSinkConnector"),
+            Some(Plugin::JdbcSink)
+        );
+        assert_eq!(Plugin::find("MongoSource"), None);
     }
 
     #[test]

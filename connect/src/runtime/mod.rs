@@ -59,6 +59,9 @@ pub enum TaskError {
     Convert(String),
     #[error("{0}")]
     Kafka(String),
+    /// The database of a JDBC connector refused or failed (its message).
+    #[error("{0}")]
+    Database(String),
     /// A transform refused a record (Kafka's `DataException`).
     #[error("transformation failed: {0}")]
     Transform(String),

@@ -18,6 +18,7 @@ use runnel_common::kafka::{Batches, Client, ConnectionConfig, ErrorCode, KafkaEr
 
 use super::{SinkRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
 use crate::plugins::file::FileSinkTask;
+use crate::plugins::jdbc::sink::JdbcSinkTask;
 use crate::plugins::Plugin;
 use crate::transforms::{Chain, Record};
 
@@ -30,18 +31,22 @@ const OFFSET_OUT_OF_RANGE: ErrorCode = ErrorCode(1);
 
 enum SinkTask {
     File(FileSinkTask),
+    Jdbc(Box<JdbcSinkTask>),
 }
 
 impl SinkTask {
-    fn put(&mut self, records: &[SinkRecord]) -> Result<(), TaskError> {
+    async fn put(&mut self, records: &[SinkRecord]) -> Result<(), TaskError> {
         match self {
             SinkTask::File(t) => t.put(records),
+            SinkTask::Jdbc(t) => t.put(records).await,
         }
     }
 
+    /// Makes what `put` was given durable; a JDBC sink commits in `put`.
     fn flush(&mut self) -> Result<(), TaskError> {
         match self {
             SinkTask::File(t) => t.flush(),
+            SinkTask::Jdbc(_) => Ok(()),
         }
     }
 }
@@ -127,6 +132,7 @@ pub(super) async fn run(
 ) -> Result<(), TaskError> {
     let task = match spec.plugin {
         Plugin::FileSink => SinkTask::File(FileSinkTask::new(&spec.config)?),
+        Plugin::JdbcSink => SinkTask::Jdbc(Box::new(JdbcSinkTask::new(&spec.config)?)),
         _ => return Err(TaskError::Config("not a sink connector".into())),
     };
     let topics = Topics::of(spec)?;
@@ -355,7 +361,7 @@ impl Consumer<'_> {
                 // same, so their offsets are committed with the others'.
                 let records = self.transform(records)?;
                 if !records.is_empty() {
-                    self.task.put(&records)?;
+                    self.task.put(&records).await?;
                 }
                 self.positions.insert(key, next);
             }

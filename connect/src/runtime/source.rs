@@ -21,6 +21,7 @@ use runnel_common::kafka::{BatchBuilder, Codec, ErrorCode, KafkaError};
 use super::{SourceRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
 use crate::plugins::datagen::DataGenTask;
 use crate::plugins::file::FileSourceTask;
+use crate::plugins::jdbc::source::JdbcSourceTask;
 use crate::plugins::Plugin;
 use crate::transforms::{Chain, Record};
 
@@ -34,13 +35,15 @@ const PRODUCE_TIMEOUT_MS: i32 = 30_000;
 enum SourceTask {
     File(FileSourceTask),
     DataGen(DataGenTask),
+    Jdbc(Box<JdbcSourceTask>),
 }
 
 impl SourceTask {
-    fn poll(&mut self) -> Result<Vec<SourceRecord>, TaskError> {
+    async fn poll(&mut self) -> Result<Vec<SourceRecord>, TaskError> {
         match self {
             SourceTask::File(t) => t.poll(),
             SourceTask::DataGen(t) => t.poll(),
+            SourceTask::Jdbc(t) => t.poll().await,
         }
     }
 }
@@ -61,7 +64,20 @@ fn open(worker: &Worker, spec: &TaskSpec) -> Result<SourceTask, TaskError> {
                 stored,
             )))
         }
-        Plugin::FileSink => Err(TaskError::Config("not a source connector".into())),
+        Plugin::JdbcSource => {
+            // Its tables (partitions) may be known only once it has listed
+            // them, so it looks their offsets up itself.
+            let offsets = worker.offsets.clone();
+            let connector = spec.connector.clone();
+            let stored = Box::new(move |p: &serde_json::Value| offsets.get(&connector, p));
+            Ok(SourceTask::Jdbc(Box::new(JdbcSourceTask::new(
+                &spec.config,
+                stored,
+            )?)))
+        }
+        Plugin::FileSink | Plugin::JdbcSink => {
+            Err(TaskError::Config("not a source connector".into()))
+        }
     }
 }
 
@@ -103,7 +119,7 @@ async fn pump(
             }
             TargetState::Started => {}
         }
-        let records = task.poll()?;
+        let records = task.poll().await?;
         if records.is_empty() {
             ctl.sleep(IDLE).await;
             continue;
