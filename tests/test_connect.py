@@ -169,6 +169,22 @@ def topic_values(bootstrap, topic, count, timeout=20):
     return wait_for(read, timeout=timeout, interval=0.2, desc="%d records in %s" % (count, topic))
 
 
+def read_records(bootstrap, topic, count, timeout=30):
+    """At least `count` records of the topic from the beginning, as
+    kafka-python's consumer gives them (key, value, headers)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=500)
+    got = []
+    try:
+        def enough():
+            got.extend(consumer)
+            return len(got) >= count
+        wait_for(enough, timeout=timeout, interval=0.1, desc="%d records in %s" % (count, topic))
+    finally:
+        consumer.close()
+    return got
+
+
 def consumer_groups(bootstrap, *args):
     r = subprocess.run(["bash", os.path.join(REPO, "scripts", "consumer-groups.sh"), "--bootstrap-server",
                         bootstrap, *args], capture_output=True, text=True, timeout=60)

@@ -22,11 +22,11 @@ people's connector JSON has them:
 import json
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from pgproc import Postgres
 from procutil import wait_for
-from test_connect import cluster, create, create_topic, unique, worker  # noqa: F401
+from test_connect import cluster, create, create_topic, read_records, unique, worker  # noqa: F401
 
 SOURCE = "io.confluent.connect.jdbc.JdbcSourceConnector"
 SINK = "io.confluent.connect.jdbc.JdbcSinkConnector"
@@ -75,21 +75,6 @@ def same_rows(pg, a, b, columns):
     return wait_for(equal, timeout=30, interval=0.2, desc="%s equal to %s" % (b, a))
 
 
-def topic_records(bootstrap, topic, count, timeout=20):
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=1000)
-    got = []
-    try:
-        def enough():
-            for m in consumer:
-                got.append(m)
-            return len(got) >= count
-        wait_for(enough, timeout=timeout, interval=0.1, desc="%d records in %s" % (count, topic))
-    finally:
-        consumer.close()
-    return got
-
-
 def test_table_to_topic_to_table_with_updates_and_a_new_column(cluster, worker, pg):  # noqa: F811
     x = unique("o").replace("-", "_")
     src, copy = "orders_" + x, "copy_" + x
@@ -132,7 +117,7 @@ def test_table_to_topic_to_table_with_updates_and_a_new_column(cluster, worker, 
     assert rows(pg, "SELECT note FROM %s WHERE customer = 'eve'" % copy) == [["gift wrap"]]
 
     # On the topic: Kafka's JSON envelope with the table's struct schema.
-    first = json.loads(topic_records(cluster.bootstrap, topic, 1)[0].value)
+    first = json.loads(read_records(cluster.bootstrap, topic, 1)[0].value)
     fields = {f["field"]: f for f in first["schema"]["fields"]}
     assert first["schema"]["name"] == src
     assert fields["id"]["type"] == "int32" and fields["id"]["optional"] is False
@@ -160,7 +145,7 @@ def test_incrementing_tables_split_over_tasks_and_resumed(cluster, worker, pg): 
     assert sorted(t["config"]["tables"] for t in tasks) == sorted(tables)
     worker.wait_state(name, "RUNNING", tasks=2)
     for t in tables:
-        got = topic_records(cluster.bootstrap, "inc-" + t, 250)
+        got = read_records(cluster.bootstrap, "inc-" + t, 250)
         values = [json.loads(m.value)["payload"] for m in got]
         assert [v["id"] for v in values] == list(range(1, 251))
         assert values[1] == {"id": 2, "body": "row 2", "flag": True, "raw": "AP8="}
@@ -176,7 +161,7 @@ def test_incrementing_tables_split_over_tasks_and_resumed(cluster, worker, pg): 
         rows(pg, "INSERT INTO %s SELECT g, 'late ' || g FROM generate_series(251, 260) g" % t)
     assert worker.call("PUT", "/connectors/%s/resume" % name).status_code == 202
     for t in tables:
-        got = topic_records(cluster.bootstrap, "inc-" + t, 260)
+        got = read_records(cluster.bootstrap, "inc-" + t, 260)
         ids = [json.loads(m.value)["payload"]["id"] for m in got]
         assert ids == list(range(1, 261)), "repeated or missing rows in %s" % t
     assert worker.call("DELETE", "/connectors/" + name).status_code == 204

@@ -47,6 +47,15 @@ fn is_class(given: &str, full: &str) -> bool {
 }
 
 impl Converter {
+    /// The converter's class name, as error reports give it.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Converter::String => STRING_CONVERTER,
+            Converter::ByteArray => BYTE_ARRAY_CONVERTER,
+            Converter::Json { .. } => JSON_CONVERTER,
+        }
+    }
+
     /// A converter from its class and settings (prefix stripped). The
     /// error names the setting (`""`: the class) and says what is wrong.
     pub fn configure(

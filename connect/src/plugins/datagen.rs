@@ -103,6 +103,7 @@ impl DataGenTask {
             let id = self.next_id;
             self.next_id += 1;
             out.push(SourceRecord {
+                headers: Vec::new(),
                 partition: Self::partition(self.task),
                 offset: json!({"id": self.next_id}),
                 topic: self.topic.clone(),

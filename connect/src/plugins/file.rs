@@ -148,6 +148,7 @@ impl FileSourceTask {
             start += nl + 1;
             let position = self.position + start as u64;
             records.push(SourceRecord {
+                headers: Vec::new(),
                 partition: partition.clone(),
                 offset: json!({"position": position}),
                 topic: self.topic.clone(),

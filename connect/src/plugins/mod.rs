@@ -138,6 +138,10 @@ impl Plugin {
             defs.extend(SINK_DEFS.iter());
         }
         defs.extend(TRANSFORM_DEFS.iter());
+        defs.extend(ERROR_DEFS.iter());
+        if self.kind() == ConnectorType::Sink {
+            defs.extend(DLQ_DEFS.iter());
+        }
         defs.extend(self.own_defs());
         defs
     }
@@ -167,6 +171,7 @@ impl Plugin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
     String,
+    Boolean,
     Int,
     Long,
     List,
@@ -177,6 +182,7 @@ impl ConfigType {
     fn name(self) -> &'static str {
         match self {
             ConfigType::String => "STRING",
+            ConfigType::Boolean => "BOOLEAN",
             ConfigType::Int => "INT",
             ConfigType::Long => "LONG",
             ConfigType::List => "LIST",
@@ -274,6 +280,63 @@ static COMMON_DEFS: &[ConfigDef] = &[
     ),
 ];
 
+const fn error_handling(mut d: ConfigDef, display_name: &'static str, check: Check) -> ConfigDef {
+    d.group = Some("Error Handling");
+    d.importance = "MEDIUM";
+    d.display_name = display_name;
+    d.check = check;
+    d
+}
+
+/// Kafka's `ConnectorConfig` error-handling keys (see
+/// [`crate::runtime::errors`]).
+static ERROR_DEFS: &[ConfigDef] = &[
+    error_handling(
+        def("errors.retry.timeout", ConfigType::Long, Some("0"), false, "The maximum duration in milliseconds that a failed operation will be reattempted. The default is 0, which means no retries will be attempted. Use -1 for infinite retries."),
+        "Retry Timeout for Errors",
+        Check::AtLeast(-1),
+    ),
+    error_handling(
+        def("errors.retry.delay.max.ms", ConfigType::Long, Some("60000"), false, "The maximum duration in milliseconds between consecutive retry attempts. Jitter will be added to the delay once this limit is reached to prevent thundering herd issues."),
+        "Maximum Delay Between Retries for Errors",
+        Check::AtLeast(1),
+    ),
+    error_handling(
+        def("errors.tolerance", ConfigType::String, Some("none"), false, "Behavior for tolerating errors during connector operation. 'none' is the default value and signals that any error will result in an immediate connector task failure; 'all' changes the behavior to skip over problematic records."),
+        "Error Tolerance",
+        Check::OneOf(&["none", "all"]),
+    ),
+    error_handling(
+        def("errors.log.enable", ConfigType::Boolean, Some("false"), false, "If true, write each error and the details of the failed operation and problematic record to the Connect application log. This is 'false' by default, so that only errors that are not tolerated are reported."),
+        "Log Errors",
+        Check::None,
+    ),
+    error_handling(
+        def("errors.log.include.messages", ConfigType::Boolean, Some("false"), false, "Whether to include in the log the Connect record that resulted in a failure. This is 'false' by default, which will prevent record keys, values, and headers from being written to log files."),
+        "Log Error Details",
+        Check::None,
+    ),
+];
+
+/// Kafka's `SinkConnectorConfig` dead-letter queue keys.
+static DLQ_DEFS: &[ConfigDef] = &[
+    error_handling(
+        def("errors.deadletterqueue.topic.name", ConfigType::String, Some(""), false, "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters. The topic name is blank by default, which means that no messages are to be recorded in the DLQ."),
+        "Dead Letter Queue Topic Name",
+        Check::None,
+    ),
+    error_handling(
+        def("errors.deadletterqueue.topic.replication.factor", ConfigType::Int, Some("3"), false, "Replication factor used to create the dead letter queue topic when it doesn't already exist."),
+        "Dead Letter Queue Topic Replication Factor",
+        Check::AtLeast(-1),
+    ),
+    error_handling(
+        def("errors.deadletterqueue.context.headers.enable", ConfigType::Boolean, Some("false"), false, "If true, add headers containing error context to the messages written to the dead letter queue. To avoid clashing with headers from the original record, all error context header keys, all error context header keys will start with __connect.errors."),
+        "Enable Error Context Headers",
+        Check::None,
+    ),
+];
+
 /// Kafka's `SinkConnectorConfig` keys.
 static SINK_DEFS: &[ConfigDef] = &[
     common(
@@ -349,6 +412,12 @@ pub fn validate(plugin: Plugin, config: &Config) -> (Value, Vec<String>) {
     }
     for (key, error) in plugin.cross_checks(config) {
         errors_by_key.entry(key).or_default().push(error);
+    }
+    if let Some(error) = dlq_among_topics(config) {
+        errors_by_key
+            .entry("errors.deadletterqueue.topic.name")
+            .or_default()
+            .push(error);
     }
     if plugin.kind() == ConnectorType::Sink {
         let set = |k: &str| config.get(k).is_some_and(|v| !v.trim().is_empty());
@@ -445,6 +514,38 @@ pub fn validate(plugin: Plugin, config: &Config) -> (Value, Vec<String>) {
     (infos, all_errors)
 }
 
+/// Kafka's error when a sink would read its own dead-letter topic.
+fn dlq_among_topics(config: &Config) -> Option<String> {
+    let dlq = config.get("errors.deadletterqueue.topic.name")?.trim();
+    if dlq.is_empty() {
+        return None;
+    }
+    let listed = list(config, "topics").iter().any(|t| t == dlq);
+    let matched = config
+        .get("topics.regex")
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+        .and_then(|r| regex::Regex::new(&format!("^(?:{r})$")).ok())
+        .is_some_and(|re| re.is_match(dlq));
+    let (key, value) = if listed {
+        ("topics", config.get("topics")?)
+    } else if matched {
+        ("topics.regex", config.get("topics.regex")?)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "The DLQ topic '{dlq}' may not be included in the list of topics ('{key}={value}') consumed by the connector"
+    ))
+}
+
+/// Whether a boolean config is set true (Kafka reads them ignoring case).
+pub fn flag(config: &Config, key: &str) -> bool {
+    config
+        .get(key)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 /// Kafka's messages for one key's value.
 fn check_value(d: &ConfigDef, given: Option<&String>) -> Vec<String> {
     let Some(v) = given else {
@@ -463,6 +564,12 @@ fn check_value(d: &ConfigDef, given: Option<&String>) -> Vec<String> {
         )]
     };
     let t = v.trim();
+    if d.kind == ConfigType::Boolean
+        && !t.eq_ignore_ascii_case("true")
+        && !t.eq_ignore_ascii_case("false")
+    {
+        return invalid("Expected value to be either true or false".into());
+    }
     let number = match d.kind {
         ConfigType::Int => match t.parse::<i32>() {
             Ok(n) => Some(i64::from(n)),
@@ -590,7 +697,7 @@ mod tests {
         assert_eq!(infos["error_count"], 2);
         assert_eq!(
             infos["groups"],
-            json!(["Common", "Transforms", "Predicates"])
+            json!(["Common", "Transforms", "Predicates", "Error Handling"])
         );
         let t = config(&[
             ("name", "s"),
@@ -608,7 +715,7 @@ mod tests {
                     .to_string()
             ]
         );
-        assert_eq!(infos["groups"][3], "Transforms: r");
+        assert_eq!(infos["groups"][4], "Transforms: r");
         let e = check(&t).unwrap_err().to_string();
         assert!(e.contains("transforms.r.regex"), "{e}");
         let sink = config(&[("name", "k"), ("connector.class", "FileStreamSink")]);

@@ -8,6 +8,7 @@
 //!   fetching its partitions, converting and handing records to the task,
 //!   and committing offsets only after the task flushed.
 
+pub mod errors;
 pub mod sink;
 pub mod source;
 
@@ -25,6 +26,9 @@ use crate::data::SchemaAndValue;
 use crate::offsets::OffsetStore;
 use crate::plugins::{Config, ConnectorType, Plugin};
 
+/// A record's headers: Kafka's (key, raw value) pairs, in order.
+pub type Headers = Vec<(String, Option<bytes::Bytes>)>;
+
 /// A record a source task produced, with where it came from.
 #[derive(Debug, Clone)]
 pub struct SourceRecord {
@@ -35,6 +39,7 @@ pub struct SourceRecord {
     pub topic: String,
     pub key: SchemaAndValue,
     pub value: SchemaAndValue,
+    pub headers: Headers,
 }
 
 /// A record a sink task receives.
@@ -46,6 +51,7 @@ pub struct SinkRecord {
     pub timestamp: i64,
     pub key: SchemaAndValue,
     pub value: SchemaAndValue,
+    pub headers: Headers,
 }
 
 /// Why a task failed; its text is the status's `trace`.

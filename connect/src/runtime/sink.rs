@@ -16,6 +16,7 @@ use runnel_common::kafka::fetch::{FetchPosition, EARLIEST};
 use runnel_common::kafka::group::{consumer, GroupConfig, GroupError, GroupMember};
 use runnel_common::kafka::{Batches, Client, ConnectionConfig, ErrorCode, KafkaError};
 
+use super::errors::{Consumed, ErrorPolicy, Failure, Stage};
 use super::{SinkRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
 use crate::plugins::file::FileSinkTask;
 use crate::plugins::jdbc::sink::JdbcSinkTask;
@@ -109,6 +110,8 @@ struct Consumer<'a> {
     spec: &'a TaskSpec,
     /// The connector's transforms, run on records before the task's put.
     chain: Chain,
+    /// `errors.tolerance`, its log and dead-letter queue.
+    errors: ErrorPolicy,
     task: SinkTask,
     member: GroupMember,
     /// Next offset to read per assigned partition.
@@ -156,6 +159,7 @@ pub(super) async fn run(
         client: client.clone(),
         spec,
         chain,
+        errors: ErrorPolicy::new(spec),
         task,
         member: GroupMember::new(client, GroupConfig::consumer(&group_id(&spec.connector))),
         positions: BTreeMap::new(),
@@ -355,11 +359,9 @@ impl Consumer<'_> {
                 let Some(&from) = self.positions.get(&key) else {
                     continue;
                 };
-                let (records, next) =
-                    self.decode(&part.topic, part.partition, from, part.records)?;
-                // Records a transform dropped are behind `next` all the
-                // same, so their offsets are committed with the others'.
-                let records = self.transform(records)?;
+                let (records, next) = self
+                    .decode(&part.topic, part.partition, from, part.records)
+                    .await?;
                 if !records.is_empty() {
                     self.task.put(&records).await?;
                 }
@@ -369,43 +371,12 @@ impl Consumer<'_> {
         Ok(())
     }
 
-    /// The records through the connector's transforms, those dropped left
-    /// out.
-    fn transform(&self, records: Vec<SinkRecord>) -> Result<Vec<SinkRecord>, TaskError> {
-        if self.chain.is_empty() {
-            return Ok(records);
-        }
-        let mut out = Vec::with_capacity(records.len());
-        for r in records {
-            let (partition, offset, timestamp) = (r.partition, r.offset, r.timestamp);
-            let t = self
-                .chain
-                .apply(Record {
-                    topic: r.topic,
-                    partition: Some(partition),
-                    offset: Some(offset),
-                    timestamp: Some(timestamp),
-                    key: r.key,
-                    value: r.value,
-                })
-                .map_err(|e| TaskError::Transform(e.to_string()))?;
-            if let Some(t) = t {
-                out.push(SinkRecord {
-                    topic: t.topic,
-                    partition: t.partition.unwrap_or(partition),
-                    offset: t.offset.unwrap_or(offset),
-                    timestamp: t.timestamp.unwrap_or(timestamp),
-                    key: t.key,
-                    value: t.value,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// The records at or after `from`, converted, and the next offset.
-    fn decode(
-        &self,
+    /// The records at or after `from`, converted and transformed (those a
+    /// transform dropped left out), and the next offset. A record a stage
+    /// fails on is the task's error, or under `errors.tolerance=all`
+    /// skipped, logged and sent to the dead-letter queue as configured.
+    async fn decode(
+        &mut self,
         topic: &str,
         partition: i32,
         from: i64,
@@ -426,31 +397,91 @@ impl Consumer<'_> {
                 if r.offset < next {
                     continue;
                 }
-                let key = self
-                    .spec
+                let consumed = Consumed {
+                    topic,
+                    partition,
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                    key: r.key.as_deref(),
+                    value: r.value.as_deref(),
+                    headers: &r.headers,
+                };
+                let spec = self.spec;
+                let converted = spec
                     .key_converter
                     .to_connect(r.key.as_deref())
-                    .map_err(|e| {
-                        TaskError::Convert(format!("key of {topic}-{partition}@{}: {e}", r.offset))
-                    })?;
-                let value = self
-                    .spec
-                    .value_converter
-                    .to_connect(r.value.as_deref())
-                    .map_err(|e| {
-                        TaskError::Convert(format!(
-                            "value of {topic}-{partition}@{}: {e}",
+                    .map_err(|e| (Stage::KeyConverter, spec.key_converter.class(), "key", e))
+                    .and_then(|key| {
+                        spec.value_converter
+                            .to_connect(r.value.as_deref())
+                            .map(|value| (key, value))
+                            .map_err(|e| {
+                                (
+                                    Stage::ValueConverter,
+                                    spec.value_converter.class(),
+                                    "value",
+                                    e,
+                                )
+                            })
+                    });
+                let (key, value) = match converted {
+                    Ok(kv) => kv,
+                    Err((stage, class, what, e)) => {
+                        let error = TaskError::Convert(format!(
+                            "{what} of {topic}-{partition}@{}: {e}",
                             r.offset
-                        ))
-                    })?;
-                out.push(SinkRecord {
+                        ));
+                        let failure = Failure::new(stage, class, error);
+                        self.errors
+                            .report(&self.worker.client, failure, &consumed)
+                            .await?;
+                        continue;
+                    }
+                };
+                let record = SinkRecord {
                     topic: topic.to_string(),
                     partition,
                     offset: r.offset,
                     timestamp: r.timestamp,
                     key,
                     value,
+                    headers: r.headers.clone(),
+                };
+                if self.chain.is_empty() {
+                    out.push(record);
+                    continue;
+                }
+                let transformed = self.chain.run(Record {
+                    topic: record.topic,
+                    partition: Some(partition),
+                    offset: Some(r.offset),
+                    timestamp: Some(r.timestamp),
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
                 });
+                match transformed {
+                    Ok(Some(t)) => out.push(SinkRecord {
+                        topic: t.topic,
+                        partition: t.partition.unwrap_or(partition),
+                        offset: t.offset.unwrap_or(r.offset),
+                        timestamp: t.timestamp.unwrap_or(r.timestamp),
+                        key: t.key,
+                        value: t.value,
+                        headers: t.headers,
+                    }),
+                    // Dropped: behind `next` all the same, so its offset
+                    // is committed with the others'.
+                    Ok(None) => {}
+                    Err((class, e)) => {
+                        let error = TaskError::Transform(e.to_string());
+                        let stage = Stage::Transformation;
+                        let failure = Failure::new(stage, class, error);
+                        self.errors
+                            .report(&self.worker.client, failure, &consumed)
+                            .await?;
+                    }
+                }
             }
             next = batch.header.next_offset();
         }

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use runnel_common::kafka::partitioner::partition_for_key;
-use runnel_common::kafka::{BatchBuilder, Codec, ErrorCode, KafkaError};
+use runnel_common::kafka::{BatchBuilder, Client, Codec, ErrorCode, KafkaError};
 
+use super::errors::{ErrorPolicy, Failure, Stage};
 use super::{SourceRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
 use crate::plugins::datagen::DataGenTask;
 use crate::plugins::file::FileSourceTask;
@@ -88,11 +89,18 @@ pub(super) async fn run(
 ) -> Result<(), TaskError> {
     let mut task = open(worker, spec)?;
     let chain = Chain::configure(&spec.config).map_err(|e| TaskError::Config(e.to_string()))?;
-    let mut producer = Producer {
+    let mut producer = Producer::new(&worker.client);
+    let mut errors = ErrorPolicy::new(spec);
+    let result = pump(
         worker,
-        partitions: BTreeMap::new(),
-    };
-    let result = pump(worker, spec, ctl, &chain, &mut task, &mut producer).await;
+        spec,
+        ctl,
+        &chain,
+        &mut task,
+        &mut producer,
+        &mut errors,
+    )
+    .await;
     // What this task had acknowledged is written before it goes, so the
     // task that follows it (a restart, a new config) starts from there.
     if let Err(e) = worker.offsets.flush() {
@@ -109,6 +117,7 @@ async fn pump(
     chain: &Chain,
     task: &mut SourceTask,
     producer: &mut Producer<'_>,
+    errors: &mut ErrorPolicy,
 ) -> Result<(), TaskError> {
     loop {
         match ctl.current().await {
@@ -124,9 +133,9 @@ async fn pump(
             ctl.sleep(IDLE).await;
             continue;
         }
-        let out = transform(chain, &records)?;
+        let out = transform(chain, errors, &records)?;
         if !out.is_empty() {
-            producer.send(spec, &out).await?;
+            producer.send(spec, errors, &out).await?;
         }
         // A record a transform dropped is processed all the same: its
         // offset is stored with the others'.
@@ -144,6 +153,7 @@ async fn pump(
 /// see the poll time (what the producer writes).
 fn transform<'a>(
     chain: &Chain,
+    errors: &mut ErrorPolicy,
     records: &'a [SourceRecord],
 ) -> Result<Cow<'a, [SourceRecord]>, TaskError> {
     if chain.is_empty() {
@@ -152,18 +162,27 @@ fn transform<'a>(
     let now = runnel_common::clock::now_ms();
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        let t = chain
-            .apply(Record {
-                topic: r.topic.clone(),
-                partition: None,
-                offset: None,
-                timestamp: Some(now),
-                key: r.key.clone(),
-                value: r.value.clone(),
-            })
-            .map_err(|e| TaskError::Transform(e.to_string()))?;
+        let t = chain.run(Record {
+            headers: r.headers.clone(),
+            topic: r.topic.clone(),
+            partition: None,
+            offset: None,
+            timestamp: Some(now),
+            key: r.key.clone(),
+            value: r.value.clone(),
+        });
+        let t = match t {
+            Ok(t) => t,
+            Err((class, e)) => {
+                let stage = Stage::Transformation;
+                let error = TaskError::Transform(e.to_string());
+                errors.tolerate(Failure::new(stage, class, error), &describe(r))?;
+                continue;
+            }
+        };
         if let Some(t) = t {
             out.push(SourceRecord {
+                headers: t.headers,
                 partition: r.partition.clone(),
                 offset: r.offset.clone(),
                 topic: t.topic,
@@ -175,27 +194,52 @@ fn transform<'a>(
     Ok(Cow::Owned(out))
 }
 
-struct Producer<'a> {
-    worker: &'a Worker,
+/// Sends batches to partitions with retries, learning partition counts.
+pub(super) struct Producer<'a> {
+    client: &'a Client,
     /// Per topic: its partition count and the partition of the next batch.
     partitions: BTreeMap<String, (i32, i32)>,
 }
 
-impl Producer<'_> {
-    async fn send(&mut self, spec: &TaskSpec, records: &[SourceRecord]) -> Result<(), TaskError> {
+impl<'a> Producer<'a> {
+    pub(super) fn new(client: &'a Client) -> Producer<'a> {
+        Producer {
+            client,
+            partitions: BTreeMap::new(),
+        }
+    }
+
+    /// Converts and sends a poll's records; a record a converter fails on
+    /// is the task's error, or skipped under `errors.tolerance=all`.
+    async fn send(
+        &mut self,
+        spec: &TaskSpec,
+        errors: &mut ErrorPolicy,
+        records: &[SourceRecord],
+    ) -> Result<(), TaskError> {
         let mut batches: BTreeMap<(&str, i32), BatchBuilder> = BTreeMap::new();
         // This poll's partition for records without a key, per topic.
         let mut sticky: BTreeMap<&str, i32> = BTreeMap::new();
         let now = runnel_common::clock::now_ms();
         for r in records {
-            let key = spec
+            let converted = spec
                 .key_converter
                 .from_connect(&r.key)
-                .map_err(|e| TaskError::Convert(e.to_string()))?;
-            let value = spec
-                .value_converter
-                .from_connect(&r.value)
-                .map_err(|e| TaskError::Convert(e.to_string()))?;
+                .map_err(|e| (Stage::KeyConverter, spec.key_converter.class(), e));
+            let converted = converted.and_then(|key| {
+                spec.value_converter
+                    .from_connect(&r.value)
+                    .map(|value| (key, value))
+                    .map_err(|e| (Stage::ValueConverter, spec.value_converter.class(), e))
+            });
+            let (key, value) = match converted {
+                Ok(kv) => kv,
+                Err((stage, class, e)) => {
+                    let error = TaskError::Convert(e.to_string());
+                    errors.tolerate(Failure::new(stage, class, error), &describe(r))?;
+                    continue;
+                }
+            };
             let partition = match key.as_deref() {
                 Some(key) => partition_for_key(key, self.partition_count(&r.topic).await?),
                 None => match sticky.get(r.topic.as_str()) {
@@ -207,10 +251,15 @@ impl Producer<'_> {
                     }
                 },
             };
+            let headers: Vec<(&str, Option<&[u8]>)> = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+                .collect();
             batches
                 .entry((&r.topic, partition))
                 .or_insert_with(|| BatchBuilder::new(Codec::None))
-                .push(now, key.as_deref(), value.as_deref(), &[]);
+                .push(now, key.as_deref(), value.as_deref(), &headers);
         }
         for ((topic, partition), batch) in batches {
             let batch = batch
@@ -223,7 +272,7 @@ impl Producer<'_> {
 
     /// One batch to one partition, retried while the error is retriable
     /// (a leader moving).
-    async fn produce(
+    pub(super) async fn produce(
         &mut self,
         topic: &str,
         partition: i32,
@@ -235,7 +284,6 @@ impl Producer<'_> {
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
             }
             match self
-                .worker
                 .client
                 .produce(topic, partition, batch.clone(), -1, PRODUCE_TIMEOUT_MS)
                 .await
@@ -296,7 +344,7 @@ impl Producer<'_> {
     /// its partition count, starting its unkeyed records at a partition of
     /// the clock's choosing so tasks do not all begin at partition 0.
     async fn layout(&mut self, topic: &str) -> Result<(), KafkaError> {
-        let md = self.worker.client.metadata(Some(&[topic]), true).await?;
+        let md = self.client.metadata(Some(&[topic]), true).await?;
         let t = md.topics.get(topic);
         let count = t.map_or(0, |t| t.partitions.len() as i32);
         if count == 0 || t.is_some_and(|t| t.partitions.iter().any(|p| p.leader < 0)) {
@@ -313,6 +361,14 @@ impl Producer<'_> {
         self.partitions.insert(topic.to_string(), (count, start));
         Ok(())
     }
+}
+
+/// A source record as error logs name it.
+fn describe(r: &SourceRecord) -> String {
+    format!(
+        "{{topic='{}', sourcePartition={}, sourceOffset={}}}",
+        r.topic, r.partition, r.offset
+    )
 }
 
 /// Errors worth another try: retriable codes, and trouble with a

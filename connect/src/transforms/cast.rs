@@ -221,6 +221,7 @@ mod tests {
             ("transforms.c.spec", spec),
         ]);
         let r = Record {
+            headers: Vec::new(),
             topic: "t".into(),
             partition: None,
             offset: None,

@@ -179,6 +179,8 @@ impl Transform {
 #[derive(Debug, Clone)]
 struct Step {
     transform: Transform,
+    /// The class as configured, for error reports.
+    class: String,
     /// The predicate deciding whether the step applies, and `negate`.
     predicate: Option<(Predicate, bool)>,
 }
@@ -205,15 +207,23 @@ impl Chain {
     }
 
     /// Runs the record through every step; `None`: a step dropped it.
-    pub fn apply(&self, mut r: Record) -> Result<Option<Record>, TransformError> {
+    pub fn apply(&self, r: Record) -> Result<Option<Record>, TransformError> {
+        self.run(r).map_err(|(_, e)| e)
+    }
+
+    /// As [`Chain::apply`], a failure naming the class of the transform
+    /// that failed (for error reports and dead-letter headers).
+    pub fn run(&self, mut r: Record) -> Result<Option<Record>, (&str, TransformError)> {
         for step in &self.steps {
             if let Some((p, negate)) = &step.predicate {
                 if p.test(&r) == *negate {
                     continue;
                 }
             }
-            if !step.transform.apply(&mut r)? {
-                return Ok(None);
+            match step.transform.apply(&mut r) {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err((&step.class, e)),
             }
         }
         Ok(Some(r))
@@ -339,6 +349,7 @@ fn parse(config: &Config) -> (Chain, Vec<Issue>) {
         if let Some(transform) = transform {
             steps.push(Step {
                 transform,
+                class: class.to_string(),
                 predicate,
             });
         }
@@ -360,6 +371,7 @@ pub(crate) mod tests {
 
     fn record(topic: &str, value: Data) -> Record {
         Record {
+            headers: Vec::new(),
             topic: topic.into(),
             partition: Some(0),
             offset: Some(7),

@@ -502,6 +502,7 @@ mod tests {
 
     fn record(value: SchemaAndValue) -> Record {
         Record {
+            headers: Vec::new(),
             topic: "t".into(),
             partition: Some(2),
             offset: Some(9),

@@ -40,6 +40,7 @@ pub struct Record {
     pub timestamp: Option<i64>,
     pub key: SchemaAndValue,
     pub value: SchemaAndValue,
+    pub headers: crate::runtime::Headers,
 }
 
 /// Why a transform could not handle a record (Kafka's `DataException`):

@@ -11,9 +11,7 @@ use crate::data::Data;
 pub enum Predicate {
     /// `TopicNameMatches`: the whole topic name matches `pattern`.
     TopicNameMatches(Regex),
-    /// `HasHeaderKey`: the record has a header called `name`. The
-    /// runtime does not carry headers through connectors yet, so no
-    /// record has one and this is never true.
+    /// `HasHeaderKey`: the record has a header called `name`.
     HasHeaderKey(String),
     /// `RecordIsTombstone`: the value is null.
     RecordIsTombstone,
@@ -32,7 +30,7 @@ impl Predicate {
     pub fn test(&self, r: &Record) -> bool {
         match self {
             Predicate::TopicNameMatches(re) => re.is_match(&r.topic),
-            Predicate::HasHeaderKey(_) => false,
+            Predicate::HasHeaderKey(name) => r.headers.iter().any(|(k, _)| k == name),
             Predicate::RecordIsTombstone => r.value.value == Data::Null,
         }
     }

@@ -200,6 +200,7 @@ mod tests {
 
     fn record(topic: &str, ts: Option<i64>) -> Record {
         Record {
+            headers: Vec::new(),
             topic: topic.into(),
             partition: None,
             offset: None,

@@ -28,7 +28,7 @@ use tokio_postgres::Client;
 
 use super::{connect, quote, sql_error, TableId, DATE, TIMESTAMP};
 use crate::data::{Data, Schema, Type};
-use crate::plugins::{checked, def, list, Check, Config, ConfigDef, ConfigType};
+use crate::plugins::{checked, def, flag, list, Check, Config, ConfigDef, ConfigType};
 use crate::runtime::{SinkRecord, TaskError};
 
 pub(in crate::plugins) static DEFS: &[ConfigDef] = &[
@@ -86,32 +86,32 @@ pub(in crate::plugins) static DEFS: &[ConfigDef] = &[
     checked(
         def(
             "auto.create",
-            ConfigType::String,
+            ConfigType::Boolean,
             Some("false"),
             false,
             "Whether to automatically create the destination table based on record schema if it is found to be missing by issuing CREATE.",
         ),
-        Check::OneOf(&["true", "false"]),
+        Check::None,
     ),
     checked(
         def(
             "auto.evolve",
-            ConfigType::String,
+            ConfigType::Boolean,
             Some("false"),
             false,
             "Whether to automatically add columns in the table schema when found to be missing relative to the record schema by issuing ALTER.",
         ),
-        Check::OneOf(&["true", "false"]),
+        Check::None,
     ),
     checked(
         def(
             "delete.enabled",
-            ConfigType::String,
+            ConfigType::Boolean,
             Some("false"),
             false,
             "Whether to treat null record values as deletes. Requires pk.mode to be record_key.",
         ),
-        Check::OneOf(&["true", "false"]),
+        Check::None,
     ),
 ];
 
@@ -132,7 +132,7 @@ pub fn check(config: &Config) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    if get("delete.enabled") == "true" && pk_mode != "record_key" {
+    if crate::plugins::flag(config, "delete.enabled") && pk_mode != "record_key" {
         errors.push((
             "delete.enabled",
             "Primary key mode must be 'record_key' when delete support is enabled".into(),
@@ -354,9 +354,9 @@ impl JdbcSinkTask {
                 f => f.to_string(),
             },
             batch_size: crate::plugins::int(config, "batch.size", 3000).max(1) as usize,
-            auto_create: get("auto.create") == "true",
-            auto_evolve: get("auto.evolve") == "true",
-            delete_enabled: get("delete.enabled") == "true",
+            auto_create: flag(config, "auto.create"),
+            auto_evolve: flag(config, "auto.evolve"),
+            delete_enabled: flag(config, "delete.enabled"),
             client: None,
             tables: BTreeMap::new(),
         })
@@ -820,6 +820,7 @@ mod tests {
 
     fn record(id: i64, name: &str, offset: i64) -> SinkRecord {
         SinkRecord {
+            headers: Vec::new(),
             topic: "orders".into(),
             partition: 0,
             offset,

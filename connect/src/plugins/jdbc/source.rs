@@ -716,6 +716,7 @@ impl JdbcSourceTask {
                 }
             }
             out.push(SourceRecord {
+                headers: Vec::new(),
                 partition: source.partition.clone(),
                 offset: source.offset.to_json(),
                 topic: source.topic.clone(),
