@@ -264,6 +264,22 @@ def test_file_round_trip_with_committed_offsets(cluster, worker, tmp_path):
         assert worker.call("DELETE", "/connectors/" + name).status_code == 204
 
 
+def test_file_source_poll_larger_than_a_batch(cluster, worker, tmp_path):
+    """One poll of 2 000 lines of 1 000 bytes (2 MB, twice the broker's
+    message.max.bytes) goes out as several batches, in order; the task
+    does not fail with MESSAGE_TOO_LARGE."""
+    topic = unique("long-lines")
+    create_topic(cluster.bootstrap, topic)
+    src = tmp_path / "long.txt"
+    lines = ["%06d %s" % (i, "y" * 993) for i in range(2000)]
+    write_lines(src, lines, "w")
+    create(worker, "long-source", source_config(src, topic))
+    got = [m.value.decode() for m in read_records(cluster.bootstrap, topic, len(lines))]
+    assert got == lines
+    worker.wait_state("long-source", "RUNNING", tasks=1)
+    assert worker.call("DELETE", "/connectors/long-source").status_code == 204
+
+
 def test_rest_api_shapes_and_errors(worker, tmp_path):
     w = worker
     root = w.get("/")

@@ -15,7 +15,7 @@ pub mod source;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use runnel_common::kafka::Client;
+use runnel_common::kafka::{Client, ConnectionConfig};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -185,6 +185,19 @@ impl TaskControl {
     async fn sleep(&mut self, d: Duration) {
         let _ = tokio::time::timeout(d, self.target.changed()).await;
     }
+}
+
+/// A task's own client (`connector-<role>-<connector>-<task>`, Kafka's
+/// client ids), with the worker's bootstrap and security.
+async fn task_client(worker: &Worker, spec: &TaskSpec, role: &str) -> Result<Client, TaskError> {
+    let config = ConnectionConfig {
+        client_id: format!("connector-{role}-{}-{}", spec.connector, spec.id),
+        security: worker.config.security.clone(),
+        ..ConnectionConfig::default()
+    };
+    Client::connect(&worker.config.bootstrap, config)
+        .await
+        .map_err(|e| TaskError::Kafka(e.to_string()))
 }
 
 /// Starts a task in `target` state.

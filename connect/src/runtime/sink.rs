@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use runnel_common::kafka::fetch::{FetchPosition, EARLIEST};
 use runnel_common::kafka::group::{consumer, GroupConfig, GroupError, GroupMember};
-use runnel_common::kafka::{Batches, Client, ConnectionConfig, ErrorCode, KafkaError};
+use runnel_common::kafka::{Batches, Client, ErrorCode, KafkaError};
 
 use super::errors::{Consumed, ErrorPolicy, Failure, Stage};
 use super::{SinkRecord, TargetState, TaskControl, TaskError, TaskSpec, Worker};
@@ -141,19 +141,10 @@ pub(super) async fn run(
     let topics = Topics::of(spec)?;
     let chain = Chain::configure(&spec.config).map_err(|e| TaskError::Config(e.to_string()))?;
     // Each task has connections of its own, as each of Kafka's consumers
-    // has: a coordinator holds a JoinGroup until every member joined and
-    // answers a connection's requests in order, so members sharing one
-    // connection would wait behind each other's join.
-    let config = ConnectionConfig {
-        client_id: format!("connector-consumer-{}-{}", spec.connector, spec.id),
-        security: worker.config.security.clone(),
-        ..ConnectionConfig::default()
-    };
-    let client = Arc::new(
-        Client::connect(&worker.config.bootstrap, config)
-            .await
-            .map_err(|e| TaskError::Kafka(e.to_string()))?,
-    );
+    // has: a broker answers a connection's requests in order, so tasks
+    // sharing one would wait behind each other's long-poll fetches and
+    // group joins (which a coordinator holds until every member joined).
+    let client = Arc::new(super::task_client(worker, spec, "consumer").await?);
     let mut c = Consumer {
         worker,
         client: client.clone(),
@@ -320,7 +311,6 @@ impl Consumer<'_> {
         }
         for ((leader, topic), positions) in requests {
             let fetched = match self
-                .worker
                 .client
                 .fetch(leader, &topic, &positions, FETCH_WAIT_MS, FETCH_MAX_BYTES)
                 .await
@@ -338,7 +328,6 @@ impl Consumer<'_> {
                     None => {}
                     Some(OFFSET_OUT_OF_RANGE) => {
                         let reset = self
-                            .worker
                             .client
                             .list_offsets(&part.topic, &[part.partition], EARLIEST)
                             .await
@@ -432,9 +421,7 @@ impl Consumer<'_> {
                             r.offset
                         ));
                         let failure = Failure::new(stage, class, error);
-                        self.errors
-                            .report(&self.worker.client, failure, &consumed)
-                            .await?;
+                        self.errors.report(&self.client, failure, &consumed).await?;
                         continue;
                     }
                 };
@@ -477,9 +464,7 @@ impl Consumer<'_> {
                         let error = TaskError::Transform(e.to_string());
                         let stage = Stage::Transformation;
                         let failure = Failure::new(stage, class, error);
-                        self.errors
-                            .report(&self.worker.client, failure, &consumed)
-                            .await?;
+                        self.errors.report(&self.client, failure, &consumed).await?;
                     }
                 }
             }

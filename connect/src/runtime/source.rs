@@ -30,6 +30,11 @@ use crate::transforms::{Chain, Record};
 const IDLE: Duration = Duration::from_millis(200);
 /// Produce attempts on retriable errors before the task fails.
 const PRODUCE_ATTEMPTS: u32 = 20;
+/// The most record bytes one produced batch holds: a poll's records for
+/// one partition are split into batches of this size (Kafka's producer
+/// splits by `batch.size`), well under the broker's default
+/// `message.max.bytes` of 1 MiB.
+const MAX_BATCH_BYTES: usize = 512 << 10;
 /// `request.timeout.ms` of the worker's producer.
 const PRODUCE_TIMEOUT_MS: i32 = 30_000;
 
@@ -89,7 +94,11 @@ pub(super) async fn run(
 ) -> Result<(), TaskError> {
     let mut task = open(worker, spec)?;
     let chain = Chain::configure(&spec.config).map_err(|e| TaskError::Config(e.to_string()))?;
-    let mut producer = Producer::new(&worker.client);
+    // Its own connections, as each of Kafka's source tasks has its own
+    // producer: a shared connection answers in order, so one task's slow
+    // request would hold up the others'.
+    let client = super::task_client(worker, spec, "producer").await?;
+    let mut producer = Producer::new(&client);
     let mut errors = ErrorPolicy::new(spec);
     let result = pump(
         worker,
@@ -217,7 +226,8 @@ impl<'a> Producer<'a> {
         errors: &mut ErrorPolicy,
         records: &[SourceRecord],
     ) -> Result<(), TaskError> {
-        let mut batches: BTreeMap<(&str, i32), BatchBuilder> = BTreeMap::new();
+        // Per partition, its batches in order, each under MAX_BATCH_BYTES.
+        let mut batches: BTreeMap<(&str, i32), Vec<BatchBuilder>> = BTreeMap::new();
         // This poll's partition for records without a key, per topic.
         let mut sticky: BTreeMap<&str, i32> = BTreeMap::new();
         let now = runnel_common::clock::now_ms();
@@ -256,16 +266,23 @@ impl<'a> Producer<'a> {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_deref()))
                 .collect();
-            batches
-                .entry((&r.topic, partition))
-                .or_insert_with(|| BatchBuilder::new(Codec::None))
-                .push(now, key.as_deref(), value.as_deref(), &headers);
+            let size = key.as_ref().map_or(0, |k| k.len()) + value.as_ref().map_or(0, |v| v.len());
+            let queue = batches.entry((&r.topic, partition)).or_default();
+            match queue.last_mut() {
+                Some(b) if b.is_empty() || b.size_in_bytes() + size <= MAX_BATCH_BYTES => {}
+                _ => queue.push(BatchBuilder::new(Codec::None)),
+            }
+            if let Some(b) = queue.last_mut() {
+                b.push(now, key.as_deref(), value.as_deref(), &headers);
+            }
         }
-        for ((topic, partition), batch) in batches {
-            let batch = batch
-                .finish()
-                .map_err(|e| TaskError::Kafka(format!("building a batch for {topic}: {e}")))?;
-            self.produce(topic, partition, batch).await?;
+        for ((topic, partition), queue) in batches {
+            for batch in queue {
+                let batch = batch
+                    .finish()
+                    .map_err(|e| TaskError::Kafka(format!("building a batch for {topic}: {e}")))?;
+                self.produce(topic, partition, batch).await?;
+            }
         }
         Ok(())
     }
