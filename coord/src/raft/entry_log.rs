@@ -295,6 +295,14 @@ impl EntryLog {
         }
     }
 
+    /// Syncs every file, so that all the entries kept count as on disk.
+    pub fn sync_all(&self) -> Result<(), EntryLogError> {
+        for segment in &self.segments {
+            segment.file.sync_data().map_err(io_err(&segment.path))?;
+        }
+        Ok(())
+    }
+
     /// The id of the last entry, if any is kept.
     pub fn last_log_id(&self) -> Option<LogId<NodeId>> {
         lock(&self.index).locations.back().map(|l| l.log_id)

@@ -1,6 +1,9 @@
 //! openraft's log storage: the entries in files ([`EntryLog`]), the vote,
-//! the committed id and the last purged id in sled. Appended entries and
-//! the vote are on disk before openraft is told they are stored.
+//! the committed id and the last purged id in sled. The vote, and entries
+//! appended as a follower, are on disk before openraft is told they are
+//! stored; a leader's own appends are reported stored once written and
+//! synced while they are replicated (see [`super::durable`] for why that
+//! keeps every applied entry on a majority's disks).
 
 use std::fmt::Debug;
 use std::fs::File;
@@ -12,6 +15,7 @@ use std::sync::Arc;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 
+use super::durable::Durable;
 use super::entry_log::{EntryLog, EntryLogError, EntryReader};
 use super::log_format::{self, FormatError};
 use super::{Entry, NodeId, TypeConfig};
@@ -24,8 +28,15 @@ const PURGED: &[u8] = b"purged";
 /// Where entries were kept in sled before they moved to files.
 const SLED_LOG: &str = "raft_log";
 
-/// An appended batch's file and openraft's callback, for the flush thread.
-type Pending = (Arc<File>, LogFlushed<TypeConfig>);
+/// An append, for the flush thread: the file written, openraft's callback
+/// (none if it was called already: a leader's own append), the last entry
+/// appended and the truncation epoch it was appended in.
+struct Pending {
+    file: Arc<File>,
+    callback: Option<LogFlushed<TypeConfig>>,
+    last: Option<LogId<NodeId>>,
+    epoch: u64,
+}
 
 /// The entry files plus the vote, the committed id and the last purged id.
 pub struct LogStore {
@@ -34,6 +45,10 @@ pub struct LogStore {
     log: EntryLog,
     flusher: std::sync::mpsc::Sender<Pending>,
     committed: CommittedIndex,
+    durable: Arc<Durable>,
+    my_id: NodeId,
+    /// The vote as last saved or read.
+    vote: Option<Vote<NodeId>>,
 }
 
 /// The index of the last committed entry, as openraft last told the log
@@ -58,28 +73,40 @@ impl CommittedIndex {
 
 /// Makes appended entries durable off the Raft task, many appends per
 /// sync: `append` writes the entries (readable at once) and hands over its
-/// callback with the file it wrote to; this thread takes every callback
-/// waiting, syncs each file they name once, and reports each append stored,
-/// in append order.
-fn run_flusher(waiting: std::sync::mpsc::Receiver<Pending>) {
+/// callback with the file it wrote to; this thread takes every append
+/// waiting, syncs each file they name once, records them synced in
+/// `durable`, and then reports each append stored, in append order.
+fn run_flusher(waiting: std::sync::mpsc::Receiver<Pending>, durable: Arc<Durable>) {
     while let Ok(first) = waiting.recv() {
         let mut pending = vec![first];
         pending.extend(waiting.try_iter());
         let mut synced: Vec<&Arc<File>> = Vec::new();
         let mut result = Ok(());
-        for (file, _) in &pending {
-            if synced.iter().any(|done| Arc::ptr_eq(done, file)) {
+        for p in &pending {
+            if synced.iter().any(|done| Arc::ptr_eq(done, &p.file)) {
                 continue;
             }
-            synced.push(file);
-            if let Err(error) = file.sync_data() {
+            synced.push(&p.file);
+            if let Err(error) = p.file.sync_data() {
                 tracing::error!(%error, "cannot sync the raft log");
                 result = Err(error.to_string());
                 break;
             }
         }
-        for (_, callback) in pending {
-            callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+        match &result {
+            Ok(()) => {
+                for p in &pending {
+                    if let Some(last) = p.last {
+                        durable.synced(p.epoch, last);
+                    }
+                }
+            }
+            Err(reason) => durable.failed(reason.clone()),
+        }
+        for p in pending {
+            if let Some(callback) = p.callback {
+                callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+            }
         }
     }
 }
@@ -121,12 +148,7 @@ impl LogStore {
     /// Opens the log: the entry files in `dir`, the rest in `db`. Entries
     /// that an older version kept in sled (in any older [`log_format`])
     /// move to the files first.
-    pub fn open(db: &sled::Db, dir: &Path) -> Result<LogStore, OpenError> {
-        let (flusher, waiting) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("raft-log-flush".into())
-            .spawn(move || run_flusher(waiting))
-            .map_err(OpenError::Thread)?;
+    pub fn open(db: &sled::Db, dir: &Path, my_id: NodeId) -> Result<LogStore, OpenError> {
         let meta = db.open_tree("raft_meta")?;
         let sled_log = db.open_tree(SLED_LOG)?;
         let found = match meta.get(FORMAT)? {
@@ -154,18 +176,48 @@ impl LogStore {
         };
         meta.insert(FORMAT, &log_format::CURRENT.to_be_bytes()[..])?;
         db.flush()?;
+        // A member killed before its last flush left entries that only the
+        // page cache holds: synced now, they all count as on disk.
+        log.sync_all()?;
+        let durable = Arc::new(Durable::new(log.last_log_id()));
+        let (flusher, waiting) = std::sync::mpsc::channel();
+        let flushed = durable.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || run_flusher(waiting, flushed))
+            .map_err(OpenError::Thread)?;
         Ok(LogStore {
             db: db.clone(),
             meta,
             log,
             flusher,
             committed: CommittedIndex::default(),
+            durable,
+            my_id,
+            vote: None,
         })
     }
 
     /// Where the committed index can be read while openraft owns the log.
     pub fn committed_index(&self) -> CommittedIndex {
         self.committed.clone()
+    }
+
+    /// How far the log is synced.
+    pub fn durable(&self) -> Arc<Durable> {
+        self.durable.clone()
+    }
+
+    /// Whether entries ending with `last` are this member's own as the
+    /// leader of its current, granted vote: only those may be reported
+    /// stored before they are synced. A follower's appends never qualify
+    /// (their last entry is the leader's, or one of an older term).
+    fn leads(&self, last: &LogId<NodeId>) -> bool {
+        self.vote.as_ref().is_some_and(|vote| {
+            vote.is_committed()
+                && vote.leader_id().voted_for() == Some(self.my_id)
+                && last.leader_id == *vote.leader_id()
+        })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -291,19 +343,26 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.put_meta(VOTE, vote)
+        self.put_meta(VOTE, vote)?;
+        self.vote = Some(*vote);
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        self.get_meta(VOTE)
+        let vote = self.get_meta(VOTE)?;
+        self.vote = vote;
+        Ok(vote)
     }
 
     async fn save_committed(
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        // Not flushed on its own: it only lets a restart apply sooner.
-        let bytes = postcard::to_stdvec(&committed).map_err(io_write)?;
+        // Not flushed on its own: it only lets a restart apply sooner. Cut
+        // to what is synced (a leader's commit point may run ahead of its
+        // own flush), so a restart never finds it beyond its log.
+        let stored = self.durable.cut(committed);
+        let bytes = postcard::to_stdvec(&stored).map_err(io_write)?;
         self.meta.insert(COMMITTED, bytes).map_err(io_write)?;
         self.committed.set(committed.as_ref());
         Ok(())
@@ -324,30 +383,63 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let file = match self.log.append(entries.into_iter().collect()) {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let last = entries.last().map(|e| e.log_id);
+        let early = last.as_ref().is_some_and(|last| self.leads(last));
+        let file = match self.log.append(entries) {
             Ok(file) => file,
             Err(error) => {
                 callback.log_io_completed(Err(std::io::Error::other(error.to_string())));
                 return Err(io_write(error));
             }
         };
-        if let Err(std::sync::mpsc::SendError((file, callback))) =
-            self.flusher.send((file, callback))
-        {
+        let epoch = self.durable.epoch();
+        let (callback, pending) = if early {
+            // Replicated at once, synced meanwhile (see `durable`).
+            let pending = Pending {
+                file,
+                callback: None,
+                last,
+                epoch,
+            };
+            (Some(callback), pending)
+        } else {
+            let pending = Pending {
+                file,
+                callback: Some(callback),
+                last,
+                epoch,
+            };
+            (None, pending)
+        };
+        if let Err(std::sync::mpsc::SendError(pending)) = self.flusher.send(pending) {
             // The flush thread is gone (it only ends with the store): sync
             // here rather than never reporting the entries stored.
-            let result = file.sync_data();
-            let failed = result.as_ref().err().map(|e| e.to_string());
-            callback.log_io_completed(result);
-            if let Some(reason) = failed {
-                return Err(io_write(std::io::Error::other(reason)));
+            let result = pending.file.sync_data();
+            match (&result, pending.last) {
+                (Ok(()), Some(last)) => self.durable.synced(epoch, last),
+                (Ok(()), None) => {}
+                (Err(error), _) => self.durable.failed(error.to_string()),
             }
+            let failed = result.as_ref().err().map(|e| e.to_string());
+            if let Some(callback) = pending.callback.or(callback) {
+                callback.log_io_completed(result);
+            }
+            return match failed {
+                Some(reason) => Err(io_write(std::io::Error::other(reason))),
+                None => Ok(()),
+            };
+        }
+        if let Some(callback) = callback {
+            callback.log_io_completed(Ok(()));
         }
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.log.truncate(log_id.index).map_err(io_write)
+        let result = self.log.truncate(log_id.index).map_err(io_write);
+        self.durable.truncated(self.log.last_log_id());
+        result
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {

@@ -34,6 +34,7 @@
 // return the same type rather than boxing and unboxing it at every call.
 #![allow(clippy::result_large_err)]
 
+mod durable;
 mod entry_log;
 mod host;
 pub mod log_format;
@@ -258,11 +259,13 @@ impl Ensemble {
         let transport = transport::Transport::from_config(config).map_err(EnsembleError::Tls)?;
         let timing = Timing::from_tick(config.tick_time_ms);
         let store = Arc::new(store);
-        let log_store = LogStore::open(store.db(), &config.raft_log_dir())
+        let log_store = LogStore::open(store.db(), &config.raft_log_dir(), my_id)
             .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let committed = log_store.committed_index();
-        let state_machine = StateMachine::open(host.clone(), config.snapshot_dir())
-            .map_err(|e| EnsembleError::Storage(e.to_string()))?;
+        let durable = log_store.durable();
+        let state_machine =
+            StateMachine::open(host.clone(), config.snapshot_dir(), durable.clone())
+                .map_err(|e| EnsembleError::Storage(e.to_string()))?;
         let raft_config = openraft::Config {
             cluster_name: "runnel-coord".into(),
             heartbeat_interval: timing.heartbeat.as_millis() as u64,
@@ -317,6 +320,7 @@ impl Ensemble {
                 my_id,
                 peers: peers.clone(),
                 transport: transport.clone(),
+                durable: durable.clone(),
             },
             log_store,
             state_machine,
@@ -350,6 +354,7 @@ impl Ensemble {
         tokio::spawn(peer::serve(listener, ensemble.clone(), transport));
         tokio::spawn(ensemble.clone().route(host.clone(), proposals_rx));
         tokio::spawn(ensemble.clone().relay(host));
+        tokio::spawn(release_commits(ensemble.raft.clone(), durable));
         Ok(ensemble)
     }
 
@@ -852,6 +857,18 @@ impl Ensemble {
                 tracing::info!(my_id = self.my_id, "serving clients again");
             }
             was_serving = serving;
+        }
+    }
+}
+
+/// Sends followers the commit point the network cut short while the
+/// leader's flush was behind it, as soon as the flush catches up (a
+/// heartbeat carries it), rather than with the next write or heartbeat.
+async fn release_commits(raft: Raft<TypeConfig>, durable: Arc<durable::Durable>) {
+    loop {
+        durable.held_back().await;
+        if raft.trigger().heartbeat().await.is_err() {
+            return;
         }
     }
 }

@@ -12,6 +12,7 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
+use super::durable::Durable;
 use super::peer::{PeerClient, PeerError, PeerRequest, PeerResponse};
 use super::transport::Transport;
 use super::{Node, NodeId, TypeConfig};
@@ -23,12 +24,15 @@ pub struct NetworkFactory {
     pub peers: Arc<BTreeMap<NodeId, Arc<PeerClient>>>,
     /// For a member not among `peers` (none today: membership is fixed).
     pub transport: Transport,
+    /// How far this member's log is synced.
+    pub durable: Arc<Durable>,
 }
 
 pub struct Network {
     my_id: NodeId,
     target: NodeId,
     client: Arc<PeerClient>,
+    durable: Arc<Durable>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -42,6 +46,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             my_id: self.my_id,
             target,
             client,
+            durable: self.durable.clone(),
         }
     }
 }
@@ -79,9 +84,12 @@ impl Network {
 impl RaftNetwork<TypeConfig> for Network {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        // Followers learn of a commit only once the leader's own copy is
+        // synced (see `durable`).
+        rpc.leader_commit = self.durable.clamp_commit(rpc.leader_commit);
         match self
             .client
             .call(&PeerRequest::AppendEntries(rpc), option.hard_ttl())

@@ -21,6 +21,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::durable::Durable;
 use super::Host;
 use super::{Applied, Entry, Node, NodeId, TypeConfig};
 use crate::storage::snapshot_file::{self, ENSEMBLE};
@@ -120,6 +121,8 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError<NodeId> {
 /// The data tree as openraft's state machine.
 pub struct StateMachine {
     host: Arc<dyn Host>,
+    /// How far the log is synced: nothing is applied before it is.
+    durable: Arc<Durable>,
     snapshot_dir: PathBuf,
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, Node>,
@@ -149,10 +152,12 @@ impl StateMachine {
     pub fn open(
         host: Arc<dyn Host>,
         snapshot_dir: PathBuf,
+        durable: Arc<Durable>,
     ) -> Result<StateMachine, StorageError<NodeId>> {
         let meta = read_snapshot(&snapshot_dir)?.map(|s| s.meta);
         Ok(StateMachine {
             host,
+            durable,
             snapshot_dir,
             last_applied: meta.as_ref().and_then(|m| m.last_log_id),
             membership: meta.map(|m| m.last_membership).unwrap_or_default(),
@@ -218,6 +223,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        if let Some(last) = entries.last() {
+            // A leader's commit point can run ahead of its own flush (see
+            // `durable`): what it applies must be on its disk first.
+            self.durable
+                .wait_for(last.log_id.index)
+                .await
+                .map_err(|e| StorageIOError::write_logs(&e))?;
+        }
         let mut txn_entries = Vec::new();
         // zxids count proposals: each proposal of an entry takes the next
         // one (its transactions share it), an entry without proposals

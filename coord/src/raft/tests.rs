@@ -4,6 +4,9 @@
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::StorageError;
 
+use std::sync::Arc;
+
+use super::durable::Durable;
 use super::log_store::LogStore;
 use super::state_machine::{load_state, StateMachine};
 use super::{NodeId, TypeConfig};
@@ -29,8 +32,11 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Sle
         let snapshots = dir.path().join("snapshot");
         let tree = load_state(&store, &snapshots).map_err(storage_err)?;
         let (shared, _proposals) = Shared::new(config, &tree);
-        let log = LogStore::open(store.db(), &dir.path().join("raftlog")).map_err(storage_err)?;
-        let sm = StateMachine::open(shared, snapshots)?;
+        let log =
+            LogStore::open(store.db(), &dir.path().join("raftlog"), 1).map_err(storage_err)?;
+        // The suite applies entries it never appended: everything counts
+        // as synced for the state machine.
+        let sm = StateMachine::open(shared, snapshots, Arc::new(Durable::everything()))?;
         Ok((dir, log, sm))
     }
 }
@@ -74,7 +80,7 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
             postcard::to_stdvec(entry)?,
         )?;
     }
-    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"), 1)?;
     let entries = store.try_get_log_entries(0..10).await?;
     assert_eq!(entries.len(), 2);
     assert!(matches!(entries[0].payload, EntryPayload::Blank));
@@ -92,13 +98,13 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
     }
     drop(store);
     // Opened again: already current, read the same.
-    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"), 1)?;
     assert_eq!(store.try_get_log_entries(0..10).await?.len(), 2);
     drop(store);
 
     db.open_tree("raft_meta")?
         .insert("format", &3u32.to_be_bytes()[..])?;
-    let refused = LogStore::open(&db, &dir.path().join("raftlog"))
+    let refused = LogStore::open(&db, &dir.path().join("raftlog"), 1)
         .err()
         .map(|e| e.to_string());
     assert!(
@@ -112,14 +118,19 @@ async fn log_of_format_1_is_upgraded_on_open() -> Result<(), Box<dyn std::error:
 /// reopened log reports the stored one once openraft reads it back.
 #[tokio::test]
 async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::error::Error>> {
-    use openraft::storage::RaftLogStorage;
-    use openraft::{CommittedLeaderId, LogId};
+    use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
+    use openraft::{CommittedLeaderId, LogId, Vote};
 
     let dir = tempfile::tempdir()?;
     let db = sled::open(dir.path())?;
-    let mut store = LogStore::open(&db, &dir.path().join("raftlog"))?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"), 1)?;
     let committed = store.committed_index();
     assert_eq!(committed.get(), None);
+    // A follower's appends (the vote is another member's): synced before
+    // they are reported stored.
+    store.save_vote(&Vote::new_committed(2, 2)).await?;
+    store.blocking_append(blank(1, 2, 0..41)).await?;
+    store.blocking_append(blank(2, 2, 41..42)).await?;
     store
         .save_committed(Some(LogId::new(CommittedLeaderId::new(1, 1), 0)))
         .await?;
@@ -129,11 +140,48 @@ async fn committed_index_follows_save_committed() -> Result<(), Box<dyn std::err
         .await?;
     assert_eq!(committed.get(), Some(41));
     drop(store);
-    let mut reopened = LogStore::open(&db, &dir.path().join("raftlog"))?;
+    let mut reopened = LogStore::open(&db, &dir.path().join("raftlog"), 1)?;
     let again = reopened.committed_index();
     assert_eq!(again.get(), None, "not known until openraft reads it");
     assert_eq!(reopened.read_committed().await?.map(|c| c.index), Some(41));
     assert_eq!(again.get(), Some(41));
+    Ok(())
+}
+
+fn blank(term: u64, leader: NodeId, indexes: std::ops::Range<u64>) -> Vec<super::Entry> {
+    use openraft::{CommittedLeaderId, EntryPayload, LogId};
+    indexes
+        .map(|index| super::Entry {
+            log_id: LogId::new(CommittedLeaderId::new(term, leader), index),
+            payload: EntryPayload::Blank,
+        })
+        .collect()
+}
+
+/// A leader's own appends are reported stored before they are synced, and
+/// count as synced once the flush thread is done with them; until then the
+/// commit point stored for a restart stays at what is synced.
+#[tokio::test]
+async fn a_leaders_appends_are_synced_behind_its_back() -> Result<(), Box<dyn std::error::Error>> {
+    use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
+    use openraft::{CommittedLeaderId, LogId, Vote};
+
+    let dir = tempfile::tempdir()?;
+    let db = sled::open(dir.path())?;
+    let mut store = LogStore::open(&db, &dir.path().join("raftlog"), 1)?;
+    let durable = store.durable();
+    store.save_vote(&Vote::new_committed(3, 1)).await?;
+    store.blocking_append(blank(3, 1, 0..10)).await?;
+    durable.wait_for(9).await?;
+    let last = LogId::new(CommittedLeaderId::new(3, 1), 9);
+    assert_eq!(durable.cut(Some(last)), Some(last));
+    store.save_committed(Some(last)).await?;
+    assert_eq!(store.read_committed().await?, Some(last));
+    // Cut back: what was synced beyond the cut no longer counts.
+    store
+        .truncate(LogId::new(CommittedLeaderId::new(3, 1), 5))
+        .await?;
+    assert_eq!(durable.cut(Some(last)).map(|l| l.index), Some(4));
     Ok(())
 }
 
@@ -182,7 +230,7 @@ async fn per_key_state_of_an_older_version_becomes_the_snapshot(
     );
     assert_eq!(tree.last_zxid(), 9);
     let (shared, _proposals) = Shared::new(config, &tree);
-    let mut sm = StateMachine::open(shared, snapshots.clone())?;
+    let mut sm = StateMachine::open(shared, snapshots.clone(), Arc::new(Durable::everything()))?;
     assert_eq!(sm.applied_state().await?.0, applied);
     // Converted once: the per-key records are gone, the snapshot loads.
     assert_eq!(
