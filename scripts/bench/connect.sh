@@ -135,15 +135,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- other load: the figures mean little while something else runs
-cpu_busy_pct() { # % of all cores busy over 2 s
-    local a b
-    a="$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)"; sleep 2
-    b="$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)"
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-        busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", 100 * busy / (busy + idle + 1e-9) }'
-}
-busy_before="$(cpu_busy_pct)"
-[[ "$busy_before" -lt 20 ]] || say "warning: the machine is ${busy_before}% busy before the run; figures will be low and noisy"
+busy_before="$(busy_before_run)"
 
 # ---- cluster
 read -r cport bport rport pport <<<"$(free_ports 4)"

@@ -332,6 +332,24 @@ export_runnel_bins() {
     export RUNNEL_REGISTRY_BIN="${RUNNEL_REGISTRY_BIN:-$rel/runnel-registry}"
 }
 
+# % of all cores busy over 2 s (from /proc/stat).
+cpu_busy_pct() {
+    local a b
+    a="$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)"; sleep 2
+    b="$(awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)"
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", 100 * busy / (busy + idle + 1e-9) }'
+}
+
+# For benchmarks: prints cpu_busy_pct, warning on stderr when the machine
+# is already busy (the figures mean little while something else runs).
+busy_before_run() {
+    local busy
+    busy="$(cpu_busy_pct)"
+    [[ "$busy" -lt 20 ]] || say "warning: the machine is ${busy}% busy before the run; figures will be low and noisy"
+    echo "$busy"
+}
+
 # Runs `runnel SUBCOMMAND ARGS...` in this process (the Kafka-named wrappers).
 exec_runnel() {
     local bin
