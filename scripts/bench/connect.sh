@@ -98,17 +98,7 @@ fi
 [[ -n "$PG_BIN" && -x "$PG_BIN/initdb" && -x "$PG_BIN/pg_ctl" ]] ||
     die "PostgreSQL server not found (apt-get install postgresql, or set PG_BIN)"
 
-rel="${CARGO_TARGET_DIR:-$ROOT/target}/release"
-if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ||
-    -z "${RUNNEL_CONNECT_BIN:-}" ]]; then
-    say "cargo build --release (runnel, runnel-broker, runnel-coord, runnel-connect)"
-    (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord -p runnel-connect) ||
-        die "build failed"
-fi
-export RUNNEL_BIN="${RUNNEL_BIN:-$rel/runnel}"
-export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$rel/runnel-broker}"
-export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$rel/runnel-coord}"
-export RUNNEL_CONNECT_BIN="${RUNNEL_CONNECT_BIN:-$rel/runnel-connect}"
+export_runnel_bins broker coord connect
 for b in "$RUNNEL_BIN" "$RUNNEL_BROKER_BIN" "$RUNNEL_COORD_BIN" "$RUNNEL_CONNECT_BIN"; do
     [[ -x "$b" ]] || die "not an executable: $b"
 done

@@ -314,22 +314,30 @@ runnel_bin() {
     echo "${CARGO_TARGET_DIR:-$ROOT/target}/release/$bin"
 }
 
-# Exports RUNNEL_BIN, RUNNEL_BROKER_BIN, RUNNEL_COORD_BIN and
-# RUNNEL_REGISTRY_BIN: each as set, else target/release/* after one
-# `cargo build --release` of runnel-broker, runnel-coord and runnel-registry
-# when any of them is unset (dies if the build fails).
+# Exports RUNNEL_BIN (the CLI, built with runnel-broker) and, for each
+# program named (default: broker coord registry), RUNNEL_<PROGRAM>_BIN: each
+# as set, else target/release/* after one `cargo build --release` of the
+# named runnel-<program> packages when any of them is unset (dies if the
+# build fails).
 export_runnel_bins() {
-    if [[ -z "${RUNNEL_BIN:-}" || -z "${RUNNEL_BROKER_BIN:-}" || -z "${RUNNEL_COORD_BIN:-}" ||
-        -z "${RUNNEL_REGISTRY_BIN:-}" ]]; then
-        say "cargo build --release (runnel, runnel-broker, runnel-coord, runnel-registry)"
-        (cd "$ROOT" && cargo build --release --quiet -p runnel-broker -p runnel-coord -p runnel-registry) ||
-            die "build failed"
+    local programs=("$@") packages=(-p runnel-broker) missing=0 name var
+    ((${#programs[@]})) || programs=(broker coord registry)
+    [[ -n "${RUNNEL_BIN:-}" ]] || missing=1
+    for name in "${programs[@]}"; do
+        var="RUNNEL_${name^^}_BIN"
+        [[ -n "${!var:-}" ]] || missing=1
+        [[ "$name" == broker ]] || packages+=(-p "runnel-$name")
+    done
+    if ((missing)); then
+        say "cargo build --release (runnel, ${programs[*]/#/runnel-})"
+        (cd "$ROOT" && cargo build --release --quiet "${packages[@]}") || die "build failed"
     fi
     local rel="${CARGO_TARGET_DIR:-$ROOT/target}/release"
     export RUNNEL_BIN="${RUNNEL_BIN:-$rel/runnel}"
-    export RUNNEL_BROKER_BIN="${RUNNEL_BROKER_BIN:-$rel/runnel-broker}"
-    export RUNNEL_COORD_BIN="${RUNNEL_COORD_BIN:-$rel/runnel-coord}"
-    export RUNNEL_REGISTRY_BIN="${RUNNEL_REGISTRY_BIN:-$rel/runnel-registry}"
+    for name in "${programs[@]}"; do
+        var="RUNNEL_${name^^}_BIN"
+        export "$var=${!var:-$rel/runnel-$name}"
+    done
 }
 
 # % of all cores busy over 2 s (from /proc/stat).

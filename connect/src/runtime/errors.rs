@@ -55,6 +55,21 @@ pub struct Consumed<'a> {
     pub headers: &'a Headers,
 }
 
+impl<'a> Consumed<'a> {
+    /// A record of `topic`-`partition` as the fetch decoded it.
+    pub fn of(topic: &'a str, partition: i32, r: &'a runnel_common::kafka::Record) -> Consumed<'a> {
+        Consumed {
+            topic,
+            partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            headers: &r.headers,
+        }
+    }
+}
+
 /// What failed: the stage, the class doing it and its error.
 pub struct Failure<'a> {
     pub stage: Stage,

@@ -386,15 +386,6 @@ impl Consumer<'_> {
                 if r.offset < next {
                     continue;
                 }
-                let consumed = Consumed {
-                    topic,
-                    partition,
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    key: r.key.as_deref(),
-                    value: r.value.as_deref(),
-                    headers: &r.headers,
-                };
                 let spec = self.spec;
                 let converted = spec
                     .key_converter
@@ -421,31 +412,33 @@ impl Consumer<'_> {
                             r.offset
                         ));
                         let failure = Failure::new(stage, class, error);
+                        let consumed = Consumed::of(topic, partition, &r);
                         self.errors.report(&self.client, failure, &consumed).await?;
                         continue;
                     }
                 };
-                let record = SinkRecord {
-                    topic: topic.to_string(),
-                    partition,
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    key,
-                    value,
-                    headers: r.headers.clone(),
-                };
                 if self.chain.is_empty() {
-                    out.push(record);
+                    out.push(SinkRecord {
+                        topic: topic.to_string(),
+                        partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        key,
+                        value,
+                        headers: r.headers,
+                    });
                     continue;
                 }
+                // The record as read stays for a failure's report, so the
+                // transforms get a copy of its headers.
                 let transformed = self.chain.run(Record {
-                    topic: record.topic,
+                    topic: topic.to_string(),
                     partition: Some(partition),
                     offset: Some(r.offset),
                     timestamp: Some(r.timestamp),
-                    key: record.key,
-                    value: record.value,
-                    headers: record.headers,
+                    key,
+                    value,
+                    headers: r.headers.clone(),
                 });
                 match transformed {
                     Ok(Some(t)) => out.push(SinkRecord {
@@ -464,6 +457,7 @@ impl Consumer<'_> {
                         let error = TaskError::Transform(e.to_string());
                         let stage = Stage::Transformation;
                         let failure = Failure::new(stage, class, error);
+                        let consumed = Consumed::of(topic, partition, &r);
                         self.errors.report(&self.client, failure, &consumed).await?;
                     }
                 }
